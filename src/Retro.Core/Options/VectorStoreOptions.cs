@@ -1,0 +1,61 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Retro.Core;
+
+/// <summary>Which vector store backs the product. Persisted by name in configuration.</summary>
+public enum VectorStoreProvider
+{
+    /// <summary>Managed HNSW plus SQLite chunk store in a local folder; no server.</summary>
+    Embedded = 0,
+    /// <summary>A Qdrant server or cluster over its REST API.</summary>
+    Qdrant = 1,
+}
+
+/// <summary>Section <c>Retro:VectorStore</c>.</summary>
+public sealed record VectorStoreOptions
+{
+    public const string Section = "Retro:VectorStore";
+
+    public VectorStoreProvider Provider { get; init; } = VectorStoreProvider.Embedded;
+
+    /// <summary>Folder of the embedded store.</summary>
+    [Required]
+    public string Path { get; init; } = "data/store";
+
+    /// <summary>Qdrant base url, e.g. http://localhost:6333.</summary>
+    public string QdrantUrl { get; init; } = "http://localhost:6333";
+
+    /// <summary>Qdrant API key (sent as the <c>api-key</c> header); never logged.</summary>
+    public string? ApiKey { get; init; }
+
+    [Required, RegularExpression("^[A-Za-z0-9_.-]{1,255}$")]
+    public string Collection { get; init; } = "retro";
+
+    /// <summary>HNSW parameters and quantization for a new collection.</summary>
+    [Range(2, 256)]
+    public int M { get; init; } = 16;
+
+    [Range(4, 4096)]
+    public int EfConstruction { get; init; } = 200;
+
+    [Range(1, 4096)]
+    public int Ef { get; init; } = 64;
+
+    public QuantizationKind Quantization { get; init; } = QuantizationKind.None;
+
+    /// <summary>Request timeout towards a remote store, in seconds.</summary>
+    [Range(1, 3600)]
+    public int TimeoutSeconds { get; init; } = 30;
+
+    /// <summary>The collection spec these options describe for a given embedding dimension.</summary>
+    public CollectionSpec ToSpec(int dimension, DistanceMetric metric = DistanceMetric.Cosine) => new()
+    {
+        Name = Collection,
+        Dimension = dimension,
+        Metric = metric,
+        M = M,
+        EfConstruction = EfConstruction,
+        Ef = Ef,
+        Quantization = Quantization,
+    };
+}
