@@ -31,9 +31,12 @@ public abstract record GenerationEvent;
 /// <summary>Neighbours were retrieved for a completed chunk (of the prompt or of the generated text).</summary>
 /// <param name="ChunkIndex">0-based index of the chunk in the token sequence.</param>
 /// <param name="Query">The chunk's text, used as the retrieval query.</param>
+/// <param name="Neighbours">The neighbours given to the decoder for this chunk, best first (empty in closed-book mode).</param>
+/// <param name="Timings">What retrieving them cost.</param>
 public sealed record ChunkRetrievedEvent(int ChunkIndex, string Query, IReadOnlyList<Neighbour> Neighbours, RetrievalTimings Timings) : GenerationEvent;
 
 /// <summary>A new token.</summary>
+/// <param name="TokenId">The token's id in the decoder's vocabulary.</param>
 /// <param name="Position">Position of the token in the whole sequence (prompt included).</param>
 /// <param name="Text">The text this token adds (may be empty when it completes only part of a character).</param>
 public sealed record TokenGeneratedEvent(int TokenId, int Position, string Text) : GenerationEvent;
@@ -41,6 +44,7 @@ public sealed record TokenGeneratedEvent(int TokenId, int Position, string Text)
 /// <summary>The end of a generation.</summary>
 /// <param name="Text">All generated text.</param>
 /// <param name="FinishReason"><c>length</c>, <c>stop</c> (stop text), <c>eos</c> or <c>cancelled</c>.</param>
+/// <param name="Stats">Counts and timings.</param>
 public sealed record GenerationCompletedEvent(string Text, string FinishReason, GenerationStats Stats) : GenerationEvent;
 
 /// <summary>Counts and time spent, in milliseconds.</summary>
