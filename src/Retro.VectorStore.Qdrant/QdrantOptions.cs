@@ -1,0 +1,61 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Retro.VectorStore.Qdrant;
+
+/// <summary>
+/// Section <c>Retro:VectorStore:Qdrant</c>: cluster layout of new collections, write batching, and the client's
+/// retry and circuit-breaker policy. Url, API key, collection, HNSW and timeout come from
+/// <see cref="Retro.Core.VectorStoreOptions"/>.
+/// </summary>
+public sealed record QdrantOptions
+{
+    public const string Section = "Retro:VectorStore:Qdrant";
+
+    /// <summary>Shards of a new collection (null = Qdrant's default: 1 standalone, the number of nodes in a cluster).</summary>
+    [Range(1, 1024)]
+    public int? ShardNumber { get; init; }
+
+    /// <summary>Copies of each shard of a new collection (null = 1). Needs at least this many nodes.</summary>
+    [Range(1, 64)]
+    public int? ReplicationFactor { get; init; }
+
+    /// <summary>Replicas that must apply a write before it is acknowledged (null = 1; at most the replication factor).</summary>
+    [Range(1, 64)]
+    public int? WriteConsistencyFactor { get; init; }
+
+    /// <summary>Points per upsert request (Qdrant handles 64..256 well; larger requests risk its 32 MiB body limit).</summary>
+    [Range(1, 1024)]
+    public int UpsertBatchSize { get; init; } = 128;
+
+    /// <summary>Retries after the first attempt for 429, 5xx, timeouts and connection errors.</summary>
+    [Range(0, 10)]
+    public int MaxRetries { get; init; } = 4;
+
+    /// <summary>First retry delay in milliseconds; doubles per attempt, with jitter.</summary>
+    [Range(1, 60_000)]
+    public int RetryBaseDelayMs { get; init; } = 200;
+
+    /// <summary>Longest wait honoured from a <c>Retry-After</c> header, in seconds (longer waits are capped).</summary>
+    [Range(0, 600)]
+    public int MaxRetryAfterSeconds { get; init; } = 30;
+
+    /// <summary>Failure ratio (timeouts, connection errors, 502/503/504) that opens the circuit.</summary>
+    [Range(0.01, 1.0)]
+    public double CircuitBreakerFailureRatio { get; init; } = 0.5;
+
+    /// <summary>Calls within the sampling window before the failure ratio counts.</summary>
+    [Range(2, 10_000)]
+    public int CircuitBreakerMinimumThroughput { get; init; } = 8;
+
+    /// <summary>Sampling window of the circuit breaker, in seconds.</summary>
+    [Range(1, 3600)]
+    public int CircuitBreakerSamplingSeconds { get; init; } = 30;
+
+    /// <summary>How long an open circuit fails calls fast before letting one through, in seconds.</summary>
+    [Range(1, 3600)]
+    public int CircuitBreakerBreakSeconds { get; init; } = 15;
+
+    /// <summary>Timeout of a health probe (<c>/readyz</c>), in seconds.</summary>
+    [Range(1, 60)]
+    public int HealthTimeoutSeconds { get; init; } = 3;
+}
