@@ -1,0 +1,657 @@
+"""
+Reference PyTorch models of Retro, one file, nanoGPT style. The exact contract (config keys, tensor names,
+forward semantics) is docs/model-format.md; state_dict() names here ARE the tensor names of the files.
+
+1) Bert: Hugging Face BertModel (post-LN, exact GELU), as bi-encoder (mean pooling + L2 norm) or
+   cross-encoder (classifier(tanh(pooler(h[:, 0])))).
+2) Retro: pre-LN decoder with RoPE, chunked cross-attention (CCA) at `cca_layers`, and a neighbour encoder
+   conditioned on the decoder's hidden states at the input of layer min(cca_layers); tied LM head.
+   forward(tokens, neighbours) runs the whole sequence; init_cache()/step() decode one token at a time and
+   reproduce forward(); generate_greedy() sits on top of step().
+
+Runs on torch 1.13 and 2.x (manual attention; no APIs newer than 1.13).
+"""
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from safetensors_io import load_file, save_file
+
+FORMAT_VERSION = 1
+
+# -----------------------------------------------------------------------------
+# shared pieces
+
+
+def attend(q, k, v, mask=None):
+    """Scaled dot-product attention with a boolean mask (True = may attend).
+    q (B, nh, Tq, hd), k/v (B, nh, Tk, hd), mask broadcastable to (B, nh, Tq, Tk).
+    A query row with no allowed key outputs exactly 0 (not NaN)."""
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))  # (B, nh, Tq, Tk)
+    if mask is not None:
+        att = att.masked_fill(~mask, float("-inf"))
+    att = F.softmax(att, dim=-1)
+    if mask is not None:
+        att = att.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)  # empty rows: NaN -> 0
+    return att @ v  # (B, nh, Tq, hd)
+
+
+def split_heads(x, n_heads):
+    """(B, T, C) -> (B, nh, T, C/nh)"""
+    B, T, C = x.shape
+    return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)
+
+
+def merge_heads(x):
+    """(B, nh, T, hd) -> (B, T, nh*hd)"""
+    B, nh, T, hd = x.shape
+    return x.transpose(1, 2).contiguous().view(B, T, nh * hd)
+
+
+def rope_cos_sin(positions, head_dim, theta, dtype):
+    """cos, sin tables (T, hd) for rotate-half RoPE; angles computed in float64 for accuracy."""
+    j = torch.arange(head_dim // 2, dtype=torch.float64)
+    inv_freq = theta ** (-2.0 * j / head_dim)  # (hd/2,)
+    ang = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # (T, hd/2)
+    ang = torch.cat([ang, ang], dim=-1)  # (T, hd)
+    return ang.cos().to(dtype), ang.sin().to(dtype)
+
+
+def apply_rope(x, cos, sin):
+    """x (B, nh, T, hd); cos/sin (T, hd). x' = x*cos + rotate_half(x)*sin, rotate_half(x) = [-x2, x1]."""
+    half = x.size(-1) // 2
+    rot = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + rot * sin
+
+
+def _load_config_dict(folder):
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _from_dict(cls, d):
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# -----------------------------------------------------------------------------
+# BERT (Hugging Face names)
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int = 30522
+    hidden_size: int = 384
+    num_hidden_layers: int = 6
+    num_attention_heads: int = 12
+    intermediate_size: int = 1536
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    hidden_act: str = "gelu"
+    pad_token_id: int = 0
+    architectures: list = field(default_factory=lambda: ["BertModel"])  # or ["BertForSequenceClassification"]
+    num_labels: int = 1  # cross-encoder only
+    retro_pooling: str = "mean"  # bi-encoder only: "mean" (mask-weighted) or "cls"
+    retro_normalize: bool = True  # bi-encoder only: L2-normalise the pooled embedding
+    model_type: str = "bert"
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def is_cross_encoder(self):
+        return self.architectures == ["BertForSequenceClassification"]
+
+    def to_dict(self):
+        d = asdict(self)
+        if self.is_cross_encoder:
+            d.pop("retro_pooling"), d.pop("retro_normalize")
+        else:
+            d.pop("num_labels")
+        return d
+
+
+class BertEmbeddings(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
+        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+    def forward(self, input_ids, token_type_ids):
+        L = input_ids.size(1)
+        pos = torch.arange(L, device=input_ids.device)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(pos)[None] \
+            + self.token_type_embeddings(token_type_ids)  # (B, L, H)
+        return self.LayerNorm(x)
+
+
+class BertSelfAttention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.n_heads = c.num_attention_heads
+        self.query = nn.Linear(c.hidden_size, c.hidden_size)
+        self.key = nn.Linear(c.hidden_size, c.hidden_size)
+        self.value = nn.Linear(c.hidden_size, c.hidden_size)
+
+    def forward(self, x, key_mask):  # x (B, L, H), key_mask (B, L) bool
+        q, k, v = (split_heads(lin(x), self.n_heads) for lin in (self.query, self.key, self.value))
+        return merge_heads(attend(q, k, v, key_mask[:, None, None, :]))  # (B, L, H)
+
+
+class BertSelfOutput(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+
+class BertAttention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.self = BertSelfAttention(c)
+        self.output = BertSelfOutput(c)
+
+    def forward(self, x, key_mask):
+        return self.output.LayerNorm(x + self.output.dense(self.self(x, key_mask)))  # post-LN
+
+
+class BertIntermediate(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.intermediate_size)
+
+
+class BertOutput(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c.intermediate_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+
+class BertLayer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.attention = BertAttention(c)
+        self.intermediate = BertIntermediate(c)
+        self.output = BertOutput(c)
+
+    def forward(self, x, key_mask):
+        x = self.attention(x, key_mask)
+        h = F.gelu(self.intermediate.dense(x))  # exact (erf) GELU
+        return self.output.LayerNorm(x + self.output.dense(h))
+
+
+class BertEncoder(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.layer = nn.ModuleList([BertLayer(c) for _ in range(c.num_hidden_layers)])
+
+
+class BertPooler(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+
+
+class Bert(nn.Module):
+    """BertModel (bi-encoder) or BertForSequenceClassification (cross-encoder, config.is_cross_encoder).
+    state_dict() names are Hugging Face's without the `bert.` prefix; save_folder adds it for cross-encoders."""
+
+    def __init__(self, config):
+        super().__init__()
+        if config.hidden_act != "gelu":
+            raise ValueError(f"hidden_act {config.hidden_act!r} not supported (only exact 'gelu')")
+        if config.hidden_size % config.num_attention_heads:
+            raise ValueError("hidden_size must be divisible by num_attention_heads")
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        self.pooler = BertPooler(config)
+        if config.is_cross_encoder:
+            if config.num_labels != 1:
+                raise ValueError("cross-encoder must have num_labels = 1")
+            self.classifier = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        """input_ids (B, L) -> last hidden states (B, L, H)."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        x = self.embeddings(input_ids, token_type_ids)
+        key_mask = attention_mask.bool()
+        for layer in self.encoder.layer:
+            x = layer(x, key_mask)
+        return x
+
+    def embed(self, input_ids, attention_mask, token_type_ids=None):
+        """Bi-encoder embedding (B, H): pooled (mean over attention_mask = 1, or [CLS]), L2-normalised."""
+        h = self(input_ids, attention_mask, token_type_ids)
+        if self.config.retro_pooling == "mean":
+            m = attention_mask.to(h.dtype)[..., None]  # (B, L, 1)
+            e = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+        elif self.config.retro_pooling == "cls":
+            e = h[:, 0]
+        else:
+            raise ValueError(f"unknown retro_pooling {self.config.retro_pooling!r}")
+        return F.normalize(e, dim=-1) if self.config.retro_normalize else e
+
+    def score(self, input_ids, attention_mask, token_type_ids):
+        """Cross-encoder relevance logit (B,) = classifier(tanh(pooler.dense(h[:, 0])))."""
+        h = self(input_ids, attention_mask, token_type_ids)
+        return self.classifier(torch.tanh(self.pooler.dense(h[:, 0])))[:, 0]
+
+    # --- files -----------------------------------------------------------------
+    def export_state(self, dtype=torch.float32):
+        """Tensors as named in the file (cross-encoders: BERT tensors prefixed `bert.`)."""
+        out = {}
+        for name, t in self.state_dict().items():
+            if self.config.is_cross_encoder and not name.startswith("classifier."):
+                name = "bert." + name
+            out[name] = t.detach().to(dtype).contiguous()
+        return out
+
+    def save_folder(self, folder, dtype=torch.float32):
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(self.config.to_dict(), f, indent=2)
+            f.write("\n")
+        save_file(self.export_state(dtype), os.path.join(folder, "model.safetensors"),
+                  metadata={"format": "pt"})
+
+    @classmethod
+    def from_folder(cls, folder):
+        config = _from_dict(BertConfig, _load_config_dict(folder))
+        model = cls(config)
+        tensors = load_file(os.path.join(folder, "model.safetensors"))
+        state = {}
+        for name, t in tensors.items():
+            name = name[5:] if name.startswith("bert.") else name
+            if name.endswith("position_ids"):
+                continue  # non-weight buffer in some HF checkpoints
+            state[name] = t.to(torch.float32)
+        if not config.is_cross_encoder:
+            state.setdefault("pooler.dense.weight", model.pooler.dense.weight.detach().clone())
+            state.setdefault("pooler.dense.bias", model.pooler.dense.bias.detach().clone())
+        model.load_state_dict(state, strict=True)
+        return model
+
+
+# -----------------------------------------------------------------------------
+# RETRO decoder
+
+
+@dataclass
+class RetroConfig:
+    vocab_size: int = 512
+    d_model: int = 64
+    n_layers: int = 4
+    n_heads: int = 4
+    d_ff: int = 128
+    max_seq_len: int = 1024
+    chunk_size: int = 64  # m
+    neighbour_len: int = 128  # r = chunk + continuation
+    num_neighbours: int = 2  # k at inference (any k works)
+    cca_layers: list = field(default_factory=lambda: [2, 3])
+    encoder_layers: int = 2
+    encoder_n_heads: int = 4
+    encoder_d_ff: int = 128
+    rope_theta: float = 10000.0
+    layer_norm_eps: float = 1e-5
+    tie_embeddings: bool = True
+    bos_token_id: int = 0
+    eos_token_id: int = 0
+    pad_token_id: int = 0
+    model_type: str = "retro"
+    format_version: int = FORMAT_VERSION
+
+    def validate(self):
+        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
+            raise ValueError("d_model / n_heads must be an even integer")
+        if self.d_model % self.encoder_n_heads or (self.d_model // self.encoder_n_heads) % 2:
+            raise ValueError("d_model / encoder_n_heads must be an even integer")
+        cca = list(self.cca_layers)
+        if not cca or cca != sorted(set(cca)) or cca[0] < 0 or cca[-1] >= self.n_layers:
+            raise ValueError(f"cca_layers must be ascending, unique, within [0, {self.n_layers}): {cca}")
+        if self.model_type != "retro":
+            raise ValueError(f"model_type must be 'retro', got {self.model_type!r}")
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def load_config(folder):
+    """config.json of a model folder -> BertConfig or RetroConfig (by model_type)."""
+    d = _load_config_dict(folder)
+    if d.get("model_type") == "retro":
+        return _from_dict(RetroConfig, d)
+    if d.get("model_type") == "bert":
+        return _from_dict(BertConfig, d)
+    raise ValueError(f"{folder}: unknown model_type {d.get('model_type')!r}")
+
+
+class Projections(nn.Module):
+    """q/k/v/o projections without bias (the attention modules of the decoder and the encoder)."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.q_proj = nn.Linear(d, d, bias=False)
+        self.k_proj = nn.Linear(d, d, bias=False)
+        self.v_proj = nn.Linear(d, d, bias=False)
+        self.o_proj = nn.Linear(d, d, bias=False)
+
+
+class MLP(nn.Module):
+    def __init__(self, d, d_ff):
+        super().__init__()
+        self.fc_in = nn.Linear(d, d_ff, bias=False)
+        self.fc_out = nn.Linear(d_ff, d, bias=False)
+
+    def forward(self, x):
+        return self.fc_out(F.gelu(self.fc_in(x)))  # exact (erf) GELU
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, c, has_cca):
+        super().__init__()
+        self.n_heads = c.n_heads
+        self.attn_norm = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
+        self.attn = Projections(c.d_model)
+        self.has_cca = has_cca
+        if has_cca:
+            self.cca_norm = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
+            self.cca = Projections(c.d_model)
+        self.mlp_norm = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
+        self.mlp = MLP(c.d_model, c.d_ff)
+
+    def self_attn(self, x, cos, sin, cache=None):
+        """Causal RoPE self-attention. x (B, T, D) at the T positions after the cached ones.
+        cache: None (full sequence) or dict with 'k', 'v' (B, nh, T_past, hd), updated in place."""
+        a = self.attn
+        q, k, v = (split_heads(p(x), self.n_heads) for p in (a.q_proj, a.k_proj, a.v_proj))
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        T = x.size(1)
+        if cache is not None:
+            if cache.get("k") is not None:
+                k = torch.cat([cache["k"], k], dim=2)
+                v = torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
+        Tk = k.size(2)
+        # query t (absolute Tk - T + t) may see keys 0..Tk - T + t
+        mask = torch.ones(T, Tk, dtype=torch.bool, device=x.device).tril(diagonal=Tk - T)
+        return a.o_proj(merge_heads(attend(q, k, v, mask)))
+
+    def cca_kv(self, E, E_mask):
+        """Keys/values of chunked cross-attention from encoded neighbours.
+        E (B, U, k, r, D), E_mask (B, U, k, r) -> k, v (B, U, nh, k*r, hd), mask (B, U, 1, 1, k*r)."""
+        B, U, K, R, D = E.shape
+        E = E.reshape(B * U, K * R, D)
+        k = split_heads(self.cca.k_proj(E), self.n_heads)  # (B*U, nh, k*r, hd)
+        v = split_heads(self.cca.v_proj(E), self.n_heads)
+        nh, hd = k.shape[1], k.shape[3]
+        k = k.reshape(B, U, nh, K * R, hd)
+        v = v.reshape(B, U, nh, K * R, hd)
+        return k, v, E_mask.reshape(B, U, 1, 1, K * R)
+
+    def cca_attend(self, x, k, v, mask):
+        """x (B, U, T, D) queries grouped by the chunk they attend to; k/v (B, U, nh, k*r, hd);
+        mask (B, U, 1, 1, k*r) -> (B, U, T, D). Chunks without neighbours give exactly 0."""
+        B, U, T, D = x.shape
+        q = split_heads(self.cca.q_proj(x.reshape(B * U, T, D)), self.n_heads)  # (B*U, nh, T, hd)
+        nh, hd = q.shape[1], q.shape[3]
+        kr = k.size(3)
+        o = attend(q, k.reshape(B * U, nh, kr, hd), v.reshape(B * U, nh, kr, hd),
+                   mask.reshape(B * U, 1, 1, kr))
+        return self.cca.o_proj(merge_heads(o)).view(B, U, T, D)
+
+    def chunked_cross_attn(self, x, m, E, E_mask):
+        """Full-sequence CCA. x (B, n, D) normed; E (B, U, k, r, D), E_mask (B, U, k, r).
+        Position p attends to chunk u(p) = floor((p+1)/m) - 1; positions p < m-1 get 0."""
+        B, n, D = x.shape
+        U = E.size(1)
+        out = torch.zeros_like(x)
+        if U == 0:
+            return out
+        k, v, mask = self.cca_kv(E, E_mask)
+        # positions m-1 .. n-1 (all have 0 <= u(p) < U), padded to U*m and grouped by chunk
+        xs = x[:, m - 1:]
+        L = xs.size(1)  # n - m + 1 <= U*m
+        xs = F.pad(xs, (0, 0, 0, U * m - L)).view(B, U, m, D)
+        o = self.cca_attend(xs, k, v, mask).reshape(B, U * m, D)[:, :L]
+        out[:, m - 1:] = o
+        return out
+
+    def forward(self, h, cos, sin, m, E=None, E_mask=None):
+        """Full sequence: h (B, n, D) -> (B, n, D)."""
+        h = h + self.self_attn(self.attn_norm(h), cos, sin)
+        if self.has_cca and E is not None:
+            h = h + self.chunked_cross_attn(self.cca_norm(h), m, E, E_mask)
+        return h + self.mlp(self.mlp_norm(h))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.n_heads = c.encoder_n_heads
+        self.attn_norm = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
+        self.attn = Projections(c.d_model)
+        self.cross_norm = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
+        self.cross = Projections(c.d_model)
+        self.mlp_norm = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
+        self.mlp = MLP(c.d_model, c.encoder_d_ff)
+
+    def forward(self, e, mask, cos, sin, H):
+        """e (N, r, D) neighbour tokens, mask (N, r) bool (False = padding), H (N, m, D) chunk states."""
+        a, nh = self.attn, self.n_heads
+        x = self.attn_norm(e)
+        q, k, v = (split_heads(p(x), nh) for p in (a.q_proj, a.k_proj, a.v_proj))
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        e = e + a.o_proj(merge_heads(attend(q, k, v, mask[:, None, None, :])))  # bidirectional
+        c = self.cross
+        q = split_heads(c.q_proj(self.cross_norm(e)), nh)
+        k, v = split_heads(c.k_proj(H), nh), split_heads(c.v_proj(H), nh)  # H as is, no norm, no mask
+        e = e + c.o_proj(merge_heads(attend(q, k, v)))
+        return e + self.mlp(self.mlp_norm(e))
+
+
+class NeighbourEncoder(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.config = c
+        self.layers = nn.ModuleList([EncoderLayer(c) for _ in range(c.encoder_layers)])
+        self.norm_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
+
+    def forward(self, tok_embeddings, neighbours, H):
+        """neighbours (B, U, k, r) int, -1 = padding; H (B, U, m, D) decoder states of each chunk.
+        -> E (B, U, k, r, D) with padding rows set to 0, mask (B, U, k, r) bool."""
+        B, U, K, R = neighbours.shape
+        D = H.size(-1)
+        mask = neighbours >= 0
+        e = tok_embeddings(neighbours.clamp(min=0).reshape(B * U * K, R))  # (N, r, D)
+        Hn = H[:, :, None].expand(B, U, K, H.size(2), D).reshape(B * U * K, H.size(2), D)
+        cos, sin = rope_cos_sin(torch.arange(R), D // self.config.encoder_n_heads,
+                                self.config.rope_theta, e.dtype)
+        m = mask.reshape(B * U * K, R)
+        for layer in self.layers:
+            e = layer(e, m, cos, sin, Hn)
+        e = self.norm_f(e) * m[..., None].to(e.dtype)  # padding rows are defined as 0
+        return e.view(B, U, K, R, D), mask
+
+
+class Retro(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        config.validate()
+        self.config = config
+        c = config
+        self.tok_embeddings = nn.Embedding(c.vocab_size, c.d_model)
+        self.layers = nn.ModuleList([DecoderLayer(c, i in c.cca_layers) for i in range(c.n_layers)])
+        self.norm_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
+        self.encoder = NeighbourEncoder(c)
+        if not c.tie_embeddings:
+            self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+
+    @property
+    def first_cca(self):
+        return self.config.cca_layers[0]
+
+    def _logits(self, h):
+        w = self.tok_embeddings.weight if self.config.tie_embeddings else self.lm_head.weight
+        return self.norm_f(h) @ w.t()  # (B, T, V)
+
+    def _rope(self, positions, dtype):
+        return rope_cos_sin(positions, self.config.d_model // self.config.n_heads, self.config.rope_theta, dtype)
+
+    def _check_neighbours(self, neighbours, B, U):
+        if neighbours.dim() != 4 or neighbours.shape[:2] != (B, U):
+            raise ValueError(f"neighbours must be (B={B}, U={U}, k, r), got {tuple(neighbours.shape)}")
+        if neighbours.size(3) > self.config.neighbour_len:
+            raise ValueError(f"neighbour length {neighbours.size(3)} > neighbour_len {self.config.neighbour_len}")
+        if neighbours.numel() and int(neighbours.max()) >= self.config.vocab_size:
+            raise ValueError("neighbour token id out of range")
+
+    def encode_neighbours(self, H, neighbours):
+        """H (B, U, m, D), neighbours (B, U, k, r) -> E (B, U, k, r, D), mask (B, U, k, r)."""
+        return self.encoder(self.tok_embeddings, neighbours.long(), H)
+
+    def forward(self, tokens, neighbours=None, return_encoded=False):
+        """tokens (B, n) int; neighbours (B, U, k, r) int with -1 padding, U = floor(n/m), or None
+        (closed-book). -> logits (B, n, V) (and E, E_mask when return_encoded)."""
+        c, m = self.config, self.config.chunk_size
+        B, n = tokens.shape
+        U = n // m
+        if neighbours is not None:
+            self._check_neighbours(neighbours, B, U)
+        h = self.tok_embeddings(tokens.long())  # (B, n, D)
+        cos, sin = self._rope(torch.arange(n), h.dtype)
+        E = E_mask = None
+        for i, layer in enumerate(self.layers):
+            if i == self.first_cca and neighbours is not None:
+                H = h[:, :U * m].reshape(B, U, m, c.d_model)  # input of layer min(cca_layers)
+                E, E_mask = self.encode_neighbours(H, neighbours)
+            h = layer(h, cos, sin, m, E, E_mask)
+        logits = self._logits(h)
+        return (logits, E, E_mask) if return_encoded else logits
+
+    # --- incremental decoding ---------------------------------------------------
+    def init_cache(self):
+        """Empty decoding state for step(): per-layer self-attention KV, the inputs of layer min(cca_layers)
+        of the current chunk, and per-CCA-layer keys/values of the latest completed chunk's neighbours."""
+        return {"pos": 0, "kv": [dict() for _ in self.layers], "h_chunk": [], "cca": None}
+
+    def step(self, token, cache, neighbours=None):
+        """Feed one token per sequence at position cache['pos']: token (B,) int -> logits (B, V).
+        When this token completes chunk u (pos = u*m + m - 1), `neighbours` (B, k, r) (-1 padding) are chunk
+        u's neighbours, or None for none; they serve positions u*m+m-1 .. u*m+2m-2. Passing neighbours at
+        any other position is an error."""
+        c, m = self.config, self.config.chunk_size
+        p = cache["pos"]
+        completes = (p + 1) % m == 0
+        if neighbours is not None and not completes:
+            raise ValueError(f"neighbours given at position {p}, which completes no chunk")
+        token = torch.as_tensor(token).long().view(-1)
+        B = token.size(0)
+        h = self.tok_embeddings(token)[:, None, :]  # (B, 1, D)
+        cos, sin = self._rope(torch.tensor([p]), h.dtype)
+        for i, layer in enumerate(self.layers):
+            if i == self.first_cca:
+                cache["h_chunk"].append(h)
+                if completes:
+                    H = torch.cat(cache["h_chunk"], dim=1)[:, None]  # (B, 1, m, D)
+                    cache["h_chunk"] = []
+                    cache["cca"] = None
+                    if neighbours is not None:
+                        nb = torch.as_tensor(neighbours)[:, None]  # (B, 1, k, r)
+                        self._check_neighbours(nb, B, 1)
+                        E, E_mask = self.encode_neighbours(H, nb)
+                        cache["cca"] = {j: self.layers[j].cca_kv(E, E_mask) for j in c.cca_layers}
+            h = h + layer.self_attn(layer.attn_norm(h), cos, sin, cache["kv"][i])
+            if layer.has_cca and cache["cca"] is not None:
+                k, v, mask = cache["cca"][i]
+                h = h + layer.cca_attend(layer.cca_norm(h)[:, None], k, v, mask)[:, 0]
+            h = h + layer.mlp(layer.mlp_norm(h))
+        cache["pos"] = p + 1
+        return self._logits(h)[:, 0]  # (B, V)
+
+    @torch.no_grad()
+    def generate_greedy(self, prompt, neighbour_table, n):
+        """Greedy decoding of n tokens after prompt (p,) int. neighbour_table: (Umax, k, r) int tensor (row u =
+        neighbours of chunk u of prompt + generated text, chunks >= Umax get none), a callable
+        (u, chunk_tokens (m,)) -> (k, r) tensor or None, or None (closed-book).
+        -> tokens (n,) int64, step_logits (n, V): row i is the distribution greedy_tokens[i] was taken from."""
+        m = self.config.chunk_size
+        seq = [int(t) for t in torch.as_tensor(prompt).view(-1)]
+        if not seq:
+            raise ValueError("prompt must hold at least one token")
+        cache = self.init_cache()
+        out, step_logits = [], []
+
+        def feed(pos):
+            nb = None
+            if (pos + 1) % m == 0 and neighbour_table is not None:
+                u = (pos + 1) // m - 1
+                if callable(neighbour_table):
+                    nb = neighbour_table(u, torch.tensor(seq[u * m:(u + 1) * m]))
+                elif u < len(neighbour_table):
+                    nb = neighbour_table[u]
+                nb = None if nb is None else torch.as_tensor(nb)[None]
+            return self.step(torch.tensor([seq[pos]]), cache, nb)[0]
+
+        for pos in range(len(seq) - 1):
+            feed(pos)
+        for i in range(n):
+            logits = feed(len(seq) - 1)
+            t = int(torch.argmax(logits))
+            step_logits.append(logits)
+            out.append(t)
+            seq.append(t)
+        return torch.tensor(out, dtype=torch.long), torch.stack(step_logits)
+
+    # --- training helpers -------------------------------------------------------
+    def loss(self, tokens, targets, neighbours=None, ignore_index=-1):
+        """Mean next-token cross-entropy; targets (B, n) with ignore_index where no loss is taken."""
+        logits = self(tokens, neighbours)
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1).long(),
+                               ignore_index=ignore_index)
+
+    # --- files -----------------------------------------------------------------
+    def export_state(self, dtype=torch.float32):
+        """Tensors as named in the file (no lm_head when tied)."""
+        return {name: t.detach().to(dtype).contiguous() for name, t in self.state_dict().items()}
+
+    def save_folder(self, folder, dtype=torch.float32):
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(self.config.to_dict(), f, indent=2)
+            f.write("\n")
+        save_file(self.export_state(dtype), os.path.join(folder, "model.safetensors"),
+                  metadata={"format": "pt"})
+
+    @classmethod
+    def from_folder(cls, folder):
+        model = cls(_from_dict(RetroConfig, _load_config_dict(folder)))
+        tensors = load_file(os.path.join(folder, "model.safetensors"))
+        model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()}, strict=True)
+        return model
+
+
+def drop_neighbours(neighbours, p, generator=None):
+    """Neighbour dropout for training: each chunk's neighbours are removed (all -1) with probability p,
+    so that closed-book mode stays in distribution. neighbours (B, U, k, r) -> new tensor."""
+    if p <= 0:
+        return neighbours
+    keep = torch.rand(neighbours.shape[:2], generator=generator) >= p  # (B, U)
+    return torch.where(keep[..., None, None], neighbours, torch.full_like(neighbours, -1))
+
+
+def from_folder(folder):
+    """Load a model folder (config.json + model.safetensors) as Bert or Retro by model_type."""
+    config = load_config(folder)
+    return (Retro if isinstance(config, RetroConfig) else Bert).from_folder(folder)
