@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Retro.Engine.Cpu.Kernels;
+
+/// <summary>
+/// y[M×N] (epilogue) x[M×K]·w[N×K]ᵀ + bias: BLIS-style blocked GEMM. Per part (a block of rows × a block of
+/// columns) B is packed KC×NC at a time into 32-wide panels (converted from BF16/F16 on the way), each 32-wide panel
+/// (KC×32 floats, 32 KiB) stays in L1 while an 8×32 Vector512 micro-kernel sweeps the part's rows, whose KC-long
+/// slices stay in L2. Small M (decoding) goes to <see cref="Gemv"/>.
+/// </summary>
+internal static unsafe class Gemm
+{
+    public const int MR = 8;          // rows per micro-tile
+    public const int NR = 32;         // columns per micro-tile: two Vector512
+    private const int KC = 256;       // depth per packed block: KC·NR·4 B = 32 KiB panel in L1 (48 KiB)
+    private const int NC = 512;       // columns per packed block: KC·NC·4 B = 512 KiB in L2 (1 MiB)
+    private const int MB = 128;       // rows per part: MB·KC·4 B = 128 KiB of x in L2
+    internal const int GemvMaxRows = 7;
+
+    [ThreadStatic] private static float* t_packed;
+    [ThreadStatic] private static GemmJob? t_job;
+
+    /// <summary>Arguments of one multiplication (pointers already offset to element (0, 0)).</summary>
+    public struct Args
+    {
+        public float* X; public int Ldx;
+        public void* W; public int Ldw; public DType WType;
+        public float* Bias;
+        public float* Y; public int Ldy;
+        public int M, N, K;
+        public MatMulEpilogue Epilogue;
+    }
+
+    /// <summary>Runs the multiplication on <paramref name="pool"/>. Assumes validated shapes.</summary>
+    public static void Run(WorkerPool pool, in Args a)
+    {
+        if (a.M == 0 || a.N == 0) return;
+        if (a.M <= GemvMaxRows)
+        {
+            Gemv.Run(pool, a);
+            return;
+        }
+        int rowBlocks = (a.M + MB - 1) / MB;
+        int columnBlocks = 1;
+        int wanted = 2 * pool.Parallelism;
+        if (rowBlocks < wanted)
+        {
+            int panels = (a.N + NR - 1) / NR;
+            columnBlocks = Math.Min(panels, (wanted + rowBlocks - 1) / rowBlocks);
+        }
+        var job = t_job ??= new GemmJob();
+        job.A = a;
+        job.RowBlocks = rowBlocks;
+        job.ColumnBlocks = columnBlocks;
+        pool.Run(job, rowBlocks * columnBlocks);
+        job.A = default;
+    }
+
+    private sealed class GemmJob : ParallelJob
+    {
+        public Args A;
+        public int RowBlocks, ColumnBlocks;
+
+        public override void Execute(int part, int parts)
+        {
+            int rb = part / ColumnBlocks, cb = part % ColumnBlocks;
+            int r0 = rb * MB, r1 = Math.Min(A.M, r0 + MB);
+            int panels = (A.N + NR - 1) / NR;
+            int p0 = (int)((long)panels * cb / ColumnBlocks), p1 = (int)((long)panels * (cb + 1) / ColumnBlocks);
+            Block(A, r0, r1, p0 * NR, Math.Min(A.N, p1 * NR));
+        }
+    }
+
+    /// <summary>Rows [r0, r1) × columns [c0, c1) of y, single-threaded.</summary>
+    internal static void Block(in Args a, int r0, int r1, int c0, int c1)
+    {
+        float* packed = t_packed;
+        if (packed == null) t_packed = packed = (float*)NativeMemory.AlignedAlloc((nuint)(KC * NC * sizeof(float)), 64);
+
+        int kBlocks = (a.K + KC - 1) / KC;
+        int kc0 = (a.K + kBlocks - 1) / kBlocks; // even split: K = 384 → 2 × 192
+        for (int jc = c0; jc < c1; jc += NC)
+        {
+            int nc = Math.Min(NC, c1 - jc);
+            for (int pc = 0; pc < a.K; pc += kc0)
+            {
+                int kc = Math.Min(kc0, a.K - pc);
+                bool first = pc == 0, last = pc + kc == a.K;
+                PackB(a, jc, nc, pc, kc, packed);
+                for (int jr = 0; jr < nc; jr += NR)
+                {
+                    int nr = Math.Min(NR, nc - jr);
+                    float* panel = packed + (long)jr * kc;
+                    for (int ir = r0; ir < r1; ir += MR)
+                    {
+                        int mr = Math.Min(MR, r1 - ir);
+                        Tile(a, ir, mr, jc + jr, nr, pc, kc, panel, first, last);
+                    }
+                }
+            }
+        }
+    }
+
+    // packed[p][k][j] = w[jc + 32p + j, pc + k], zero beyond N
+    private static void PackB(in Args a, int jc, int nc, int pc, int kc, float* packed)
+    {
+        int panels = (nc + NR - 1) / NR;
+        for (int p = 0; p < panels; p++)
+        {
+            float* dst = packed + (long)p * kc * NR;
+            for (int j = 0; j < NR; j++)
+            {
+                int n = jc + p * NR + j;
+                if (n >= jc + nc)
+                {
+                    for (int k = 0; k < kc; k++) dst[k * NR + j] = 0f;
+                    continue;
+                }
+                long offset = (long)n * a.Ldw + pc;
+                switch (a.WType)
+                {
+                    case DType.F32:
+                    {
+                        float* src = (float*)a.W + offset;
+                        for (int k = 0; k < kc; k++) dst[k * NR + j] = src[k];
+                        break;
+                    }
+                    case DType.BF16:
+                    {
+                        ushort* src = (ushort*)a.W + offset;
+                        for (int k = 0; k < kc; k++) dst[k * NR + j] = BitConverter.Int32BitsToSingle(src[k] << 16);
+                        break;
+                    }
+                    default:
+                    {
+                        Half* src = (Half*)a.W + offset;
+                        for (int k = 0; k < kc; k++) dst[k * NR + j] = (float)src[k];
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    private static void Tile(in Args a, int row, int mr, int col, int nr, int pc, int kc, float* panel, bool first, bool last)
+    {
+        float* c = stackalloc float[MR * NR];
+        float* x = a.X + (long)row * a.Ldx + pc;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Kernel512(x, a.Ldx, mr, panel, kc, c);
+        }
+        else
+        {
+            for (int i = 0; i < mr; i++) KernelRow(x + (long)i * a.Ldx, panel, kc, c + i * NR);
+        }
+        Store(a, row, mr, col, nr, c, first, last);
+    }
+
+    // c[8×32] = x[rows, 0..kc) · panel; rows past mr repeat the last valid row (results discarded)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel512(float* x, int ldx, int mr, float* b, int kc, float* c)
+    {
+        float* x0 = x;
+        float* x1 = mr > 1 ? x0 + ldx : x0;
+        float* x2 = mr > 2 ? x1 + ldx : x1;
+        float* x3 = mr > 3 ? x2 + ldx : x2;
+        float* x4 = mr > 4 ? x3 + ldx : x3;
+        float* x5 = mr > 5 ? x4 + ldx : x4;
+        float* x6 = mr > 6 ? x5 + ldx : x5;
+        float* x7 = mr > 7 ? x6 + ldx : x6;
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int k = 0; k < kc; k++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            b += NR;
+            var v = Vector512.Create(x0[k]); c00 = Vector512.FusedMultiplyAdd(v, b0, c00); c01 = Vector512.FusedMultiplyAdd(v, b1, c01);
+            v = Vector512.Create(x1[k]); c10 = Vector512.FusedMultiplyAdd(v, b0, c10); c11 = Vector512.FusedMultiplyAdd(v, b1, c11);
+            v = Vector512.Create(x2[k]); c20 = Vector512.FusedMultiplyAdd(v, b0, c20); c21 = Vector512.FusedMultiplyAdd(v, b1, c21);
+            v = Vector512.Create(x3[k]); c30 = Vector512.FusedMultiplyAdd(v, b0, c30); c31 = Vector512.FusedMultiplyAdd(v, b1, c31);
+            v = Vector512.Create(x4[k]); c40 = Vector512.FusedMultiplyAdd(v, b0, c40); c41 = Vector512.FusedMultiplyAdd(v, b1, c41);
+            v = Vector512.Create(x5[k]); c50 = Vector512.FusedMultiplyAdd(v, b0, c50); c51 = Vector512.FusedMultiplyAdd(v, b1, c51);
+            v = Vector512.Create(x6[k]); c60 = Vector512.FusedMultiplyAdd(v, b0, c60); c61 = Vector512.FusedMultiplyAdd(v, b1, c61);
+            v = Vector512.Create(x7[k]); c70 = Vector512.FusedMultiplyAdd(v, b0, c70); c71 = Vector512.FusedMultiplyAdd(v, b1, c71);
+        }
+        c00.Store(c); c01.Store(c + 16);
+        c10.Store(c + 32); c11.Store(c + 48);
+        c20.Store(c + 64); c21.Store(c + 80);
+        c30.Store(c + 96); c31.Store(c + 112);
+        c40.Store(c + 128); c41.Store(c + 144);
+        c50.Store(c + 160); c51.Store(c + 176);
+        c60.Store(c + 192); c61.Store(c + 208);
+        c70.Store(c + 224); c71.Store(c + 240);
+    }
+
+    // one row: c[32] = x[0..kc) · panel (Vector256 or scalar hosts)
+    private static void KernelRow(float* x, float* b, int kc, float* c)
+    {
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int k = 0; k < kc; k++, b += NR)
+            {
+                var v = Vector256.Create(x[k]);
+                a0 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b), a0);
+                a1 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b + 8), a1);
+                a2 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b + 16), a2);
+                a3 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b + 24), a3);
+            }
+            a0.Store(c); a1.Store(c + 8); a2.Store(c + 16); a3.Store(c + 24);
+            return;
+        }
+        for (int j = 0; j < NR; j++) c[j] = 0f;
+        for (int k = 0; k < kc; k++, b += NR)
+        {
+            float v = x[k];
+            for (int j = 0; j < NR; j++) c[j] = MathF.FusedMultiplyAdd(v, b[j], c[j]);
+        }
+    }
+
+    // y tile (epilogue) c: first K block adds bias (and y when accumulating), later blocks add y; gelu after the last
+    private static void Store(in Args a, int row, int mr, int col, int nr, float* c, bool first, bool last)
+    {
+        bool addY = !first || a.Epilogue == MatMulEpilogue.Accumulate;
+        bool gelu = last && a.Epilogue == MatMulEpilogue.Gelu;
+        float* bias = first && a.Bias != null ? a.Bias + col : null;
+        if (nr == NR && Vector512.IsHardwareAccelerated)
+        {
+            var bias0 = bias != null ? Vector512.Load(bias) : Vector512<float>.Zero;
+            var bias1 = bias != null ? Vector512.Load(bias + 16) : Vector512<float>.Zero;
+            for (int i = 0; i < mr; i++)
+            {
+                float* y = a.Y + (long)(row + i) * a.Ldy + col;
+                var v0 = Vector512.Load(c + i * NR) + bias0;
+                var v1 = Vector512.Load(c + i * NR + 16) + bias1;
+                if (addY) { v0 += Vector512.Load(y); v1 += Vector512.Load(y + 16); }
+                if (gelu) { v0 = v0.Apply(); v1 = v1.Apply(); }
+                v0.Store(y); v1.Store(y + 16);
+            }
+            return;
+        }
+        for (int i = 0; i < mr; i++)
+        {
+            float* y = a.Y + (long)(row + i) * a.Ldy + col;
+            for (int j = 0; j < nr; j++)
+            {
+                float v = c[i * NR + j];
+                if (bias != null) v += bias[j];
+                if (addY) v += y[j];
+                if (gelu) v = Gelu.Scalar(v);
+                y[j] = v;
+            }
+        }
+        Debug.Assert(nr <= NR && mr <= MR);
+    }
+}

@@ -1,0 +1,166 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Retro.Engine.Cpu.Kernels;
+
+/// <summary>
+/// y[M×N] (epilogue) x[M×K]·w[N×K]ᵀ + bias for small M (decoding): memory-bound, so each weight row is streamed
+/// once per group of up to 4 activation rows and converted BF16 → F32 in registers. Parallel over column ranges.
+/// </summary>
+internal static unsafe class Gemv
+{
+    private const int ColumnsPerPart = 64;
+    [ThreadStatic] private static GemvJob? t_job;
+    [ThreadStatic] private static float* t_row;
+    [ThreadStatic] private static int t_rowLength;
+
+    /// <summary>Runs on <paramref name="pool"/>; assumes validated shapes.</summary>
+    public static void Run(WorkerPool pool, in Gemm.Args a)
+    {
+        int parts = Math.Max(1, Math.Min((a.N + ColumnsPerPart - 1) / ColumnsPerPart, 4 * pool.Parallelism));
+        if ((long)a.N * a.K < 32 * 1024) parts = 1; // too small to be worth waking a thread
+        var job = t_job ??= new GemvJob();
+        job.A = a;
+        pool.Run(job, parts);
+        job.A = default;
+    }
+
+    private sealed class GemvJob : ParallelJob
+    {
+        public Gemm.Args A;
+
+        public override void Execute(int part, int parts)
+        {
+            int n0 = (int)((long)A.N * part / parts), n1 = (int)((long)A.N * (part + 1) / parts);
+            Columns(A, n0, n1);
+        }
+    }
+
+    /// <summary>Columns [n0, n1) of every row, single-threaded.</summary>
+    internal static void Columns(in Gemm.Args a, int n0, int n1)
+    {
+        float* sums = stackalloc float[4];
+        for (int n = n0; n < n1; n++)
+        {
+            void* wRow = (byte*)a.W + (long)n * a.Ldw * DTypes.SizeOf(a.WType);
+            for (int i0 = 0; i0 < a.M; i0 += 4)
+            {
+                int rows = Math.Min(4, a.M - i0);
+                float* x = a.X + (long)i0 * a.Ldx;
+                switch (a.WType)
+                {
+                    case DType.F32: DotF32((float*)wRow, x, a.Ldx, rows, a.K, sums); break;
+                    case DType.BF16: DotBF16((ushort*)wRow, x, a.Ldx, rows, a.K, sums); break;
+                    default: DotF32(ConvertF16((Half*)wRow, a.K), x, a.Ldx, rows, a.K, sums); break;
+                }
+                float bias = a.Bias != null ? a.Bias[n] : 0f;
+                for (int r = 0; r < rows; r++)
+                {
+                    float* y = a.Y + (long)(i0 + r) * a.Ldy + n;
+                    float v = sums[r] + bias;
+                    *y = a.Epilogue switch
+                    {
+                        MatMulEpilogue.Accumulate => *y + v,
+                        MatMulEpilogue.Gelu => Gelu.Scalar(v),
+                        _ => v,
+                    };
+                }
+            }
+        }
+    }
+
+    private static float* ConvertF16(Half* w, int k)
+    {
+        if (t_rowLength < k)
+        {
+            NativeMemory.AlignedFree(t_row);
+            t_row = (float*)NativeMemory.AlignedAlloc((nuint)(k * sizeof(float)), 64);
+            t_rowLength = k;
+        }
+        for (int i = 0; i < k; i++) t_row[i] = (float)w[i];
+        return t_row;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotF32(float* w, float* x, int ldx, int rows, int k, float* sums)
+    {
+        float* x1 = rows > 1 ? x + ldx : x, x2 = rows > 2 ? x1 + ldx : x1, x3 = rows > 3 ? x2 + ldx : x2;
+        int i = 0;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i <= k - 16; i += 16)
+            {
+                var wv = Vector512.Load(w + i);
+                a0 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(x + i), a0);
+                a1 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(x1 + i), a1);
+                a2 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(x2 + i), a2);
+                a3 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(x3 + i), a3);
+            }
+            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i <= k - 8; i += 8)
+            {
+                var wv = Vector256.Load(w + i);
+                a0 = Vector256.FusedMultiplyAdd(wv, Vector256.Load(x + i), a0);
+                a1 = Vector256.FusedMultiplyAdd(wv, Vector256.Load(x1 + i), a1);
+                a2 = Vector256.FusedMultiplyAdd(wv, Vector256.Load(x2 + i), a2);
+                a3 = Vector256.FusedMultiplyAdd(wv, Vector256.Load(x3 + i), a3);
+            }
+            s0 = Vector256.Sum(a0); s1 = Vector256.Sum(a1); s2 = Vector256.Sum(a2); s3 = Vector256.Sum(a3);
+        }
+        for (; i < k; i++)
+        {
+            float wv = w[i];
+            s0 += wv * x[i]; s1 += wv * x1[i]; s2 += wv * x2[i]; s3 += wv * x3[i];
+        }
+        sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotBF16(ushort* w, float* x, int ldx, int rows, int k, float* sums)
+    {
+        float* x1 = rows > 1 ? x + ldx : x, x2 = rows > 2 ? x1 + ldx : x1, x3 = rows > 3 ? x2 + ldx : x2;
+        int i = 0;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        if (Avx512F.IsSupported)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i <= k - 16; i += 16)
+            {
+                // 16 bf16 → zero-extend to 32 bits → shift into the high half: exact f32
+                var wv = Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(w + i)), 16).AsSingle();
+                a0 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(x + i), a0);
+                a1 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(x1 + i), a1);
+                a2 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(x2 + i), a2);
+                a3 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(x3 + i), a3);
+            }
+            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i <= k - 8; i += 8)
+            {
+                var wv = Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(w + i).ToVector256()), 16).AsSingle();
+                a0 = Vector256.FusedMultiplyAdd(wv, Vector256.Load(x + i), a0);
+                a1 = Vector256.FusedMultiplyAdd(wv, Vector256.Load(x1 + i), a1);
+                a2 = Vector256.FusedMultiplyAdd(wv, Vector256.Load(x2 + i), a2);
+                a3 = Vector256.FusedMultiplyAdd(wv, Vector256.Load(x3 + i), a3);
+            }
+            s0 = Vector256.Sum(a0); s1 = Vector256.Sum(a1); s2 = Vector256.Sum(a2); s3 = Vector256.Sum(a3);
+        }
+        for (; i < k; i++)
+        {
+            float wv = BitConverter.Int32BitsToSingle(w[i] << 16);
+            s0 += wv * x[i]; s1 += wv * x1[i]; s2 += wv * x2[i]; s3 += wv * x3[i];
+        }
+        sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3;
+    }
+}
