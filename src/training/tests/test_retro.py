@@ -1,0 +1,284 @@
+"""RETRO decoder: causality, chunk alignment, incremental decoding, closed-book, and a literal (per-position,
+per-neighbour, unpadded) re-implementation of docs/model-format.md to check the vectorised forward against."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fixtures import init_weights, neighbour_rows
+from model import Retro, RetroConfig, apply_rope, drop_neighbours, rope_cos_sin
+
+M = 64
+
+
+def make_model(seed=0, cca_layers=(1, 2), dtype=torch.float64, **kw):
+    cfg = RetroConfig(vocab_size=97, d_model=32, n_layers=3, n_heads=4, d_ff=48, max_seq_len=512, chunk_size=M,
+                      neighbour_len=24, num_neighbours=2, cca_layers=list(cca_layers), encoder_layers=2,
+                      encoder_n_heads=2, encoder_d_ff=40, **kw)
+    return init_weights(Retro(cfg), seed=seed, emb_std=0.5).to(dtype).eval()
+
+
+def make_inputs(seed, n, model, lengths=None):
+    c = model.config
+    rng = np.random.default_rng(seed)
+    tokens = torch.from_numpy(rng.integers(0, c.vocab_size, (1, n)))
+    U = n // M
+    if lengths is None:
+        lengths = [(c.neighbour_len, c.neighbour_len - 5)] * U
+    nb = np.stack([neighbour_rows(rng, l, c.neighbour_len, c.vocab_size) for l in lengths])[None]
+    return tokens, torch.from_numpy(nb)
+
+
+# -----------------------------------------------------------------------------
+# literal reference
+
+
+def rope_literal(x, pos, theta):
+    """x (T, hd) at positions pos: the doc's pair formula, in float64."""
+    hd = x.shape[-1]
+    out = x.clone()
+    for j in range(hd // 2):
+        ang = pos.double() * theta ** (-2.0 * j / hd)
+        c, s = torch.cos(ang).to(x.dtype), torch.sin(ang).to(x.dtype)
+        out[:, j] = x[:, j] * c - x[:, j + hd // 2] * s
+        out[:, j + hd // 2] = x[:, j + hd // 2] * c + x[:, j] * s
+    return out
+
+
+def mha(proj, xq, xkv, nh, causal=False, rope=None):
+    """Multi-head attention on 2-D inputs; rope = (q positions, k positions, theta)."""
+    q, k, v = proj.q_proj(xq), proj.k_proj(xkv), proj.v_proj(xkv)
+    hd = q.shape[1] // nh
+    outs = []
+    for h in range(nh):
+        qh, kh, vh = (t[:, h * hd:(h + 1) * hd] for t in (q, k, v))
+        if rope is not None:
+            qh, kh = rope_literal(qh, rope[0], rope[2]), rope_literal(kh, rope[1], rope[2])
+        s = qh @ kh.t() / math.sqrt(hd)
+        if causal:
+            s = s.masked_fill(torch.ones_like(s, dtype=torch.bool).triu(1), float("-inf"))
+        outs.append(torch.softmax(s, -1) @ vh)
+    return proj.o_proj(torch.cat(outs, -1))
+
+
+def encode_literal(model, tokens, H):
+    """One neighbour without padding: tokens (L,), H (m, D) -> (L, D)."""
+    c = model.config
+    e = model.tok_embeddings.weight[tokens]
+    pos = torch.arange(len(tokens))
+    for lay in model.encoder.layers:
+        e = e + mha(lay.attn, lay.attn_norm(e), lay.attn_norm(e), c.encoder_n_heads, rope=(pos, pos, c.rope_theta))
+        e = e + mha(lay.cross, lay.cross_norm(e), H, c.encoder_n_heads)
+        e = e + lay.mlp.fc_out(F.gelu(lay.mlp.fc_in(lay.mlp_norm(e))))
+    return model.encoder.norm_f(e)
+
+
+def forward_literal(model, tokens, neighbours=None):
+    """tokens (n,), neighbours (U, k, r) or None -> logits (n, V), encoded [u][j] -> (len, D)."""
+    c = model.config
+    n = len(tokens)
+    h = model.tok_embeddings.weight[tokens]
+    pos = torch.arange(n)
+    enc = None
+    for i, lay in enumerate(model.layers):
+        if i == c.cca_layers[0] and neighbours is not None:
+            enc = [[encode_literal(model, row[row >= 0], h[u * M:(u + 1) * M]) for row in neighbours[u] if (row >= 0).any()]
+                   for u in range(neighbours.shape[0])]
+        x = lay.attn_norm(h)
+        h = h + mha(lay.attn, x, x, c.n_heads, causal=True, rope=(pos, pos, c.rope_theta))
+        if i in c.cca_layers and enc is not None:
+            x = lay.cca_norm(h)
+            add = torch.zeros_like(h)
+            for p in range(n):
+                u = (p + 1) // M - 1
+                if u >= 0 and enc[u]:
+                    add[p] = mha(lay.cca, x[p:p + 1], torch.cat(enc[u]), c.n_heads)[0]
+            h = h + add
+        h = h + lay.mlp.fc_out(F.gelu(lay.mlp.fc_in(lay.mlp_norm(h))))
+    return model.norm_f(h) @ model.tok_embeddings.weight.t(), enc
+
+
+# -----------------------------------------------------------------------------
+
+
+def test_forward_matches_literal_definition():
+    model = make_model()
+    n = 3 * M + 9
+    tokens, nb = make_inputs(1, n, model, lengths=[(24, 10), (7, 0), (0, 0)])
+    with torch.no_grad():
+        got, E, E_mask = model(tokens, nb, return_encoded=True)
+        want, enc = forward_literal(model, tokens[0], nb[0])
+    assert (got[0] - want).abs().max() < 1e-10
+    for j, L in enumerate((24, 10)):  # encoded neighbours: valid rows equal, padding rows 0
+        assert (E[0, 0, j, :L] - enc[0][j]).abs().max() < 1e-10
+        assert torch.all(E[0, 0, j, L:] == 0)
+    assert E_mask[0, 1].sum() == 7
+
+
+def test_rope_is_rotate_half_of_the_doc():
+    x = torch.randn(5, 2, 7, 16, dtype=torch.float64)
+    pos = torch.arange(3, 10)
+    cos, sin = rope_cos_sin(pos, 16, 10000.0, torch.float64)
+    got = apply_rope(x, cos, sin)
+    want = torch.stack([torch.stack([rope_literal(x[a, b], pos, 10000.0) for b in range(2)]) for a in range(5)])
+    assert (got - want).abs().max() < 1e-12
+    # relative: <rope(q, p), rope(k, p')> depends only on p - p'
+    q, k = torch.randn(16, dtype=torch.float64), torch.randn(16, dtype=torch.float64)
+    dots = []
+    for p in (0, 40):
+        c, s = rope_cos_sin(torch.tensor([p + 5, p]), 16, 10000.0, torch.float64)
+        qq = apply_rope(q.view(1, 1, 1, 16), c[:1], s[:1])
+        kk = apply_rope(k.view(1, 1, 1, 16), c[1:], s[1:])
+        dots.append(float((qq * kk).sum()))
+    assert abs(dots[0] - dots[1]) < 1e-10
+
+
+def test_changing_a_token_changes_nothing_before_it():
+    model = make_model(dtype=torch.float32)
+    n = 3 * M + 5
+    tokens, nb = make_inputs(2, n, model)
+    with torch.no_grad():
+        base = model(tokens, nb)
+        for p in (0, 40, M - 1, M, 2 * M + 3, n - 1):
+            t2 = tokens.clone()
+            t2[0, p] = (t2[0, p] + 1) % model.config.vocab_size
+            out = model(t2, nb)
+            assert torch.equal(out[:, :p], base[:, :p]), p
+            assert (out[:, p:] - base[:, p:]).abs().max() > 1e-3, p
+
+
+def test_neighbours_of_chunk_u_reach_exactly_positions_from_64u_plus_63():
+    model = make_model(dtype=torch.float32)
+    n = 4 * M + 7
+    tokens, nb = make_inputs(3, n, model)
+    rng = np.random.default_rng(9)
+    with torch.no_grad():
+        base = model(tokens, nb)
+        for u in range(4):
+            nb2 = nb.clone()
+            nb2[0, u, 0, :5] = torch.from_numpy(rng.integers(0, model.config.vocab_size, 5))
+            out = model(tokens, nb2)
+            first = M * u + M - 1
+            assert torch.equal(out[:, :first], base[:, :first]), u
+            assert (out[:, first] - base[:, first]).abs().max() > 1e-3, u  # the chunk's last token sees it
+            assert (out[:, first:] - base[:, first:]).abs().max() > 1e-3, u
+
+
+def test_cca_visibly_changes_logits_and_closed_book_has_no_cca():
+    model = make_model()
+    n = 2 * M + 30
+    tokens, nb = make_inputs(4, n, model)
+    with torch.no_grad():
+        with_nb = model(tokens, nb)
+        closed = model(tokens, None)
+        all_absent = model(tokens, torch.full_like(nb, -1))
+        literal, _ = forward_literal(model, tokens[0], None)
+    assert torch.equal(with_nb[:, :M - 1], closed[:, :M - 1])
+    assert (with_nb[:, M - 1:] - closed[:, M - 1:]).abs().max() > 0.1 * closed.abs().max()
+    assert torch.equal(all_absent, closed)  # no neighbours anywhere == closed-book, exactly
+    assert (closed[0] - literal).abs().max() < 1e-10  # == the decoder with the CCA sub-layers removed
+
+
+def test_closed_book_equals_model_without_cca_layers():
+    model = make_model(seed=5)
+    n = 2 * M + 3
+    tokens, _ = make_inputs(5, n, model)
+    plain = make_model(seed=5)
+    for layer in plain.layers:  # remove the CCA sub-layers altogether
+        if layer.has_cca:
+            del layer.cca, layer.cca_norm
+            layer.has_cca = False
+    with torch.no_grad():
+        assert torch.equal(model(tokens, None), plain(tokens, None))
+
+
+def test_neighbour_padding_and_absent_neighbours_change_nothing():
+    model = make_model()
+    n = 2 * M + 1
+    tokens, nb = make_inputs(6, n, model, lengths=[(20, 11), (24, 3)])
+    padded = torch.full((1, 2, 3, 24), -1, dtype=nb.dtype)  # an extra, absent neighbour
+    padded[:, :, :2] = nb
+    with torch.no_grad():
+        a = model(tokens, nb)
+        b = model(tokens, padded)
+        c = model(tokens, nb[..., :20])  # shorter r: cuts only padding of chunk 0 and 3 tokens of chunk 1 ...
+    assert (a - b).abs().max() < 1e-12
+    assert (a[:, :2 * M - 1] - c[:, :2 * M - 1]).abs().max() < 1e-12  # ... which chunk 1 only feeds from 127 on
+
+
+@pytest.mark.parametrize("cca_layers", [(0, 2), (1,), (2,)])
+def test_incremental_decoding_equals_full_forward(cca_layers):
+    model = make_model(seed=7, cca_layers=cca_layers, dtype=torch.float32)
+    n = 4 * M + 3  # crosses chunk boundaries at 63, 127, 191, 255
+    tokens, nb = make_inputs(8, n, model, lengths=[(24, 24), (0, 0), (5, 24), (24, 0)])
+    with torch.no_grad():
+        full = model(tokens, nb)
+        cache = model.init_cache()
+        steps = []
+        for p in range(n):
+            u = (p + 1) // M - 1
+            give = nb[:, u] if (p + 1) % M == 0 else None
+            steps.append(model.step(tokens[:, p], cache, give))
+    inc = torch.stack(steps, dim=1)
+    assert (inc - full).abs().max() <= 1e-5
+
+
+def test_step_rejects_neighbours_when_no_chunk_completes():
+    model = make_model()
+    cache = model.init_cache()
+    with pytest.raises(ValueError, match="completes no chunk"):
+        model.step(torch.tensor([1]), cache, torch.zeros(1, 2, 24, dtype=torch.long))
+
+
+def test_forward_rejects_wrong_neighbour_shape():
+    model = make_model()
+    tokens, nb = make_inputs(1, 2 * M, model)
+    with pytest.raises(ValueError, match="neighbours must be"):
+        model(tokens, nb[:, :1])
+
+
+def test_generate_greedy_is_argmax_of_the_full_forward():
+    model = make_model(seed=3)
+    rng = np.random.default_rng(10)
+    prompt = torch.from_numpy(rng.integers(0, 97, 50))
+    table = torch.from_numpy(np.stack([neighbour_rows(rng, l, 24, 97) for l in [(24, 10), (0, 0), (24, 24)]]))
+    g = 3 * M - 50 + 2  # feeds up to position 192 -> chunks 0, 1, 2 complete
+    with torch.no_grad():
+        toks, logits = model.generate_greedy(prompt, table, g)
+        seq = torch.cat([prompt, toks])[None]
+        full = model(seq, table[None, : seq.shape[1] // M])
+    assert torch.equal(toks, full[0, len(prompt) - 1:-1].argmax(-1))
+    assert (logits - full[0, len(prompt) - 1:-1]).abs().max() < 1e-10
+    # a callable retriever gives the same result
+    with torch.no_grad():
+        toks2, _ = model.generate_greedy(prompt, lambda u, chunk: table[u] if u < 3 else None, g)
+    assert torch.equal(toks, toks2)
+
+
+def test_untied_head_and_training_helpers():
+    model = make_model(tie_embeddings=False)
+    names = set(model.export_state())
+    assert "lm_head.weight" in names
+    tied = set(make_model().export_state())
+    assert "lm_head.weight" not in tied and names - tied == {"lm_head.weight"}
+    tokens, nb = make_inputs(11, M + 4, model)
+    loss = model.loss(tokens[:, :-1], tokens[:, 1:], nb)
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    assert model.encoder.layers[0].cross.k_proj.weight.grad.abs().sum() > 0  # gradient reaches the encoder
+    dropped = drop_neighbours(torch.zeros(4, 50, 2, 3, dtype=torch.long), 0.5, torch.Generator().manual_seed(0))
+    per_chunk = (dropped == -1).all(-1).all(-1)
+    assert 0 < per_chunk.sum() < per_chunk.numel()
+    assert torch.all((dropped == -1) == per_chunk[..., None, None])
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        RetroConfig(d_model=30, n_heads=4).validate()
+    with pytest.raises(ValueError):
+        RetroConfig(cca_layers=[3, 2]).validate()
+    with pytest.raises(ValueError):
+        RetroConfig(n_layers=2, cca_layers=[2]).validate()
