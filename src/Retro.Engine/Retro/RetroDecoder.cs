@@ -1,0 +1,344 @@
+using System.Diagnostics;
+using Retro.Engine.Checkpoints;
+
+namespace Retro.Engine.Retro;
+
+/// <summary>
+/// The RETRO decoder (docs/model-format.md, "RETRO decoder"): token embeddings; per layer causal RoPE self-attention,
+/// chunked cross-attention (CCA) to the encoded neighbours of the latest completed chunk at the layers in
+/// <c>cca_layers</c>, and a GELU MLP, each pre-LayerNorm with a residual; a final LayerNorm and the LM head.
+/// Neighbours of chunk u are encoded once, when its last token is fed, by the neighbour encoder conditioned on
+/// H_u (the chunk's inputs of layer min(cca_layers)); their CCA keys and values are cached per CCA layer and serve
+/// positions u·m+m−1 .. u·m+2m−2. Closed-book = no neighbours: every CCA term is exactly 0.
+/// The model is immutable and shared; each sequence has its own <see cref="RetroRunState"/>.
+/// </summary>
+public sealed class RetroDecoder : IDisposable
+{
+    readonly IDisposable? _owner;
+    readonly float _scale;
+    readonly float _encoderScale;
+
+    /// <summary>
+    /// Creates the decoder over bound <paramref name="weights"/>. <paramref name="owner"/> (e.g. the mapped checkpoint)
+    /// is disposed with the decoder; pass null when the caller keeps the weights' memory alive.
+    /// </summary>
+    public RetroDecoder(RetroConfig config, RetroWeights weights, IBackend backend, IDisposable? owner = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(backend);
+        Config = config.Validate();
+        Weights = weights;
+        Backend = backend;
+        _owner = owner;
+        _scale = 1f / MathF.Sqrt(config.HeadDim);
+        _encoderScale = config.CcaLayers.Count > 0 ? 1f / MathF.Sqrt(config.EncoderHeadDim) : 0f;
+    }
+
+    /// <summary>The architecture.</summary>
+    public RetroConfig Config { get; }
+
+    /// <summary>The weights, as views on <see cref="Backend"/>.</summary>
+    public RetroWeights Weights { get; }
+
+    /// <summary>The backend running every op.</summary>
+    public IBackend Backend { get; }
+
+    /// <summary>
+    /// Loads a model folder (<c>config.json</c> with <c>model_type</c> = <c>retro</c>, <c>model.safetensors</c> in
+    /// F32, F16 or BF16). The checkpoint stays mapped until the decoder is disposed. A bad folder throws
+    /// <see cref="CheckpointFormatException"/> naming the file and the tensor or key.
+    /// </summary>
+    public static RetroDecoder Load(string folder, IBackend backend)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentNullException.ThrowIfNull(backend);
+        string configPath = Path.Combine(folder, "config.json");
+        if (!File.Exists(configPath)) throw new CheckpointFormatException(folder, null, "no config.json in the model folder");
+        RetroConfig config;
+        try { config = RetroConfig.Load(configPath); }
+        catch (InvalidDataException e) { throw new CheckpointFormatException(configPath, null, e.Message, e); }
+
+        var file = SafetensorsFile.Open(Path.Combine(folder, "model.safetensors"));
+        try
+        {
+            var weights = RetroWeights.Load(file, config, backend);
+            return new RetroDecoder(config, weights, backend, file);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Allocates a sequence's state: <paramref name="maxNeighbours"/> per chunk (default num_neighbours), a KV cache of
+    /// <paramref name="maxSequenceLength"/> positions (default max_seq_len), and 1 or chunk_size rows of logits.
+    /// </summary>
+    public RetroRunState CreateState(int? maxNeighbours = null, int? maxSequenceLength = null, int logitRows = 1) =>
+        new(Config, Backend, maxNeighbours ?? Config.NumNeighbours, maxSequenceLength ?? Config.MaxSeqLen, logitRows);
+
+    /// <summary>Starts a sequence (see <see cref="CreateState"/> for the sizes).</summary>
+    public RetroSession CreateSession(int? maxNeighbours = null, int? maxSequenceLength = null) =>
+        new(this, CreateState(maxNeighbours, maxSequenceLength));
+
+    /// <summary>
+    /// Feeds <paramref name="tokens"/> at positions <c>state.Length</c>.. . Whenever a fed token completes chunk u,
+    /// <paramref name="neighbours"/>(u) gives that chunk's neighbours (null or empty: none; a null provider means
+    /// closed-book). Writes the logits of every fed position (n × V, row-major) into <paramref name="logits"/> when the
+    /// state keeps chunk_size logit rows, else the last position's (V).
+    /// </summary>
+    public void Forward(RetroRunState state, ReadOnlySpan<int> tokens, Func<int, IReadOnlyList<int[]>?>? neighbours, Span<float> logits)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        CheckState(state);
+        if (tokens.IsEmpty) throw new ArgumentException("no tokens to feed", nameof(tokens));
+        bool all = state.Logits.Rows > 1;
+        int v = Config.VocabSize;
+        long need = all ? (long)tokens.Length * v : v;
+        if (logits.Length < need) throw new ArgumentException($"logits holds {logits.Length} values, {need} needed", nameof(logits));
+        CheckTokens(tokens, state);
+
+        int m = Config.ChunkSize;
+        int done = 0;
+        while (done < tokens.Length)
+        {
+            // a segment = positions sharing u(p); only its first position may complete a chunk
+            int p0 = state.Length;
+            int n = 1;
+            while (done + n < tokens.Length && (p0 + n + 1) % m != 0) n++;
+            IReadOnlyList<int[]>? nb = null;
+            if ((p0 + 1) % m == 0 && neighbours is not null) nb = neighbours((p0 + 1) / m - 1);
+            Segment(state, tokens.Slice(done, n), nb);
+            if (all) state.HostLogits.AsSpan(0, n * v).CopyTo(logits.Slice(done * v, n * v));
+            done += n;
+        }
+        if (!all) state.HostLogits.AsSpan(0, v).CopyTo(logits);
+    }
+
+    /// <summary>
+    /// Feeds one segment: tokens at positions p0 = state.Length .. that share u(p) (only the first may complete a
+    /// chunk; then <paramref name="neighbours"/> are that chunk's). Leaves the logits in state.HostLogits.
+    /// </summary>
+    internal void Segment(RetroRunState s, ReadOnlySpan<int> tokens, IReadOnlyList<int[]>? neighbours)
+    {
+        int n = tokens.Length, p0 = s.Length, m = Config.ChunkSize;
+        bool completes = (p0 + 1) % m == 0;
+        int u = (p0 + 1) / m - 1; // the chunk every position of this segment attends to (−1: none)
+        Debug.Assert(n <= s.SegmentCapacity && (p0 + n) / m <= (p0 + 1) / m + ((p0 + n) % m == 0 ? 1 : 0));
+        if (!completes && neighbours is { Count: > 0 })
+            throw new ArgumentException($"neighbours given at position {p0}, which completes no chunk", nameof(neighbours));
+
+        Span<int> pos = stackalloc int[n];
+        for (int i = 0; i < n; i++) pos[i] = p0 + i;
+        var b = Backend;
+        var ids = s.Ids.SliceColumns(0, n);
+        var positions = s.Positions.SliceColumns(0, n);
+        b.Upload<int>(tokens, ids);
+        b.Upload<int>(pos, positions);
+
+        var x = s.X.Slice(0, n);     // (n, D) residual stream
+        var xb = s.Xb.Slice(0, n);   // (n, D)
+        b.Embedding(Weights.TokEmbeddings, ids, x);
+
+        for (int i = 0; i < Config.NLayers; i++)
+        {
+            var w = Weights.Layers[i];
+            if (i == Config.FirstCcaLayer) RecordChunkInputs(s, x, p0, completes, neighbours);
+
+            // 1. h = h + o_proj(SelfAttn(attn_norm(h))), causal, RoPE on q and k; k and v go to the cache
+            b.LayerNorm(x, w.AttnNormWeight, w.AttnNormBias, Config.LayerNormEps, xb);
+            var q = s.Q.Slice(0, n);
+            var kc = s.KeyCache[i].Slice(p0, n);
+            var vc = s.ValueCache[i].Slice(p0, n);
+            b.MatMul(xb, w.Wq, default, q);
+            b.MatMul(xb, w.Wk, default, kc);
+            b.MatMul(xb, w.Wv, default, vc);
+            b.Rope(q, positions, Config.NHeads, Config.HeadDim, Config.RopeTheta);
+            b.Rope(kc, positions, Config.NHeads, Config.HeadDim, Config.RopeTheta);
+            var att = s.AttnOut.Slice(0, n);
+            b.Attention(q, s.KeyCache[i], s.ValueCache[i], default, att,
+                new AttentionShape(1, n, p0 + n, s.MaxSequenceLength, Config.NHeads, Config.HeadDim, _scale, Causal: true, QueryOffset: p0));
+            b.MatMul(att, w.Wo, default, x, MatMulEpilogue.Accumulate);
+
+            // 2. h = h + o_proj(CCA(cca_norm(h), E_u)); nothing when u < 0 or chunk u has no neighbours
+            if (w.Cca is { } cca && u >= 0 && s.CachedNeighbours > 0)
+            {
+                Debug.Assert(s.CachedChunk == u);
+                int ci = Config.CcaIndex(i);
+                int keys = s.CachedNeighbours * Config.NeighbourLen;
+                b.LayerNorm(x, cca.NormWeight, cca.NormBias, Config.LayerNormEps, xb);
+                b.MatMul(xb, cca.Wq, default, q);
+                b.Attention(q, s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att,
+                    new AttentionShape(1, n, keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale));
+                b.MatMul(att, cca.Wo, default, x, MatMulEpilogue.Accumulate);
+            }
+
+            // 3. h = h + fc_out(gelu(fc_in(mlp_norm(h))))
+            b.LayerNorm(x, w.MlpNormWeight, w.MlpNormBias, Config.LayerNormEps, xb);
+            var hidden = s.Hidden.Slice(0, n);
+            b.MatMul(xb, w.FcIn, default, hidden, MatMulEpilogue.Gelu);
+            b.MatMul(hidden, w.FcOut, default, x, MatMulEpilogue.Accumulate);
+        }
+
+        // logits = norm_f(h) · lm_headᵀ, for every position or the last one
+        int rows = s.Logits.Rows > 1 ? n : 1;
+        var last = x.Slice(n - rows, rows);
+        var normed = xb.Slice(0, rows);
+        b.LayerNorm(last, Weights.NormFWeight, Weights.NormFBias, Config.LayerNormEps, normed);
+        var logits = s.Logits.Slice(0, rows);
+        b.MatMul(normed, Weights.LmHead, default, logits);
+        b.Download<float>(logits, s.HostLogits.AsSpan(0, rows * Config.VocabSize));
+        s.Length = p0 + n;
+    }
+
+    /// <summary>
+    /// Saves the segment's inputs of layer min(cca_layers) as rows p mod m of H; when the segment's first position
+    /// completes chunk u, encodes chunk u's neighbours with H = H_u before later rows overwrite it.
+    /// </summary>
+    void RecordChunkInputs(RetroRunState s, Tensor x, int p0, bool completes, IReadOnlyList<int[]>? neighbours)
+    {
+        int n = x.Rows, m = Config.ChunkSize;
+        if (!completes)
+        {
+            Backend.Copy(x, s.ChunkInputs.Slice(p0 % m, n));
+            return;
+        }
+        Backend.Copy(x.Slice(0, 1), s.ChunkInputs.Slice(m - 1, 1));
+        EncodeNeighbours(s, (p0 + 1) / m - 1, neighbours);
+        if (n > 1) Backend.Copy(x.Slice(1, n - 1), s.ChunkInputs.Slice(0, n - 1));
+    }
+
+    /// <summary>
+    /// The neighbour encoder for chunk u: E_u[j] = norm_f(encoder layers(tok_embeddings[neighbour j], H_u)), then
+    /// cca.k_proj(E_u), cca.v_proj(E_u) per CCA layer into the cache. Negative ids are padding (masked as keys);
+    /// neighbours longer than r are truncated; a neighbour with no token is skipped.
+    /// </summary>
+    void EncodeNeighbours(RetroRunState s, int u, IReadOnlyList<int[]>? neighbours)
+    {
+        s.CachedChunk = u;
+        s.CachedNeighbours = 0;
+        if (neighbours is null || neighbours.Count == 0) return;
+
+        int r = Config.NeighbourLen, k = 0;
+        var ids = s.HostEncIds;
+        var mask = s.HostEncMask;
+        for (int j = 0; j < neighbours.Count; j++)
+        {
+            var tokens = neighbours[j] ?? throw new ArgumentException($"neighbour {j} of chunk {u} is null", nameof(neighbours));
+            int len = Math.Min(tokens.Length, r), valid = 0;
+            for (int t = 0; t < len; t++) if (tokens[t] >= 0) valid++;
+            if (valid == 0) continue;
+            if (k == s.MaxNeighbours)
+                throw new ArgumentException($"chunk {u} has more than {s.MaxNeighbours} non-empty neighbours (the session's limit)", nameof(neighbours));
+            for (int t = 0; t < r; t++)
+            {
+                int id = t < len ? tokens[t] : -1;
+                if (id >= Config.VocabSize)
+                    throw new ArgumentException($"neighbour {j} of chunk {u}: token {id} at {t} is outside the vocabulary 0..{Config.VocabSize - 1}", nameof(neighbours));
+                ids[k * r + t] = id < 0 ? 0 : id;
+                mask[k * r + t] = id < 0 ? 0 : 1;
+            }
+            k++;
+        }
+        if (k == 0) return;
+
+        var b = Backend;
+        int kr = k * r, d = Config.DModel, m = Config.ChunkSize, heads = Config.EncoderNHeads, hd = Config.EncoderHeadDim;
+        var encIds = s.EncIds.SliceColumns(0, kr);
+        var encMask = s.EncMask.SliceColumns(0, kr);
+        var positions = s.EncPositions.SliceColumns(0, kr);
+        b.Upload<int>(ids.AsSpan(0, kr), encIds);
+        b.Upload<int>(mask.AsSpan(0, kr), encMask);
+
+        var e = s.EncX.Slice(0, kr);     // (k·r, D)
+        var eb = s.EncXb.Slice(0, kr);
+        var q = s.EncQ.Slice(0, kr);
+        var kk = s.EncK.Slice(0, kr);
+        var vv = s.EncV.Slice(0, kr);
+        var att = s.EncAttnOut.Slice(0, kr);
+        var hidden = s.EncHidden.Slice(0, kr);
+        var h = s.ChunkInputs;           // (m, D) H_u, used as is
+        b.Embedding(Weights.TokEmbeddings, encIds, e);
+        foreach (var w in Weights.EncoderLayers)
+        {
+            // 1. bidirectional self-attention over each neighbour, RoPE positions 0..r−1, padding keys masked
+            b.LayerNorm(e, w.AttnNormWeight, w.AttnNormBias, Config.LayerNormEps, eb);
+            b.MatMul(eb, w.Wq, default, q);
+            b.MatMul(eb, w.Wk, default, kk);
+            b.MatMul(eb, w.Wv, default, vv);
+            b.Rope(q, positions, heads, hd, Config.RopeTheta);
+            b.Rope(kk, positions, heads, hd, Config.RopeTheta);
+            b.Attention(q, kk, vv, s.EncMask.Reshape(s.EncMask.Columns / r, r).Slice(0, k), att,
+                new AttentionShape(k, r, r, r, heads, hd, _encoderScale));
+            b.MatMul(att, w.Wo, default, e, MatMulEpilogue.Accumulate);
+
+            // 2. cross-attention to H_u: queries from the neighbour, keys/values from the chunk's 64 states, no mask
+            b.LayerNorm(e, w.CrossNormWeight, w.CrossNormBias, Config.LayerNormEps, eb);
+            b.MatMul(eb, w.CrossWq, default, q);
+            b.MatMul(h, w.CrossWk, default, s.ChunkKeys);
+            b.MatMul(h, w.CrossWv, default, s.ChunkValues);
+            b.Attention(q, s.ChunkKeys, s.ChunkValues, default, att, new AttentionShape(1, kr, m, m, heads, hd, _encoderScale));
+            b.MatMul(att, w.CrossWo, default, e, MatMulEpilogue.Accumulate);
+
+            // 3. MLP
+            b.LayerNorm(e, w.MlpNormWeight, w.MlpNormBias, Config.LayerNormEps, eb);
+            b.MatMul(eb, w.FcIn, default, hidden, MatMulEpilogue.Gelu);
+            b.MatMul(hidden, w.FcOut, default, e, MatMulEpilogue.Accumulate);
+        }
+        var encoded = s.Encoded.Slice(0, kr);
+        b.LayerNorm(e, Weights.EncoderNormFWeight, Weights.EncoderNormFBias, Config.LayerNormEps, encoded);
+
+        // CCA keys and values of E_u, once per chunk and CCA layer
+        for (int c = 0; c < Config.CcaLayers.Count; c++)
+        {
+            var cca = Weights.Layers[Config.CcaLayers[c]].Cca!;
+            b.MatMul(encoded, cca.Wk, default, s.CcaKeys[c].Slice(0, kr));
+            b.MatMul(encoded, cca.Wv, default, s.CcaValues[c].Slice(0, kr));
+        }
+        s.CachedNeighbours = k;
+    }
+
+    /// <summary>
+    /// Copies E of the cached chunk (neighbours × r × D, padding rows set to 0 as the reference defines them) into
+    /// <paramref name="destination"/>; returns the number of neighbours encoded. For tests and diagnostics.
+    /// </summary>
+    internal int DownloadEncoded(RetroRunState s, Span<float> destination)
+    {
+        int k = s.CachedNeighbours, r = Config.NeighbourLen, d = Config.DModel;
+        if (k == 0) return 0;
+        var rows = s.Encoded.Slice(0, k * r);
+        Backend.Download<float>(rows, destination[..(k * r * d)]);
+        for (int t = 0; t < k * r; t++)
+            if (s.HostEncMask[t] == 0) destination.Slice(t * d, d).Clear();
+        return k;
+    }
+
+    void CheckState(RetroRunState state)
+    {
+        if (!ReferenceEquals(state.Config, Config) && state.Config != Config)
+            throw new ArgumentException("the state was made for another model", nameof(state));
+        if (!ReferenceEquals(state.Backend, Backend))
+            throw new ArgumentException("the state lives on another backend", nameof(state));
+    }
+
+    void CheckTokens(ReadOnlySpan<int> tokens, RetroRunState state)
+    {
+        if (state.Length + tokens.Length > state.MaxSequenceLength)
+            throw new ArgumentException($"sequence of {state.Length + tokens.Length} tokens exceeds the state's {state.MaxSequenceLength}", nameof(tokens));
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if ((uint)tokens[i] >= (uint)Config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], $"token at {i} is outside the vocabulary 0..{Config.VocabSize - 1}");
+        }
+    }
+
+    /// <summary>Disposes the checkpoint the weights map (when the decoder owns it) and the weights' own copies.</summary>
+    public void Dispose()
+    {
+        if (_owner is null) return;
+        Weights.Dispose();
+        _owner.Dispose();
+    }
+}

@@ -1,0 +1,115 @@
+using Retro.Engine.Checkpoints;
+using Retro.Engine.Retro;
+using Retro.Engine.Sampling;
+
+namespace Retro.Engine.Tests.Retro;
+
+/// <summary>
+/// The decoder against the PyTorch reference's goldens (tests/fixtures/retro-tiny, written by
+/// src/training/fixtures.py): full forward with and without neighbours, E_0, and greedy decoding token for token
+/// across chunk boundaries with changing neighbours. BF16 weights are held to the bf16 tolerance.
+/// </summary>
+public sealed class RetroParityTests : IDisposable
+{
+    const double Fp32Tolerance = 1e-4; // docs/model-format.md, "Fixtures"
+    const double Bf16Tolerance = 1e-2;
+
+    readonly IBackend _backend = TestBackends.Cpu();
+    readonly SafetensorsFile _golden = SafetensorsFile.Open(Path.Combine(Fixtures.Folder("retro-tiny"), "golden.safetensors"));
+
+    public void Dispose()
+    {
+        _golden.Dispose();
+        _backend.Dispose();
+    }
+
+    float[] F(string name) => _golden.Get(name).ToFloatArray();
+    int[] I(string name) => _golden.Get(name).ToInt32Array();
+
+    /// <summary>Neighbours of chunk u from a (…, U, k, r) table, -1 padded (rows kept as the engine takes them).</summary>
+    static Func<int, IReadOnlyList<int[]>?> Table(int[] table, int chunks, int k, int r) => u =>
+    {
+        if (u >= chunks) return null;
+        var list = new int[k][];
+        for (int j = 0; j < k; j++) list[j] = table.AsSpan((u * k + j) * r, r).ToArray();
+        return list;
+    };
+
+    float[] FullForward(RetroDecoder decoder, int[] tokens, Func<int, IReadOnlyList<int[]>?>? neighbours)
+    {
+        using var state = decoder.CreateState(logitRows: decoder.Config.ChunkSize);
+        var logits = new float[tokens.Length * decoder.Config.VocabSize];
+        decoder.Forward(state, tokens, neighbours, logits);
+        return logits;
+    }
+
+    [Theory]
+    [InlineData("retro-tiny", Fp32Tolerance)]
+    [InlineData("retro-tiny-bf16", Bf16Tolerance)]
+    public void Full_forward_with_neighbours_matches_the_reference(string fixture, double tolerance)
+    {
+        using var decoder = RetroDecoder.Load(Fixtures.Folder(fixture), _backend);
+        var shape = _golden.Get("neighbours").Shape;
+        var logits = FullForward(decoder, I("tokens"), Table(I("neighbours"), shape[1], shape[2], shape[3]));
+        ParityAssert.Close($"{fixture} logits", F("logits"), logits, decoder.Config.VocabSize, tolerance);
+    }
+
+    [Theory]
+    [InlineData("retro-tiny", Fp32Tolerance)]
+    [InlineData("retro-tiny-bf16", Bf16Tolerance)]
+    public void Closed_book_matches_the_reference(string fixture, double tolerance)
+    {
+        using var decoder = RetroDecoder.Load(Fixtures.Folder(fixture), _backend);
+        var logits = FullForward(decoder, I("tokens"), null);
+        ParityAssert.Close($"{fixture} closed_book_logits", F("closed_book_logits"), logits, decoder.Config.VocabSize, tolerance);
+    }
+
+    [Fact]
+    public void Encoded_neighbours_of_chunk_0_match_the_reference()
+    {
+        using var decoder = RetroDecoder.Load(Fixtures.Folder("retro-tiny"), _backend);
+        var c = decoder.Config;
+        var shape = _golden.Get("neighbours").Shape;
+        int k = shape[2], r = shape[3];
+        using var state = decoder.CreateState();
+        var logits = new float[c.VocabSize];
+        decoder.Forward(state, I("tokens").AsSpan(0, c.ChunkSize), Table(I("neighbours"), shape[1], k, r), logits);
+        state.CachedChunk.ShouldBe(0);
+        var encoded = new float[k * r * c.DModel];
+        decoder.DownloadEncoded(state, encoded).ShouldBe(k);
+        ParityAssert.Close("encoded_neighbours_0", F("encoded_neighbours_0"), encoded, c.DModel, Fp32Tolerance, "neighbour row", "channel");
+    }
+
+    [Theory]
+    [InlineData("retro-tiny", Fp32Tolerance)]
+    [InlineData("retro-tiny-bf16", Bf16Tolerance)]
+    public void Greedy_decoding_equals_the_reference_token_for_token(string fixture, double tolerance)
+    {
+        using var decoder = RetroDecoder.Load(Fixtures.Folder(fixture), _backend);
+        var c = decoder.Config;
+        int[] prompt = I("greedy_prompt"), expected = I("greedy_tokens");
+        float[] stepLogits = F("greedy_step_logits");
+        var shape = _golden.Get("greedy_neighbours").Shape;
+        var neighbours = Table(I("greedy_neighbours"), shape[0], shape[1], shape[2]);
+        int m = c.ChunkSize, v = c.VocabSize;
+
+        using var session = decoder.CreateSession();
+        var sampler = new Sampler(v, SamplingOptions.Greedy);
+        session.Prefill(prompt.AsSpan(0, prompt.Length - 1), neighbours);
+        int token = prompt[^1];
+        var logits = new float[v];
+        int boundaries = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            bool completes = session.NextCompletesChunk;
+            if (completes) boundaries++;
+            session.Step(token, completes ? neighbours(session.NextChunkIndex) : null).CopyTo(logits);
+            ParityAssert.Close($"{fixture} greedy_step_logits[{i}] (position {session.Length - 1})",
+                stepLogits.AsSpan(i * v, v), logits, v, tolerance, "row", "vocab index");
+            token = sampler.Sample(logits, []);
+            token.ShouldBe(expected[i], $"{fixture}: greedy token {i} (position {session.Length})");
+        }
+        boundaries.ShouldBeGreaterThanOrEqualTo(3);
+        (session.Length % m).ShouldNotBe(0);
+    }
+}
