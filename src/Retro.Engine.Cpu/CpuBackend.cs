@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Retro.Engine.Checkpoints;
 using Retro.Engine.Cpu.Kernels;
@@ -72,6 +73,7 @@ public sealed unsafe class CpuBackend : IBackend
     // ---------------------------------------------------------------- ops
 
     /// <inheritdoc />
+    /// <remarks>The bias may be stored F32, F16 or BF16.</remarks>
     public void MatMul(Tensor x, Tensor w, Tensor bias, Tensor y, MatMulEpilogue epilogue = MatMulEpilogue.Store)
     {
         RequireF32(x, nameof(x));
@@ -80,18 +82,14 @@ public sealed unsafe class CpuBackend : IBackend
         Require(!w.IsEmpty, nameof(w), "weight is empty");
         Require(x.Columns == w.Columns, nameof(w), $"x {x} and w {w} disagree on K");
         Require(y.Rows == x.Rows && y.Columns == w.Rows, nameof(y), $"y {y} must be {x.Rows}x{w.Rows} for x {x}, w {w}");
-        if (!bias.IsEmpty)
-        {
-            RequireF32(bias, nameof(bias));
-            Require(bias.Rows == 1 && bias.Columns == w.Rows, nameof(bias), $"bias {bias} must be 1x{w.Rows}");
-        }
+        if (!bias.IsEmpty) RequireVector(bias, w.Rows, nameof(bias));
         Require(!Overlaps(x, y), nameof(y), "y must not alias x");
         if (!Enum.IsDefined(epilogue)) throw new ArgumentOutOfRangeException(nameof(epilogue));
         var a = new Gemm.Args
         {
             X = (float*)x.Data, Ldx = x.RowStride,
             W = (void*)w.Data, Ldw = w.RowStride, WType = w.Type,
-            Bias = (float*)bias.Data,
+            Bias = bias.IsEmpty ? null : AsF32(bias, ref t_bias),
             Y = (float*)y.Data, Ldy = y.RowStride,
             M = x.Rows, N = w.Rows, K = x.Columns,
             Epilogue = epilogue,
@@ -100,6 +98,7 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
+    /// <remarks>gamma and beta may be stored F32, F16 or BF16.</remarks>
     public void LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y)
     {
         RequireSameShape(x, y);
@@ -107,8 +106,8 @@ public sealed unsafe class CpuBackend : IBackend
         RequireVector(beta, x.Columns, nameof(beta));
         Require(eps >= 0 && float.IsFinite(eps), nameof(eps), "eps must be finite and non-negative");
         var a = Rows(RowOps.Kind.LayerNorm, x, y);
-        a.B = (float*)gamma.Data;
-        a.Beta = (float*)beta.Data;
+        a.B = AsF32(gamma, ref t_gamma);
+        a.Beta = AsF32(beta, ref t_beta);
         a.Eps = eps;
         RowOps.Run(_pool, a);
     }
@@ -167,10 +166,15 @@ public sealed unsafe class CpuBackend : IBackend
         Require(output.Rows == q.Rows && output.Columns >= d, nameof(output), $"output {output} must be {q.Rows}x{d}");
         Require(k.Rows == s.Batch * s.KeyCapacity && k.Columns >= d, nameof(k), $"k {k} must be {s.Batch * s.KeyCapacity}x{d}");
         Require(v.Rows == k.Rows && v.Columns >= d, nameof(v), $"v {v} must be {k.Rows}x{d}");
+        int maskStride = 0;
         if (!keyMask.IsEmpty)
         {
-            Require(keyMask.Type == DType.I32 && keyMask.Rows == s.Batch && keyMask.Columns >= s.KeyLength, nameof(keyMask),
-                $"keyMask {keyMask} must be I32 {s.Batch}x{s.KeyCapacity}");
+            // Batch × KeyCapacity, or any contiguous tensor of that many values (e.g. k neighbours × r tokens)
+            bool asRows = keyMask.Rows == s.Batch && keyMask.Columns >= s.KeyLength;
+            bool flat = keyMask.IsContiguous && keyMask.ElementCount == (long)s.Batch * s.KeyCapacity;
+            Require(keyMask.Type == DType.I32 && (asRows || flat), nameof(keyMask),
+                $"keyMask {keyMask} must be I32 {s.Batch}x{s.KeyCapacity} (or that many contiguous values)");
+            maskStride = asRows ? keyMask.RowStride : s.KeyCapacity;
         }
         Require(!Overlaps(output, q) && !Overlaps(output, k) && !Overlaps(output, v), nameof(output), "output must not alias q, k or v");
         var a = new Kernels.Attention.Args
@@ -178,7 +182,7 @@ public sealed unsafe class CpuBackend : IBackend
             Q = (float*)q.Data, Ldq = q.RowStride,
             K = (float*)k.Data, Ldk = k.RowStride,
             V = (float*)v.Data, Ldv = v.RowStride,
-            Mask = (int*)keyMask.Data, Ldm = keyMask.RowStride,
+            Mask = (int*)keyMask.Data, Ldm = maskStride,
             O = (float*)output.Data, Ldo = output.RowStride,
             Shape = s,
         };
@@ -269,10 +273,34 @@ public sealed unsafe class CpuBackend : IBackend
         Require(x.Data == y.Data && x.RowStride == y.RowStride || !Overlaps(x, y), nameof(y), "y must be x itself or not overlap it");
     }
 
+    // parameter vectors (bias, gamma, beta) may be stored F32, F16 or BF16
     private static void RequireVector(Tensor t, int columns, string name)
     {
-        RequireF32(t, name);
+        if (t.IsEmpty) throw new ArgumentException($"{name} is empty", name);
+        if (!DTypes.IsFloat(t.Type)) throw new ArgumentException($"{name} {t} must be F32, F16 or BF16", name);
         Require(t.Rows == 1 && t.Columns == columns, name, $"{name} {t} must be 1x{columns}");
+    }
+
+    [ThreadStatic] private static float[]? t_gamma;
+    [ThreadStatic] private static float[]? t_beta;
+    [ThreadStatic] private static float[]? t_bias;
+
+    // F32 vectors as they are; F16/BF16 converted into the calling thread's scratch (pinned: allocated on the POH)
+    private static float* AsF32(Tensor t, ref float[]? scratch)
+    {
+        if (t.Type == DType.F32) return (float*)t.Data;
+        if (scratch is null || scratch.Length < t.Columns) scratch = GC.AllocateUninitializedArray<float>(Math.Max(t.Columns, 1024), pinned: true);
+        if (t.Type == DType.BF16)
+        {
+            ushort* s = (ushort*)t.Data;
+            for (int i = 0; i < t.Columns; i++) scratch[i] = BitConverter.Int32BitsToSingle(s[i] << 16);
+        }
+        else
+        {
+            Half* s = (Half*)t.Data;
+            for (int i = 0; i < t.Columns; i++) scratch[i] = (float)s[i];
+        }
+        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(scratch));
     }
 
     private static void RequireInts(Tensor t, int count, string name)

@@ -38,11 +38,11 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// y[M×N] (epilogue) x[M×K] · w[N×K]ᵀ + bias[1×N]: activations times a Linear weight stored (out, in).
-    /// w may be F32, F16 or BF16; bias is optional (default tensor); y must not alias x.
+    /// w and bias may be F32, F16 or BF16; bias is optional (default tensor); y must not alias x.
     /// </summary>
     void MatMul(Tensor x, Tensor w, Tensor bias, Tensor y, MatMulEpilogue epilogue = MatMulEpilogue.Store);
 
-    /// <summary>Per row: y = (x − mean) / sqrt(var + eps) · gamma + beta (biased variance); gamma and beta are 1 × columns.</summary>
+    /// <summary>Per row: y = (x − mean) / sqrt(var + eps) · gamma + beta (biased variance); gamma and beta are 1 × columns, F32, F16 or BF16.</summary>
     void LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y);
 
     /// <summary>y = gelu(x) = x·Φ(x), exact (erf).</summary>
@@ -66,7 +66,7 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Masked multi-head attention: output = softmax(scale·q·kᵀ + mask)·v per batch item and head. Keys j ≥ KeyLength,
-    /// keys with <c>keyMask[b, j] == 0</c> (I32, Batch × KeyCapacity, optional) and, when causal, keys after the
+    /// keys with <c>keyMask[b, j] == 0</c> (I32, optional: Batch × KeyCapacity, or that many contiguous values) and, when causal, keys after the
     /// query's position are excluded. A query that sees no key gets a zero output. output must not alias q, k or v.
     /// </summary>
     void Attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape);

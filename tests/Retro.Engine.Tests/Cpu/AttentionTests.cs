@@ -1,0 +1,81 @@
+using Retro.Engine.Cpu;
+using Retro.Engine.Tests.Support;
+
+namespace Retro.Engine.Tests.Cpu;
+
+public sealed class AttentionTests : IDisposable
+{
+    private readonly CpuBackend _backend = new(threads: 2);
+    private readonly HostTensors _t;
+
+    public AttentionTests() => _t = new HostTensors(_backend);
+
+    public void Dispose()
+    {
+        _t.Dispose();
+        _backend.Dispose();
+    }
+
+    [Theory]
+    [InlineData(2, 5, 7, 9, 3, 4, false, 0, true)]    // padding mask, capacity > length
+    [InlineData(1, 6, 6, 6, 2, 8, true, 0, false)]    // causal prefill
+    [InlineData(3, 1, 10, 16, 4, 16, true, 9, false)] // decode: one query over a cache
+    [InlineData(2, 4, 11, 11, 2, 5, true, 7, true)]   // causal continuation with a mask
+    public void Matches_naive_attention(int batch, int tq, int tk, int capacity, int heads, int hd, bool causal, int offset, bool masked)
+    {
+        int d = heads * hd;
+        var qs = Numerics.Random(batch * tq * 3 * d, seed: 1);       // a fused qkv-like wide buffer: q in the middle third
+        var ks = Numerics.Random(batch * capacity * d, seed: 2);
+        var vs = Numerics.Random(batch * capacity * d, seed: 3);
+        var mask = new int[batch * capacity];
+        var rng = new Random(4);
+        for (int i = 0; i < mask.Length; i++) mask[i] = masked ? (rng.Next(4) == 0 ? 0 : 1) : 1;
+        if (masked) for (int j = 0; j < capacity; j++) mask[j] = 0; // batch item 0 sees nothing: zero output
+        var shape = new AttentionShape(batch, tq, tk, capacity, heads, hd, 1f / MathF.Sqrt(hd), causal, offset);
+        var q = _t.F32(qs, batch * tq, 3 * d).SliceColumns(d, d);
+        var o = _t.Empty(DType.F32, batch * tq, d);
+
+        _backend.Attention(q, _t.F32(ks, batch * capacity, d), _t.F32(vs, batch * capacity, d),
+            masked ? _t.I32(mask, batch, capacity) : default, o, shape);
+
+        var expected = new float[batch * tq * d];
+        var p = new double[tk];
+        for (int b = 0; b < batch; b++)
+        for (int h = 0; h < heads; h++)
+        for (int i = 0; i < tq; i++)
+        {
+            double max = double.NegativeInfinity;
+            for (int j = 0; j < tk; j++)
+            {
+                bool visible = (!causal || j <= offset + i) && (!masked || mask[b * capacity + j] != 0);
+                if (!visible) { p[j] = double.NegativeInfinity; continue; }
+                double s = 0;
+                for (int e = 0; e < hd; e++) s += (double)qs[(b * tq + i) * 3 * d + d + h * hd + e] * ks[(b * capacity + j) * d + h * hd + e];
+                p[j] = s / Math.Sqrt(hd);
+                max = Math.Max(max, p[j]);
+            }
+            if (double.IsNegativeInfinity(max)) continue;
+            double z = 0;
+            for (int j = 0; j < tk; j++) { p[j] = Math.Exp(p[j] - max); z += p[j]; }
+            for (int e = 0; e < hd; e++)
+            {
+                double acc = 0;
+                for (int j = 0; j < tk; j++) acc += p[j] / z * vs[(b * capacity + j) * d + h * hd + e];
+                expected[(b * tq + i) * d + h * hd + e] = (float)acc;
+            }
+        }
+        Numerics.ShouldBeClose(_t.Read(o), expected, 1e-5, $"attention {shape}");
+    }
+
+    [Fact]
+    public void Rejects_inconsistent_shapes()
+    {
+        var q = _t.Empty(DType.F32, 4, 8);
+        var kv = _t.Empty(DType.F32, 4, 8);
+        var o = _t.Empty(DType.F32, 4, 8);
+        var shape = new AttentionShape(1, 4, 5, 4, 2, 4, 0.5f);
+        Should.Throw<ArgumentException>(() => _backend.Attention(q, kv, kv, default, o, shape)).Message.ShouldContain("KeyLength");
+        Should.Throw<ArgumentException>(() => _backend.Attention(q, kv, kv, default, q, shape with { KeyLength = 4 }))
+            .Message.ShouldContain("alias");
+    }
+}

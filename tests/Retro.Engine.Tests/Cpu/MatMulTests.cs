@@ -1,0 +1,109 @@
+using Retro.Engine.Cpu;
+using Retro.Engine.Tests.Support;
+
+namespace Retro.Engine.Tests.Cpu;
+
+public sealed class MatMulTests : IDisposable
+{
+    private readonly CpuBackend _backend = new(threads: 2);
+    private readonly HostTensors _t;
+
+    public MatMulTests() => _t = new HostTensors(_backend);
+
+    public void Dispose()
+    {
+        _t.Dispose();
+        _backend.Dispose();
+    }
+
+    public static TheoryData<int, int, int> Sizes => new()
+    {
+        { 1, 1, 1 },        // GEMV path, scalar tails
+        { 3, 5, 7 },
+        { 7, 33, 100 },     // largest GEMV row count
+        { 8, 32, 16 },      // exactly one micro-tile
+        { 9, 33, 17 },      // one past a tile in both directions
+        { 13, 70, 300 },    // K split into two blocks
+        { 130, 65, 513 },   // rows span two parts, K three blocks
+        { 40, 600, 40 },    // columns span two packed blocks (NC = 512)
+    };
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Matches_naive_loop_for_every_weight_type_and_epilogue(int m, int n, int k)
+    {
+        foreach (var type in new[] { DType.F32, DType.BF16, DType.F16 })
+        {
+            foreach (var epilogue in new[] { MatMulEpilogue.Store, MatMulEpilogue.Accumulate, MatMulEpilogue.Gelu })
+            {
+                var xs = Numerics.Random(m * k, seed: m * 31 + k);
+                var ws = Numerics.Random(n * k, seed: n * 17 + k, scale: 0.5f);
+                var bs = Numerics.Random(n, seed: n);
+                var y0 = Numerics.Random(m * n, seed: 5);
+                var x = _t.F32(xs, m, k);
+                var w = _t.Weights(ws, n, k, type, out var wr);
+                var bias = _t.F32(bs, 1, n);
+                var y = _t.F32(y0, m, n);
+
+                _backend.MatMul(x, w, bias, y, epilogue);
+
+                var expected = new float[m * n];
+                for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double s = bs[j];
+                    for (int p = 0; p < k; p++) s += (double)xs[i * k + p] * wr[j * k + p];
+                    expected[i * n + j] = epilogue switch
+                    {
+                        MatMulEpilogue.Accumulate => (float)(y0[i * n + j] + s),
+                        MatMulEpilogue.Gelu => (float)Numerics.Gelu(s),
+                        _ => (float)s,
+                    };
+                }
+                Numerics.ShouldBeClose(_t.Read(y), expected, 1e-5, $"y {m}x{n}x{k} {type} {epilogue}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(20)]
+    public void Strided_views_and_no_bias_work(int m)
+    {
+        const int n = 40, k = 24;
+        var xs = Numerics.Random(m * 2 * k, seed: 1);
+        var ws = Numerics.Random(n * k, seed: 2);
+        var xWide = _t.F32(xs, m, 2 * k);
+        var x = xWide.SliceColumns(k, k);                  // right half of each row
+        var yWide = _t.F32(new float[m * 3 * n], m, 3 * n);
+        var y = yWide.SliceColumns(n, n);                  // middle third
+        var w = _t.F32(ws, n, k);
+
+        _backend.MatMul(x, w, default, y);
+
+        var got = _t.Read(yWide);
+        var expected = new float[m * 3 * n];
+        for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+        {
+            double s = 0;
+            for (int p = 0; p < k; p++) s += (double)xs[i * 2 * k + k + p] * ws[j * k + p];
+            expected[i * 3 * n + n + j] = (float)s;
+        }
+        Numerics.ShouldBeClose(got, expected, 1e-5, "strided y (untouched columns stay zero)");
+    }
+
+    [Fact]
+    public void Rejects_mismatched_shapes_and_aliasing()
+    {
+        var x = _t.F32(new float[12], 3, 4);
+        var w = _t.F32(new float[10], 2, 5);
+        var y = _t.F32(new float[6], 3, 2);
+        Should.Throw<ArgumentException>(() => _backend.MatMul(x, w, default, y)).Message.ShouldContain("disagree on K");
+        var square = _t.F32(new float[16], 4, 4);
+        var w4 = _t.F32(new float[16], 4, 4);
+        Should.Throw<ArgumentException>(() => _backend.MatMul(square, w4, default, square)).Message.ShouldContain("alias");
+        var badBias = _t.F32(new float[3], 1, 3);
+        Should.Throw<ArgumentException>(() => _backend.MatMul(square, w4, badBias, _t.F32(new float[16], 4, 4))).ParamName.ShouldBe("bias");
+    }
+}
