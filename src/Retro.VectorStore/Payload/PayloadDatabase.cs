@@ -1,0 +1,373 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Retro.Core;
+
+namespace Retro.VectorStore.Payload;
+
+/// <summary>A point as the database lists it on open (no text, no vector).</summary>
+internal readonly record struct PointRow(ChunkId Id, uint Offset, string DocumentId, string MetadataJson, long Hash);
+
+/// <summary>A point to write: its chunk, its (normalised) vector, its offset and content hash.</summary>
+internal readonly record struct PointWrite(Chunk Chunk, float[] Vector, uint Offset, long Hash);
+
+/// <summary>
+/// The SQLite side of the embedded store, the source of truth: points (payload, vector, offset, content hash),
+/// the collection spec, the committed vector high-water mark, and ingest checkpoints. WAL with
+/// <c>synchronous=FULL</c>: a committed transaction is on disk (survives kill -9 and power loss) when Commit returns.
+/// One writer connection (callers serialise writes); reads use pooled connections, concurrent with the writer.
+/// </summary>
+internal sealed class PayloadDatabase : IDisposable
+{
+    private const string SpecKey = "spec";
+    private const string NextOffsetKey = "next_offset";
+
+    private readonly string _connectionString;
+    private readonly SqliteConnection _writer;
+
+    public PayloadDatabase(string path)
+    {
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, Mode = SqliteOpenMode.ReadWriteCreate }.ToString();
+        _writer = new SqliteConnection(_connectionString);
+        _writer.Open();
+        Execute(_writer, "PRAGMA journal_mode=WAL;");
+        Execute(_writer, "PRAGMA synchronous=FULL;");
+        Execute(_writer, """
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS points(
+                id BLOB NOT NULL UNIQUE,
+                offset INTEGER NOT NULL UNIQUE,
+                document TEXT NOT NULL,
+                url TEXT NOT NULL,
+                ordinal INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                tokens BLOB NOT NULL,
+                continuation_text TEXT NOT NULL,
+                continuation_tokens BLOB NOT NULL,
+                metadata TEXT NOT NULL,
+                vector BLOB NOT NULL,
+                hash INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS points_document ON points(document);
+            CREATE TABLE IF NOT EXISTS checkpoints(
+                shard TEXT PRIMARY KEY,
+                records INTEGER NOT NULL,
+                byte_offset INTEGER NOT NULL,
+                completed INTEGER NOT NULL,
+                documents INTEGER NOT NULL,
+                chunks INTEGER NOT NULL,
+                rejected INTEGER NOT NULL,
+                duplicates INTEGER NOT NULL);
+            """);
+    }
+
+    // ---------------------------------------------------------------- collection meta
+
+    /// <summary>The stored spec, or null for a new database.</summary>
+    public CollectionSpec? ReadSpec()
+    {
+        string? json = ReadMeta(SpecKey);
+        return json is null ? null : JsonSerializer.Deserialize<CollectionSpec>(json, JsonOptions);
+    }
+
+    /// <summary>Stores the spec (durably).</summary>
+    public void WriteSpec(CollectionSpec spec) => WriteMeta(SpecKey, JsonSerializer.Serialize(spec, JsonOptions));
+
+    /// <summary>Offsets below this were committed (the vector high-water mark).</summary>
+    public long ReadNextOffset() => long.TryParse(ReadMeta(NextOffsetKey), out long n) ? n : 0;
+
+    // ---------------------------------------------------------------- points
+
+    /// <summary>Every point's id, offset, document, metadata JSON and hash (for the in-memory index on open).</summary>
+    public List<PointRow> ReadPointRows()
+    {
+        var rows = new List<PointRow>();
+        using var cmd = _writer.CreateCommand();
+        cmd.CommandText = "SELECT id, offset, document, metadata, hash FROM points ORDER BY offset";
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read())
+        {
+            rows.Add(new PointRow(IdOf((byte[])reader[0]), (uint)reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4)));
+        }
+        return rows;
+    }
+
+    /// <summary>Calls <paramref name="visit"/> with (offset, vector) of every point at or above <paramref name="fromOffset"/>.</summary>
+    public void ReadVectorsFrom(long fromOffset, Action<uint, ReadOnlySpan<float>> visit)
+    {
+        using var cmd = _writer.CreateCommand();
+        cmd.CommandText = "SELECT offset, vector FROM points WHERE offset >= $from ORDER BY offset";
+        cmd.Parameters.AddWithValue("$from", fromOffset);
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read())
+        {
+            var bytes = (byte[])reader[1];
+            visit((uint)reader.GetInt64(0), MemoryMarshal.Cast<byte, float>(bytes));
+        }
+    }
+
+    /// <summary>
+    /// In one durable transaction: inserts or replaces <paramref name="points"/> (by id) and sets the high-water mark
+    /// to <paramref name="nextOffset"/>. Nothing is written when it throws.
+    /// </summary>
+    public void Upsert(IReadOnlyList<PointWrite> points, long nextOffset)
+    {
+        using var tx = _writer.BeginTransaction();
+        using (var cmd = _writer.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = """
+                INSERT INTO points(id, offset, document, url, ordinal, text, tokens, continuation_text, continuation_tokens, metadata, vector, hash)
+                VALUES($id, $offset, $document, $url, $ordinal, $text, $tokens, $ctext, $ctokens, $metadata, $vector, $hash)
+                ON CONFLICT(id) DO UPDATE SET offset = excluded.offset, document = excluded.document, url = excluded.url,
+                    ordinal = excluded.ordinal, text = excluded.text, tokens = excluded.tokens, continuation_text = excluded.continuation_text,
+                    continuation_tokens = excluded.continuation_tokens, metadata = excluded.metadata, vector = excluded.vector, hash = excluded.hash
+                """;
+            var pId = cmd.Parameters.Add("$id", SqliteType.Blob);
+            var pOffset = cmd.Parameters.Add("$offset", SqliteType.Integer);
+            var pDocument = cmd.Parameters.Add("$document", SqliteType.Text);
+            var pUrl = cmd.Parameters.Add("$url", SqliteType.Text);
+            var pOrdinal = cmd.Parameters.Add("$ordinal", SqliteType.Integer);
+            var pText = cmd.Parameters.Add("$text", SqliteType.Text);
+            var pTokens = cmd.Parameters.Add("$tokens", SqliteType.Blob);
+            var pCText = cmd.Parameters.Add("$ctext", SqliteType.Text);
+            var pCTokens = cmd.Parameters.Add("$ctokens", SqliteType.Blob);
+            var pMetadata = cmd.Parameters.Add("$metadata", SqliteType.Text);
+            var pVector = cmd.Parameters.Add("$vector", SqliteType.Blob);
+            var pHash = cmd.Parameters.Add("$hash", SqliteType.Integer);
+            cmd.Prepare();
+            foreach (var p in points)
+            {
+                var c = p.Chunk;
+                pId.Value = IdBytes(c.Id);
+                pOffset.Value = (long)p.Offset;
+                pDocument.Value = c.DocumentId;
+                pUrl.Value = c.Url;
+                pOrdinal.Value = c.Ordinal;
+                pText.Value = c.Text;
+                pTokens.Value = MemoryMarshal.AsBytes(c.Tokens.AsSpan()).ToArray();
+                pCText.Value = c.ContinuationText;
+                pCTokens.Value = MemoryMarshal.AsBytes(c.ContinuationTokens.AsSpan()).ToArray();
+                pMetadata.Value = MetadataJson(c.Metadata);
+                pVector.Value = MemoryMarshal.AsBytes(p.Vector.AsSpan()).ToArray();
+                pHash.Value = p.Hash;
+                cmd.ExecuteNonQuery();
+            }
+        }
+        WriteMeta(NextOffsetKey, nextOffset.ToString(System.Globalization.CultureInfo.InvariantCulture), tx);
+        tx.Commit();
+    }
+
+    /// <summary>Deletes a document's points in one durable transaction; returns their offsets.</summary>
+    public List<uint> DeleteDocument(string documentId)
+    {
+        var offsets = new List<uint>();
+        using var tx = _writer.BeginTransaction();
+        using (var cmd = _writer.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = "DELETE FROM points WHERE document = $document RETURNING offset";
+            cmd.Parameters.AddWithValue("$document", documentId);
+            using var reader = cmd.ExecuteReader();
+            while (reader.Read()) offsets.Add((uint)reader.GetInt64(0));
+        }
+        tx.Commit();
+        return offsets;
+    }
+
+    /// <summary>Chunks by id on a pooled read connection; null where absent. Safe concurrently with writes.</summary>
+    public Chunk?[] GetChunks(IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    {
+        var result = new Chunk?[ids.Count];
+        if (ids.Count == 0) return result;
+        var positions = new Dictionary<ChunkId, List<int>>(ids.Count);
+        for (int i = 0; i < ids.Count; i++)
+        {
+            if (!positions.TryGetValue(ids[i], out var list)) positions[ids[i]] = list = new List<int>(1);
+            list.Add(i);
+        }
+        var unique = positions.Keys.ToArray();
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        const int Batch = 500;
+        for (int start = 0; start < unique.Length; start += Batch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int count = Math.Min(Batch, unique.Length - start);
+            using var cmd = connection.CreateCommand();
+            var sql = new StringBuilder("SELECT id, document, url, ordinal, text, tokens, continuation_text, continuation_tokens, metadata FROM points WHERE id IN (");
+            for (int i = 0; i < count; i++)
+            {
+                if (i > 0) sql.Append(',');
+                sql.Append("$p").Append(i);
+                cmd.Parameters.AddWithValue("$p" + i, IdBytes(unique[start + i]));
+            }
+            cmd.CommandText = sql.Append(')').ToString();
+            using var reader = cmd.ExecuteReader();
+            while (reader.Read())
+            {
+                var id = IdOf((byte[])reader[0]);
+                var chunk = new Chunk(id, reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetString(4),
+                    MemoryMarshal.Cast<byte, int>((byte[])reader[5]).ToArray(), reader.GetString(6),
+                    MemoryMarshal.Cast<byte, int>((byte[])reader[7]).ToArray(), ParseMetadata(reader.GetString(8)));
+                foreach (int i in positions[id]) result[i] = chunk;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Whether the database answers a trivial query.</summary>
+    public bool Ping()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT 1";
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 1;
+    }
+
+    /// <summary>Folds the WAL back into the database file (cheap compaction).</summary>
+    public void Checkpoint() => Execute(_writer, "PRAGMA wal_checkpoint(PASSIVE);");
+
+    // ---------------------------------------------------------------- ingest checkpoints
+
+    public IngestCheckpoint? GetCheckpoint(string shardKey)
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT shard, records, byte_offset, completed, documents, chunks, rejected, duplicates FROM checkpoints WHERE shard = $shard";
+        cmd.Parameters.AddWithValue("$shard", shardKey);
+        using var reader = cmd.ExecuteReader();
+        return reader.Read() ? ReadCheckpoint(reader) : null;
+    }
+
+    public List<IngestCheckpoint> ListCheckpoints()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT shard, records, byte_offset, completed, documents, chunks, rejected, duplicates FROM checkpoints ORDER BY shard";
+        using var reader = cmd.ExecuteReader();
+        var list = new List<IngestCheckpoint>();
+        while (reader.Read()) list.Add(ReadCheckpoint(reader));
+        return list;
+    }
+
+    /// <summary>Durably replaces a shard's checkpoint. Callers serialise writes.</summary>
+    public void SetCheckpoint(IngestCheckpoint c)
+    {
+        using var cmd = _writer.CreateCommand();
+        cmd.CommandText = """
+            INSERT INTO checkpoints(shard, records, byte_offset, completed, documents, chunks, rejected, duplicates)
+            VALUES($shard, $records, $offset, $completed, $documents, $chunks, $rejected, $duplicates)
+            ON CONFLICT(shard) DO UPDATE SET records = excluded.records, byte_offset = excluded.byte_offset, completed = excluded.completed,
+                documents = excluded.documents, chunks = excluded.chunks, rejected = excluded.rejected, duplicates = excluded.duplicates
+            """;
+        cmd.Parameters.AddWithValue("$shard", c.ShardKey);
+        cmd.Parameters.AddWithValue("$records", c.Records);
+        cmd.Parameters.AddWithValue("$offset", c.ByteOffset);
+        cmd.Parameters.AddWithValue("$completed", c.Completed ? 1 : 0);
+        cmd.Parameters.AddWithValue("$documents", c.Documents);
+        cmd.Parameters.AddWithValue("$chunks", c.Chunks);
+        cmd.Parameters.AddWithValue("$rejected", c.Rejected);
+        cmd.Parameters.AddWithValue("$duplicates", c.Duplicates);
+        cmd.ExecuteNonQuery();
+    }
+
+    private static IngestCheckpoint ReadCheckpoint(SqliteDataReader r) => new(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3) != 0,
+        r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), r.GetInt64(7));
+
+    // ---------------------------------------------------------------- encoding
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+
+    /// <summary>Metadata as a JSON object with keys in ordinal order (a canonical form: equal maps give equal strings).</summary>
+    public static string MetadataJson(IReadOnlyDictionary<string, string> metadata)
+    {
+        var sorted = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in metadata) sorted[k] = v;
+        return JsonSerializer.Serialize(sorted);
+    }
+
+    /// <summary>Parses <see cref="MetadataJson"/>'s output.</summary>
+    public static IReadOnlyDictionary<string, string> ParseMetadata(string json)
+        => JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? new Dictionary<string, string>();
+
+    /// <summary>A stable 64-bit hash of everything a point stores (payload and vector): equal hash = re-upsert of the same point.</summary>
+    public static long ContentHash(Chunk c, ReadOnlySpan<float> vector)
+    {
+        using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var scratch = new byte[16];
+        c.Id.Value.TryWriteBytes(scratch);
+        h.AppendData(scratch);
+        AppendString(h, c.DocumentId);
+        AppendString(h, c.Url);
+        AppendInt(h, c.Ordinal);
+        AppendString(h, c.Text);
+        AppendInt(h, c.Tokens.Length);
+        h.AppendData(MemoryMarshal.AsBytes(c.Tokens.AsSpan()));
+        AppendString(h, c.ContinuationText);
+        AppendInt(h, c.ContinuationTokens.Length);
+        h.AppendData(MemoryMarshal.AsBytes(c.ContinuationTokens.AsSpan()));
+        AppendString(h, MetadataJson(c.Metadata));
+        h.AppendData(MemoryMarshal.AsBytes(vector));
+        Span<byte> digest = stackalloc byte[32];
+        h.GetHashAndReset(digest);
+        return BitConverter.ToInt64(digest);
+    }
+
+    private static void AppendInt(IncrementalHash h, int v)
+    {
+        Span<byte> b = stackalloc byte[4];
+        BitConverter.TryWriteBytes(b, v);
+        h.AppendData(b);
+    }
+
+    private static void AppendString(IncrementalHash h, string s)
+    {
+        AppendInt(h, s.Length);
+        h.AppendData(Encoding.UTF8.GetBytes(s));
+    }
+
+    private static byte[] IdBytes(ChunkId id)
+    {
+        var bytes = new byte[16];
+        id.Value.TryWriteBytes(bytes, bigEndian: true, out _);
+        return bytes;
+    }
+
+    private static ChunkId IdOf(byte[] bytes) => new(new Guid(bytes, bigEndian: true));
+
+    private string? ReadMeta(string key)
+    {
+        using var cmd = _writer.CreateCommand();
+        cmd.CommandText = "SELECT value FROM meta WHERE key = $key";
+        cmd.Parameters.AddWithValue("$key", key);
+        return cmd.ExecuteScalar() as string;
+    }
+
+    private void WriteMeta(string key, string value, SqliteTransaction? tx = null)
+    {
+        using var cmd = _writer.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "INSERT INTO meta(key, value) VALUES($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+        cmd.Parameters.AddWithValue("$key", key);
+        cmd.Parameters.AddWithValue("$value", value);
+        cmd.ExecuteNonQuery();
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    public void Dispose()
+    {
+        _writer.Dispose();
+        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+    }
+}
