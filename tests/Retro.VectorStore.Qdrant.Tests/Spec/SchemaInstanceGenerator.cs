@@ -36,6 +36,7 @@ internal sealed class SchemaInstanceGenerator
 
     private JsonNode? Generate(JsonElement schema, int depth)
     {
+        if (depth > 200) throw new InvalidOperationException("Schema recursion without a finite instance.");
         if (schema.ValueKind == JsonValueKind.True) return JsonValue.Create("any");
         if (schema.TryGetProperty("$ref", out var reference)) return Generate(_validator.Resolve(reference.GetString()!), depth + 1);
         if (SchemaValidator.IsNullOnly(schema)) return null;
@@ -53,7 +54,9 @@ internal sealed class SchemaInstanceGenerator
                 if (!SchemaValidator.IsNullOnly(branch)) candidates.Add(branch);
             }
             if (candidates.Count == 0) return null;
-            return Generate(_shape == InstanceShape.FullLastBranch ? candidates[^1] : candidates[0], depth + 1);
+            // Past the optional depth the first (simplest) branch keeps recursive schemas finite.
+            bool last = _shape == InstanceShape.FullLastBranch && depth <= OptionalDepth;
+            return Generate(last ? candidates[^1] : candidates[0], depth + 1);
         }
         if (schema.TryGetProperty("allOf", out var allOf))
         {
