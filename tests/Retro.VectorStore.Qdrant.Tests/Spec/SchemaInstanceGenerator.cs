@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 namespace Retro.VectorStore.Qdrant.Tests.Spec;
 
 /// <summary>How <see cref="SchemaInstanceGenerator"/> fills a schema.</summary>
-internal enum InstanceShape
+public enum InstanceShape
 {
     /// <summary>Required members only, empty arrays, first anyOf/oneOf branch.</summary>
     Minimal,
