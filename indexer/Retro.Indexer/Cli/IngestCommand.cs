@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Retro.Core;
+using Retro.Indexer.Chunking;
+using Retro.Indexer.Pipeline;
+using Retro.Indexer.Reading;
+using Retro.Indexer.State;
+using Retro.Indexer.Telemetry;
+
+namespace Retro.Indexer.Cli;
+
+/// <summary><c>ingest</c>: composes the pipeline from the options, shows progress, prints the summary.</summary>
+internal sealed class IngestCommand(IndexerCli cli, ParseResult parse, TextWriter output)
+{
+    public async Task<int> RunAsync(CancellationToken ct)
+    {
+        var context = cli.Resolve(parse);
+        var options = new IngestOptions
+        {
+            BatchSize = parse.GetValue(cli.Batch) ?? 32,
+            Parallelism = parse.GetValue(cli.Parallelism) ?? Math.Max(1, Environment.ProcessorCount),
+            EmbedConcurrency = parse.GetValue(cli.EmbedConcurrency) ?? 1,
+            MaxDocumentBytes = parse.GetValue(cli.MaxDocBytes) ?? 8 << 20,
+        };
+        try { options.Validate(); }
+        catch (ArgumentOutOfRangeException e) { throw new OptionsException(e.Message); }
+
+        var shards = ShardResolver.Resolve(parse.GetValue(cli.Inputs)!);
+        if (shards.Count == 0)
+        {
+            Console.Error.WriteLine("error: no shards matched the inputs.");
+            return ExitCodes.NothingIngested;
+        }
+
+        string tokenizerFolder = IndexerCli.RequireFolder(cli.DecoderTokenizerFolder(parse, context), "Decoder tokenizer", "--decoder-tokenizer");
+        string encoderFolder = IndexerCli.RequireFolder(context.EncoderFolder, "Encoder", "--encoder");
+        var tokenizer = cli.Components.LoadDecoderTokenizer(tokenizerFolder);
+        var encoder = cli.Components.LoadEncoder(encoderFolder);
+
+        using var telemetry = IndexerTelemetry.StartFromEnvironment();
+        using var metrics = new IndexerMetrics();
+        await using var store = await cli.OpenStoreAsync(context, encoder.Dimension, ct).ConfigureAwait(false);
+        using var state = new IndexerState(context.StateFolder);
+        using var rejects = new RejectWriter(parse.GetValue(cli.Rejects) ?? Path.Combine(context.StateFolder, "rejects.jsonl"));
+        IIngestCheckpoints checkpoints = store as IIngestCheckpoints ?? state;
+
+        var pipeline = new IngestPipeline(new DocumentChunker(tokenizer, context.Chunking), encoder, store, checkpoints, state, options, rejects, metrics);
+        var run = pipeline.RunAsync(shards, ct);
+        await ProgressReporter.ShowAsync(run, pipeline.Stats, parse.GetValue(cli.Progress)!, TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(cli.LogInterval))), output).ConfigureAwait(false);
+        var stats = await run.ConfigureAwait(false);
+        ProgressReporter.Summary(stats, rejects.Path, output);
+
+        // Non-zero only when this run met input and none of it could be ingested (all rejected).
+        bool nothing = stats.Documents == 0 && stats.Duplicates == 0 && stats.ShardsSkipped == 0 && stats.Rejects > 0;
+        return nothing ? ExitCodes.NothingIngested : ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,66 @@
+using System.Text.Json;
+using Retro.Core;
+using Retro.Engine.Bert;
+using Retro.Engine.Cpu;
+using Retro.Indexer.Cli;
+using Retro.Tokenizers;
+using Retro.VectorStore;
+using Retro.VectorStore.Qdrant;
+
+namespace Retro.Indexer;
+
+/// <summary>
+/// The product's implementations: the decoder's HF <c>tokenizer.json</c>, the BERT bi-encoder on the CPU backend, and
+/// the embedded or Qdrant store. Owns what it loads; dispose at exit.
+/// </summary>
+public sealed class RetroComponents : IIndexerComponents, IDisposable
+{
+    readonly List<IDisposable> _owned = [];
+
+    /// <summary>Threads of the CPU backend (0 = one per core).</summary>
+    public int EncoderThreads { get; init; }
+
+    /// <summary>Sequences per bi-encoder pass.</summary>
+    public int EncoderBatch { get; init; } = 32;
+
+    public ITokenizer LoadDecoderTokenizer(string folder) => TokenizerLoader.FromFolder(folder);
+
+    public ITextEncoder LoadEncoder(string folder)
+    {
+        var backend = new CpuBackend(EncoderThreads);
+        try
+        {
+            var encoder = BertTextEncoder.Load(folder, backend, EncoderBatch);
+            _owned.Add(encoder);
+            _owned.Add(backend);
+            return encoder;
+        }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
+    }
+
+    public int EncoderDimension(string folder)
+    {
+        string path = Path.Combine(folder, "config.json");
+        if (!File.Exists(path)) throw new OptionsException($"Encoder config '{Path.GetFullPath(path)}' not found; pass --encoder DIR.");
+        using var json = JsonDocument.Parse(File.ReadAllText(path));
+        return json.RootElement.TryGetProperty("hidden_size", out var h) && h.TryGetInt32(out int d) && d > 0
+            ? d
+            : throw new OptionsException($"Encoder config '{path}' has no positive hidden_size.");
+    }
+
+    public IVectorStore OpenStore(VectorStoreOptions options) => options.Provider switch
+    {
+        VectorStoreProvider.Qdrant => QdrantVectorStore.Create(options),
+        _ => new EmbeddedVectorStore(options.Path),
+    };
+
+    public void Dispose()
+    {
+        for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        _owned.Clear();
+    }
+}
