@@ -129,6 +129,7 @@ public sealed class RetroDecoder : IDisposable
         Debug.Assert(n <= s.SegmentCapacity && (p0 + n) / m <= (p0 + 1) / m + ((p0 + n) % m == 0 ? 1 : 0));
         if (!completes && neighbours is { Count: > 0 })
             throw new ArgumentException($"neighbours given at position {p0}, which completes no chunk", nameof(neighbours));
+        int k = completes ? PrepareNeighbours(s, u, neighbours) : 0;
 
         Span<int> pos = stackalloc int[n];
         for (int i = 0; i < n; i++) pos[i] = p0 + i;
@@ -145,7 +146,7 @@ public sealed class RetroDecoder : IDisposable
         for (int i = 0; i < Config.NLayers; i++)
         {
             var w = Weights.Layers[i];
-            if (i == Config.FirstCcaLayer) RecordChunkInputs(s, x, p0, completes, neighbours);
+            if (i == Config.FirstCcaLayer) RecordChunkInputs(s, x, p0, completes, k);
 
             // 1. h = h + o_proj(SelfAttn(attn_norm(h))), causal, RoPE on q and k; k and v go to the cache
             b.LayerNorm(x, w.AttnNormWeight, w.AttnNormBias, Config.LayerNormEps, xb);
@@ -195,9 +196,9 @@ public sealed class RetroDecoder : IDisposable
 
     /// <summary>
     /// Saves the segment's inputs of layer min(cca_layers) as rows p mod m of H; when the segment's first position
-    /// completes chunk u, encodes chunk u's neighbours with H = H_u before later rows overwrite it.
+    /// completes chunk u, encodes chunk u's prepared neighbours with H = H_u before later rows overwrite it.
     /// </summary>
-    void RecordChunkInputs(RetroRunState s, Tensor x, int p0, bool completes, IReadOnlyList<int[]>? neighbours)
+    void RecordChunkInputs(RetroRunState s, Tensor x, int p0, bool completes, int neighbours)
     {
         int n = x.Rows, m = Config.ChunkSize;
         if (!completes)
@@ -215,12 +216,15 @@ public sealed class RetroDecoder : IDisposable
     /// cca.k_proj(E_u), cca.v_proj(E_u) per CCA layer into the cache. Negative ids are padding (masked as keys);
     /// neighbours longer than r are truncated; a neighbour with no token is skipped.
     /// </summary>
-    void EncodeNeighbours(RetroRunState s, int u, IReadOnlyList<int[]>? neighbours)
+    /// <summary>
+    /// Checks chunk u's neighbours and writes their ids and key mask (k'·r each) into the state's host scratch;
+    /// returns k', the number of non-empty neighbours. Negative ids are padding; neighbours longer than r are
+    /// truncated; a neighbour with no token is skipped. Nothing on the backend changes, so a bad list leaves the
+    /// sequence as it was.
+    /// </summary>
+    int PrepareNeighbours(RetroRunState s, int u, IReadOnlyList<int[]>? neighbours)
     {
-        s.CachedChunk = u;
-        s.CachedNeighbours = 0;
-        if (neighbours is null || neighbours.Count == 0) return;
-
+        if (neighbours is null || neighbours.Count == 0 || Config.CcaLayers.Count == 0) return 0;
         int r = Config.NeighbourLen, k = 0;
         var ids = s.HostEncIds;
         var mask = s.HostEncMask;
@@ -228,21 +232,38 @@ public sealed class RetroDecoder : IDisposable
         {
             var tokens = neighbours[j] ?? throw new ArgumentException($"neighbour {j} of chunk {u} is null", nameof(neighbours));
             int len = Math.Min(tokens.Length, r), valid = 0;
-            for (int t = 0; t < len; t++) if (tokens[t] >= 0) valid++;
+            for (int t = 0; t < len; t++)
+            {
+                if (tokens[t] >= Config.VocabSize)
+                    throw new ArgumentException($"neighbour {j} of chunk {u}: token {tokens[t]} at {t} is outside the vocabulary 0..{Config.VocabSize - 1}", nameof(neighbours));
+                if (tokens[t] >= 0) valid++;
+            }
             if (valid == 0) continue;
             if (k == s.MaxNeighbours)
                 throw new ArgumentException($"chunk {u} has more than {s.MaxNeighbours} non-empty neighbours (the session's limit)", nameof(neighbours));
             for (int t = 0; t < r; t++)
             {
                 int id = t < len ? tokens[t] : -1;
-                if (id >= Config.VocabSize)
-                    throw new ArgumentException($"neighbour {j} of chunk {u}: token {id} at {t} is outside the vocabulary 0..{Config.VocabSize - 1}", nameof(neighbours));
                 ids[k * r + t] = id < 0 ? 0 : id;
                 mask[k * r + t] = id < 0 ? 0 : 1;
             }
             k++;
         }
+        return k;
+    }
+
+    /// <summary>
+    /// The neighbour encoder for chunk u over the k prepared neighbours: E_u[j] = norm_f(encoder layers(
+    /// tok_embeddings[neighbour j], H_u)), then cca.k_proj(E_u), cca.v_proj(E_u) per CCA layer into the cache.
+    /// </summary>
+    void EncodeNeighbours(RetroRunState s, int u, int k)
+    {
+        s.CachedChunk = u;
+        s.CachedNeighbours = 0;
         if (k == 0) return;
+        int r = Config.NeighbourLen;
+        var ids = s.HostEncIds;
+        var mask = s.HostEncMask;
 
         var b = Backend;
         int kr = k * r, d = Config.DModel, m = Config.ChunkSize, heads = Config.EncoderNHeads, hd = Config.EncoderHeadDim;

@@ -1,0 +1,251 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.Intrinsics;
+using System.Text.Json;
+using Retro.Engine;
+using Retro.Engine.Checkpoints;
+using Retro.Engine.Cpu;
+using Retro.Engine.Retro;
+
+namespace Retro.Benchmarks.Engine;
+
+/// <summary>
+/// RETRO decoding, one token per step with the KV cache, ours (F32 and BF16 weights) against PyTorch running
+/// src/training/model.py's <c>Retro.step</c> on the same F32 weights in the same run: 8 layers, d 512, 8 heads,
+/// FFN 2048, CCA at 2 layers, V 16384, batch 1, a 512-token context, k = 2 neighbours of 128 tokens given every 64
+/// tokens. Reports tokens/s (median of repeats, spread), weight bytes per token against measured DRAM bandwidth,
+/// and checks that ours and PyTorch's logits agree.
+/// </summary>
+public sealed class DecodeSuite : ISuite
+{
+    const double Fp32Tolerance = 1e-3;  // fp32 vs fp32: summation order only, through 8 layers at d 512
+    const double Bf16Tolerance = 3e-2;  // bf16 weights vs the fp32 reference (the fixtures see ~5e-3 at d 64)
+
+    /// <inheritdoc />
+    public string Name => "decode";
+
+    /// <inheritdoc />
+    public string Description => "RETRO decoder tokens/s (KV cache, CCA, neighbours every 64 tokens) vs PyTorch model.py";
+
+    /// <inheritdoc />
+    public int Run(string[] args)
+    {
+        int tokens = IntArg(args, "--tokens", 512), repeats = IntArg(args, "--repeats", 3), threads = IntArg(args, "--threads", 2);
+        bool peer = !args.Contains("--no-peer"), keep = args.Contains("--keep");
+        var config = new RetroConfig
+        {
+            VocabSize = 16384, DModel = 512, NLayers = 8, NHeads = 8, DFf = 2048, MaxSeqLen = tokens,
+            ChunkSize = 64, NeighbourLen = 128, NumNeighbours = 2, CcaLayers = [5, 7],
+            EncoderLayers = 2, EncoderNHeads = 8, EncoderDFf = 2048, BosTokenId = 0, EosTokenId = 0, PadTokenId = 0,
+        }.Validate();
+
+        string root = Path.Combine(Path.GetTempPath(), $"retro-decode-bench-{Environment.ProcessId}");
+        try
+        {
+            Console.WriteLine($"decode: {config.NLayers} layers, d {config.DModel}, {config.NHeads} heads, FFN {config.DFf}, CCA at [{string.Join(", ", config.CcaLayers)}], " +
+                              $"V {config.VocabSize}, {tokens} tokens, k {config.NumNeighbours} × r {config.NeighbourLen} every {config.ChunkSize}; {threads} threads, {repeats} repeats");
+            var sw = Stopwatch.StartNew();
+            var weights = DecodeModelWriter.RandomWeights(config, seed: 1234);
+            DecodeModelWriter.WriteFolder(Path.Combine(root, "f32"), config, weights, "F32");
+            DecodeModelWriter.WriteFolder(Path.Combine(root, "bf16"), config, weights, "BF16");
+            weights.Clear();
+            var (ids, neighbours, checks) = Inputs(config, tokens, seed: 99);
+            string inputs = Path.Combine(root, "inputs.safetensors");
+            DecodeModelWriter.WriteSafetensors(inputs,
+            [
+                ("tokens", "I32", [tokens], ids),
+                ("neighbours", "I32", [neighbours.Length / (config.NumNeighbours * config.NeighbourLen), config.NumNeighbours, config.NeighbourLen], neighbours),
+                ("checks", "I32", [checks.Length], checks),
+            ]);
+            Console.WriteLine($"  wrote random weights (F32, BF16) and inputs to {root} in {sw.Elapsed.TotalSeconds:F1} s");
+
+            double gbs = MeasureBandwidth(threads);
+            Console.WriteLine($"  DRAM read bandwidth (measured, {threads} threads): {gbs:F1} GB/s");
+
+            using var backend = new CpuBackend(threads);
+            var f32 = RunOurs(backend, Path.Combine(root, "f32"), ids, neighbours, checks, repeats, gbs, "F32");
+            var bf16 = RunOurs(backend, Path.Combine(root, "bf16"), ids, neighbours, checks, repeats, gbs, "BF16");
+            double agreeBf16 = ParityAgainst(f32.Logits, bf16.Logits);
+            Console.WriteLine($"  ours BF16 vs ours F32 logits: relative error {agreeBf16:E2}");
+
+            double peerRate = double.NaN;
+            if (peer)
+            {
+                var (rate, spread, peerLogits) = RunPeer(root, inputs, repeats, threads);
+                peerRate = rate;
+                Console.WriteLine($"  peer PyTorch F32 (model.py Retro.step): {rate:F1} tok/s (spread {spread})");
+                double e32 = ParityAgainst(peerLogits, f32.Logits), e16 = ParityAgainst(peerLogits, bf16.Logits);
+                Console.WriteLine($"  agreement with PyTorch at positions [{string.Join(", ", checks)}]: F32 rel. error {e32:E2} (≤ {Fp32Tolerance:E0}), BF16 {e16:E2} (≤ {Bf16Tolerance:E0})");
+                if (!(e32 <= Fp32Tolerance) || !(e16 <= Bf16Tolerance))
+                {
+                    Console.Error.WriteLine("decode: outputs disagree with PyTorch beyond tolerance");
+                    return 2;
+                }
+                Console.WriteLine($"  ratio ours/peer: BF16 {bf16.Rate / rate:F2}, F32 {f32.Rate / rate:F2}");
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"decode: ours={bf16.Rate:F1} peer={peerRate:F1} ratio={bf16.Rate / peerRate:F2}"));
+            return 0;
+        }
+        finally
+        {
+            if (!keep && Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    sealed record Ours(double Rate, float[] Logits);
+
+    static Ours RunOurs(IBackend backend, string folder, int[] ids, int[] neighbours, int[] checks, int repeats, double gbs, string label)
+    {
+        using var decoder = RetroDecoder.Load(folder, backend);
+        var c = decoder.Config;
+        using var session = decoder.CreateSession(maxSequenceLength: ids.Length);
+        int v = c.VocabSize, kr = c.NumNeighbours * c.NeighbourLen;
+        var logits = new float[checks.Length * v];
+        var byChunk = new List<int[][]>();
+        for (int u = 0; u * kr < neighbours.Length; u++)
+        {
+            var list = new int[c.NumNeighbours][];
+            for (int j = 0; j < list.Length; j++) list[j] = neighbours.AsSpan(u * kr + j * c.NeighbourLen, c.NeighbourLen).ToArray();
+            byChunk.Add(list);
+        }
+
+        void Decode(bool record)
+        {
+            session.Reset();
+            int next = 0;
+            for (int p = 0; p < ids.Length; p++)
+            {
+                var nb = session.NextCompletesChunk && session.NextChunkIndex < byChunk.Count ? byChunk[session.NextChunkIndex] : null;
+                var l = session.Step(ids[p], nb);
+                if (record && next < checks.Length && checks[next] == p) l.CopyTo(logits.AsSpan(next++ * v, v));
+            }
+        }
+
+        Decode(record: true); // warm-up (JIT, page faults of the mapping) and the outputs to compare
+        var rates = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Decode(record: false);
+            rates[i] = ids.Length / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        double rate = Median(rates);
+        long weightBytes = decoder.Weights.BytesPerStep();
+        // KV cache read by attention, averaged over the context, plus the CCA keys/values of one chunk
+        double kvBytes = (double)c.NLayers * 2 * c.DModel * 4 * (ids.Length + 1) / 2 + (double)c.CcaLayers.Count * 2 * kr * c.DModel * 4;
+        double moved = (weightBytes + kvBytes) * rate / 1e9;
+        Console.WriteLine($"  ours {label}: {rate:F1} tok/s (spread {Spread(rates)}); weights read per token {weightBytes / 1e6:F1} MB " +
+                          $"(+ {kvBytes / 1e6:F1} MB KV/CCA cache on average) → {moved:F1} GB/s of {gbs:F1} GB/s measured " +
+                          $"(bandwidth bound {gbs * 1e9 / (weightBytes + kvBytes):F0} tok/s)");
+        return new Ours(rate, logits);
+    }
+
+    static (double Rate, string Spread, float[] Logits) RunPeer(string root, string inputs, int repeats, int threads)
+    {
+        string script = Path.Combine(RepoRoot(), "tests", "Retro.Benchmarks", "peers", "decode_peer.py");
+        string output = Path.Combine(root, "peer_logits.safetensors");
+        var psi = new ProcessStartInfo("/usr/bin/python3")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { script, "--model", Path.Combine(root, "f32"), "--inputs", inputs, "--out", output,
+                     "--repeats", repeats.ToString(CultureInfo.InvariantCulture), "--threads", threads.ToString(CultureInfo.InvariantCulture) })
+            psi.ArgumentList.Add(a);
+        psi.Environment.Remove("OPENBLAS_CORETYPE"); // the image pins OpenBLAS to AVX2; let it use AVX-512
+        psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        psi.Environment["OMP_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"peer failed ({p.ExitCode}): {stderr.Result}");
+        string last = stdout.Trim().Split('\n')[^1];
+        using var doc = JsonDocument.Parse(last);
+        var rates = doc.RootElement.GetProperty("tok_s").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        using var file = SafetensorsFile.Open(output);
+        return (Median(rates), Spread(rates), file.Get("logits").ToFloatArray());
+    }
+
+    static (int[] Ids, int[] Neighbours, int[] Checks) Inputs(RetroConfig c, int tokens, int seed)
+    {
+        var rng = new Random(seed);
+        var ids = new int[tokens];
+        for (int i = 0; i < tokens; i++) ids[i] = rng.Next(c.VocabSize);
+        int chunks = tokens / c.ChunkSize;
+        var neighbours = new int[chunks * c.NumNeighbours * c.NeighbourLen];
+        for (int i = 0; i < neighbours.Length; i++) neighbours[i] = rng.Next(c.VocabSize);
+        // positions: before any neighbours, the first position with them, the second chunk's, and the last
+        var checks = new[] { 0, c.ChunkSize - 2, c.ChunkSize - 1, c.ChunkSize, 2 * c.ChunkSize - 1, tokens / 2, tokens - 1 }
+            .Where(p => p < tokens).Distinct().Order().ToArray();
+        return (ids, neighbours, checks);
+    }
+
+    /// <summary>max |ours − ref| / max |ref| over the checked logits.</summary>
+    static double ParityAgainst(float[] reference, float[] ours)
+    {
+        double maxRef = 1e-6, maxDiff = 0;
+        for (int i = 0; i < reference.Length; i++)
+        {
+            maxRef = Math.Max(maxRef, Math.Abs(reference[i]));
+            double d = Math.Abs((double)ours[i] - reference[i]);
+            if (!(d <= maxDiff)) maxDiff = d;
+        }
+        return maxDiff / maxRef;
+    }
+
+    /// <summary>Read bandwidth of a 512 MiB buffer summed with Vector512 on <paramref name="threads"/> threads (best of 3).</summary>
+    static unsafe double MeasureBandwidth(int threads)
+    {
+        long bytes = 512L << 20;
+        var buffer = GC.AllocateUninitializedArray<float>((int)(bytes / 4), pinned: true);
+        Parallel.For(0, threads, t => buffer.AsSpan((int)(buffer.Length / threads * (long)t), buffer.Length / threads).Fill(1f));
+        double best = 0;
+        for (int rep = 0; rep < 3; rep++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            var sums = new float[threads];
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+            {
+                int n = buffer.Length / threads;
+                fixed (float* p0 = &buffer[n * t])
+                {
+                    var a = Vector512<float>.Zero; var b = a; var c = a; var d = a;
+                    for (int i = 0; i + 64 <= n; i += 64)
+                    {
+                        a += Vector512.Load(p0 + i); b += Vector512.Load(p0 + i + 16);
+                        c += Vector512.Load(p0 + i + 32); d += Vector512.Load(p0 + i + 48);
+                    }
+                    sums[t] = Vector512.Sum(a + b + c + d);
+                }
+            });
+            best = Math.Max(best, bytes / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+        }
+        return best;
+    }
+
+    static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "src", "training", "model.py"))) return dir.FullName;
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "src", "training", "model.py"))) return dir.FullName;
+        throw new DirectoryNotFoundException("repository root (with src/training/model.py) not found");
+    }
+
+    static int IntArg(string[] args, string name, int fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    static double Median(double[] v)
+    {
+        var s = v.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    static string Spread(double[] v) => string.Create(CultureInfo.InvariantCulture, $"{v.Min():F1}–{v.Max():F1}");
+}
