@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using Retro.Api.Apis.Contracts;
+using Retro.Api.Telemetry;
+using Retro.Core;
+
+namespace Retro.Api.Apis;
+
+/// <summary>Folds a generation's events into the response pieces (neighbours per chunk, usage, timings) and records metrics.</summary>
+internal sealed class GenerationCollector(GenerationPlan plan, ModelIds models)
+{
+    private readonly long _start = Stopwatch.GetTimestamp();
+    private readonly List<ChunkNeighbours> _chunks = [];
+    private double _embed, _search, _fetch, _rerank;
+
+    public GenerationCompletedEvent? Completed { get; private set; }
+
+    /// <summary>Folds one event in; returns the payload a stream sends for it.</summary>
+    public object Add(GenerationEvent e)
+    {
+        switch (e)
+        {
+            case ChunkRetrievedEvent r:
+                var chunk = new ChunkNeighbours(r.ChunkIndex, r.Query, Neighbours(r.Neighbours));
+                _chunks.Add(chunk);
+                _embed += r.Timings.EmbedMs;
+                _search += r.Timings.SearchMs;
+                _fetch += r.Timings.FetchMs;
+                _rerank += r.Timings.RerankMs;
+                if (!plan.ClosedBook)
+                    RetroTelemetry.RetrievalDuration.Record(r.Timings.EmbedMs + r.Timings.SearchMs + r.Timings.FetchMs + r.Timings.RerankMs);
+                return chunk;
+            case TokenGeneratedEvent t:
+                return new TokenEvent(t.TokenId, t.Position, t.Text);
+            case GenerationCompletedEvent c:
+                Completed = c;
+                RetroTelemetry.GeneratedTokens.Add(c.Stats.GeneratedTokens);
+                if (c.Stats.DecodeMs > 0 && c.Stats.GeneratedTokens > 0)
+                    RetroTelemetry.TokensPerSecond.Record(c.Stats.GeneratedTokens * 1000.0 / c.Stats.DecodeMs);
+                return c;
+            default:
+                throw new InvalidOperationException($"Unknown generation event {e.GetType().Name}.");
+        }
+    }
+
+    public static string EventName(GenerationEvent e) => e switch
+    {
+        ChunkRetrievedEvent => "retrieval",
+        TokenGeneratedEvent => "token",
+        _ => "done",
+    };
+
+    public AnswerResponse ToAnswer() => new(Done.Text, Done.FinishReason, plan.Mode, _chunks, Usage(), Timings(), models);
+
+    public GenerateResponse ToGenerate() => new(Done.Text, Done.FinishReason, plan.Mode, _chunks, Usage(), Timings(), models);
+
+    private GenerationCompletedEvent Done => Completed ?? throw new InvalidOperationException("The generator ended without a completion event.");
+
+    private TokenUsage Usage() => new(Done.Stats.PromptTokens, Done.Stats.GeneratedTokens, Done.Stats.Retrievals);
+
+    private Timings Timings() => new(_embed, _search, _fetch, _rerank, Done.Stats.EncodeNeighboursMs, Done.Stats.PrefillMs,
+        Done.Stats.DecodeMs, Stopwatch.GetElapsedTime(_start).TotalMilliseconds);
+
+    public static IReadOnlyList<NeighbourInfo> Neighbours(IReadOnlyList<Neighbour> neighbours)
+    {
+        var list = new NeighbourInfo[neighbours.Count];
+        for (int i = 0; i < list.Length; i++)
+        {
+            var n = neighbours[i];
+            list[i] = new NeighbourInfo(n.Chunk.Id.ToString(), n.Chunk.Url, n.Chunk.Text, n.Chunk.ContinuationText, n.Score, n.RerankScore);
+        }
+        return list;
+    }
+}

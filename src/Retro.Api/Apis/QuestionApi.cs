@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Retro.Api.Apis.Contracts;
+using Retro.Api.Options;
+using Retro.Api.Telemetry;
+using Retro.Core;
+
+namespace Retro.Api.Apis;
+
+/// <summary>The question-answering endpoints: <c>/v1/answer</c>, <c>/v1/generate</c>, <c>/v1/retrieve</c>.</summary>
+public static class QuestionApi
+{
+    /// <summary>Rate-limiter policy shared by the /v1 endpoints (a concurrency limit with a bounded queue).</summary>
+    public const string ConcurrencyPolicy = "generation";
+
+    /// <summary>Maps the /v1 endpoints.</summary>
+    public static IEndpointRouteBuilder MapQuestionApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1")
+            .WithTags("Questions")
+            .RequireRateLimiting(ConcurrencyPolicy)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
+
+        api.MapPost("/answer", AnswerAsync)
+            .WithName("Answer")
+            .WithSummary("Answer a question with RETRO")
+            .WithDescription("Retrieves neighbours for the question (mode \"retrieval\") or none (\"closed-book\"), generates the answer, "
+                + "and returns it with the neighbours used for every chunk, token counts, timings and model ids. "
+                + "With stream = true the answer comes as Server-Sent Events: retrieval, token, done.");
+        api.MapPost("/generate", GenerateAsync)
+            .WithName("Generate")
+            .WithSummary("Continue a prompt with RETRO")
+            .WithDescription("Retrieves for every completed 64-token chunk of the prompt and of the generated text. With stream = true: "
+                + "Server-Sent Events, a retrieval event at every chunk boundary before the tokens that use it, tokens as they come, and done.");
+        api.MapPost("/retrieve", RetrieveAsync)
+            .WithName("Retrieve")
+            .WithSummary("Retrieve and rerank chunks for a query");
+        return app;
+    }
+
+    /// <summary>POST /v1/answer.</summary>
+    public static async Task<Results<Ok<AnswerResponse>, ServerSentEventsResult<object>, ValidationProblem>> AnswerAsync(
+        AnswerRequest request, IGenerator generator, IRetriever retriever, ModelIds models, IOptions<ServiceOptions> service,
+        IOptions<RetrievalOptions> retrieval, IOptions<GenerationOptions> generation, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var plan = RequestValidation.Validate(request, service.Value, retrieval.Value, generation.Value, out var errors);
+        if (plan is null) return TypedResults.ValidationProblem(errors);
+        var (run, error) = await GenerationRun.StartAsync(generator, retriever, plan, isQuestion: true, "question", models,
+            loggers.CreateLogger(typeof(QuestionApi)), cancellationToken);
+        if (run is null) return error!;
+        if (plan.Stream) return TypedResults.ServerSentEvents(run.StreamAsync(c => c.ToAnswer(), cancellationToken));
+        await run.DrainAsync();
+        return TypedResults.Ok(run.Collector.ToAnswer());
+    }
+
+    /// <summary>POST /v1/generate.</summary>
+    public static async Task<Results<Ok<GenerateResponse>, ServerSentEventsResult<object>, ValidationProblem>> GenerateAsync(
+        GenerateRequest request, IGenerator generator, IRetriever retriever, ModelIds models, IOptions<ServiceOptions> service,
+        IOptions<RetrievalOptions> retrieval, IOptions<GenerationOptions> generation, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var plan = RequestValidation.Validate(request, service.Value, retrieval.Value, generation.Value, out var errors);
+        if (plan is null) return TypedResults.ValidationProblem(errors);
+        var (run, error) = await GenerationRun.StartAsync(generator, retriever, plan, isQuestion: false, "prompt", models,
+            loggers.CreateLogger(typeof(QuestionApi)), cancellationToken);
+        if (run is null) return error!;
+        if (plan.Stream) return TypedResults.ServerSentEvents(run.StreamAsync(c => c.ToGenerate(), cancellationToken));
+        await run.DrainAsync();
+        return TypedResults.Ok(run.Collector.ToGenerate());
+    }
+
+    /// <summary>POST /v1/retrieve.</summary>
+    public static async Task<Results<Ok<RetrieveResponse>, ValidationProblem>> RetrieveAsync(
+        RetrieveRequest request, IRetriever retriever, ModelIds models, IOptions<ServiceOptions> service, IOptions<RetrievalOptions> retrieval,
+        CancellationToken cancellationToken)
+    {
+        var options = RequestValidation.Validate(request, service.Value, retrieval.Value, out var errors);
+        if (options is null) return TypedResults.ValidationProblem(errors);
+        using var activity = RetroTelemetry.ActivitySource.StartActivity("retrieve");
+        long start = Stopwatch.GetTimestamp();
+        var result = await retriever.RetrieveAsync(request.Query!, options, cancellationToken);
+        double total = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        RetroTelemetry.RetrievalDuration.Record(total);
+        var t = result.Timings;
+        return TypedResults.Ok(new RetrieveResponse(request.Query!, GenerationCollector.Neighbours(result.Neighbours),
+            new Timings(t.EmbedMs, t.SearchMs, t.FetchMs, t.RerankMs, 0, 0, 0, total), models));
+    }
+}

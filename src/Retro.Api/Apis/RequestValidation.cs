@@ -1,0 +1,116 @@
+using Retro.Api.Apis.Contracts;
+using Retro.Api.Options;
+using Retro.Core;
+
+namespace Retro.Api.Apis;
+
+/// <summary>A validated request: what to generate from, how, and whether to stream.</summary>
+internal sealed record GenerationPlan(string Text, bool ClosedBook, RetrievalOptions Retrieval, GenerationOptions Generation, bool Stream)
+{
+    public string Mode => ClosedBook ? RequestValidation.ClosedBook : RequestValidation.Retrieval;
+}
+
+/// <summary>
+/// Checks request bodies against the service's limits and fills unset fields from the configured defaults. Errors are
+/// keyed by the JSON field name, as problem details' <c>errors</c>.
+/// </summary>
+internal static class RequestValidation
+{
+    public const string Retrieval = "retrieval";
+    public const string ClosedBook = "closed-book";
+    public const int MaxK = 64;
+    public const int MaxCandidates = 1000;
+    public const int MaxStops = 4;
+    public const int MaxStopChars = 64;
+
+    public static GenerationPlan? Validate(AnswerRequest request, ServiceOptions service, RetrievalOptions retrieval, GenerationOptions generation, out Dictionary<string, string[]> errors)
+    {
+        errors = [];
+        RequireText(errors, "question", request.Question, service.MaxQuestionChars);
+        var plan = Common(errors, request.Mode, request.K, request.Candidates, request.Rerank, request.MaxTokens, request.Temperature,
+            request.TopP, null, request.Seed, null, service, retrieval, generation);
+        return errors.Count == 0 ? new GenerationPlan(request.Question!, plan.ClosedBook, plan.Retrieval, plan.Generation, request.Stream) : null;
+    }
+
+    public static GenerationPlan? Validate(GenerateRequest request, ServiceOptions service, RetrievalOptions retrieval, GenerationOptions generation, out Dictionary<string, string[]> errors)
+    {
+        errors = [];
+        RequireText(errors, "prompt", request.Prompt, service.MaxPromptChars);
+        var plan = Common(errors, request.Mode, request.K, request.Candidates, request.Rerank, request.MaxTokens, request.Temperature,
+            request.TopP, request.TopK, request.Seed, request.Stop, service, retrieval, generation);
+        return errors.Count == 0 ? new GenerationPlan(request.Prompt!, plan.ClosedBook, plan.Retrieval, plan.Generation, request.Stream) : null;
+    }
+
+    public static RetrievalOptions? Validate(RetrieveRequest request, ServiceOptions service, RetrievalOptions retrieval, out Dictionary<string, string[]> errors)
+    {
+        errors = [];
+        RequireText(errors, "query", request.Query, service.MaxQuestionChars);
+        var options = RetrievalFrom(errors, request.K, request.Candidates, request.Rerank, retrieval);
+        return errors.Count == 0 ? options : null;
+    }
+
+    private static (bool ClosedBook, RetrievalOptions Retrieval, GenerationOptions Generation) Common(
+        Dictionary<string, string[]> errors, string? mode, int? k, int? candidates, bool? rerank, int? maxTokens, float? temperature,
+        float? topP, int? topK, ulong? seed, IReadOnlyList<string>? stop, ServiceOptions service, RetrievalOptions retrieval, GenerationOptions generation)
+    {
+        bool closedBook = false;
+        if (mode is not null and not Retrieval)
+        {
+            if (mode == ClosedBook) closedBook = true;
+            else errors["mode"] = [$"Unknown mode '{Shorten(mode)}'; use \"{Retrieval}\" or \"{ClosedBook}\"."];
+        }
+        var retrievalOptions = RetrievalFrom(errors, k, candidates, rerank, retrieval);
+
+        int tokens = maxTokens ?? Math.Min(generation.MaxTokens, service.MaxTokensLimit);
+        if (tokens < 1 || tokens > service.MaxTokensLimit) errors["maxTokens"] = [$"maxTokens must be between 1 and {service.MaxTokensLimit}."];
+        float temp = temperature ?? generation.Temperature;
+        if (!(temp >= 0f && temp <= 10f)) errors["temperature"] = ["temperature must be between 0 and 10."];
+        float p = topP ?? generation.TopP;
+        if (!(p > 0f && p <= 1f)) errors["topP"] = ["topP must be in (0, 1]."];
+        int kTokens = topK ?? generation.TopK;
+        if (kTokens < 0) errors["topK"] = ["topK must be 0 (off) or positive."];
+        if (stop is not null)
+        {
+            if (stop.Count > MaxStops) errors["stop"] = [$"At most {MaxStops} stop texts."];
+            else
+            {
+                foreach (var s in stop)
+                {
+                    if (string.IsNullOrEmpty(s) || s.Length > MaxStopChars)
+                    {
+                        errors["stop"] = [$"Each stop text must have 1 to {MaxStopChars} characters."];
+                        break;
+                    }
+                }
+            }
+        }
+        var generationOptions = generation with
+        {
+            MaxTokens = tokens,
+            Temperature = temp,
+            TopP = p,
+            TopK = kTokens,
+            Seed = seed ?? generation.Seed,
+            Stop = stop ?? generation.Stop,
+        };
+        return (closedBook, retrievalOptions, generationOptions);
+    }
+
+    private static RetrievalOptions RetrievalFrom(Dictionary<string, string[]> errors, int? k, int? candidates, bool? rerank, RetrievalOptions retrieval)
+    {
+        int kk = k ?? retrieval.K;
+        if (kk < 1 || kk > MaxK) errors["k"] = [$"k must be between 1 and {MaxK}."];
+        int cc = candidates ?? Math.Max(retrieval.Candidates, kk);
+        if (cc < 1 || cc > MaxCandidates) errors["candidates"] = [$"candidates must be between 1 and {MaxCandidates}."];
+        else if (cc < kk) errors["candidates"] = [$"candidates ({cc}) must be at least k ({kk})."];
+        return retrieval with { K = kk, Candidates = cc, Rerank = rerank ?? retrieval.Rerank };
+    }
+
+    private static void RequireText(Dictionary<string, string[]> errors, string field, string? text, int maxChars)
+    {
+        if (string.IsNullOrWhiteSpace(text)) errors[field] = [$"{field} is required and must not be blank."];
+        else if (text.Length > maxChars) errors[field] = [$"{field} has {text.Length} characters; the limit is {maxChars}."];
+    }
+
+    private static string Shorten(string value) => value.Length <= 32 ? value : value[..32] + "…";
+}

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Retro.Api.Hosting;
+using Retro.Api.Infrastructure;
+using Retro.Api.Options;
+using Retro.Api.Telemetry;
+
+namespace Retro.Api.Extensions;
+
+/// <summary>Cross-cutting defaults: configuration, listening urls, telemetry, health, OpenAPI, the page.</summary>
+public static class ServiceDefaultsExtensions
+{
+    /// <summary>
+    /// Adds the repository's <c>appsettings.json</c> (copied beside the assembly) under the host's own sources, the
+    /// listening urls from <c>Retro:Service:Urls</c> unless ASPNETCORE_URLS is set, OpenTelemetry (OTLP when its endpoint
+    /// is set), health checks and the OpenAPI document.
+    /// </summary>
+    public static WebApplicationBuilder AddRetroDefaults(this WebApplicationBuilder builder)
+    {
+        string shipped = Path.Combine(AppContext.BaseDirectory, "appsettings.json");
+        if (File.Exists(shipped))
+        {
+            // Lowest precedence: the content root's appsettings.json, environment variables and arguments override it.
+            builder.Configuration.Sources.Insert(0, new JsonConfigurationSource { Path = shipped, Optional = true, ReloadOnChange = false });
+        }
+        if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
+            builder.WebHost.UseUrls((builder.Configuration[$"{ServiceOptions.Section}:Urls"] ?? new ServiceOptions().Urls).Split(';', StringSplitOptions.RemoveEmptyEntries));
+
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Services.AddRetroTelemetry(builder.Configuration);
+        builder.Services.AddHealthChecks()
+            .AddCheck<ModelsHealthCheck>("models", tags: ["ready"])
+            .AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
+        builder.Services.AddOpenApi();
+        return builder;
+    }
+
+    /// <summary>
+    /// Middleware (problem details for errors and status codes, body limit, API key, concurrency limit, timeouts,
+    /// request telemetry) and the non-API endpoints: <c>/alive</c>, <c>/health</c>, <c>/openapi/v1.json</c>, <c>/</c>.
+    /// </summary>
+    public static WebApplication MapRetroDefaults(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseMiddleware<RequestTelemetryMiddleware>();
+        app.UseMiddleware<RequestBodyLimitMiddleware>();
+        app.UseMiddleware<ApiKeyMiddleware>();
+        app.UseRateLimiter();
+        app.UseRequestTimeouts();
+
+        app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = r => r.Tags.Contains("live"), ResponseWriter = WriteHealthAsync })
+            .WithName("Alive").WithSummary("The process is up").DisableRateLimiting();
+        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync })
+            .WithName("Health").WithSummary("Models loaded and vector store reachable").DisableRateLimiting();
+        app.MapOpenApi();
+        app.MapGet("/", WebPage.Get).WithName("Page").WithSummary("A small page to ask questions").ExcludeFromDescription();
+        return app;
+    }
+
+    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        var checks = new Dictionary<string, object?>();
+        foreach (var (name, entry) in report.Entries)
+            checks[name] = new { status = entry.Status.ToString(), description = entry.Description, data = entry.Data };
+        return context.Response.WriteAsync(JsonSerializer.Serialize(
+            new { status = report.Status.ToString(), checks }, JsonSerializerOptions.Web), context.RequestAborted);
+    }
+}

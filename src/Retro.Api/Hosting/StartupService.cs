@@ -1,0 +1,81 @@
+using Microsoft.Extensions.Options;
+using Retro.Api.Apis.Contracts;
+using Retro.Api.Infrastructure;
+using Retro.Api.Options;
+using Retro.Core;
+
+namespace Retro.Api.Hosting;
+
+/// <summary>
+/// Before the server listens: loads the models (a bad folder stops the start with the loader's message), opens the
+/// collection, and on an empty embedded store ingests the bundled sample corpus, logging progress. A store that does
+/// not answer is logged and left to <c>/health</c>; closed-book questions still work.
+/// </summary>
+internal sealed partial class StartupService(
+    IServiceProvider services,
+    IOptions<ServiceOptions> service,
+    IOptions<VectorStoreOptions> storeOptions,
+    RepositoryPaths paths,
+    ILogger<StartupService> logger) : IHostedLifecycleService
+{
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var models = services.GetRequiredService<ModelIds>();
+        LogModels(logger, models.Encoder, models.Reranker ?? "(none)", models.Decoder);
+
+        var encoder = services.GetRequiredService<ITextEncoder>();
+        var store = services.GetRequiredService<IVectorStore>();
+        long count;
+        try
+        {
+            await store.EnsureCollectionAsync(storeOptions.Value.ToSpec(encoder.Dimension), cancellationToken);
+            count = await store.CountAsync(cancellationToken);
+        }
+        catch (VectorStoreUnavailableException e)
+        {
+            LogStoreDown(logger, e.Message);
+            return;
+        }
+        LogStore(logger, storeOptions.Value.Provider, storeOptions.Value.Collection, count);
+        if (count > 0 || storeOptions.Value.Provider != VectorStoreProvider.Embedded || !service.Value.IngestSampleWhenEmpty) return;
+
+        string corpus = paths.Resolve(service.Value.SampleCorpus);
+        if (!File.Exists(corpus))
+        {
+            LogNoSample(logger, corpus);
+            return;
+        }
+        LogIngesting(logger, corpus);
+        var started = DateTime.UtcNow;
+        var progress = new Progress<(long Documents, long Chunks)>(p => LogProgress(logger, p.Documents, p.Chunks));
+        long chunks = await services.GetRequiredService<ICorpusIngestor>().IngestAsync(corpus, encoder, store, progress, cancellationToken);
+        LogIngested(logger, chunks, (DateTime.UtcNow - started).TotalSeconds);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Models loaded: encoder {Encoder}, reranker {Reranker}, decoder {Decoder}")]
+    private static partial void LogModels(ILogger logger, string encoder, string reranker, string decoder);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Vector store {Provider}, collection {Collection}: {Count} chunks")]
+    private static partial void LogStore(ILogger logger, VectorStoreProvider provider, string collection, long count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Vector store unavailable at start-up ({Reason}); retrieval answers 503 until it returns, closed-book works")]
+    private static partial void LogStoreDown(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The store is empty and the sample corpus {Path} is missing; retrieval will find nothing")]
+    private static partial void LogNoSample(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Empty store: ingesting the sample corpus {Path}")]
+    private static partial void LogIngesting(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Ingesting: {Documents} documents, {Chunks} chunks")]
+    private static partial void LogProgress(ILogger logger, long documents, long chunks);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sample corpus ingested: {Chunks} chunks in {Seconds:F1} s")]
+    private static partial void LogIngested(ILogger logger, long chunks, double seconds);
+}

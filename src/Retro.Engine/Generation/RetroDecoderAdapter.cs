@@ -1,0 +1,79 @@
+using Retro.Core;
+using Retro.Engine.Retro;
+
+namespace Retro.Engine.Generation;
+
+/// <summary>
+/// <see cref="IRetroDecoder"/> over the engine's <see cref="RetroDecoder"/> and the decoder's tokenizer. Each session
+/// allocates its own KV cache of <see cref="MaxSequenceLength"/> positions for up to <see cref="MaxNeighbours"/>
+/// neighbours per chunk. Thread-safe (sessions are independent).
+/// </summary>
+public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
+{
+    private readonly RetroDecoder _decoder;
+    private readonly bool _ownsDecoder;
+
+    /// <summary>
+    /// Wraps <paramref name="decoder"/>; <paramref name="maxNeighbours"/> bounds k per chunk (default: 8 or the model's
+    /// num_neighbours, whichever is larger). Disposes the decoder when <paramref name="ownsDecoder"/>.
+    /// </summary>
+    public RetroDecoderAdapter(RetroDecoder decoder, ITokenizer tokenizer, string modelId, int? maxNeighbours = null, bool ownsDecoder = true)
+    {
+        _decoder = decoder ?? throw new ArgumentNullException(nameof(decoder));
+        Tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
+        ArgumentException.ThrowIfNullOrEmpty(modelId);
+        ModelId = modelId;
+        MaxNeighbours = maxNeighbours ?? Math.Max(8, decoder.Config.NumNeighbours);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxNeighbours, 1, nameof(maxNeighbours));
+        _ownsDecoder = ownsDecoder;
+    }
+
+    /// <summary>Most neighbours a session takes per chunk; more are dropped (the best come first).</summary>
+    public int MaxNeighbours { get; }
+
+    /// <inheritdoc />
+    public string ModelId { get; }
+
+    /// <inheritdoc />
+    public ITokenizer Tokenizer { get; }
+
+    /// <inheritdoc />
+    public int ChunkSize => _decoder.Config.ChunkSize;
+
+    /// <inheritdoc />
+    public int NeighbourLength => _decoder.Config.NeighbourLen;
+
+    /// <inheritdoc />
+    public int MaxSequenceLength => _decoder.Config.MaxSeqLen;
+
+    /// <inheritdoc />
+    public int VocabularySize => _decoder.Config.VocabSize;
+
+    /// <inheritdoc />
+    public int EosTokenId => _decoder.Config.EosTokenId;
+
+    /// <inheritdoc />
+    public int PadTokenId => _decoder.Config.PadTokenId;
+
+    /// <inheritdoc />
+    public IRetroDecoderSession CreateSession() => new Session(_decoder.CreateSession(MaxNeighbours), MaxNeighbours);
+
+    /// <summary>Releases the decoder's mapped weights when owned.</summary>
+    public void Dispose()
+    {
+        if (_ownsDecoder) _decoder.Dispose();
+    }
+
+    private sealed class Session(RetroSession session, int maxNeighbours) : IRetroDecoderSession
+    {
+        public int Length => session.Length;
+
+        public void Feed(ReadOnlySpan<int> tokens, IReadOnlyList<int[]> neighbours, Span<float> logits)
+        {
+            if (neighbours.Count > maxNeighbours) neighbours = neighbours.Take(maxNeighbours).ToArray();
+            session.Feed(tokens, neighbours, logits);
+        }
+
+        public void Dispose() => session.Dispose();
+    }
+}
