@@ -22,6 +22,7 @@ internal sealed class BpeModel : TokenModel
     private readonly int _unkId = -1;
     private readonly ConcurrentDictionary<string, int[]> _cache = new();
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+    private int _cacheCount; // ConcurrentDictionary.Count takes every lock: too slow per word
 
     [ThreadStatic] private static PriorityQueue<int, long>? t_heap;
 
@@ -81,7 +82,8 @@ internal sealed class BpeModel : TokenModel
         if (!_cacheLookup.TryGetValue(piece, out int[]? packed))
         {
             packed = Run(piece);
-            if (piece.Length <= MaxCachedPieceLength && _cache.Count < MaxCacheEntries) _cacheLookup.TryAdd(piece, packed);
+            if (piece.Length <= MaxCachedPieceLength && Volatile.Read(ref _cacheCount) < MaxCacheEntries && _cacheLookup.TryAdd(piece, packed))
+                Interlocked.Increment(ref _cacheCount);
         }
         int n = packed.Length / 2;
         int position = 0;

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Retro.Tokenizers;
+using Retro.Tokenizers.Training;
+
+namespace Retro.Benchmarks.Tokenizers;
+
+/// <summary>
+/// Tokenizer benchmark: BPE training on a corpus of real text (../shared/data repeated in seeded shuffled passes up
+/// to --mb MB), then encoding throughput and the GPT-2 pre-tokenizer (hand-written scanner vs .NET Regex).
+/// Usage: <c>tokenizer [--mb 100] [--vocab 16384] [--threads 2] [--data DIR] [--out tokenizer.json]</c>.
+/// </summary>
+public static partial class TokenizerBenchmark
+{
+    [GeneratedRegex(Gpt2PreTokenizer.Pattern)]
+    private static partial Regex Gpt2Regex();
+
+    public static int Run(string[] args)
+    {
+        double mb = Option(args, "--mb", 100.0);
+        int vocab = (int)Option(args, "--vocab", 16384.0);
+        int threads = (int)Option(args, "--threads", Environment.ProcessorCount);
+        string data = OptionString(args, "--data") ?? FindData();
+        string? output = OptionString(args, "--out");
+
+        var docs = LoadDocuments(data);
+        long baseBytes = docs.Sum(d => (long)Encoding.UTF8.GetByteCount(d));
+        Console.WriteLine($"base corpus: {docs.Count:N0} documents, {baseBytes / 1e6:F1} MB from {data}");
+
+        // ---- training -------------------------------------------------------------------------------------------
+        // Wall time and this process's CPU time (the host is shared: CPU time shows the work without waiting).
+        var process = Process.GetCurrentProcess();
+        var trainer = new BpeTrainer(new BpeTrainerOptions { VocabularySize = vocab, MaxDegreeOfParallelism = threads });
+        var cpu0 = process.TotalProcessorTime;
+        trainer.Feed(Repeat(docs, (long)(mb * 1e6)));
+        process.Refresh();
+        var cpu1 = process.TotalProcessorTime;
+        var tokenizer = trainer.Train();
+        process.Refresh();
+        var cpu2 = process.TotalProcessorTime;
+        var s = trainer.Stats;
+        Console.WriteLine($"word counting: {s.Utf8Bytes / 1e6:F1} MB, {s.Documents:N0} docs, {s.UniqueWords:N0} unique words, " +
+                          $"wall {s.CountingSeconds:F1} s = {s.Utf8Bytes / 1e6 / s.CountingSeconds:F1} MB/s ({threads} threads), " +
+                          $"CPU {(cpu1 - cpu0).TotalSeconds:F1} s = {s.Utf8Bytes / 1e6 / (cpu1 - cpu0).TotalSeconds:F1} MB/s per core");
+        Console.WriteLine($"merge phase: {s.Merges:N0} merges (vocab {tokenizer.VocabularySize:N0}), wall {s.MergeSeconds:F1} s, CPU {(cpu2 - cpu1).TotalSeconds:F1} s (single thread)");
+        if (output is not null)
+        {
+            tokenizer.Save(output);
+            Console.WriteLine($"wrote {output}");
+        }
+
+        // ---- encoding -------------------------------------------------------------------------------------------
+        // Pass 0 warms the JIT on a throw-away copy; pass 1 runs a fresh copy (empty word cache); passes 2-3 reuse it.
+        var encodeTimes = new List<double>();
+        long tokens = 0;
+        var cold = TokenizerLoader.FromJson(tokenizer.ToJson());
+        for (int rep = 0; rep < 4; rep++)
+        {
+            var t = rep == 0 ? TokenizerLoader.FromJson(tokenizer.ToJson()) : cold;
+            process.Refresh();
+            var before = process.TotalProcessorTime;
+            tokens = 0;
+            foreach (string d in docs) tokens += t.Encode(d).Length;
+            process.Refresh();
+            encodeTimes.Add((process.TotalProcessorTime - before).TotalSeconds);
+        }
+        Console.WriteLine($"encode (CPU time, single thread): {tokens:N0} tokens ({baseBytes / (double)tokens:F2} bytes/token); " +
+                          $"cold word cache {baseBytes / 1e6 / encodeTimes[1]:F1} MB/s, warm {baseBytes / 1e6 / Math.Min(encodeTimes[2], encodeTimes[3]):F1} MB/s");
+
+        // ---- pre-tokenizer: scanner vs regex ---------------------------------------------------------------------
+        double scanner = Median(5, () =>
+        {
+            long n = 0;
+            foreach (string d in docs)
+            {
+                ReadOnlySpan<char> span = d;
+                for (int i = 0; i < span.Length; i += Gpt2PreTokenizer.MatchLength(span, i)) n++;
+            }
+            return n;
+        });
+        double regex = Median(3, () =>
+        {
+            long n = 0;
+            var re = Gpt2Regex();
+            foreach (string d in docs) foreach (var _ in re.EnumerateMatches(d)) n++;
+            return n;
+        });
+        double chars = docs.Sum(d => (double)d.Length);
+        Console.WriteLine($"pre-tokenizer (CPU time, median): scanner {chars / 1e6 / scanner:F1} M chars/s, source-generated Regex {chars / 1e6 / regex:F1} M chars/s");
+        Console.WriteLine($"tokenizer: train {s.Utf8Bytes / 1e6:F0} MB vocab {tokenizer.VocabularySize} wall {s.CountingSeconds + s.MergeSeconds:F1} s CPU {(cpu2 - cpu0).TotalSeconds:F1} s; " +
+                          $"encode warm {baseBytes / 1e6 / Math.Min(encodeTimes[2], encodeTimes[3]):F1} MB/s; scanner/regex {regex / scanner:F2}x");
+        return 0;
+    }
+
+    // Median CPU time of `runs` runs (single-threaded work).
+    private static double Median(int runs, Func<long> work)
+    {
+        var times = new List<double>();
+        var process = Process.GetCurrentProcess();
+        for (int i = 0; i < runs; i++)
+        {
+            process.Refresh();
+            var before = process.TotalProcessorTime;
+            GC.KeepAlive(work());
+            process.Refresh();
+            times.Add((process.TotalProcessorTime - before).TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    // Seeded shuffled passes over the documents until `bytes` UTF-8 bytes were yielded.
+    private static IEnumerable<string> Repeat(IReadOnlyList<string> docs, long bytes)
+    {
+        var random = new Random(1234);
+        var order = Enumerable.Range(0, docs.Count).ToArray();
+        long yielded = 0;
+        while (true)
+        {
+            random.Shuffle(order);
+            foreach (int i in order)
+            {
+                yield return docs[i];
+                yielded += Encoding.UTF8.GetByteCount(docs[i]);
+                if (yielded >= bytes) yield break;
+            }
+        }
+    }
+
+    private static List<string> LoadDocuments(string root)
+    {
+        var docs = new List<string>();
+        foreach (string path in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            string name = Path.GetFileName(path);
+            if (name.EndsWith(".jsonl", StringComparison.Ordinal) || name.EndsWith(".jsonl.gz", StringComparison.Ordinal) || name.EndsWith(".json.gz", StringComparison.Ordinal))
+                docs.AddRange(CorpusReader.ReadDocuments(path));
+            else if (name == "dev-v2.0.json")
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+                foreach (var article in doc.RootElement.GetProperty("data").EnumerateArray())
+                foreach (var paragraph in article.GetProperty("paragraphs").EnumerateArray())
+                    docs.Add(paragraph.GetProperty("context").GetString()!);
+            }
+            else if (name.EndsWith(".raw", StringComparison.Ordinal))
+                docs.AddRange(File.ReadAllText(path).Split("\n \n"));
+        }
+        return docs;
+    }
+
+    private static string FindData()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "shared", "data");
+            if (Directory.Exists(candidate)) return candidate;
+        }
+        throw new DirectoryNotFoundException("../shared/data not found; pass --data DIR.");
+    }
+
+    private static double Option(string[] args, string name, double fallback) =>
+        OptionString(args, name) is { } v ? double.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+
+    private static string? OptionString(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
