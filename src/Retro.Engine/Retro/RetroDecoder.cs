@@ -12,7 +12,7 @@ namespace Retro.Engine.Retro;
 /// positions u·m+m−1 .. u·m+2m−2. Closed-book = no neighbours: every CCA term is exactly 0.
 /// The model is immutable and shared; each sequence has its own <see cref="RetroRunState"/>.
 /// </summary>
-public sealed class RetroDecoder : IDisposable
+public sealed partial class RetroDecoder : IDisposable
 {
     readonly IDisposable? _owner;
     readonly float _scale;

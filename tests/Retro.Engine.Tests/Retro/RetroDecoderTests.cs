@@ -194,4 +194,63 @@ public sealed class RetroDecoderTests : IDisposable
         session.Step(4);
         (backend.Ops - ops).ShouldBe(plainStep + 2 * 4); // + CCA at 2 layers: norm, q, attention, o
     }
+
+    [Fact]
+    public void Stepping_sessions_as_a_batch_equals_stepping_each_alone()
+    {
+        int v = Config.VocabSize, m = Config.ChunkSize;
+        int[] starts = [2, 7, 0]; // sessions at different positions; chunk completions fall on different steps
+        var alone = new RetroSession[3];
+        var together = new RetroSession[3];
+        for (int b = 0; b < 3; b++)
+        {
+            alone[b] = _decoder.CreateSession();
+            together[b] = _decoder.CreateSession();
+            if (starts[b] > 0)
+            {
+                alone[b].Prefill(_tokens.AsSpan(0, starts[b]), Neighbours);
+                together[b].Prefill(_tokens.AsSpan(0, starts[b]), Neighbours);
+            }
+        }
+        // session 2 is closed-book throughout; the others get the table's neighbours
+        IReadOnlyList<int[]>? For(int b, RetroSession s) => b == 2 || !s.NextCompletesChunk ? null : Neighbours(s.NextChunkIndex);
+        using var batch = new RetroBatch(_decoder, 4);
+        var tokens = new int[3];
+        var lists = new IReadOnlyList<int[]>?[3];
+        var batched = new float[3 * v];
+        for (int step = 0; step < 12; step++)
+        {
+            for (int b = 0; b < 3; b++)
+            {
+                tokens[b] = _tokens[together[b].Length];
+                lists[b] = For(b, together[b]);
+            }
+            _decoder.StepBatch(batch, together, tokens, lists, batched);
+            for (int b = 0; b < 3; b++)
+            {
+                var single = alone[b].Step(tokens[b], For(b, alone[b])).ToArray();
+                ParityAssert.Close($"session {b} step {step} (position {alone[b].Length - 1})", single, batched.AsSpan(b * v, v), v, Tolerance);
+                together[b].Length.ShouldBe(alone[b].Length);
+            }
+        }
+        foreach (var s in alone) s.Dispose();
+        foreach (var s in together) s.Dispose();
+        (starts[1] + 12).ShouldBeGreaterThan(2 * m); // crossed several chunk boundaries
+    }
+
+    [Fact]
+    public void Batch_contracts_fail_clearly_and_leave_sessions_unchanged()
+    {
+        using var a = _decoder.CreateSession();
+        using var b = _decoder.CreateSession();
+        using var batch = new RetroBatch(_decoder, 2);
+        var logits = new float[2 * Config.VocabSize];
+        Should.Throw<ArgumentException>(() => _decoder.StepBatch(batch, [a, a], [1, 2], null, logits)).Message.ShouldContain("twice");
+        Should.Throw<ArgumentException>(() => _decoder.StepBatch(batch, [a, b], [1], null, logits));
+        Should.Throw<ArgumentException>(() => _decoder.StepBatch(batch, [a, b], [1, 2], [[[1]], null], logits)).Message.ShouldContain("completes no chunk");
+        using var c = _decoder.CreateSession();
+        Should.Throw<ArgumentException>(() => _decoder.StepBatch(batch, [a, b, c], [1, 2, 3], null, new float[3 * Config.VocabSize])).Message.ShouldContain("capacity");
+        a.Length.ShouldBe(0);
+        b.Length.ShouldBe(0);
+    }
 }

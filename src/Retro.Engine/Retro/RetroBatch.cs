@@ -1,0 +1,71 @@
+namespace Retro.Engine.Retro;
+
+/// <summary>
+/// Activations for stepping up to <see cref="Capacity"/> sessions together (<see cref="RetroDecoder.StepBatch"/>):
+/// one row per session, so every weight matrix is read once per step for all of them (GEMM instead of GEMV).
+/// Each session keeps its own KV and CCA caches in its <see cref="RetroRunState"/>. Not thread-safe; dispose to
+/// free the backend memory.
+/// </summary>
+public sealed class RetroBatch : IDisposable
+{
+    readonly List<BackendBuffer> _buffers = [];
+
+    /// <summary>Allocates activations for <paramref name="capacity"/> sessions of <paramref name="decoder"/>.</summary>
+    public RetroBatch(RetroDecoder decoder, int capacity)
+    {
+        ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Decoder = decoder;
+        Capacity = capacity;
+        var c = decoder.Config;
+        X = F32(capacity, c.DModel);
+        Xb = F32(capacity, c.DModel);
+        Q = F32(capacity, c.DModel);
+        K = F32(capacity, c.DModel);
+        V = F32(capacity, c.DModel);
+        AttnOut = F32(capacity, c.DModel);
+        Hidden = F32(capacity, c.DFf);
+        Logits = F32(capacity, c.VocabSize);
+        Ids = Alloc(DType.I32, 1, capacity);
+        Positions = Alloc(DType.I32, 1, capacity);
+        HostPositions = new int[capacity];
+        HostNeighbourCounts = new int[capacity];
+        HostLogits = new float[capacity * c.VocabSize];
+    }
+
+    /// <summary>The decoder the activations are sized for.</summary>
+    public RetroDecoder Decoder { get; }
+
+    /// <summary>Most sessions stepped together.</summary>
+    public int Capacity { get; }
+
+    internal Tensor X { get; }          // (B, D) residual streams, one row per session
+    internal Tensor Xb { get; }         // (B, D) normed
+    internal Tensor Q { get; }          // (B, D)
+    internal Tensor K { get; }          // (B, D) new keys before they go to each session's cache
+    internal Tensor V { get; }          // (B, D) new values
+    internal Tensor AttnOut { get; }    // (B, D)
+    internal Tensor Hidden { get; }     // (B, F)
+    internal Tensor Logits { get; }     // (B, V)
+    internal Tensor Ids { get; }        // I32 (1, B)
+    internal Tensor Positions { get; }  // I32 (1, B)
+    internal int[] HostPositions { get; }
+    internal int[] HostNeighbourCounts { get; }
+    internal float[] HostLogits { get; }
+
+    /// <summary>Frees the backend buffers.</summary>
+    public void Dispose()
+    {
+        foreach (var b in _buffers) b.Dispose();
+        _buffers.Clear();
+    }
+
+    Tensor F32(int rows, int cols) => Alloc(DType.F32, rows, cols);
+
+    Tensor Alloc(DType type, int rows, int cols)
+    {
+        var buffer = Decoder.Backend.Allocate((long)rows * cols * DTypes.SizeOf(type));
+        _buffers.Add(buffer);
+        return buffer.AsTensor(type, rows, cols);
+    }
+}
