@@ -73,6 +73,28 @@ public sealed partial class RetroDecoder : IDisposable
     }
 
     /// <summary>
+    /// Binds an open <see cref="ModelFolder"/> (<c>model_type</c> = <c>retro</c>) on <paramref name="backend"/>. The folder
+    /// keeps the checkpoint mapped and must outlive the decoder (the decoder does not dispose it).
+    /// </summary>
+    public static RetroDecoder Load(ModelFolder folder, IBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(backend);
+        if (folder.ModelType != "retro")
+            throw new CheckpointFormatException(folder.ConfigPath, "model_type", $"is '{folder.ModelType}', expected 'retro'");
+        RetroConfig config;
+        try { config = RetroConfig.FromJson(folder.Config); }
+        catch (InvalidDataException e) { throw new CheckpointFormatException(folder.ConfigPath, null, e.Message, e); }
+        var weights = RetroWeights.Load(folder.Weights, config, backend);
+        return new RetroDecoder(config, weights, backend, new WeightsOnly(weights));
+    }
+
+    sealed class WeightsOnly(RetroWeights weights) : IDisposable
+    {
+        public void Dispose() => weights.Dispose();
+    }
+
+    /// <summary>
     /// Allocates a sequence's state: <paramref name="maxNeighbours"/> per chunk (default num_neighbours), a KV cache of
     /// <paramref name="maxSequenceLength"/> positions (default max_seq_len), and 1 or chunk_size rows of logits.
     /// </summary>

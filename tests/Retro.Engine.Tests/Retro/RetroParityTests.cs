@@ -112,4 +112,33 @@ public sealed class RetroParityTests : IDisposable
         boundaries.ShouldBeGreaterThanOrEqualTo(3);
         (session.Length % m).ShouldNotBe(0);
     }
+
+    [Fact]
+    public void Loads_from_an_open_model_folder()
+    {
+        using var folder = ModelFolder.Open(Fixtures.Folder("retro-tiny"), "retro");
+        using var decoder = RetroDecoder.Load(folder, _backend);
+        var logits = FullForward(decoder, I("tokens"), null);
+        ParityAssert.Close("closed_book_logits via ModelFolder", F("closed_book_logits"), logits, decoder.Config.VocabSize, Fp32Tolerance);
+    }
+
+    [Fact]
+    public void A_checkpoint_with_a_wrong_tensor_shape_names_the_tensor()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"retro-bad-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string src = Fixtures.Folder("retro-tiny");
+            File.Copy(Path.Combine(src, "model.safetensors"), Path.Combine(dir, "model.safetensors"));
+            File.WriteAllText(Path.Combine(dir, "config.json"), File.ReadAllText(Path.Combine(src, "config.json")).Replace("\"d_ff\": 128", "\"d_ff\": 96"));
+            var e = Should.Throw<CheckpointFormatException>(() => RetroDecoder.Load(dir, _backend));
+            e.Tensor.ShouldBe("layers.0.mlp.fc_in.weight");
+            e.Message.ShouldContain("expected (96, 64)");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
