@@ -10,7 +10,9 @@ namespace Retro.Benchmarks.Tokenizers;
 /// <summary>
 /// Tokenizer benchmark: BPE training on a corpus of real text (../shared/data repeated in seeded shuffled passes up
 /// to --mb MB), then encoding throughput and the GPT-2 pre-tokenizer (hand-written scanner vs .NET Regex).
-/// Usage: <c>tokenizer [--mb 100] [--vocab 16384] [--threads 2] [--data DIR] [--out tokenizer.json]</c>.
+/// <c>--extra DIR[,DIR]</c> adds every file under those folders (gzip/dictzip decompressed, split at blank lines into
+/// ~8 KB documents), e.g. /usr/share/dictd,/usr/share/man for ~100 MB of distinct text instead of repeats.
+/// Usage: <c>tokenizer [--mb 100] [--vocab 16384] [--threads 2] [--data DIR] [--extra DIRS] [--out tokenizer.json]</c>.
 /// </summary>
 public static partial class TokenizerBenchmark
 {
@@ -28,13 +30,28 @@ public static partial class TokenizerBenchmark
         var docs = LoadDocuments(data);
         long baseBytes = docs.Sum(d => (long)Encoding.UTF8.GetByteCount(d));
         Console.WriteLine($"base corpus: {docs.Count:N0} documents, {baseBytes / 1e6:F1} MB from {data}");
+        var corpus = new List<string>(docs);
+        if (OptionString(args, "--extra") is { } extra)
+        {
+            long target = (long)(mb * 1e6), total = baseBytes;
+            foreach (string dir in extra.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                foreach (string doc in ExtraDocuments(dir))
+                {
+                    if (total >= target) break;
+                    corpus.Add(doc);
+                    total += Encoding.UTF8.GetByteCount(doc);
+                }
+            }
+            Console.WriteLine($"with --extra {extra}: {corpus.Count:N0} distinct documents, {total / 1e6:F1} MB");
+        }
 
         // ---- training -------------------------------------------------------------------------------------------
         // Wall time and this process's CPU time (the host is shared: CPU time shows the work without waiting).
         var process = Process.GetCurrentProcess();
         var trainer = new BpeTrainer(new BpeTrainerOptions { VocabularySize = vocab, MaxDegreeOfParallelism = threads });
         var cpu0 = process.TotalProcessorTime;
-        trainer.Feed(Repeat(docs, (long)(mb * 1e6)));
+        trainer.Feed(Repeat(corpus, (long)(mb * 1e6)));
         process.Refresh();
         var cpu1 = process.TotalProcessorTime;
         var tokenizer = trainer.Train();
@@ -148,6 +165,35 @@ public static partial class TokenizerBenchmark
                 docs.AddRange(File.ReadAllText(path).Split("\n \n"));
         }
         return docs;
+    }
+
+    private static IEnumerable<string> ExtraDocuments(string root)
+    {
+        foreach (string path in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            string text;
+            try
+            {
+                using Stream file = File.OpenRead(path);
+                using Stream stream = path.EndsWith(".gz", StringComparison.Ordinal) || path.EndsWith(".dz", StringComparison.Ordinal)
+                    ? new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress) : file;
+                using var reader = new StreamReader(stream);
+                text = reader.ReadToEnd();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                continue; // unreadable or not gzip after all: not text for this benchmark
+            }
+            var doc = new StringBuilder();
+            foreach (string paragraph in text.Split("\n\n"))
+            {
+                doc.Append(paragraph).Append("\n\n");
+                if (doc.Length < 8192) continue;
+                yield return doc.ToString();
+                doc.Clear();
+            }
+            if (doc.Length > 0) yield return doc.ToString();
+        }
     }
 
     private static string FindData()
