@@ -88,11 +88,19 @@ internal static class GraphSearch
             if (c.Distance > bound && (context.ResultCount >= ef || !restricted)) break;
             cancellationToken.ThrowIfCancellationRequested();
             int n = graph.ReadLinks(g, c.Node, level, links);
+            // Keep the unvisited neighbours and prefetch all of them before computing any distance: their vectors
+            // are scattered in memory, so overlapping the misses matters more than anything else here.
+            int fresh = 0;
             for (int i = 0; i < n; i++)
             {
                 uint node = links[i];
                 if (node >= g.Capacity || !context.Visit(node)) continue;
-                if (i + 1 < n) query.Prefetch(links[i + 1]);
+                query.Prefetch(node);
+                links[fresh++] = node;
+            }
+            for (int i = 0; i < fresh; i++)
+            {
+                uint node = links[i];
                 float d = query.Distance(node);
                 if (context.ResultCount < ef || d < bound)
                 {
