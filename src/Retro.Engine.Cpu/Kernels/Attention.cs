@@ -1,5 +1,7 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Retro.Engine.Cpu.Kernels;
 
@@ -52,8 +54,126 @@ internal static unsafe class Attention
         }
     }
 
-    /// <summary>Queries [q0, q1) of batch item b, head h.</summary>
+    /// <summary>Queries [q0, q1) of batch item b, head h: the blocked Vector512 path when the head dim allows it.</summary>
     internal static void Head(in Args a, int b, int h, int q0, int q1)
+    {
+        if (Vector512.IsHardwareAccelerated && a.Shape.HeadDim % 16 == 0 && a.Shape.KeyLength > 0) HeadBlocked(a, b, h, q0, q1);
+        else HeadSimple(a, b, h, q0, q1);
+    }
+
+    [ThreadStatic] private static float* t_blocked;
+    [ThreadStatic] private static long t_blockedLength;
+
+    /// <summary>
+    /// Four queries at a time: scores = q·Kᵀ against Kᵀ packed per head (hd × keys, 16-aligned), so every key vector
+    /// load feeds four FMAs; masked, causal-hidden and padding keys get −inf; softmax per row; then p·V with each
+    /// value vector loaded once per four queries.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void HeadBlocked(in Args a, int b, int h, int q0, int q1)
+    {
+        var s = a.Shape;
+        int hd = s.HeadDim, keys = s.KeyLength;
+        int padded = (keys + 15) & ~15;
+        long need = (long)hd * padded + 4L * padded;
+        if (t_blockedLength < need)
+        {
+            NativeMemory.AlignedFree(t_blocked);
+            t_blocked = (float*)NativeMemory.AlignedAlloc((nuint)(need * sizeof(float)), 64);
+            t_blockedLength = need;
+        }
+        float* kt = t_blocked;                    // (hd, padded)
+        float* scores = kt + (long)hd * padded;   // (4, padded)
+        int* mask = a.Mask != null ? a.Mask + (long)b * a.Ldm : null;
+        float* kBase = a.K + (long)b * s.KeyCapacity * a.Ldk + h * hd;
+        float* vBase = a.V + (long)b * s.KeyCapacity * a.Ldv + h * hd;
+
+        for (int j = 0; j < keys; j++)
+        {
+            float* k = kBase + (long)j * a.Ldk;
+            for (int e = 0; e < hd; e++) kt[(long)e * padded + j] = k[e];
+        }
+        for (int j = keys; j < padded; j++)
+            for (int e = 0; e < hd; e++) kt[(long)e * padded + j] = 0f;
+
+        var scale = Vector512.Create(s.Scale);
+        for (int i0 = q0; i0 < q1; i0 += 4)
+        {
+            int rows = Math.Min(4, q1 - i0);
+            float* qr0 = a.Q + ((long)b * s.QueryLength + i0) * a.Ldq + h * hd;
+            float* qr1 = rows > 1 ? qr0 + a.Ldq : qr0;
+            float* qr2 = rows > 2 ? qr1 + a.Ldq : qr1;
+            float* qr3 = rows > 3 ? qr2 + a.Ldq : qr2;
+
+            // scores[r, j] = scale · q_r · k_j
+            for (int j = 0; j < padded; j += 16)
+            {
+                Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+                float* kv = kt + j;
+                for (int e = 0; e < hd; e++, kv += padded)
+                {
+                    var k = Vector512.Load(kv);
+                    c0 = Vector512.FusedMultiplyAdd(Vector512.Create(qr0[e]), k, c0);
+                    c1 = Vector512.FusedMultiplyAdd(Vector512.Create(qr1[e]), k, c1);
+                    c2 = Vector512.FusedMultiplyAdd(Vector512.Create(qr2[e]), k, c2);
+                    c3 = Vector512.FusedMultiplyAdd(Vector512.Create(qr3[e]), k, c3);
+                }
+                (c0 * scale).Store(scores + j);
+                (c1 * scale).Store(scores + padded + j);
+                (c2 * scale).Store(scores + 2 * padded + j);
+                (c3 * scale).Store(scores + 3 * padded + j);
+            }
+
+            // softmax over the visible keys of each row; p = 0 elsewhere
+            for (int r = 0; r < rows; r++)
+            {
+                float* row = scores + r * padded;
+                int visible = s.Causal ? Math.Min(keys, s.QueryOffset + i0 + r + 1) : keys;
+                if (mask != null)
+                {
+                    for (int j = 0; j < visible; j++)
+                        if (mask[j] == 0) row[j] = float.NegativeInfinity;
+                }
+                var span = new Span<float>(row, visible);
+                float max = visible > 0 ? TensorPrimitives.Max(span) : float.NegativeInfinity;
+                if (float.IsNegativeInfinity(max)) // no visible key: zero output
+                {
+                    new Span<float>(row, padded).Clear();
+                    continue;
+                }
+                TensorPrimitives.Subtract(span, max, span);
+                TensorPrimitives.Exp(span, span);
+                float inv = 1f / TensorPrimitives.Sum(span);
+                TensorPrimitives.Multiply(span, inv, span);
+                new Span<float>(row + visible, padded - visible).Clear();
+            }
+            for (int r = rows; r < 4; r++) new Span<float>(scores + r * padded, padded).Clear();
+
+            // out_r = Σ_j p[r, j] · v_j, 16 values of the head at a time
+            float* p0 = scores, p1 = scores + padded, p2 = scores + 2 * padded, p3 = scores + 3 * padded;
+            float* o0 = a.O + ((long)b * s.QueryLength + i0) * a.Ldo + h * hd;
+            for (int c = 0; c < hd; c += 16)
+            {
+                Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+                float* v = vBase + c;
+                for (int j = 0; j < keys; j++, v += a.Ldv)
+                {
+                    var vv = Vector512.Load(v);
+                    c0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[j]), vv, c0);
+                    c1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[j]), vv, c1);
+                    c2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[j]), vv, c2);
+                    c3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[j]), vv, c3);
+                }
+                c0.Store(o0 + c);
+                if (rows > 1) c1.Store(o0 + a.Ldo + c);
+                if (rows > 2) c2.Store(o0 + 2L * a.Ldo + c);
+                if (rows > 3) c3.Store(o0 + 3L * a.Ldo + c);
+            }
+        }
+    }
+
+    /// <summary>One query at a time with TensorPrimitives (any head dim, any host).</summary>
+    internal static void HeadSimple(in Args a, int b, int h, int q0, int q1)
     {
         var s = a.Shape;
         int hd = s.HeadDim;

@@ -6,10 +6,11 @@ using System.Runtime.Intrinsics;
 namespace Retro.Engine.Cpu.Kernels;
 
 /// <summary>
-/// y[M×N] (epilogue) x[M×K]·w[N×K]ᵀ + bias: BLIS-style blocked GEMM. Per part (a block of rows × a block of
-/// columns) B is packed KC×NC at a time into 32-wide panels (converted from BF16/F16 on the way), each 32-wide panel
-/// (KC×32 floats, 32 KiB) stays in L1 while an 8×32 Vector512 micro-kernel sweeps the part's rows, whose KC-long
-/// slices stay in L2. Small M (decoding) goes to <see cref="Gemv"/>.
+/// y[M×N] (epilogue) x[M×K]·w[N×K]ᵀ + bias: BLIS-style blocked GEMM. B is packed once per call (per 2048-column
+/// round) into 32-wide panels split in K blocks of ≤ 256 (converted from BF16/F16 on the way), shared by all parts;
+/// each part (128 rows × a column range) sweeps 512-column groups of panels (≤ 512 KiB, in L2) with an 8×32
+/// Vector512 micro-kernel (16 accumulators), each KC×32 panel (≤ 32 KiB) staying in L1 while the part's rows pass.
+/// Small M (decoding) goes to <see cref="Gemv"/>.
 /// </summary>
 internal static unsafe class Gemm
 {
@@ -20,7 +21,11 @@ internal static unsafe class Gemm
     private const int MB = 128;       // rows per part: MB·KC·4 B = 128 KiB of x in L2
     internal const int GemvMaxRows = 7;
 
+    private const int ChunkColumns = 2048; // columns packed per round: bounds the shared buffer (K·2048·4 B)
+
     [ThreadStatic] private static float* t_packed;
+    [ThreadStatic] private static long t_packedLength;
+    [ThreadStatic] private static PackJob? t_pack;
     [ThreadStatic] private static GemmJob? t_job;
 
     /// <summary>Arguments of one multiplication (pointers already offset to element (0, 0)).</summary>
@@ -34,7 +39,10 @@ internal static unsafe class Gemm
         public MatMulEpilogue Epilogue;
     }
 
-    /// <summary>Runs the multiplication on <paramref name="pool"/>. Assumes validated shapes.</summary>
+    /// <summary>
+    /// Runs the multiplication on <paramref name="pool"/>. Assumes validated shapes. Per round of up to 2048
+    /// columns, B is packed once (in parallel, into the caller's buffer) and shared by all row blocks.
+    /// </summary>
     public static void Run(WorkerPool pool, in Args a)
     {
         if (a.M == 0 || a.N == 0) return;
@@ -43,108 +51,133 @@ internal static unsafe class Gemm
             Gemv.Run(pool, a);
             return;
         }
-        int rowBlocks = (a.M + MB - 1) / MB;
-        int columnBlocks = 1;
-        int wanted = 2 * pool.Parallelism;
-        if (rowBlocks < wanted)
+        int kBlocks = (a.K + KC - 1) / KC;
+        int kc = (a.K + kBlocks - 1) / kBlocks; // even split: K = 384 → 2 × 192
+        long need = (long)a.K * Math.Min(ChunkColumns, (a.N + NR - 1) / NR * NR);
+        if (t_packedLength < need)
         {
-            int panels = (a.N + NR - 1) / NR;
-            columnBlocks = Math.Min(panels, (wanted + rowBlocks - 1) / rowBlocks);
+            NativeMemory.AlignedFree(t_packed);
+            t_packed = (float*)NativeMemory.AlignedAlloc((nuint)(need * sizeof(float)), 64);
+            t_packedLength = need;
         }
+        var pack = t_pack ??= new PackJob();
         var job = t_job ??= new GemmJob();
-        job.A = a;
-        job.RowBlocks = rowBlocks;
-        job.ColumnBlocks = columnBlocks;
-        pool.Run(job, rowBlocks * columnBlocks);
+        int rowBlocks = (a.M + MB - 1) / MB;
+        for (int c0 = 0; c0 < a.N; c0 += ChunkColumns)
+        {
+            int cn = Math.Min(ChunkColumns, a.N - c0);
+            int panels = (cn + NR - 1) / NR;
+            pack.A = a; pack.C0 = c0; pack.Cn = cn; pack.Kc = kc; pack.Packed = t_packed;
+            pool.Run(pack, Math.Min(panels, 4 * pool.Parallelism));
+
+            int columnBlocks = 1;
+            int wanted = 2 * pool.Parallelism;
+            if (rowBlocks < wanted) columnBlocks = Math.Min(panels, (wanted + rowBlocks - 1) / rowBlocks);
+            job.A = a; job.C0 = c0; job.Cn = cn; job.Kc = kc; job.Packed = t_packed;
+            job.RowBlocks = rowBlocks; job.ColumnBlocks = columnBlocks;
+            pool.Run(job, rowBlocks * columnBlocks);
+        }
+        pack.A = default;
         job.A = default;
+    }
+
+    // packed layout of a round (columns c0 .. c0+cn): K block at pc (size kc) starts at pc·cnPad; in it, panel p
+    // (columns c0 + 32p ..) is kc × 32 floats, row k = the 32 weights of those columns at depth pc + k (zero past N)
+    private sealed class PackJob : ParallelJob
+    {
+        public Args A;
+        public int C0, Cn, Kc;
+        public float* Packed;
+
+        public override void Execute(int part, int parts)
+        {
+            int panels = (Cn + NR - 1) / NR;
+            int p0 = (int)((long)panels * part / parts), p1 = (int)((long)panels * (part + 1) / parts);
+            int cnPad = panels * NR;
+            for (int p = p0; p < p1; p++)
+                for (int pc = 0; pc < A.K; pc += Kc)
+                    PackPanel(A, C0 + p * NR, C0 + Cn, pc, Math.Min(Kc, A.K - pc), Packed + (long)pc * cnPad + (long)p * Math.Min(Kc, A.K - pc) * NR);
+        }
     }
 
     private sealed class GemmJob : ParallelJob
     {
         public Args A;
-        public int RowBlocks, ColumnBlocks;
+        public int C0, Cn, Kc, RowBlocks, ColumnBlocks;
+        public float* Packed;
 
         public override void Execute(int part, int parts)
         {
             int rb = part / ColumnBlocks, cb = part % ColumnBlocks;
             int r0 = rb * MB, r1 = Math.Min(A.M, r0 + MB);
-            int panels = (A.N + NR - 1) / NR;
+            int panels = (Cn + NR - 1) / NR;
             int p0 = (int)((long)panels * cb / ColumnBlocks), p1 = (int)((long)panels * (cb + 1) / ColumnBlocks);
-            Block(A, r0, r1, p0 * NR, Math.Min(A.N, p1 * NR));
+            Block(A, Packed, C0, Cn, Kc, r0, r1, p0, p1);
         }
     }
 
-    /// <summary>Rows [r0, r1) × columns [c0, c1) of y, single-threaded.</summary>
-    internal static void Block(in Args a, int r0, int r1, int c0, int c1)
+    /// <summary>Rows [r0, r1) × panels [p0, p1) of a packed round, single-threaded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block(in Args a, float* packed, int c0, int cn, int kc0, int r0, int r1, int p0, int p1)
     {
-        float* packed = t_packed;
-        if (packed == null) t_packed = packed = (float*)NativeMemory.AlignedAlloc((nuint)(KC * NC * sizeof(float)), 64);
-
-        int kBlocks = (a.K + KC - 1) / KC;
-        int kc0 = (a.K + kBlocks - 1) / kBlocks; // even split: K = 384 → 2 × 192
-        for (int jc = c0; jc < c1; jc += NC)
+        int cnPad = (cn + NR - 1) / NR * NR;
+        const int panelsPerGroup = NC / NR; // the packed B a row block sweeps stays in L2
+        for (int g = p0; g < p1; g += panelsPerGroup)
         {
-            int nc = Math.Min(NC, c1 - jc);
+            int gEnd = Math.Min(p1, g + panelsPerGroup);
             for (int pc = 0; pc < a.K; pc += kc0)
             {
                 int kc = Math.Min(kc0, a.K - pc);
                 bool first = pc == 0, last = pc + kc == a.K;
-                PackB(a, jc, nc, pc, kc, packed);
-                for (int jr = 0; jr < nc; jr += NR)
+                for (int p = g; p < gEnd; p++)
                 {
-                    int nr = Math.Min(NR, nc - jr);
-                    float* panel = packed + (long)jr * kc;
+                    int col = c0 + p * NR;
+                    int nr = Math.Min(NR, c0 + cn - col);
+                    float* panel = packed + (long)pc * cnPad + (long)p * kc * NR;
                     for (int ir = r0; ir < r1; ir += MR)
-                    {
-                        int mr = Math.Min(MR, r1 - ir);
-                        Tile(a, ir, mr, jc + jr, nr, pc, kc, panel, first, last);
-                    }
+                        Tile(a, ir, Math.Min(MR, r1 - ir), col, nr, pc, kc, panel, first, last);
                 }
             }
         }
     }
 
-    // packed[p][k][j] = w[jc + 32p + j, pc + k], zero beyond N
-    private static void PackB(in Args a, int jc, int nc, int pc, int kc, float* packed)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackPanel(in Args a, int n0, int nEnd, int pc, int kc, float* dst)
     {
-        int panels = (nc + NR - 1) / NR;
-        for (int p = 0; p < panels; p++)
+        for (int j = 0; j < NR; j++)
         {
-            float* dst = packed + (long)p * kc * NR;
-            for (int j = 0; j < NR; j++)
+            int n = n0 + j;
+            if (n >= nEnd)
             {
-                int n = jc + p * NR + j;
-                if (n >= jc + nc)
+                for (int k = 0; k < kc; k++) dst[k * NR + j] = 0f;
+                continue;
+            }
+            long offset = (long)n * a.Ldw + pc;
+            switch (a.WType)
+            {
+                case DType.F32:
                 {
-                    for (int k = 0; k < kc; k++) dst[k * NR + j] = 0f;
-                    continue;
+                    float* src = (float*)a.W + offset;
+                    for (int k = 0; k < kc; k++) dst[k * NR + j] = src[k];
+                    break;
                 }
-                long offset = (long)n * a.Ldw + pc;
-                switch (a.WType)
+                case DType.BF16:
                 {
-                    case DType.F32:
-                    {
-                        float* src = (float*)a.W + offset;
-                        for (int k = 0; k < kc; k++) dst[k * NR + j] = src[k];
-                        break;
-                    }
-                    case DType.BF16:
-                    {
-                        ushort* src = (ushort*)a.W + offset;
-                        for (int k = 0; k < kc; k++) dst[k * NR + j] = BitConverter.Int32BitsToSingle(src[k] << 16);
-                        break;
-                    }
-                    default:
-                    {
-                        Half* src = (Half*)a.W + offset;
-                        for (int k = 0; k < kc; k++) dst[k * NR + j] = (float)src[k];
-                        break;
-                    }
+                    ushort* src = (ushort*)a.W + offset;
+                    for (int k = 0; k < kc; k++) dst[k * NR + j] = BitConverter.Int32BitsToSingle(src[k] << 16);
+                    break;
+                }
+                default:
+                {
+                    Half* src = (Half*)a.W + offset;
+                    for (int k = 0; k < kc; k++) dst[k * NR + j] = (float)src[k];
+                    break;
                 }
             }
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile(in Args a, int row, int mr, int col, int nr, int pc, int kc, float* panel, bool first, bool last)
     {
         float* c = stackalloc float[MR * NR];
@@ -226,6 +259,7 @@ internal static unsafe class Gemm
     }
 
     // y tile (epilogue) c: first K block adds bias (and y when accumulating), later blocks add y; gelu after the last
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Store(in Args a, int row, int mr, int col, int nr, float* c, bool first, bool last)
     {
         bool addY = !first || a.Epilogue == MatMulEpilogue.Accumulate;

@@ -21,6 +21,9 @@ public sealed class AttentionTests : IDisposable
     [InlineData(1, 6, 6, 6, 2, 8, true, 0, false)]    // causal prefill
     [InlineData(3, 1, 10, 16, 4, 16, true, 9, false)] // decode: one query over a cache
     [InlineData(2, 4, 11, 11, 2, 5, true, 7, true)]   // causal continuation with a mask
+    [InlineData(2, 7, 130, 130, 2, 32, false, 0, true)] // blocked Vector512 path: 7 queries (a partial group of 4), 130 keys
+    [InlineData(1, 9, 20, 24, 3, 64, true, 11, true)]  // blocked path, causal with an offset, capacity > length
+    [InlineData(2, 3, 5, 8, 1, 16, true, 0, true)]     // blocked path with fewer keys than one vector
     public void Matches_naive_attention(int batch, int tq, int tk, int capacity, int heads, int hd, bool causal, int offset, bool masked)
     {
         int d = heads * hd;
