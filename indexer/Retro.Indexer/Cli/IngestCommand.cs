@@ -43,6 +43,8 @@ internal sealed class IngestCommand(IndexerCli cli, ParseResult parse, TextWrite
         using var rejects = new RejectWriter(parse.GetValue(cli.Rejects) ?? Path.Combine(context.StateFolder, "rejects.jsonl"));
         IIngestCheckpoints checkpoints = store as IIngestCheckpoints ?? state;
 
+        long totalBytes = shards.Sum(x => x.Length);
+        output.WriteLine($"ingest: {shards.Count} shards, {totalBytes:N0} bytes -> {StoreName(context)}; encoder {encoder.ModelId} (d={encoder.Dimension}), batch {options.BatchSize}, {options.Parallelism} tokenizer workers");
         var pipeline = new IngestPipeline(new DocumentChunker(tokenizer, context.Chunking), encoder, store, checkpoints, state, options, rejects, metrics);
         var run = pipeline.RunAsync(shards, ct);
         await ProgressReporter.ShowAsync(run, pipeline.Stats, parse.GetValue(cli.Progress)!, TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(cli.LogInterval))), output).ConfigureAwait(false);
@@ -53,4 +55,8 @@ internal sealed class IngestCommand(IndexerCli cli, ParseResult parse, TextWrite
         bool nothing = stats.Documents == 0 && stats.Duplicates == 0 && stats.ShardsSkipped == 0 && stats.Rejects > 0;
         return nothing ? ExitCodes.NothingIngested : ExitCodes.Ok;
     }
+
+    static string StoreName(IndexerCli.Context context) => context.Store.Provider == VectorStoreProvider.Embedded
+        ? $"embedded store {Path.GetFullPath(context.Store.Path)} ({context.Store.Collection})"
+        : $"Qdrant {context.Store.QdrantUrl} ({context.Store.Collection})";
 }

@@ -1,0 +1,92 @@
+using Retro.Core;
+using Retro.Engine.Bert;
+using Retro.Engine.Cpu;
+using Retro.Indexer.State;
+using Retro.VectorStore;
+using Xunit.Abstractions;
+
+namespace Retro.Indexer.Tests;
+
+/// <summary>kill -9 of the real indexer process at random moments, then a rerun: the store equals a clean run's.</summary>
+public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
+{
+    const int Kills = 10;
+    readonly TempFolder _dir = new();
+    public void Dispose() => _dir.Dispose();
+
+    string[] Args(params string[] more) =>
+    [
+        "ingest", _dir["in"], "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture,
+        "--batch", "4", "--progress", "none", .. more,
+    ];
+
+    [Fact]
+    public async Task Killed_runs_resume_to_exactly_the_clean_result()
+    {
+        TimeSpan cleanTime;
+        var docs = RealStack.EncoderSafeSample(150);
+        TestFiles.WriteLines(_dir["in/a.jsonl"], [.. docs.Take(60), "{broken", docs[3]]);
+        TestFiles.WriteLines(_dir["in/b.jsonl.gz"], docs.Skip(60), gzip: true);
+
+        // Clean run, with the store path from the environment (as configuration allows).
+        var begun = new TaskCompletionSource();
+        using (var cleanRun = RealStack.Start(_dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Path"] = _dir["clean"] }, begun, Args()))
+        {
+            await begun.Task.WaitAsync(TimeSpan.FromMinutes(2));
+            var started = DateTime.UtcNow;
+            await cleanRun.WaitForExitAsync();
+            cleanTime = DateTime.UtcNow - started;
+            cleanRun.ExitCode.ShouldBe(0);
+        }
+        var expected = await RealStack.ImageAsync(_dir["clean"]);
+        expected.Documents.Count.ShouldBe(150);
+        expected.Points.ShouldBe(expected.Chunks.Count);
+        log.WriteLine($"clean run {cleanTime.TotalSeconds:F1} s, {expected.Points} chunks");
+
+        var random = new Random(20261122);
+        int kills = 0, attempts = 0;
+        var progress = new List<long>();
+        while (kills < Kills && attempts++ < 3 * Kills)
+        {
+            var ready = new TaskCompletionSource();
+            using var child = RealStack.Start(_dir.Path, null, ready, Args("--store-path", _dir["crash"]));
+            // A random moment after start-up within a slice of the work left (estimated from the clean run), sized so
+            // that the kills spread over the whole run: warm-up (~300 ms) plus up to twice an even share.
+            double left = cleanTime.TotalMilliseconds * (1 - (progress.Count == 0 ? 0 : progress[^1]) / (double)expected.Points);
+            var delay = TimeSpan.FromMilliseconds(300 + random.Next(Math.Max(20, (int)(2 * left / (Kills - kills + 2)))));
+            await Task.WhenAny(ready.Task, child.WaitForExitAsync());
+            bool exited = child.WaitForExit(delay);
+            if (!exited)
+            {
+                child.Kill(entireProcessTree: true); // SIGKILL
+                kills++;
+            }
+            await child.WaitForExitAsync();
+            if (exited) child.ExitCode.ShouldBe(0);
+            progress.Add((await RealStack.ImageAsync(_dir["crash"])).Points);
+            log.WriteLine($"attempt {attempts}: {(exited ? "finished" : $"killed after {delay.TotalMilliseconds:F0} ms")}, {progress[^1]} points committed");
+            if (exited) break; // finished: nothing left to interrupt
+        }
+        kills.ShouldBeGreaterThanOrEqualTo(Kills, "the corpus finished before 10 kills; make it larger");
+        progress.Distinct().Count().ShouldBeGreaterThanOrEqualTo(3, "kills should land at different stages of the work");
+        progress[^1].ShouldBeLessThan(expected.Points, "the last kill should leave work to resume");
+
+        (await RealStack.RunAsync(_dir.Path, null, Args("--store-path", _dir["crash"]))).ShouldBe(0);
+        var actual = await RealStack.ImageAsync(_dir["crash"]);
+        actual.Documents.ShouldBe(expected.Documents);
+        actual.Chunks.Keys.ShouldBe(expected.Chunks.Keys);
+        foreach (var (id, payload) in expected.Chunks) actual.Chunks[id].ShouldBe(payload, $"chunk {id}");
+        actual.Points.ShouldBe(expected.Points);
+        actual.Checkpoints.ShouldBe(expected.Checkpoints);
+
+        // Every vector is there and is the chunk's own embedding.
+        using var backend = new CpuBackend(1);
+        using var encoder = BertTextEncoder.Load(TestFiles.EncoderFixture, backend);
+        await using var store = new EmbeddedVectorStore(_dir["crash"]);
+        await store.EnsureCollectionAsync(RealStack.Spec(encoder.Dimension));
+        using var state = new IndexerState(Path.Combine(_dir["crash"], "retro", "indexer"));
+        var report = await StoreVerifier.VerifyAsync(state, store, encoder, new ChunkingOptions());
+        report.Problems.ShouldBe(0, string.Join("\n", report.Examples));
+        report.Chunks.ShouldBe(expected.Points);
+    }
+}
