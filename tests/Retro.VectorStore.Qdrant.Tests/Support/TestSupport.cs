@@ -73,17 +73,24 @@ internal sealed class InstantTimeProvider(TimeSpan fireBelow) : TimeProvider
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        if (dueTime != Timeout.InfiniteTimeSpan && dueTime < FireBelow)
-        {
-            Fired.Enqueue(dueTime);
-            ThreadPool.QueueUserWorkItem(_ => callback(state));
-        }
-        return new DormantTimer();
+        var timer = new InstantTimer(this, callback, state);
+        timer.Change(dueTime, period);
+        return timer;
     }
 
-    private sealed class DormantTimer : ITimer
+    /// <summary>Fires once, at once, when armed (by creation or <see cref="Change"/>, as CancelAfter does) below the threshold.</summary>
+    private sealed class InstantTimer(InstantTimeProvider owner, TimerCallback callback, object? state) : ITimer
     {
-        public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            if (dueTime != Timeout.InfiniteTimeSpan && dueTime < owner.FireBelow)
+            {
+                owner.Fired.Enqueue(dueTime);
+                ThreadPool.QueueUserWorkItem(_ => callback(state));
+            }
+            return true;
+        }
+
         public void Dispose() { }
         public ValueTask DisposeAsync() => default;
     }
