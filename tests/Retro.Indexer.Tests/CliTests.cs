@@ -1,0 +1,98 @@
+using Retro.Core;
+using Retro.Indexer.Cli;
+using Retro.VectorStore;
+
+namespace Retro.Indexer.Tests;
+
+/// <summary>The command line in-process over the real stack (fixture models, embedded store).</summary>
+public sealed class CliTests : IDisposable
+{
+    readonly TempFolder _dir = new();
+    public void Dispose() => _dir.Dispose();
+
+    async Task<(int Code, string Output)> Run(params string[] args)
+    {
+        using var components = new RetroComponents { EncoderThreads = 1 };
+        var output = new StringWriter();
+        int code = await new IndexerCli(components, output).RunAsync(args);
+        return (code, output.ToString());
+    }
+
+    string[] Store => ["--store-path", _dir["store"], "--encoder", TestFiles.EncoderFixture];
+    string[] Ingest(params string[] inputs) => ["ingest", .. inputs, .. Store, "--decoder-tokenizer", TestFiles.DecoderFixture, "--progress", "log"];
+
+    [Fact]
+    public async Task Help_explains_every_option_and_the_exit_codes()
+    {
+        var (code, help) = await Run("ingest", "--help");
+        code.ShouldBe(0);
+        foreach (string option in new[] { "--store", "--store-path", "--qdrant-url", "--collection", "--state", "--encoder", "--decoder-tokenizer",
+                     "--batch", "--parallelism", "--embed-concurrency", "--max-doc-bytes", "--rejects", "--progress", "--log-interval" })
+            help.ShouldContain(option);
+        help.ShouldContain("Exit codes: 0");
+        (await Run("verify", "--help")).Output.ShouldContain("--skip-vectors");
+        (await Run("stats", "--help")).Output.ShouldContain("--store-path");
+    }
+
+    [Fact]
+    public async Task Bad_command_lines_and_missing_models_exit_2()
+    {
+        (await Run("ingest", "x.jsonl", "--no-such-option")).Code.ShouldBe(ExitCodes.Usage);
+        (await Run("ingest", "x.jsonl", "--store", "mongo")).Code.ShouldBe(ExitCodes.Usage);
+        TestFiles.WriteLines(_dir["in.jsonl"], ["{\"text\":\"a\"}"]);
+        (await Run("ingest", _dir["in.jsonl"], "--store-path", _dir["s"], "--encoder", _dir["missing"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
+        (await Run([.. Ingest(_dir["in.jsonl"]), "--batch", "0"])).Code.ShouldBe(ExitCodes.Usage);
+        (await Run("ingest", _dir["in.jsonl"], "--collection", "no/slash", "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
+    }
+
+    [Fact]
+    public async Task Input_that_is_all_bad_exits_1_and_no_input_exits_1()
+    {
+        TestFiles.WriteLines(_dir["bad.jsonl"], ["{oops", "{\"text\":7}"]);
+        var (code, output) = await Run(Ingest(_dir["bad.jsonl"]));
+        code.ShouldBe(ExitCodes.NothingIngested);
+        output.ShouldContain("rejected: malformed-json");
+        File.ReadAllLines(Path.Combine(_dir["store"], "retro", "indexer", "rejects.jsonl")).Length.ShouldBe(2);
+        (await Run(Ingest(_dir["nothing/*.jsonl"]))).Code.ShouldBe(ExitCodes.NothingIngested);
+    }
+
+    [Fact]
+    public async Task Ingest_twice_then_stats_and_verify_and_a_damaged_store_fails_verify()
+    {
+        string shard = TestFiles.WriteLines(_dir["in/a.jsonl.gz"], RealStack.EncoderSafeSample(25), gzip: true);
+        var (code, first) = await Run(Ingest(shard));
+        code.ShouldBe(0, first);
+        first.ShouldContain("documents ingested");
+        var image = await Image();
+        image.Documents.Count.ShouldBe(25);
+
+        var (again, second) = await Run(Ingest(shard));
+        again.ShouldBe(0);
+        second.ShouldContain("0 / 1"); // shards read / skipped
+        second.ShouldContain("chunks stored");
+        var after = await Image();
+        after.Documents.ShouldBe(image.Documents);
+        after.Chunks.ShouldBe(image.Chunks);
+        after.Points.ShouldBe(image.Points);
+
+        var (statsCode, stats) = await Run(["stats", .. Store]);
+        statsCode.ShouldBe(0);
+        stats.ShouldContain($"{image.Points:N0}");
+        stats.ShouldContain("store size on disk");
+
+        var (verifyCode, verify) = await Run(["verify", .. Store]);
+        verifyCode.ShouldBe(0, verify);
+        verify.ShouldContain($"25 documents, {image.Points:N0} chunks, 0 problems");
+
+        await using (var store = new EmbeddedVectorStore(_dir["store"]))
+        {
+            await store.EnsureCollectionAsync(new VectorStoreOptions().ToSpec(32));
+            (await store.DeleteDocumentAsync(image.Documents[0].Split(' ')[0])).ShouldBeGreaterThan(0);
+        }
+        var (damaged, report) = await Run(["verify", .. Store, "--skip-vectors"]);
+        damaged.ShouldBe(ExitCodes.VerifyProblems);
+        report.ShouldContain("no payload");
+    }
+
+    Task<StoreImage> Image() => RealStack.ImageAsync(_dir["store"]);
+}
