@@ -13,6 +13,9 @@ namespace Retro.Benchmarks.Tokenizers;
 /// <c>--extra DIR[,DIR]</c> adds every file under those folders (gzip/dictzip decompressed, split at blank lines into
 /// ~8 KB documents), e.g. /usr/share/dictd,/usr/share/man for ~100 MB of distinct text instead of repeats.
 /// Usage: <c>tokenizer [--mb 100] [--vocab 16384] [--threads 2] [--data DIR] [--extra DIRS] [--out tokenizer.json]</c>.
+/// Dumps for the Python reference checks beside this file (documents of the data folder, one JSON line each):
+/// <c>tokenizer dump-docs OUT.jsonl</c>, <c>tokenizer dump-pieces TOKENIZER OUT.jsonl</c> (GPT-2 pre-tokens and our
+/// ids) and <c>tokenizer dump-ids TOKENIZER OUT.jsonl</c> (our ids); TOKENIZER is a tokenizer.json or vocab.txt.
 /// </summary>
 public static partial class TokenizerBenchmark
 {
@@ -21,6 +24,7 @@ public static partial class TokenizerBenchmark
 
     public static int Run(string[] args)
     {
+        if (args.Length > 0 && args[0].StartsWith("dump-", StringComparison.Ordinal)) return Dump(args);
         double mb = Option(args, "--mb", 100.0);
         int vocab = (int)Option(args, "--vocab", 16384.0);
         int threads = (int)Option(args, "--threads", Environment.ProcessorCount);
@@ -111,6 +115,41 @@ public static partial class TokenizerBenchmark
         return 0;
     }
 
+    private static int Dump(string[] args)
+    {
+        string data = OptionString(args, "--data") ?? FindData();
+        var docs = LoadDocuments(data);
+        using var output = new StreamWriter(args[^1]);
+        switch (args[0])
+        {
+            case "dump-docs":
+                foreach (string d in docs) output.WriteLine(JsonSerializer.Serialize(d));
+                break;
+            case "dump-pieces":
+            case "dump-ids":
+                var tokenizer = TokenizerLoader.FromFile(args[1]);
+                var splits = new List<(int Start, int Length)>();
+                foreach (string d in docs)
+                {
+                    if (args[0] == "dump-ids")
+                    {
+                        output.WriteLine(JsonSerializer.Serialize(tokenizer.Encode(d)));
+                        continue;
+                    }
+                    splits.Clear();
+                    Gpt2PreTokenizer.Split(d, splits);
+                    var pieces = splits.Select(x => d.Substring(x.Start, x.Length)).ToArray();
+                    output.WriteLine(JsonSerializer.Serialize(new { pieces, ids = tokenizer.Encode(d) }));
+                }
+                break;
+            default:
+                Console.Error.WriteLine($"unknown dump '{args[0]}'");
+                return 2;
+        }
+        Console.WriteLine($"wrote {docs.Count} documents to {args[^1]}");
+        return 0;
+    }
+
     // Median CPU time of `runs` runs (single-threaded work).
     private static double Median(int runs, Func<long> work)
     {
@@ -198,10 +237,13 @@ public static partial class TokenizerBenchmark
 
     private static string FindData()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
         {
-            string candidate = Path.Combine(dir.FullName, "shared", "data");
-            if (Directory.Exists(candidate)) return candidate;
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "shared", "data");
+                if (Directory.Exists(candidate)) return candidate;
+            }
         }
         throw new DirectoryNotFoundException("../shared/data not found; pass --data DIR.");
     }

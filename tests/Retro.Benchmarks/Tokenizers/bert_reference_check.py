@@ -7,6 +7,11 @@ Step 1 (vocab):  python3 bert_reference_check.py vocab docs.jsonl vocab.txt
    with "##", a few suffixes) so that WordPiece has real work to do.
 Step 2 (check):  python3 bert_reference_check.py check docs.jsonl vocab.txt ours.jsonl
    ours.jsonl holds one JSON array of our ids per document (Tokenizer.Encode, no special tokens).
+Reproduce (R = dotnet run -c Release --project tests/Retro.Benchmarks -- tokenizer):
+  $R dump-docs /tmp/docs.jsonl
+  /usr/bin/python3 tests/Retro.Benchmarks/Tokenizers/bert_reference_check.py vocab /tmp/docs.jsonl /tmp/vocab.txt
+  $R dump-ids /tmp/vocab.txt /tmp/ours.jsonl
+  /usr/bin/python3 tests/Retro.Benchmarks/Tokenizers/bert_reference_check.py check /tmp/docs.jsonl /tmp/vocab.txt /tmp/ours.jsonl
 Lower-casing is per character, as Hugging Face's BertNormalizer does (Python's str.lower would also apply the Greek
 final-sigma rule).
 """

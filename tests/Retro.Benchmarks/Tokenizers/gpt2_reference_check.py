@@ -6,7 +6,10 @@ document (pre-tokens from our scanner, which the C# tests check against .NET's R
 For each piece: UTF-8 bytes -> bytes_to_unicode characters -> encoder.py's bpe() (repeatedly merge every occurrence
 of the lowest-rank bigram) -> vocabulary ids. The concatenation must equal our ids, document by document.
 
-Usage: /usr/bin/python3 gpt2_reference_check.py tokenizer.json ids.jsonl
+Usage (R = dotnet run -c Release --project tests/Retro.Benchmarks -- tokenizer):
+  $R --mb 100 --vocab 16384 --extra /usr/share/dictd,/usr/share/man --out /tmp/t16k.json
+  $R dump-pieces /tmp/t16k.json /tmp/pieces.jsonl
+  /usr/bin/python3 tests/Retro.Benchmarks/Tokenizers/gpt2_reference_check.py /tmp/t16k.json /tmp/pieces.jsonl
 """
 import json
 import sys
