@@ -13,6 +13,7 @@ public sealed class RetroParityTests : IDisposable
 {
     const double Fp32Tolerance = 1e-4; // docs/model-format.md, "Fixtures"
     const double Bf16Tolerance = 1e-2;
+    const double F16Tolerance = 2e-3; // 11-bit significand: 8x finer than bf16
 
     readonly IBackend _backend = TestBackends.Cpu();
     readonly SafetensorsFile _golden = SafetensorsFile.Open(Path.Combine(Fixtures.Folder("retro-tiny"), "golden.safetensors"));
@@ -135,6 +136,29 @@ public sealed class RetroParityTests : IDisposable
             var e = Should.Throw<CheckpointFormatException>(() => RetroDecoder.Load(dir, _backend));
             e.Tensor.ShouldBe("layers.0.mlp.fc_in.weight");
             e.Message.ShouldContain("expected (96, 64)");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void F16_weights_match_the_reference_within_the_half_precision_tolerance()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"retro-f16-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string src = Fixtures.Folder("retro-tiny");
+            File.Copy(Path.Combine(src, "config.json"), Path.Combine(dir, "config.json"));
+            using (var f32 = SafetensorsFile.Open(Path.Combine(src, "model.safetensors")))
+                F16Writer.Write(Path.Combine(dir, "model.safetensors"), f32);
+            using var decoder = RetroDecoder.Load(dir, _backend);
+            decoder.Weights.Layers[0].Wq.Type.ShouldBe(DType.F16);
+            var shape = _golden.Get("neighbours").Shape;
+            var logits = FullForward(decoder, I("tokens"), Table(I("neighbours"), shape[1], shape[2], shape[3]));
+            ParityAssert.Close("retro-tiny as F16 logits", F("logits"), logits, decoder.Config.VocabSize, F16Tolerance);
         }
         finally
         {
