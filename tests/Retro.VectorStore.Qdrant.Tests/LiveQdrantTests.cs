@@ -45,7 +45,7 @@ public sealed class LiveQdrantTests
             var info = await client.GetCollectionAsync(name);
             info.ShouldNotBeNull().Config.Params.Vectors!.Single!.Size.ShouldBe(4ul);
             info.Config.QuantizationConfig.ShouldNotBeNull().Scalar.ShouldNotBeNull();
-            info.PayloadSchema.ShouldNotBeNull().ShouldContainKey("document_id");
+            info.PayloadSchema.ShouldNotBeNull().ContainsKey("document_id").ShouldBeTrue();
 
             await client.UpdateAliasesAsync([AliasOperation.Create(alias, name)]);
             (await client.ListCollectionAliasesAsync(name)).ShouldContain(a => a.AliasName == alias);
