@@ -78,6 +78,18 @@ public sealed partial class Tokenizer : ITokenizer
         return ids.ToArray();
     }
 
+    /// <summary>
+    /// Like <see cref="Encode(string)"/> but special added tokens in <paramref name="text"/> are ordinary text (for
+    /// untrusted input: "&lt;|endoftext|&gt;" typed by a user does not become the end-of-text id).
+    /// </summary>
+    public int[] EncodeOrdinary(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>(text.Length / 3 + 4);
+        EncodeCore(text, ids, null, matchSpecial: false);
+        return ids.ToArray();
+    }
+
     /// <inheritdoc />
     public IReadOnlyList<(int Id, Range Offsets)> EncodeWithOffsets(string text)
     {
@@ -171,12 +183,12 @@ public sealed partial class Tokenizer : ITokenizer
 
     // ---- encoding pipeline -------------------------------------------------------------------------------------
 
-    private void EncodeCore(ReadOnlySpan<char> text, List<int> ids, List<(int Start, int End)>? offsets)
+    private void EncodeCore(ReadOnlySpan<char> text, List<int> ids, List<(int Start, int End)>? offsets, bool matchSpecial = true)
     {
         int pos = 0;
         while (pos < text.Length)
         {
-            if (!_added.TryFindNext(text, pos, out int start, out int end, out var token))
+            if (!_added.TryFindNext(text, pos, matchSpecial, out int start, out int end, out var token))
             {
                 EncodeSegment(text[pos..], pos, ids, offsets);
                 return;

@@ -67,6 +67,10 @@ public sealed class ByteLevelBpeTests(TrainedTokenizerFixture fixture) : IClassF
         _tokenizer.Decode(ids, skipSpecialTokens: false).ShouldBe("Hello<|endoftext|><pad> world<|endoftext|>");
         // A partial special token is ordinary text.
         _tokenizer.Encode("<|endoftext").ShouldNotContain(eos);
+        // Untrusted text: special tokens are not matched.
+        int[] ordinary = _tokenizer.EncodeOrdinary("Hello<|endoftext|>");
+        ordinary.ShouldNotContain(eos);
+        _tokenizer.Decode(ordinary).ShouldBe("Hello<|endoftext|>");
     }
 
     [Fact]

@@ -38,7 +38,7 @@ internal sealed class AddedVocabulary
     /// The next match at or after <paramref name="from"/>: the matched range (stripped whitespace included) and the
     /// token; false when there is none.
     /// </summary>
-    public bool TryFindNext(ReadOnlySpan<char> text, int from, out int start, out int end, out AddedToken? token)
+    public bool TryFindNext(ReadOnlySpan<char> text, int from, bool includeSpecial, out int start, out int end, out AddedToken? token)
     {
         start = end = 0;
         token = null;
@@ -51,7 +51,7 @@ internal sealed class AddedVocabulary
             i += k;
             foreach (var candidate in _byFirstChar[text[i]])
             {
-                if (!text[i..].StartsWith(candidate.Content, StringComparison.Ordinal)) continue;
+                if ((candidate.Special && !includeSpecial) || !text[i..].StartsWith(candidate.Content, StringComparison.Ordinal)) continue;
                 int s = i, e = i + candidate.Content.Length;
                 if (candidate.SingleWord && (IsWordChar(text, s - 1) || IsWordChar(text, e))) continue;
                 if (candidate.LStrip) while (s > from && char.IsWhiteSpace(text[s - 1])) s--;
