@@ -66,8 +66,8 @@ internal static unsafe class Attention
 
     /// <summary>
     /// Four queries at a time: scores = q·Kᵀ against Kᵀ packed per head (hd × keys, 16-aligned), so every key vector
-    /// load feeds four FMAs; masked, causal-hidden and padding keys get −inf; softmax per row; then p·V with each
-    /// value vector loaded once per four queries.
+    /// load feeds four FMAs; masked, causal-hidden and padding keys get −inf; exp(s − max) per row; then p·V with each
+    /// value vector loaded once per four queries, scaled by 1/Σp at the end.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void HeadBlocked(in Args a, int b, int h, int q0, int q1)
@@ -75,7 +75,7 @@ internal static unsafe class Attention
         var s = a.Shape;
         int hd = s.HeadDim, keys = s.KeyLength;
         int padded = (keys + 15) & ~15;
-        long need = (long)hd * padded + 4L * padded;
+        long need = (long)hd * padded + 5L * padded;
         if (t_blockedLength < need)
         {
             NativeMemory.AlignedFree(t_blocked);
@@ -84,6 +84,7 @@ internal static unsafe class Attention
         }
         float* kt = t_blocked;                    // (hd, padded)
         float* scores = kt + (long)hd * padded;   // (4, padded)
+        float* keyBias = scores + 4L * padded;    // (padded)
         int* mask = a.Mask != null ? a.Mask + (long)b * a.Ldm : null;
         float* kBase = a.K + (long)b * s.KeyCapacity * a.Ldk + h * hd;
         float* vBase = a.V + (long)b * s.KeyCapacity * a.Ldv + h * hd;
@@ -96,7 +97,12 @@ internal static unsafe class Attention
         for (int j = keys; j < padded; j++)
             for (int e = 0; e < hd; e++) kt[(long)e * padded + j] = 0f;
 
+        // additive key bias: 0 for usable keys, −inf for masked keys and the padding up to a multiple of 16
+        for (int j = 0; j < padded; j++)
+            keyBias[j] = j < keys && (mask == null || mask[j] != 0) ? 0f : float.NegativeInfinity;
+
         var scale = Vector512.Create(s.Scale);
+        float* inv = stackalloc float[4];
         for (int i0 = q0; i0 < q1; i0 += 4)
         {
             int rows = Math.Min(4, q1 - i0);
@@ -124,32 +130,39 @@ internal static unsafe class Attention
                 (c3 * scale).Store(scores + 3 * padded + j);
             }
 
-            // softmax over the visible keys of each row; p = 0 elsewhere
-            for (int r = 0; r < rows; r++)
+            // softmax over the visible keys of each row, left unnormalised: p = exp(s − max), 1/Σp applied to the output
+            for (int r = 0; r < 4; r++)
             {
                 float* row = scores + r * padded;
-                int visible = s.Causal ? Math.Min(keys, s.QueryOffset + i0 + r + 1) : keys;
-                if (mask != null)
+                int visible = r >= rows ? 0 : s.Causal ? Math.Min(keys, s.QueryOffset + i0 + r + 1) : keys;
+                var limit = Vector512.Create(visible);
+                var max = Vector512.Create(float.NegativeInfinity);
+                for (int j = 0; j < padded; j += 16)
                 {
-                    for (int j = 0; j < visible; j++)
-                        if (mask[j] == 0) row[j] = float.NegativeInfinity;
+                    var hidden = Vector512.GreaterThanOrEqual(Vector512.Create(j) + Iota, limit).AsSingle();
+                    var v = Vector512.ConditionalSelect(hidden, Vector512.Create(float.NegativeInfinity), Vector512.Load(row + j) + Vector512.Load(keyBias + j));
+                    v.Store(row + j);
+                    max = Vector512.Max(max, v);
                 }
-                var span = new Span<float>(row, visible);
-                float max = visible > 0 ? TensorPrimitives.Max(span) : float.NegativeInfinity;
-                if (float.IsNegativeInfinity(max)) // no visible key: zero output
+                float m = HorizontalMax(max);
+                if (float.IsNegativeInfinity(m)) // no visible key: zero output
                 {
                     new Span<float>(row, padded).Clear();
+                    inv[r] = 0f;
                     continue;
                 }
-                TensorPrimitives.Subtract(span, max, span);
-                TensorPrimitives.Exp(span, span);
-                float inv = 1f / TensorPrimitives.Sum(span);
-                TensorPrimitives.Multiply(span, inv, span);
-                new Span<float>(row + visible, padded - visible).Clear();
+                var mv = Vector512.Create(m);
+                var sum = Vector512<float>.Zero;
+                for (int j = 0; j < padded; j += 16)
+                {
+                    var e = FastMath.Exp(Vector512.Load(row + j) - mv);
+                    e.Store(row + j);
+                    sum += e;
+                }
+                inv[r] = 1f / Vector512.Sum(sum);
             }
-            for (int r = rows; r < 4; r++) new Span<float>(scores + r * padded, padded).Clear();
 
-            // out_r = Σ_j p[r, j] · v_j, 16 values of the head at a time
+            // out_r = (Σ_j p[r, j] · v_j) / Σ_j p[r, j], 16 values of the head at a time
             float* p0 = scores, p1 = scores + padded, p2 = scores + 2 * padded, p3 = scores + 3 * padded;
             float* o0 = a.O + ((long)b * s.QueryLength + i0) * a.Ldo + h * hd;
             for (int c = 0; c < hd; c += 16)
@@ -164,15 +177,27 @@ internal static unsafe class Attention
                     c2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[j]), vv, c2);
                     c3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[j]), vv, c3);
                 }
-                c0.Store(o0 + c);
-                if (rows > 1) c1.Store(o0 + a.Ldo + c);
-                if (rows > 2) c2.Store(o0 + 2L * a.Ldo + c);
-                if (rows > 3) c3.Store(o0 + 3L * a.Ldo + c);
+                (c0 * inv[0]).Store(o0 + c);
+                if (rows > 1) (c1 * inv[1]).Store(o0 + a.Ldo + c);
+                if (rows > 2) (c2 * inv[2]).Store(o0 + 2L * a.Ldo + c);
+                if (rows > 3) (c3 * inv[3]).Store(o0 + 3L * a.Ldo + c);
             }
         }
     }
 
+    private static readonly Vector512<int> Iota = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+    private static float HorizontalMax(Vector512<float> v)
+    {
+        var m = Vector256.Max(v.GetLower(), v.GetUpper());
+        var m2 = Vector128.Max(m.GetLower(), m.GetUpper());
+        float r = m2[0];
+        for (int i = 1; i < 4; i++) r = MathF.Max(r, m2[i]);
+        return r;
+    }
+
     /// <summary>One query at a time with TensorPrimitives (any head dim, any host).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void HeadSimple(in Args a, int b, int h, int q0, int q1)
     {
         var s = a.Shape;

@@ -39,6 +39,7 @@ internal static unsafe class Gemv
     }
 
     /// <summary>Columns [n0, n1) of every row, single-threaded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Columns(in Gemm.Args a, int n0, int n1)
     {
         float* sums = stackalloc float[4];

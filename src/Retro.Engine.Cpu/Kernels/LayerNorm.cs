@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Retro.Engine.Cpu.Kernels;
@@ -7,6 +8,7 @@ namespace Retro.Engine.Cpu.Kernels;
 internal static unsafe class LayerNorm
 {
     /// <summary>y = (x − mean)/sqrt(var + eps)·gamma + beta for one row of <paramref name="n"/> values; y may alias x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Row(float* x, float* gamma, float* beta, float eps, float* y, int n)
     {
         var xs = new ReadOnlySpan<float>(x, n);

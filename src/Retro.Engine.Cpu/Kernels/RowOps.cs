@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace Retro.Engine.Cpu.Kernels;
 
@@ -48,6 +49,7 @@ internal static unsafe class RowOps
     }
 
     /// <summary>Rows [r0, r1), single-threaded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Rows(in Args a, int r0, int r1)
     {
         int n = a.Columns;
@@ -87,6 +89,7 @@ internal static unsafe class RowOps
         ConvertRow(row, a.XType, y, a.Columns, accumulate);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ConvertRow(byte* src, DType type, float* y, int n, bool accumulate)
     {
         var ys = new Span<float>(y, n);
@@ -119,6 +122,7 @@ internal static unsafe class RowOps
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MeanPoolRow(in Args a, int b, Span<float> y)
     {
         y.Clear();

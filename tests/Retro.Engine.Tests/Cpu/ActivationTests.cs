@@ -43,6 +43,27 @@ public sealed class ActivationTests : IDisposable
     }
 
     [Fact]
+    public void Fast_exp_is_within_2_ulp_and_zero_below_the_float_range()
+    {
+        var xs = new float[16 * 4001];
+        for (int i = 0; i < xs.Length; i++) xs[i] = -87.3f + (88.3f + 87.3f) * i / (xs.Length - 1);
+        for (int i = 0; i < xs.Length; i += 16)
+        {
+            var v512 = FastMath.Exp(System.Runtime.Intrinsics.Vector512.Create(xs, i));
+            var v256 = FastMath.Exp(System.Runtime.Intrinsics.Vector256.Create(xs, i));
+            for (int l = 0; l < 16; l++)
+            {
+                double exact = Math.Exp(xs[i + l]);
+                double tolerance = 2 * Math.ScaleB(1, Math.ILogB((float)exact) - 23); // 2 ulp
+                Math.Abs(v512[l] - exact).ShouldBeLessThanOrEqualTo(tolerance, $"exp({xs[i + l]}) = {v512[l]}, exact {exact}");
+                if (l < 8) Math.Abs(v256[l] - exact).ShouldBeLessThanOrEqualTo(tolerance, $"exp256({xs[i + l]})");
+            }
+        }
+        FastMath.Exp(System.Runtime.Intrinsics.Vector512.Create(float.NegativeInfinity)).ShouldBe(System.Runtime.Intrinsics.Vector512<float>.Zero);
+        FastMath.Exp(System.Runtime.Intrinsics.Vector512.Create(-88f)).ShouldBe(System.Runtime.Intrinsics.Vector512<float>.Zero);
+    }
+
+    [Fact]
     public void Gelu_matches_exact_definition_including_far_tails()
     {
         var xs = new float[1001];
