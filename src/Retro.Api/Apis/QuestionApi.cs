@@ -29,12 +29,16 @@ public static class QuestionApi
         api.MapPost("/answer", AnswerAsync)
             .WithName("Answer")
             .WithSummary("Answer a question with RETRO")
+            .Produces<AnswerResponse>(StatusCodes.Status200OK, "application/json")
+            .AddOpenApiOperationTransformer(OpenApiStreams.AddEventStream)
             .WithDescription("Retrieves neighbours for the question (mode \"retrieval\") or none (\"closed-book\"), generates the answer, "
                 + "and returns it with the neighbours used for every chunk, token counts, timings and model ids. "
                 + "With stream = true the answer comes as Server-Sent Events: retrieval, token, done.");
         api.MapPost("/generate", GenerateAsync)
             .WithName("Generate")
             .WithSummary("Continue a prompt with RETRO")
+            .Produces<GenerateResponse>(StatusCodes.Status200OK, "application/json")
+            .AddOpenApiOperationTransformer(OpenApiStreams.AddEventStream)
             .WithDescription("Retrieves for every completed 64-token chunk of the prompt and of the generated text. With stream = true: "
                 + "Server-Sent Events, a retrieval event at every chunk boundary before the tokens that use it, tokens as they come, and done.");
         api.MapPost("/retrieve", RetrieveAsync)

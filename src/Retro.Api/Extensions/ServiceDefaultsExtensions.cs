@@ -1,7 +1,5 @@
-using System.Text.Json;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration.Json;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Retro.Api.Apis;
 using Retro.Api.Hosting;
 using Retro.Api.Infrastructure;
 using Retro.Api.Options;
@@ -51,22 +49,9 @@ public static class ServiceDefaultsExtensions
         app.UseRateLimiter();
         app.UseRequestTimeouts();
 
-        app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = r => r.Tags.Contains("live"), ResponseWriter = WriteHealthAsync })
-            .WithName("Alive").WithSummary("The process is up").DisableRateLimiting();
-        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync })
-            .WithName("Health").WithSummary("Models loaded and vector store reachable").DisableRateLimiting();
+        app.MapHealthApi();
         app.MapOpenApi();
         app.MapGet("/", WebPage.Get).WithName("Page").WithSummary("A small page to ask questions").ExcludeFromDescription();
         return app;
-    }
-
-    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
-    {
-        context.Response.ContentType = "application/json";
-        var checks = new Dictionary<string, object?>();
-        foreach (var (name, entry) in report.Entries)
-            checks[name] = new { status = entry.Status.ToString(), description = entry.Description, data = entry.Data };
-        return context.Response.WriteAsync(JsonSerializer.Serialize(
-            new { status = report.Status.ToString(), checks }, JsonSerializerOptions.Web), context.RequestAborted);
     }
 }
