@@ -91,6 +91,34 @@ public sealed class BpeTrainerTests(TrainedTokenizerFixture fixture) : IClassFix
     }
 
     [Fact]
+    public void FeedFiles_ReadsJsonLinesAndPlainText()
+    {
+        string dir = Directory.CreateTempSubdirectory("retro-corpus-").FullName;
+        try
+        {
+            string jsonl = Path.Combine(dir, "a.jsonl"), gz = Path.Combine(dir, "b.jsonl.gz"), txt = Path.Combine(dir, "c.txt");
+            File.WriteAllLines(jsonl, ["{\"text\": \"hello world\", \"url\": \"u\"}", "{\"url\": \"no text\"}", ""]);
+            using (var file = File.Create(gz))
+            using (var zip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Fastest))
+            using (var w = new StreamWriter(zip)) w.WriteLine("{\"text\": \"hello again\"}");
+            File.WriteAllLines(txt, ["plain line", "", "hello"]);
+            CorpusReader.ReadDocuments(jsonl).ShouldBe(["hello world"]);
+            CorpusReader.ReadDocuments(gz).ShouldBe(["hello again"]);
+            CorpusReader.ReadDocuments(txt).ShouldBe(["plain line", "hello"]);
+            var trainer = new BpeTrainer(new BpeTrainerOptions { VocabularySize = 300, SpecialTokens = [] });
+            trainer.FeedFiles([jsonl, gz, txt]);
+            trainer.Stats.Documents.ShouldBe(4);
+            trainer.Stats.Utf8Bytes.ShouldBe(11 + 11 + 10 + 5);
+            File.WriteAllText(jsonl, "{broken");
+            Should.Throw<InvalidDataException>(() => CorpusReader.ReadDocuments(jsonl).ToList()).Message.ShouldContain("a.jsonl:1");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public void InvalidOptions_Throw()
     {
         Should.Throw<ArgumentException>(() => new BpeTrainer(new BpeTrainerOptions { VocabularySize = 100 }));

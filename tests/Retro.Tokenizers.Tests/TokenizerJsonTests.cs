@@ -76,6 +76,12 @@ public sealed class TokenizerJsonTests(TrainedTokenizerFixture fixture) : IClass
         t.IsByteLevel.ShouldBeTrue();
         t.Encode("in the thein<|endoftext|>").Select(id => t.IdToToken(id)).ShouldBe(["in", "Ġthe", "Ġthein", "<|endoftext|>"]);
         t.Decode(t.Encode("in the thein<|endoftext|>")).ShouldBe("in the thein");
+        // Written back with the same components and settings.
+        using var written = System.Text.Json.JsonDocument.Parse(t.ToJson());
+        using var original = System.Text.Json.JsonDocument.Parse(Gpt2(merges));
+        foreach (string part in new[] { "pre_tokenizer", "post_processor", "decoder", "added_tokens" })
+            written.RootElement.GetProperty(part).GetRawText().Replace(" ", "").Replace("\n", "").ShouldBe(
+                original.RootElement.GetProperty(part).GetRawText().Replace(" ", "").Replace("\n", ""), part);
     }
 
     [Fact]

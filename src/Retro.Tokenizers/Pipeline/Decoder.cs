@@ -13,8 +13,13 @@ internal abstract class Decoder
 }
 
 /// <summary>GPT-2's byte-level decoder: characters to bytes through the byte table, then UTF-8 (invalid bytes → U+FFFD).</summary>
-internal sealed class ByteLevelDecoder : Decoder
+internal sealed class ByteLevelDecoder(bool addPrefixSpace = true, bool trimOffsets = true, bool useRegex = true) : Decoder
 {
+    // Kept for writing only: Hugging Face's ByteLevel decoder ignores them too.
+    public bool AddPrefixSpace { get; } = addPrefixSpace;
+    public bool TrimOffsets { get; } = trimOffsets;
+    public bool UseRegex { get; } = useRegex;
+
     public override string Decode(IReadOnlyList<(string Token, bool IsAdded)> tokens)
     {
         var bytes = new List<byte>(tokens.Count * 4);
@@ -46,9 +51,9 @@ internal sealed class ByteLevelDecoder : Decoder
     {
         writer.WriteStartObject();
         writer.WriteString("type", "ByteLevel");
-        writer.WriteBoolean("add_prefix_space", true);
-        writer.WriteBoolean("trim_offsets", true);
-        writer.WriteBoolean("use_regex", true);
+        writer.WriteBoolean("add_prefix_space", AddPrefixSpace);
+        writer.WriteBoolean("trim_offsets", TrimOffsets);
+        writer.WriteBoolean("use_regex", UseRegex);
         writer.WriteEndObject();
     }
 }

@@ -256,7 +256,7 @@ internal static class TokenizerJson
         string type = Str(json, "type", source, "decoder");
         return type switch
         {
-            "ByteLevel" => new ByteLevelDecoder(),
+            "ByteLevel" => new ByteLevelDecoder(Bool(json, "add_prefix_space", true), Bool(json, "trim_offsets", true), Bool(json, "use_regex", true)),
             "WordPiece" => new WordPieceDecoder(OptionalString(json, "prefix") ?? "##", Bool(json, "cleanup", true)),
             _ => throw Unsupported(source, $"decoder '{type}'"),
         };
