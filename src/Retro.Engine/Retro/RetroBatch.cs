@@ -21,8 +21,7 @@ public sealed class RetroBatch : IDisposable
         X = F32(capacity, c.DModel);
         Xb = F32(capacity, c.DModel);
         Q = F32(capacity, c.DModel);
-        K = F32(capacity, c.DModel);
-        V = F32(capacity, c.DModel);
+        Qkv = F32(capacity, 3 * c.DModel);
         AttnOut = F32(capacity, c.DModel);
         Hidden = F32(capacity, c.DFf);
         Logits = F32(capacity, c.VocabSize);
@@ -42,8 +41,7 @@ public sealed class RetroBatch : IDisposable
     internal Tensor X { get; }          // (B, D) residual streams, one row per session
     internal Tensor Xb { get; }         // (B, D) normed
     internal Tensor Q { get; }          // (B, D)
-    internal Tensor K { get; }          // (B, D) new keys before they go to each session's cache
-    internal Tensor V { get; }          // (B, D) new values
+    internal Tensor Qkv { get; }        // (B, 3D) q | k | v; k | v are then copied into each session's cache
     internal Tensor AttnOut { get; }    // (B, D)
     internal Tensor Hidden { get; }     // (B, F)
     internal Tensor Logits { get; }     // (B, V)

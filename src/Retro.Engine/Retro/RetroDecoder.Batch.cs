@@ -55,9 +55,9 @@ public sealed partial class RetroDecoder
         be.Upload<int>(positions.AsSpan(0, n), pos);
         var x = batch.X.Slice(0, n);
         var xb = batch.Xb.Slice(0, n);
+        int d = Config.DModel;
         var q = batch.Q.Slice(0, n);
-        var k = batch.K.Slice(0, n);
-        var vv = batch.V.Slice(0, n);
+        var qkv = batch.Qkv.Slice(0, n);
         var att = batch.AttnOut.Slice(0, n);
         be.Embedding(Weights.TokEmbeddings, ids, x);
 
@@ -75,18 +75,14 @@ public sealed partial class RetroDecoder
 
             // self-attention: shared projections, then each session's cache and attention
             be.LayerNorm(x, w.AttnNormWeight, w.AttnNormBias, Config.LayerNormEps, xb);
-            be.MatMul(xb, w.Wq, default, q);
-            be.MatMul(xb, w.Wk, default, k);
-            be.MatMul(xb, w.Wv, default, vv);
-            be.Rope(q, pos, Config.NHeads, Config.HeadDim, Config.RopeTheta);
-            be.Rope(k, pos, Config.NHeads, Config.HeadDim, Config.RopeTheta);
+            Project(xb, w, qkv);
+            be.Rope(qkv.SliceColumns(0, 2 * d), pos, 2 * Config.NHeads, Config.HeadDim, Config.RopeTheta); // q and k
             for (int b = 0; b < n; b++)
             {
                 var s = sessions[b].State;
                 int p = positions[b];
-                be.Copy(k.Slice(b, 1), s.KeyCache[i].Slice(p, 1));
-                be.Copy(vv.Slice(b, 1), s.ValueCache[i].Slice(p, 1));
-                be.Attention(q.Slice(b, 1), s.KeyCache[i], s.ValueCache[i], default, att.Slice(b, 1),
+                be.Copy(qkv.Slice(b, 1).SliceColumns(d, 2 * d), s.Qkv[i].Slice(p, 1).SliceColumns(d, 2 * d)); // k | v into the cache
+                be.Attention(qkv.Slice(b, 1).SliceColumns(0, d), s.KeyCache[i], s.ValueCache[i], default, att.Slice(b, 1),
                     new AttentionShape(1, 1, p + 1, s.MaxSequenceLength, Config.NHeads, Config.HeadDim, _scale, Causal: true, QueryOffset: p));
             }
             be.MatMul(att, w.Wo, default, x, MatMulEpilogue.Accumulate);

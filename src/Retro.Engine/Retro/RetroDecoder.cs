@@ -145,7 +145,7 @@ public sealed partial class RetroDecoder : IDisposable
     /// </summary>
     internal void Segment(RetroRunState s, ReadOnlySpan<int> tokens, IReadOnlyList<int[]>? neighbours)
     {
-        int n = tokens.Length, p0 = s.Length, m = Config.ChunkSize;
+        int n = tokens.Length, p0 = s.Length, m = Config.ChunkSize, d = Config.DModel;
         bool completes = (p0 + 1) % m == 0;
         int u = (p0 + 1) / m - 1; // the chunk every position of this segment attends to (−1: none)
         Debug.Assert(n <= s.SegmentCapacity && (p0 + n) / m <= (p0 + 1) / m + ((p0 + n) % m == 0 ? 1 : 0));
@@ -172,14 +172,10 @@ public sealed partial class RetroDecoder : IDisposable
 
             // 1. h = h + o_proj(SelfAttn(attn_norm(h))), causal, RoPE on q and k; k and v go to the cache
             b.LayerNorm(x, w.AttnNormWeight, w.AttnNormBias, Config.LayerNormEps, xb);
-            var q = s.Q.Slice(0, n);
-            var kc = s.KeyCache[i].Slice(p0, n);
-            var vc = s.ValueCache[i].Slice(p0, n);
-            b.MatMul(xb, w.Wq, default, q);
-            b.MatMul(xb, w.Wk, default, kc);
-            b.MatMul(xb, w.Wv, default, vc);
-            b.Rope(q, positions, Config.NHeads, Config.HeadDim, Config.RopeTheta);
-            b.Rope(kc, positions, Config.NHeads, Config.HeadDim, Config.RopeTheta);
+            var qkv = s.Qkv[i].Slice(p0, n); // (n, 3D) rows of the cache: q | k | v
+            Project(xb, w, qkv);
+            b.Rope(qkv.SliceColumns(0, 2 * d), positions, 2 * Config.NHeads, Config.HeadDim, Config.RopeTheta); // q and k
+            var q = qkv.SliceColumns(0, d);
             var att = s.AttnOut.Slice(0, n);
             b.Attention(q, s.KeyCache[i], s.ValueCache[i], default, att,
                 new AttentionShape(1, n, p0 + n, s.MaxSequenceLength, Config.NHeads, Config.HeadDim, _scale, Causal: true, QueryOffset: p0));
@@ -192,8 +188,9 @@ public sealed partial class RetroDecoder : IDisposable
                 int ci = Config.CcaIndex(i);
                 int keys = s.CachedNeighbours * Config.NeighbourLen;
                 b.LayerNorm(x, cca.NormWeight, cca.NormBias, Config.LayerNormEps, xb);
-                b.MatMul(xb, cca.Wq, default, q);
-                b.Attention(q, s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att,
+                var cq = s.Q.Slice(0, n);
+                b.MatMul(xb, cca.Wq, default, cq);
+                b.Attention(cq, s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att,
                     new AttentionShape(1, n, keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale));
                 b.MatMul(att, cca.Wo, default, x, MatMulEpilogue.Accumulate);
             }
@@ -214,6 +211,20 @@ public sealed partial class RetroDecoder : IDisposable
         b.MatMul(normed, Weights.LmHead, default, logits);
         b.Download<float>(logits, s.HostLogits.AsSpan(0, rows * Config.VocabSize));
         s.Length = p0 + n;
+    }
+
+    /// <summary>q | k | v projections of <paramref name="xb"/> into the columns of <paramref name="qkv"/> (rows × 3D), fused when the weights are.</summary>
+    void Project(Tensor xb, RetroWeights.LayerWeights w, Tensor qkv)
+    {
+        if (!w.Wqkv.IsEmpty)
+        {
+            Backend.MatMul(xb, w.Wqkv, default, qkv);
+            return;
+        }
+        int d = Config.DModel;
+        Backend.MatMul(xb, w.Wq, default, qkv.SliceColumns(0, d));
+        Backend.MatMul(xb, w.Wk, default, qkv.SliceColumns(d, d));
+        Backend.MatMul(xb, w.Wv, default, qkv.SliceColumns(2 * d, d));
     }
 
     /// <summary>

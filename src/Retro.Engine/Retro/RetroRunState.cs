@@ -39,12 +39,15 @@ public sealed class RetroRunState : IDisposable
         Logits = F32(logitRows, config.VocabSize);
         Ids = I32(1, s);
         Positions = I32(1, s);
+        Qkv = new Tensor[config.NLayers];
         KeyCache = new Tensor[config.NLayers];
         ValueCache = new Tensor[config.NLayers];
         for (int i = 0; i < config.NLayers; i++)
         {
-            KeyCache[i] = F32(maxSequenceLength, d);    // (T, D), RoPE applied
-            ValueCache[i] = F32(maxSequenceLength, d);  // (T, D)
+            // row p = [q | k | v] of position p: one projection writes all three in place, RoPE rotates q|k at once
+            Qkv[i] = F32(maxSequenceLength, 3 * d);
+            KeyCache[i] = Qkv[i].SliceColumns(d, d);        // (T, D) stride 3D, RoPE applied
+            ValueCache[i] = Qkv[i].SliceColumns(2 * d, d);  // (T, D) stride 3D
         }
 
         int nCca = config.CcaLayers.Count;
@@ -115,8 +118,9 @@ public sealed class RetroRunState : IDisposable
     internal Tensor Logits { get; }     // (1 or S, V)
     internal Tensor Ids { get; }        // I32 (1, S) token ids
     internal Tensor Positions { get; }  // I32 (1, S) absolute positions
-    internal Tensor[] KeyCache { get; }   // per layer (T, D)
-    internal Tensor[] ValueCache { get; } // per layer (T, D)
+    internal Tensor[] Qkv { get; }        // per layer (T, 3D): q | k | v per position (q kept only for the current segment)
+    internal Tensor[] KeyCache { get; }   // per layer (T, D) view of Qkv
+    internal Tensor[] ValueCache { get; } // per layer (T, D) view of Qkv
 
     // ---- neighbour encoder (k·r rows) and CCA cache
     internal Tensor ChunkInputs { get; }   // (m, D) inputs of layer min(cca_layers) for the current chunk: H_u

@@ -6,7 +6,8 @@ namespace Retro.Engine.Retro;
 /// Views of a RETRO checkpoint's tensors on a backend (docs/model-format.md names; D = d_model, F = d_ff,
 /// Fe = encoder_d_ff, V = vocab). Weights keep their stored type (F32, F16 or BF16); LayerNorm parameters are 1 × D.
 /// The checkpoint (or test buffers) must outlive it; it owns only F32 copies of non-F32 LayerNorm parameters
-/// (backends normalise with F32 gamma and beta), freed by <see cref="Dispose"/>.
+/// (backends normalise with F32 gamma and beta) and the fused q|k|v matrices of <see cref="Load"/>, freed by
+/// <see cref="Dispose"/>.
 /// </summary>
 public sealed class RetroWeights : IDisposable
 {
@@ -42,11 +43,33 @@ public sealed class RetroWeights : IDisposable
         long bytes = Bytes(LmHead) + Bytes(NormFWeight) + Bytes(NormFBias);
         foreach (var l in Layers)
         {
-            bytes += Bytes(l.AttnNormWeight) + Bytes(l.AttnNormBias) + Bytes(l.Wq) + Bytes(l.Wk) + Bytes(l.Wv) + Bytes(l.Wo);
+            bytes += Bytes(l.AttnNormWeight) + Bytes(l.AttnNormBias) + Bytes(l.Wo);
+            bytes += l.Wqkv.IsEmpty ? Bytes(l.Wq) + Bytes(l.Wk) + Bytes(l.Wv) : Bytes(l.Wqkv);
             bytes += Bytes(l.MlpNormWeight) + Bytes(l.MlpNormBias) + Bytes(l.FcIn) + Bytes(l.FcOut);
             if (l.Cca is { } c) bytes += Bytes(c.NormWeight) + Bytes(c.NormBias) + Bytes(c.Wq) + Bytes(c.Wo);
         }
         return bytes;
+    }
+
+    /// <summary>[q_proj; k_proj; v_proj] of <paramref name="prefix"/> copied into one (3D, D) backend buffer of their stored type.</summary>
+    static Tensor Fuse(SafetensorsFile file, string prefix, IBackend backend, List<BackendBuffer> owned)
+    {
+        var q = file.Get(prefix + "q_proj.weight");
+        var k = file.Get(prefix + "k_proj.weight");
+        var v = file.Get(prefix + "v_proj.weight");
+        if (k.Type != q.Type || v.Type != q.Type) return default; // mixed types: keep the three products
+        var buffer = backend.Allocate(q.ByteLength + k.ByteLength + v.ByteLength);
+        owned.Add(buffer);
+        int d = q.Columns;
+        var fused = buffer.AsTensor(q.Type, 3 * d, d);
+        int part = 0;
+        foreach (var t in (ReadOnlySpan<CheckpointTensor>)[q, k, v])
+        {
+            var rows = fused.Slice(part++ * d, d);
+            if (t.Type == DType.F32) backend.Upload(t.AsSpan<float>(), rows);
+            else backend.Upload(t.AsSpan<ushort>(), rows); // F16 / BF16 bits as stored
+        }
+        return fused;
     }
 
     /// <summary>Frees the F32 copies this instance made; the views must not be used afterwards.</summary>
@@ -183,6 +206,7 @@ public sealed class RetroWeights : IDisposable
                 backend.Copy(view, f32);
                 return f32;
             });
+            for (int i = 0; i < config.NLayers; i++) weights.Layers[i].Wqkv = Fuse(file, $"layers.{i}.attn.", backend, owned);
             foreach (var t in file.Tensors)
             {
                 if (!used.Contains(t.Name))
@@ -213,6 +237,11 @@ public sealed class RetroWeights : IDisposable
         public required Tensor Wv { get; init; }
         /// <summary>attn.o_proj.weight (D, D).</summary>
         public required Tensor Wo { get; init; }
+        /// <summary>
+        /// (3D, D) = [q_proj; k_proj; v_proj] in one buffer of the stored type, made at load so that one matrix product
+        /// projects all three; empty when the weights were bound without fusing (then Wq, Wk, Wv are used).
+        /// </summary>
+        public Tensor Wqkv { get; internal set; }
         /// <summary>Chunked cross-attention of this layer, or null when the layer has none.</summary>
         public required CcaWeights? Cca { get; init; }
         /// <summary>mlp_norm.weight (D).</summary>

@@ -165,4 +165,31 @@ public sealed class RetroParityTests : IDisposable
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void A_batch_of_sessions_reproduces_the_reference_greedy_steps()
+    {
+        using var decoder = RetroDecoder.Load(Fixtures.Folder("retro-tiny"), _backend);
+        int v = decoder.Config.VocabSize;
+        int[] prompt = I("greedy_prompt"), expected = I("greedy_tokens");
+        float[] stepLogits = F("greedy_step_logits");
+        var shape = _golden.Get("greedy_neighbours").Shape;
+        var neighbours = Table(I("greedy_neighbours"), shape[0], shape[1], shape[2]);
+        using var withNeighbours = decoder.CreateSession();
+        using var closedBook = decoder.CreateSession();
+        withNeighbours.Prefill(prompt.AsSpan(0, prompt.Length - 1), neighbours);
+        closedBook.Prefill(prompt.AsSpan(0, 10), null);
+        using var batch = new RetroBatch(decoder, 2);
+        var logits = new float[2 * v];
+        int[] tokens = [prompt[^1], 1];
+        var lists = new IReadOnlyList<int[]>?[2];
+        for (int i = 0; i < 70; i++) // crosses the chunk boundary at position 63 (the prompt has 60 tokens)
+        {
+            lists[0] = withNeighbours.NextCompletesChunk ? neighbours(withNeighbours.NextChunkIndex) : null;
+            decoder.StepBatch(batch, [withNeighbours, closedBook], tokens, lists, logits);
+            ParityAssert.Close($"batched greedy_step_logits[{i}]", stepLogits.AsSpan(i * v, v), logits.AsSpan(0, v), v, Fp32Tolerance);
+            tokens[0] = expected[i];
+            tokens[1] = (tokens[1] * 7 + 3) % v;
+        }
+    }
 }
