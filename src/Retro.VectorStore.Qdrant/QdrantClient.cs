@@ -80,6 +80,7 @@ public sealed partial class QdrantClient : IDisposable
         }
     }
 
+    /// <inheritdoc />
     public void Dispose()
     {
         if (_ownsHttp) _http.Dispose();

@@ -8,6 +8,7 @@ namespace Retro.VectorStore.Qdrant;
 /// </summary>
 public sealed class QdrantException : Exception
 {
+    /// <summary>An error answer <paramref name="statusCode"/> to <paramref name="operation"/> with Qdrant's text <paramref name="error"/>.</summary>
     public QdrantException(HttpStatusCode statusCode, string operation, string error)
         : base($"Qdrant {operation} failed with {(int)statusCode} {statusCode}: {error}")
     {

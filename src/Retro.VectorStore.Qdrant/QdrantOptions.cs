@@ -9,6 +9,7 @@ namespace Retro.VectorStore.Qdrant;
 /// </summary>
 public sealed record QdrantOptions
 {
+    /// <summary>Configuration section of these options.</summary>
     public const string Section = "Retro:VectorStore:Qdrant";
 
     /// <summary>Shards of a new collection (null = Qdrant's default: 1 standalone, the number of nodes in a cluster).</summary>

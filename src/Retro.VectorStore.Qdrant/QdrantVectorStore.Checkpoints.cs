@@ -16,6 +16,7 @@ public sealed partial class QdrantVectorStore
     private static readonly float[] CheckpointVector = [1f];
     private volatile bool _checkpointCollectionReady;
 
+    /// <inheritdoc />
     public async ValueTask<IngestCheckpoint?> GetAsync(string shardKey, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(shardKey);
@@ -30,6 +31,7 @@ public sealed partial class QdrantVectorStore
         return null;
     }
 
+    /// <inheritdoc />
     public async ValueTask SetAsync(IngestCheckpoint checkpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
@@ -56,6 +58,7 @@ public sealed partial class QdrantVectorStore
         await _client.UpsertPointsAsync(name, [point], cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
     public async ValueTask<IReadOnlyList<IngestCheckpoint>> ListAsync(CancellationToken cancellationToken = default)
     {
         string name = CheckpointCollection;

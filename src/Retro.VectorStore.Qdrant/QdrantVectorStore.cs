@@ -52,12 +52,14 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
     /// <summary>The underlying REST client (snapshots, aliases, administration).</summary>
     public QdrantClient Client => _client;
 
+    /// <inheritdoc />
     public CollectionSpec Collection => _collection ?? throw new InvalidOperationException("Call EnsureCollectionAsync before using the Qdrant store.");
 
     private string CheckpointCollection => Collection.Name + "__checkpoints";
 
     // ---------------------------------------------------------------- collection
 
+    /// <inheritdoc />
     public async ValueTask EnsureCollectionAsync(CollectionSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -129,6 +131,7 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
 
     // ---------------------------------------------------------------- writes
 
+    /// <inheritdoc />
     public async ValueTask UpsertAsync(IReadOnlyList<VectorPoint> points, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(points);
@@ -177,6 +180,7 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
 
     // ---------------------------------------------------------------- reads
 
+    /// <inheritdoc />
     public async ValueTask<int> SearchAsync(ReadOnlyMemory<float> query, SearchOptions options, Memory<SearchHit> results, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -211,9 +215,11 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
         return written;
     }
 
+    /// <inheritdoc />
     public async ValueTask<long> CountAsync(CancellationToken cancellationToken = default)
         => (long)await _client.CountPointsAsync(Collection.Name, new CountRequest { Exact = true }, cancellationToken).ConfigureAwait(false);
 
+    /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Chunk?>> GetChunksAsync(IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ids);
@@ -244,6 +250,7 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
         return chunks;
     }
 
+    /// <inheritdoc />
     public async ValueTask<bool> IsHealthyAsync(CancellationToken cancellationToken = default)
     {
         try
@@ -256,6 +263,7 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
         }
     }
 
+    /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
         if (_ownsClient) _client.Dispose();

@@ -7,9 +7,13 @@ namespace Retro.VectorStore.Qdrant.Rest;
 [JsonConverter(typeof(JsonStringEnumConverter<QdrantDistance>))]
 public enum QdrantDistance
 {
+    /// <summary>Cosine similarity; Qdrant normalises stored and query vectors; score higher is closer.</summary>
     Cosine,
+    /// <summary>Euclidean distance; score is the distance, lower is closer.</summary>
     Euclid,
+    /// <summary>Inner product; score higher is closer.</summary>
     Dot,
+    /// <summary>Manhattan distance; score lower is closer.</summary>
     Manhattan,
 }
 
@@ -69,6 +73,7 @@ public sealed record VectorsConfig
 /// <summary>Tells <c>VectorsConfig</c>'s two shapes apart: an object with <c>size</c> is a single vector.</summary>
 public sealed class VectorsConfigConverter : JsonConverter<VectorsConfig>
 {
+    /// <inheritdoc />
     public override VectorsConfig Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         using var document = JsonDocument.ParseValue(ref reader);
@@ -79,6 +84,7 @@ public sealed class VectorsConfigConverter : JsonConverter<VectorsConfig>
         return new VectorsConfig { Named = root.Deserialize(QdrantJsonContext.Default.DictionaryStringVectorParams) };
     }
 
+    /// <inheritdoc />
     public override void Write(Utf8JsonWriter writer, VectorsConfig value, JsonSerializerOptions options)
     {
         if (value.Single is not null) JsonSerializer.Serialize(writer, value.Single, QdrantJsonContext.Default.VectorParams);
@@ -251,12 +257,19 @@ public sealed record CollectionExistence
 [JsonConverter(typeof(JsonStringEnumConverter<PayloadSchemaType>))]
 public enum PayloadSchemaType
 {
+    /// <summary>Exact-match strings.</summary>
     [JsonStringEnumMemberName("keyword")] Keyword,
+    /// <summary>64-bit integers (match and range).</summary>
     [JsonStringEnumMemberName("integer")] Integer,
+    /// <summary>Floating point numbers (range).</summary>
     [JsonStringEnumMemberName("float")] Float,
+    /// <summary>Booleans.</summary>
     [JsonStringEnumMemberName("bool")] Bool,
+    /// <summary>RFC 3339 timestamps (range).</summary>
     [JsonStringEnumMemberName("datetime")] Datetime,
+    /// <summary>UUID strings.</summary>
     [JsonStringEnumMemberName("uuid")] Uuid,
+    /// <summary>Full-text tokens.</summary>
     [JsonStringEnumMemberName("text")] Text,
 }
 

@@ -39,6 +39,7 @@ public readonly record struct PointId
 /// <summary>Reads a JSON number or UUID string as <see cref="PointId"/>; writes it back the same way.</summary>
 public sealed class PointIdConverter : JsonConverter<PointId>
 {
+    /// <inheritdoc />
     public override PointId Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         switch (reader.TokenType)
@@ -54,6 +55,7 @@ public sealed class PointIdConverter : JsonConverter<PointId>
         }
     }
 
+    /// <inheritdoc />
     public override void Write(Utf8JsonWriter writer, PointId value, JsonSerializerOptions options)
     {
         if (value.IsUuid)
