@@ -243,6 +243,7 @@ public sealed partial class Tokenizer : ITokenizer
         finally
         {
             scratch.ReturnSplits(splits);
+            scratch.TrimLargeBuffers();
         }
     }
 
@@ -285,6 +286,15 @@ public sealed partial class Tokenizer : ITokenizer
         }
 
         public void ReturnSplits(List<(int Start, int End)> list) => _splits.Push(list);
+
+        /// <summary>Drops buffers grown by a huge piece so a thread does not keep megabytes alive.</summary>
+        public void TrimLargeBuffers()
+        {
+            if (ByteChars.Length <= 1 << 16) return;
+            ByteChars = new char[256];
+            ByteCharStart = new int[256];
+            ByteCharEnd = new int[256];
+        }
 
         /// <summary>UTF-8 bytes of <paramref name="piece"/> as byte characters; per byte, the piece's code point range.</summary>
         public int ToByteChars(ReadOnlySpan<char> piece, bool map)

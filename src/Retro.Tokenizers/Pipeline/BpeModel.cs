@@ -128,6 +128,7 @@ internal sealed class BpeModel : TokenModel
                 if (prev[left] >= 0) Enqueue(heap, id, prev[left], left);
                 if (next[left] >= 0) Enqueue(heap, id, left, next[left]);
             }
+            if (heap.Count == 0 && count > 1 << 16) t_heap = null; // do not keep a huge heap per thread
             return Pack(id, len, next, count);
         }
         finally
