@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
@@ -145,12 +145,12 @@ public sealed partial class QdrantClient : IDisposable
 
         if (outcome.Exception is { } exception)
         {
-            if (exception is OperationCanceledException && cancellationToken.IsCancellationRequested) throw exception;
+            if (exception is OperationCanceledException && cancellationToken.IsCancellationRequested) ExceptionDispatchInfo.Throw(exception);
             if (exception is BrokenCircuitException)
                 throw new VectorStoreUnavailableException($"Qdrant at {_baseAddress} is unavailable (circuit open after repeated failures); {operation} was not sent.", exception);
             if (QdrantResilience.IsTransientException(exception) || exception is OperationCanceledException)
                 throw new VectorStoreUnavailableException($"Qdrant at {_baseAddress} did not answer {operation}: {exception.Message}", exception);
-            throw exception;
+            ExceptionDispatchInfo.Throw(exception);
         }
 
         using var response = outcome.Result!;

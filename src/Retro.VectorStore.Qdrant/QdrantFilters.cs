@@ -28,9 +28,10 @@ public static class QdrantFilters
         if (options.OnlyDocuments is { } only)
         {
             var any = new List<string>(only.Count);
+            var seen = new HashSet<string>(only.Count, StringComparer.Ordinal);
             foreach (var document in only)
             {
-                if (!any.Contains(document)) any.Add(document); // the spec asks for unique items
+                if (seen.Add(document)) any.Add(document); // the spec asks for unique items
             }
             (must ??= []).Add(new FieldCondition { Key = DocumentIdField, Match = new Match { Any = any } });
         }
