@@ -20,6 +20,7 @@ public sealed class DecodeSuite : ISuite
 {
     const double Fp32Tolerance = 1e-3;  // fp32 vs fp32: summation order only, through 8 layers at d 512
     const double Bf16Tolerance = 3e-2;  // bf16 weights vs the fp32 reference (the fixtures see ~5e-3 at d 64)
+    // usage: decode [--tokens 512] [--repeats 3] [--threads 2] [--batch B] [--no-peer] [--keep]
 
     /// <inheritdoc />
     public string Name => "decode";
@@ -31,6 +32,7 @@ public sealed class DecodeSuite : ISuite
     public int Run(string[] args)
     {
         int tokens = IntArg(args, "--tokens", 512), repeats = IntArg(args, "--repeats", 3), threads = IntArg(args, "--threads", 2);
+        int batchSize = IntArg(args, "--batch", 0);
         bool peer = !args.Contains("--no-peer"), keep = args.Contains("--keep");
         var config = new RetroConfig
         {
@@ -67,6 +69,7 @@ public sealed class DecodeSuite : ISuite
             var bf16 = RunOurs(backend, Path.Combine(root, "bf16"), ids, neighbours, checks, repeats, gbs, "BF16");
             double agreeBf16 = ParityAgainst(f32.Logits, bf16.Logits);
             Console.WriteLine($"  ours BF16 vs ours F32 logits: relative error {agreeBf16:E2}");
+            if (batchSize > 1) RunBatch(backend, Path.Combine(root, "bf16"), ids, neighbours, batchSize, repeats, bf16);
 
             double peerRate = double.NaN;
             if (peer)
@@ -93,7 +96,13 @@ public sealed class DecodeSuite : ISuite
         }
     }
 
-    sealed record Ours(double Rate, float[] Logits);
+    sealed record Ours(double Rate, float[] Logits)
+    {
+        /// <summary>Logits of the last position (the last check).</summary>
+        public float[] LastLogits => Logits.AsSpan(Logits.Length - Logits.Length / Checks, Logits.Length / Checks).ToArray();
+
+        public int Checks { get; init; } = 1;
+    }
 
     static Ours RunOurs(IBackend backend, string folder, int[] ids, int[] neighbours, int[] checks, int repeats, double gbs, string label)
     {
@@ -138,7 +147,50 @@ public sealed class DecodeSuite : ISuite
         Console.WriteLine($"  ours {label}: {rate:F1} tok/s (spread {Spread(rates)}); weights read per token {weightBytes / 1e6:F1} MB " +
                           $"(+ {kvBytes / 1e6:F1} MB KV/CCA cache on average) → {moved:F1} GB/s of {gbs:F1} GB/s measured " +
                           $"(bandwidth bound {gbs * 1e9 / (weightBytes + kvBytes):F0} tok/s)");
-        return new Ours(rate, logits);
+        return new Ours(rate, logits) { Checks = checks.Length };
+    }
+
+    /// <summary>B sessions stepped together with <see cref="RetroDecoder.StepBatch"/>, all completing chunks on the same step.</summary>
+    static void RunBatch(IBackend backend, string folder, int[] ids, int[] neighbours, int size, int repeats, Ours single)
+    {
+        using var decoder = RetroDecoder.Load(folder, backend);
+        var c = decoder.Config;
+        int v = c.VocabSize, kr = c.NumNeighbours * c.NeighbourLen;
+        var sessions = new RetroSession[size];
+        for (int b = 0; b < size; b++) sessions[b] = decoder.CreateSession(maxSequenceLength: ids.Length);
+        using var batch = new RetroBatch(decoder, size);
+        var tokens = new int[size];
+        var lists = new IReadOnlyList<int[]>?[size];
+        var logits = new float[size * v];
+        var byChunk = new List<int[][]>();
+        for (int u = 0; u * kr < neighbours.Length; u++)
+        {
+            var list = new int[c.NumNeighbours][];
+            for (int j = 0; j < list.Length; j++) list[j] = neighbours.AsSpan(u * kr + j * c.NeighbourLen, c.NeighbourLen).ToArray();
+            byChunk.Add(list);
+        }
+        void Decode()
+        {
+            foreach (var s in sessions) s.Reset();
+            for (int p = 0; p < ids.Length; p++)
+            {
+                var nb = sessions[0].NextCompletesChunk && sessions[0].NextChunkIndex < byChunk.Count ? byChunk[sessions[0].NextChunkIndex] : null;
+                for (int b = 0; b < size; b++) { tokens[b] = ids[p]; lists[b] = nb; }
+                decoder.StepBatch(batch, sessions, tokens, lists, logits);
+            }
+        }
+        Decode();
+        double agree = ParityAgainst(single.LastLogits, logits.AsSpan(0, v).ToArray());
+        var rates = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Decode();
+            rates[i] = size * ids.Length / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        foreach (var s in sessions) s.Dispose();
+        Console.WriteLine($"  ours BF16 batch of {size}: {Median(rates):F1} tok/s in all (spread {Spread(rates)}), {Median(rates) / size:F1} per session; " +
+                          $"last logits vs batch-1 rel. error {agree:E2}");
     }
 
     static (double Rate, string Spread, float[] Logits) RunPeer(string root, string inputs, int repeats, int threads)
