@@ -20,6 +20,12 @@ public sealed class RetroComponents : IIndexerComponents, IDisposable
     /// <summary>Threads of the CPU backend (0 = one per core).</summary>
     public int EncoderThreads { get; init; }
 
+    /// <summary>
+    /// Threads inserting an upsert into the embedded store's graph. Default 1: the indexer overlaps upserts with
+    /// embedding, and more threads would take cores from the bi-encoder.
+    /// </summary>
+    public int StoreBuildThreads { get; init; } = 1;
+
     /// <summary>Sequences per bi-encoder pass.</summary>
     public int EncoderBatch { get; init; } = 32;
 
@@ -55,7 +61,7 @@ public sealed class RetroComponents : IIndexerComponents, IDisposable
     public IVectorStore OpenStore(VectorStoreOptions options) => options.Provider switch
     {
         VectorStoreProvider.Qdrant => QdrantVectorStore.Create(options),
-        _ => new EmbeddedVectorStore(options.Path),
+        _ => new EmbeddedVectorStore(options.Path, new EmbeddedStoreOptions { BuildThreads = StoreBuildThreads }),
     };
 
     public void Dispose()

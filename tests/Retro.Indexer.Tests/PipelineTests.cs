@@ -16,11 +16,12 @@ public sealed class PipelineTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     static async Task<IngestStats> Ingest(IVectorStore store, string stateFolder, IReadOnlyList<Shard> shards, ITextEncoder? encoder = null,
-        IngestOptions? options = null, string? rejects = null)
+        IngestOptions? options = null, string? rejects = null, IndexerMetrics? metrics = null)
     {
         using var state = new IndexerState(stateFolder);
         using var writer = new RejectWriter(rejects);
-        using var metrics = new IndexerMetrics();
+        using var ownMetrics = new IndexerMetrics();
+        metrics ??= ownMetrics;
         var pipeline = new IngestPipeline(new DocumentChunker(Decoder.Value, new ChunkingOptions()), encoder ?? new HashEncoder(), store,
             (IIngestCheckpoints)store, state, options ?? new IngestOptions { BatchSize = 8, Parallelism = 3 }, writer, metrics);
         return await pipeline.RunAsync(shards);
@@ -80,6 +81,40 @@ public sealed class PipelineTests : IDisposable
         string.Concat(chunks.Select(c => c.Text)).ShouldBe(text);
         Decoder.Value.Encode(text).ShouldBe(chunks.SelectMany(c => c.Tokens));
         chunks.ShouldAllBe(c => c.Url == "");
+    }
+
+    [Fact]
+    public async Task Metrics_count_what_the_run_committed()
+    {
+        var totals = new System.Collections.Concurrent.ConcurrentDictionary<string, double>();
+        using var metrics = new IndexerMetrics();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        // Only this run's meter: other tests run pipelines in parallel under the same meter name.
+        listener.InstrumentPublished = (instrument, l) => { if (ReferenceEquals(instrument.Meter, metrics.Meter)) l.EnableMeasurementEvents(instrument); };
+        void Add(string name, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string key = tags.Length == 0 ? name : $"{name}:{tags[0].Value}";
+            totals.AddOrUpdate(key, value, (_, v) => v + value);
+        }
+        listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Add(i.Name, v, tags));
+        listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Add(i.Name, v, tags));
+        listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Add(i.Name, v, tags));
+        listener.Start();
+
+        var lines = TestFiles.SampleLines(20);
+        string shard = TestFiles.WriteLines(_dir["in/m.jsonl"], [.. lines, "{bad", lines[0]]);
+        var stats = await Ingest(new MemoryStore(), _dir["state"], ShardResolver.Resolve([shard]), metrics: metrics);
+        listener.Dispose();
+        metrics.Meter.Name.ShouldBe("Retro.Indexer");
+
+        totals["retro.indexer.documents"].ShouldBe(stats.Documents);
+        totals["retro.indexer.chunks"].ShouldBe(stats.Chunks);
+        totals["retro.indexer.duplicates"].ShouldBe(1);
+        totals["retro.indexer.rejects:malformed-json"].ShouldBe(1);
+        totals["retro.indexer.bytes_read"].ShouldBe(new FileInfo(shard).Length);
+        totals["retro.indexer.batch.size"].ShouldBe(stats.Chunks);
+        totals.ShouldContainKey("retro.indexer.embed.duration");
+        totals.ShouldContainKey("retro.indexer.upsert.duration");
     }
 
     [Fact]

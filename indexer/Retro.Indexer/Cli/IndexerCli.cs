@@ -22,7 +22,7 @@ public sealed class IndexerCli
     readonly Argument<string[]> _inputs = new("inputs") { Description = "Shards to ingest: files (.json, .jsonl, optionally gzip), folders (searched recursively) or glob patterns.", Arity = ArgumentArity.OneOrMore };
     readonly Option<string?> _decoderTokenizer = new("--decoder-tokenizer") { Description = "Folder with the decoder's tokenizer.json; chunks are counted in its tokens (default Retro:Models:Decoder)." };
     readonly Option<int?> _batch = new("--batch") { Description = "Chunks per bi-encoder batch and store upsert (default 32)." };
-    readonly Option<int?> _parallelism = new("--parallelism") { Description = "Tokenization workers (default: number of cores)." };
+    readonly Option<int?> _parallelism = new("--parallelism") { Description = "Tokenization workers (default: one per two cores; the bi-encoder itself uses every core)." };
     readonly Option<int?> _embedConcurrency = new("--embed-concurrency") { Description = "Concurrent bi-encoder batches (default 1; the encoder is itself parallel)." };
     readonly Option<int?> _maxDocBytes = new("--max-doc-bytes") { Description = "Longest accepted record in bytes; longer ones are rejected as too-large (default 8 MiB)." };
     readonly Option<string?> _rejects = new("--rejects") { Description = "JSON lines file receiving rejected records (shard, line, offset, reason, snippet); default <state>/rejects.jsonl." };

@@ -17,7 +17,7 @@ internal sealed class IngestCommand(IndexerCli cli, ParseResult parse, TextWrite
         var options = new IngestOptions
         {
             BatchSize = parse.GetValue(cli.Batch) ?? 32,
-            Parallelism = parse.GetValue(cli.Parallelism) ?? Math.Max(1, Environment.ProcessorCount),
+            Parallelism = parse.GetValue(cli.Parallelism) ?? IngestOptions.DefaultParallelism,
             EmbedConcurrency = parse.GetValue(cli.EmbedConcurrency) ?? 1,
             MaxDocumentBytes = parse.GetValue(cli.MaxDocBytes) ?? 8 << 20,
         };

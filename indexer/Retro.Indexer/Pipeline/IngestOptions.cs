@@ -6,8 +6,14 @@ public sealed record IngestOptions
     /// <summary>Chunks per bi-encoder call (and per store upsert), 1..4096.</summary>
     public int BatchSize { get; init; } = 32;
 
-    /// <summary>Tokenization workers, 1..256.</summary>
-    public int Parallelism { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>
+    /// Tokenization workers, 1..256. Default: one per two cores: tokenizing costs ~1% of embedding, and more workers
+    /// only preempt the bi-encoder's own threads (which use every core).
+    /// </summary>
+    public int Parallelism { get; init; } = DefaultParallelism;
+
+    /// <summary>The default <see cref="Parallelism"/> on this machine.</summary>
+    public static int DefaultParallelism => Math.Max(1, Environment.ProcessorCount / 2);
 
     /// <summary>Concurrent bi-encoder calls, 1..64 (the encoder parallelises inside a call; 1 suits small machines).</summary>
     public int EmbedConcurrency { get; init; } = 1;

@@ -31,6 +31,9 @@ public sealed class IndexerMetrics : IDisposable
         _batchSize = _meter.CreateHistogram<int>("retro.indexer.batch.size", "{chunk}", "Chunks per embedding batch.");
     }
 
+    /// <summary>The meter the instruments belong to.</summary>
+    internal Meter Meter => _meter;
+
     internal void Committed(long documents, long chunks)
     {
         if (documents > 0) _documents.Add(documents);

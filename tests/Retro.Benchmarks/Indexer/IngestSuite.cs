@@ -54,7 +54,7 @@ public sealed class IngestSuite : ISuite
             foreach (string t in texts) foreach (var c in chunker.Chunk("d", null, t, new Dictionary<string, string>())) chunkTexts.Add(c.Text);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"ingest: {texts.Count} documents, {chunkTexts.Count} chunks of 64 decoder tokens (decoder vocab {decoder.VocabularySize}); " +
-                $"encoder {Path.GetFileName(encoderFolder)} d={encoder.Dimension}, batch {o.Batch}, {backend.Threads} threads; store M=16 efC=200"));
+                $"encoder {Path.GetFileName(encoderFolder)} d={encoder.Dimension}, batch {o.Batch}, {backend.Threads} threads; store M=16 efC=200, {o.BuildThreads} build thread(s), {o.Parallelism} tokenizer worker(s)"));
 
             // Warm-up: JIT and first-touch of the weights, for both measurements alike.
             encoder.Encode(chunkTexts.Take(o.Batch).ToArray(), new float[o.Batch * encoder.Dimension]);
@@ -216,7 +216,7 @@ public sealed class IngestSuite : ISuite
     {
         public static Options Parse(string[] args)
         {
-            var o = new Options(null, null, 400, 32, Environment.ProcessorCount, 0, 2, 8192, Environment.ProcessorCount);
+            var o = new Options(null, null, 400, 32, IngestOptions.DefaultParallelism, 0, 3, 8192, 1);
             for (int i = 0; i < args.Length; i++)
             {
                 string a = args[i];
