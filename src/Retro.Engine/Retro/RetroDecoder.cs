@@ -148,7 +148,7 @@ public sealed partial class RetroDecoder : IDisposable
         int n = tokens.Length, p0 = s.Length, m = Config.ChunkSize, d = Config.DModel;
         bool completes = (p0 + 1) % m == 0;
         int u = (p0 + 1) / m - 1; // the chunk every position of this segment attends to (−1: none)
-        Debug.Assert(n <= s.SegmentCapacity && (p0 + n) / m <= (p0 + 1) / m + ((p0 + n) % m == 0 ? 1 : 0));
+        Debug.Assert(n <= s.SegmentCapacity && OnlyFirstMayComplete(p0, n));
         if (!completes && neighbours is { Count: > 0 })
             throw new ArgumentException($"neighbours given at position {p0}, which completes no chunk", nameof(neighbours));
         int k = completes ? PrepareNeighbours(s, u, neighbours) : 0;
@@ -211,6 +211,12 @@ public sealed partial class RetroDecoder : IDisposable
         b.MatMul(normed, Weights.LmHead, default, logits);
         b.Download<float>(logits, s.HostLogits.AsSpan(0, rows * Config.VocabSize));
         s.Length = p0 + n;
+    }
+
+    bool OnlyFirstMayComplete(int p0, int n)
+    {
+        for (int i = 1; i < n; i++) if ((p0 + i + 1) % Config.ChunkSize == 0) return false;
+        return true;
     }
 
     /// <summary>q | k | v projections of <paramref name="xb"/> into the columns of <paramref name="qkv"/> (rows × 3D), fused when the weights are.</summary>
