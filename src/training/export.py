@@ -1,0 +1,133 @@
+"""
+Exports a run's trained models to model folders (docs/model-format.md) with model cards.
+
+    /usr/bin/python3 src/training/export.py --run runs/full --out models [--dtype bf16|fp16|fp32] [--command "..."]
+
+<out>/encoder, <out>/reranker, <out>/retro: config.json, model.safetensors (BF16 by default), tokenizer.json,
+MODEL_CARD.md (generated from the run's metrics.json files: data and licences, sizes, steps, hardware, wall
+time, every metric, the command that reproduces it) and loss.png. Models whose checkpoint is missing are skipped.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import load_model, read_json, write_json  # noqa: E402
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+DATA = """Training text: the C4-style corpus of `src/training/prepare_corpus.py` — C4 / OLMo / RedPajama C4 samples and
+Dolma Common Crawl samples (ODC-BY; web text under its authors' terms), WikiText-2 (CC BY-SA 3.0), GCIDE (Webster
+1913 + GCIDE additions, GPL-3.0+), WordNet 3.0 (WordNet licence), FOLDOC (GFDL), the Jargon File (public domain),
+Python 3.11 documentation (PSF licence) and Debian manual pages (their packages' licences). Question/paragraph
+pairs: SQuAD v2.0 dev split as distributed for CS224N (CC BY-SA 4.0), split by article (held-out articles in
+`squad_split.json` of the run). See each source's PROVENANCE.md under ../shared/data and the Debian copyright
+files."""
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_fmt(x)}" for k, x in v.items())
+    return str(v)
+
+
+def card(name, kind, metrics, config, extra, command, size_bytes, dtype):
+    lines = [f"# {name}", "", f"{kind}", "", "## Model", "",
+             f"- format: docs/model-format.md, format_version 1; weights {dtype}, {size_bytes / 1e6:.1f} MB",
+             f"- parameters: {metrics.get('parameters', '?'):,}" if isinstance(metrics.get("parameters"), int)
+             else "- parameters: ?",
+             "- config: " + ", ".join(f"`{k}`={json.dumps(v)}" for k, v in config.items()
+                                      if k not in ("architectures", "model_type", "format_version")),
+             "", "## Training", "",
+             f"- steps: {metrics.get('steps')}; hardware: {metrics.get('hardware')}; wall time: "
+             f"{metrics.get('wall_seconds')} s",
+             "- hyper-parameters: " + ", ".join(f"`{k}`={json.dumps(v)}" for k, v in
+                                                (metrics.get("config") or {}).items()),
+             "", "## Data and licences", "", DATA, "", "## Metrics (measured by the training run)", ""]
+    for k, v in metrics.items():
+        if k in ("config", "leakage", "hardware", "wall_seconds", "steps", "parameters"):
+            continue
+        lines.append(f"- {k}: {_fmt(v)}")
+    if metrics.get("leakage"):
+        lines += ["", "Leakage breakdown (validation target chunks whose longest common token span with the "
+                  "neighbours conditioning them is ≤ α·m):", "",
+                  "| α | chunks | fraction | BPB closed-book | BPB retrieval | relative reduction |",
+                  "|---|---|---|---|---|---|"]
+        for r in metrics["leakage"]:
+            lines.append(f"| {r['alpha']} | {r['chunks']} | {r['fraction']:.3f} | {r['bpb_closed_book']:.4f} | "
+                         f"{r['bpb_retrieval']:.4f} | {r['relative_reduction']:.3f} |")
+    lines += [""] + extra + ["", "Loss curves: `loss.png` (data in the run's `loss.csv`).", "",
+                             "## Reproduce", "", "```", command, "```", ""]
+    return "\n".join(lines)
+
+
+def export_one(run, out, name, sub, kind, dtype, command, extra):
+    ckpt = os.path.join(run, sub)
+    if not os.path.exists(os.path.join(ckpt, "index.json")):
+        print(f"export: {name}: no checkpoint at {ckpt}, skipped")
+        return None
+    stage = os.path.dirname(ckpt)
+    model, _ = load_model(ckpt)
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
+    model.save_folder(folder, dtype=DTYPES[dtype])
+    tok = os.path.join(stage, "tokenizer.json") if name != "retro" else os.path.join(run, "tokenizer.json")
+    shutil.copyfile(tok, os.path.join(folder, "tokenizer.json"))
+    if os.path.exists(os.path.join(stage, "loss.png")):
+        shutil.copyfile(os.path.join(stage, "loss.png"), os.path.join(folder, "loss.png"))
+    metrics = read_json(os.path.join(stage, "metrics.json")) if os.path.exists(
+        os.path.join(stage, "metrics.json")) else {}
+    size = os.path.getsize(os.path.join(folder, "model.safetensors"))
+    with open(os.path.join(folder, "MODEL_CARD.md"), "w", encoding="utf-8") as f:
+        f.write(card(f"Retro {name}", kind, metrics, model.config.to_dict(), extra, command, size, dtype))
+    return model
+
+
+def export(run, out, dtype="bf16", command=None):
+    command = command or f"src/training/run_pipeline.sh --out {run}"
+    tokens = read_json(os.path.join(run, "tokens", "report.json")) if os.path.exists(
+        os.path.join(run, "tokens", "report.json")) else {}
+    nb = read_json(os.path.join(run, "neighbours", "report.json")) if os.path.exists(
+        os.path.join(run, "neighbours", "report.json")) else {}
+    token_line = [f"Token files: " + "; ".join(f"{s}: {v.get('documents')} documents, {v.get('tokens')} tokens, "
+                                                f"{v.get('bytes')} bytes" for s, v in tokens.items())] if tokens else []
+    models = {
+        "encoder": export_one(run, out, "encoder", os.path.join("encoder", "ckpt"),
+                              "Bi-encoder (BERT family, mean pooling, L2-normalised) trained contrastively "
+                              "(InfoNCE, in-batch + mined hard negatives) on neighbouring chunks, title/section "
+                              "and headword/definition pairs and SQuAD question/paragraph pairs.", dtype, command,
+                              token_line),
+        "reranker": export_one(run, out, "reranker", os.path.join("reranker", "ckpt"),
+                               "Cross-encoder (BertForSequenceClassification) trained listwise on the positive "
+                               "and the bi-encoder's hard negatives; body initialised from the bi-encoder.", dtype,
+                               command, token_line),
+        "retro": export_one(run, out, "retro", os.path.join("retro", "model_ckpt"),
+                            "RETRO decoder (chunked cross-attention, neighbour encoder) trained on tokens + k "
+                            "neighbours from other documents, with neighbour dropout.", dtype, command,
+                            token_line + ([f"Neighbours: {json.dumps(nb)}"] if nb else [])),
+    }
+    total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
+    print(f"export: {out}: {total / 1e6:.1f} MB")
+    write_json(os.path.join(run, "export.json"), {"out": out, "dtype": dtype, "bytes": total})
+    return models
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap.add_argument("--run", required=True, help="the run's out_dir")
+    ap.add_argument("--out", required=True, help="folder to write encoder/, reranker/, retro/ into")
+    ap.add_argument("--dtype", default="bf16", choices=sorted(DTYPES))
+    ap.add_argument("--command", default=None, help="the command to print in the model cards")
+    args = ap.parse_args(argv)
+    export(args.run, args.out, args.dtype, args.command)
+
+
+if __name__ == "__main__":
+    main()

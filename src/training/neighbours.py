@@ -1,0 +1,144 @@
+"""
+Neighbours of every chunk of a token file, retrieved from the training corpus (the retrieval database).
+
+    /usr/bin/python3 src/training/neighbours.py config/tiny_cpu.py [--nb_k=2 ...]
+
+File format, <out_dir>/neighbours/<split>.safetensors (small: the GPU run's inputs must fit in 64 MiB, so the
+file stores chunk indices into the database's token file, not the neighbour tokens):
+  neighbours  (C, k) I32   C = floor(N / m) chunks of the split's token file (the fixed grid tokens[c*m:(c+1)*m]);
+                           entry = index j of a chunk of the database token file (train.safetensors), best
+                           first; -1 = no neighbour
+  scores      (C, k) F32   cosine similarity of the bi-encoder embeddings (-inf for -1)
+  __metadata__ chunk_size, neighbour_len, k, database ("train.safetensors"), database_tokens,
+               tokenizer_sha256, encoder (its model folder), exclude ("own-documents" for train queries)
+Neighbour j's tokens are the database's tokens[j*m : j*m + r] cut at the end of the document holding token j*m
+(chunk + continuation, r = neighbour_len); materialize() turns indices into (…, k, r) token ids with -1 padding.
+
+Exclusion (train queries against the train database): neighbours of chunk c condition the predictions of chunk
+c+1, so a candidate is excluded when its document is any document touched by chunks c and c+1 (the
+"exclude-document" search of the store, widened to the next chunk).
+
+This file is the Python fallback: exact brute-force search over the bi-encoder's chunk embeddings (blocked
+matrix products; fine for tiny runs and for a GPU). The C# path produces the same file: `Retro.Indexer` ingests
+the train token file's chunks (same grid, the chunk's text decoded from its tokens) with the exported encoder,
+stores point id = chunk index and the document id, then searches every chunk with the store's exclude-document
+filter and writes these two tensors with the same metadata.
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import chunk_docs, configure, hardware, load_model, load_tokens, pick_device, write_json  # noqa: E402
+from pairs import embed  # noqa: E402
+from safetensors_io import load_file, save_file  # noqa: E402
+
+DEFAULTS = dict(out_dir="runs/tiny", device="auto", chunk_size=64, neighbour_len=128, nb_k=2, nb_batch=256,
+                nb_block=4096, nb_splits="train,validation")
+
+
+def chunk_sequences(tokens, m):
+    C = len(tokens) // m
+    return [tokens[c * m:(c + 1) * m] for c in range(C)]
+
+
+def exclusion_ranges(doc_offsets, n_tokens, m):
+    """Per query chunk c: the document range [lo, hi] touched by chunks c and c+1."""
+    C = n_tokens // m
+    lo = np.searchsorted(doc_offsets, np.arange(C) * m, side="right") - 1
+    end = np.minimum(np.arange(C) * m + 2 * m - 1, n_tokens - 1)
+    hi = np.searchsorted(doc_offsets, end, side="right") - 1
+    return lo, hi
+
+
+def search(queries, db, k, db_doc=None, lo=None, hi=None, block=4096, device="cpu"):
+    """Exact inner-product top-k. queries (Q, H), db (C, H) float32 numpy. When db_doc (C,) and lo/hi (Q,) are
+    given, db rows with lo[i] <= db_doc <= hi[i] are excluded for query i. -> idx (Q, k) int32 (-1 = none),
+    scores (Q, k) float32 (-inf for none)."""
+    Q = len(queries)
+    kk = min(k, len(db))
+    idx = np.full((Q, k), -1, np.int32)
+    sc = np.full((Q, k), -np.inf, np.float32)
+    if kk == 0 or Q == 0:
+        return idx, sc
+    D = torch.from_numpy(db).to(device)
+    doc = torch.from_numpy(np.asarray(db_doc)).to(device) if db_doc is not None else None
+    for s in range(0, Q, block):
+        q = torch.from_numpy(queries[s:s + block]).to(device)
+        S = q @ D.t()
+        if doc is not None:
+            lo_t = torch.from_numpy(np.asarray(lo[s:s + block])).to(device)[:, None]
+            hi_t = torch.from_numpy(np.asarray(hi[s:s + block])).to(device)[:, None]
+            S = S.masked_fill((doc[None] >= lo_t) & (doc[None] <= hi_t), float("-inf"))
+        v, i = S.topk(kk, dim=1)
+        v, i = v.cpu().numpy(), i.cpu().numpy().astype(np.int32)
+        i[~np.isfinite(v)] = -1
+        idx[s:s + len(q), :kk] = i
+        sc[s:s + len(q), :kk] = v
+    return idx, sc
+
+
+def materialize(db_tokens, db_doc_offsets, idx, m, r):
+    """Chunk indices (..., k) -> neighbour tokens (..., k, r) int64: db_tokens[j*m : j*m+r] cut at the end of
+    the document of token j*m, -1 padded; rows for j = -1 are all -1."""
+    idx = np.asarray(idx)
+    out = np.full(idx.shape + (r,), -1, np.int64)
+    flat_idx, flat_out = idx.reshape(-1), out.reshape(-1, r)
+    for n, j in enumerate(flat_idx):
+        if j < 0:
+            continue
+        s = int(j) * m
+        d = np.searchsorted(db_doc_offsets, s, side="right") - 1
+        e = min(s + r, int(db_doc_offsets[d + 1]))
+        flat_out[n, :e - s] = db_tokens[s:e]
+    return out
+
+
+def load_neighbours(path):
+    t, meta = load_file(path, with_metadata=True)
+    return t["neighbours"].numpy().astype(np.int64), t["scores"].numpy(), meta
+
+
+def compute(cfg):
+    device = pick_device(cfg["device"])
+    m, r, k = cfg["chunk_size"], cfg["neighbour_len"], cfg["nb_k"]
+    out_dir = os.path.join(cfg["out_dir"], "neighbours")
+    os.makedirs(out_dir, exist_ok=True)
+    enc_dir = os.path.join(cfg["out_dir"], "encoder")
+    encoder = load_model(os.path.join(enc_dir, "ckpt"))[0].to(device).eval()
+    sep = encoder.config.pad_token_id  # the <|endoftext|> id (S of the S A S template)
+    db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
+    t0 = time.time()
+    db_emb = embed(encoder, chunk_sequences(db["tokens"], m), sep, m + 2, device, batch=cfg["nb_batch"])
+    db_doc, _ = chunk_docs(db["doc_offsets"], len(db["tokens"]), m)
+    report = {}
+    for split in cfg["nb_splits"].split(","):
+        data = db if split == "train" else load_tokens(os.path.join(cfg["out_dir"], "tokens", f"{split}.safetensors"))
+        q_emb = db_emb if split == "train" else embed(encoder, chunk_sequences(data["tokens"], m), sep, m + 2,
+                                                      device, batch=cfg["nb_batch"])
+        if split == "train":
+            lo, hi = exclusion_ranges(db["doc_offsets"], len(db["tokens"]), m)
+            idx, sc = search(q_emb, db_emb, k, db_doc, lo, hi, cfg["nb_block"], device)
+        else:
+            idx, sc = search(q_emb, db_emb, k, block=cfg["nb_block"], device=device)
+        meta = {"chunk_size": str(m), "neighbour_len": str(r), "k": str(k), "database": "train.safetensors",
+                "database_tokens": str(len(db["tokens"])), "tokenizer_sha256": db["meta"].get("tokenizer_sha256", ""),
+                "encoder": os.path.relpath(enc_dir, cfg["out_dir"]),
+                "exclude": "own-documents" if split == "train" else "none"}
+        save_file({"neighbours": torch.from_numpy(idx), "scores": torch.from_numpy(sc)},
+                  os.path.join(out_dir, f"{split}.safetensors"), metadata=meta)
+        report[split] = {"chunks": len(idx), "with_neighbours": int((idx[:, 0] >= 0).sum()),
+                         "mean_top1_score": float(np.mean(sc[:, 0][np.isfinite(sc[:, 0])])) if len(sc) else None}
+        print(f"neighbours {split}: {report[split]}")
+    report.update({"wall_seconds": round(time.time() - t0, 1), "hardware": hardware(), "method": "brute-force"})
+    write_json(os.path.join(out_dir, "report.json"), report)
+    return report
+
+
+if __name__ == "__main__":
+    compute(configure(DEFAULTS, sys.argv[1:]))

@@ -1,0 +1,166 @@
+"""
+Cross-encoder training (BertForSequenceClassification names; score = classifier(tanh(pooler(h_cls)))) on
+(query, candidate) groups: the positive and hard negatives ranked high by the trained bi-encoder. Listwise loss:
+softmax cross-entropy of the positive over its group. The body starts from the bi-encoder's weights.
+
+    /usr/bin/python3 src/training/train_reranker.py config/tiny_cpu.py [--rr_steps=100 ...]
+
+Pairs: SQuAD questions of the training articles (candidates: paragraphs of the training articles) and the
+corpus pairs of pairs.py (candidates: the positives of the other pairs), hard negatives = the bi-encoder's top
+rr_negatives non-positive candidates among the top rr_mine_top. Reads <out_dir>/encoder (ckpt,
+squad_split.json). Writes <out_dir>/reranker/: ckpt/, tokenizer.json, loss.csv, loss.png, metrics.json with
+squad_ndcg@10_before (bi-encoder ranking of all SQuAD paragraphs for the held-out answerable questions) and
+squad_ndcg@10_after (its top rr_rerank_top reranked by the cross-encoder), recall@1 before/after likewise.
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import (BpeTokenizer, LossLog, adamw, autocast, bert_tokenizer_json, configure, cosine_lr,  # noqa: E402
+                    hardware, load_model, pick_device, read_json, save_model, seed_all, write_json)
+from model import Bert, BertConfig  # noqa: E402
+from pairs import cross_batch, corpus_pairs, embed, ndcg_at, rank_of, recall_at, squad_data  # noqa: E402
+from train_encoder import init_bert  # noqa: E402
+
+DEFAULTS = dict(
+    out_dir="runs/tiny", device="auto", dtype="bfloat16", seed=1337, chunk_size=64,
+    enc_max_len=256, rr_max_len=320, rr_steps=2000, rr_batch=16, rr_negatives=7, rr_mine_top=30, rr_lr=5e-5,
+    rr_warmup=100, rr_weight_decay=0.01, rr_rerank_top=20, rr_max_corpus_queries=20000, rr_log_every=10,
+    rr_eval_max_questions=2000,
+)
+
+
+def cross_from_encoder(encoder):
+    """A cross-encoder whose BERT body is a copy of the bi-encoder's; pooler and classifier freshly initialised."""
+    c = BertConfig(**{**encoder.config.__dict__, "architectures": ["BertForSequenceClassification"]})
+    model = Bert(c)
+    init_bert(model)
+    state = {k: v for k, v in encoder.state_dict().items() if not k.startswith("pooler.")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and set(missing) <= {"pooler.dense.weight", "pooler.dense.bias", "classifier.weight",
+                                               "classifier.bias"}, (missing, unexpected)
+    return model
+
+
+def mine_groups(encoder, queries, positives, pos_index, candidates, cand_group, query_group, cfg, device):
+    """For each query: hard negatives = top-ranked candidates (bi-encoder) that are not its positive and not of
+    its group. -> list of (query, [positive, neg...]) with exactly rr_negatives negatives (short lists skipped)."""
+    sep, L = encoder.config.pad_token_id, cfg["enc_max_len"]
+    qe = embed(encoder, queries, sep, L, device)
+    ce = embed(encoder, candidates, sep, L, device)
+    scores = qe @ ce.T
+    top = np.argsort(-scores, axis=1)[:, : cfg["rr_mine_top"]]
+    groups = []
+    for i, row in enumerate(top):
+        negs = [int(c) for c in row if c != pos_index[i] and cand_group[c] != query_group[i]][: cfg["rr_negatives"]]
+        if len(negs) == cfg["rr_negatives"]:
+            groups.append((queries[i], [positives[i]] + [candidates[c] for c in negs]))
+    return groups
+
+
+@torch.no_grad()
+def rerank_eval(model, encoder, paragraphs, heldout, cfg, device):
+    sep = encoder.config.pad_token_id
+    pe = embed(encoder, paragraphs, sep, cfg["enc_max_len"], device)
+    qe = embed(encoder, [q for q, _ in heldout], sep, cfg["enc_max_len"], device)
+    gold = np.asarray([p for _, p in heldout])
+    scores = qe @ pe.T
+    before = rank_of(scores, gold)
+    after = before.copy()
+    model.eval()
+    K = cfg["rr_rerank_top"]
+    for i, (q, p) in enumerate(heldout):
+        top = np.argsort(-scores[i])[:K]
+        ids = cross_batch([q] * len(top), [paragraphs[c] for c in top], sep, cfg["rr_max_len"], device)
+        with autocast(device, cfg["dtype"]):
+            s = model.score(*ids).float().cpu().numpy()
+        order = top[np.argsort(-s, kind="stable")]
+        hit = np.nonzero(order == p)[0]
+        after[i] = hit[0] if len(hit) else before[i]  # outside the reranked top: rank unchanged (>= K)
+    return {"squad_ndcg@10_before": ndcg_at(before, 10), "squad_ndcg@10_after": ndcg_at(after, 10),
+            "squad_recall@1_before": recall_at(before, 1), "squad_recall@1_after": recall_at(after, 1),
+            "squad_heldout_questions": len(heldout), "rerank_top": K}
+
+
+def train(cfg):
+    seed_all(cfg["seed"])
+    device = pick_device(cfg["device"])
+    out = os.path.join(cfg["out_dir"], "reranker")
+    os.makedirs(out, exist_ok=True)
+    tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
+    encoder = load_model(os.path.join(cfg["out_dir"], "encoder", "ckpt"))[0].to(device).eval()
+    split = read_json(os.path.join(cfg["out_dir"], "encoder", "squad_split.json"))
+    paragraphs, squad_train, heldout = squad_data(tok, cfg["enc_max_len"], split)
+    heldout = heldout[: cfg["rr_eval_max_questions"]]
+    # SQuAD groups: candidates = paragraphs of training articles
+    train_pids = sorted({g[1] for g in squad_train.groups})
+    pid_pos = {p: i for i, p in enumerate(train_pids)}
+    cands = [paragraphs[p] for p in train_pids]
+    groups = mine_groups(encoder, squad_train.queries, squad_train.positives,
+                         [pid_pos[g[1]] for g in squad_train.groups], cands, train_pids,
+                         [g[1] for g in squad_train.groups], cfg, device)
+    # corpus groups: candidates = positives of the other corpus pairs
+    cp = corpus_pairs(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"), tok, cfg["chunk_size"],
+                      cfg["enc_max_len"], cfg["rr_max_corpus_queries"], cfg["rr_max_corpus_queries"], cfg["seed"])
+    groups += mine_groups(encoder, cp.queries, cp.positives, list(range(len(cp))), cp.positives, cp.groups,
+                          cp.groups, cfg, device)
+    if not groups:
+        raise SystemExit("reranker: no training groups (corpus too small for rr_negatives)")
+    print(f"reranker: {len(groups)} training groups of 1 positive + {cfg['rr_negatives']} negatives")
+    model = cross_from_encoder(encoder.cpu()).to(device)
+    encoder.to(device)
+    opt = adamw(model, cfg["rr_lr"], cfg["rr_weight_decay"], betas=(0.9, 0.999))
+    log = LossLog(os.path.join(out, "loss.csv"))
+    rng = np.random.default_rng(cfg["seed"])
+    sep, G = tok.eos_id, cfg["rr_negatives"] + 1
+    before_eval = time.time()
+    t0 = time.time()
+    model.train()
+    loss = torch.tensor(float("nan"))
+    for step in range(cfg["rr_steps"]):
+        lr = cosine_lr(step, cfg["rr_lr"], cfg["rr_warmup"], cfg["rr_steps"])
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = listwise_step(model, [groups[i] for i in rng.choice(len(groups), min(cfg["rr_batch"], len(groups)),
+                                                                      replace=False)], sep, cfg, device, G)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % cfg["rr_log_every"] == 0 or step == cfg["rr_steps"] - 1:
+            log.log(step, "train_loss", loss.item())
+            print(f"reranker step {step}: loss {loss.item():.4f} lr {lr:.2e}")
+    wall = time.time() - t0
+    metrics = rerank_eval(model, encoder, paragraphs, heldout, cfg, device)
+    metrics.update({"steps": cfg["rr_steps"], "batch_groups": cfg["rr_batch"], "group_size": G,
+                    "training_groups": len(groups), "final_train_loss": loss.item(), "wall_seconds": round(wall, 1),
+                    "eval_seconds": round(time.time() - before_eval - wall, 1), "hardware": hardware(),
+                    "parameters": sum(p.numel() for p in model.parameters()),
+                    "config": {k: v for k, v in cfg.items() if k.startswith("rr_") or k in ("seed", "dtype")}})
+    save_model(model.cpu(), os.path.join(out, "ckpt"))
+    write_json(os.path.join(out, "tokenizer.json"), bert_tokenizer_json(tok.json))
+    write_json(os.path.join(out, "metrics.json"), metrics)
+    log.plot(os.path.join(out, "loss.png"), "cross-encoder listwise loss")
+    print(f"reranker: SQuAD nDCG@10 {metrics['squad_ndcg@10_before']:.3f} -> {metrics['squad_ndcg@10_after']:.3f}")
+    return metrics
+
+
+def listwise_step(model, batch, sep, cfg, device, G):
+    """Softmax cross-entropy of the positive (position 0) over each group's G candidates."""
+    qs = [q for q, cands in batch for _ in cands]
+    cs = [c for _, cands in batch for c in cands]
+    ids = cross_batch(qs, cs, sep, cfg["rr_max_len"], device)
+    with autocast(device, cfg["dtype"]):
+        s = model.score(*ids).float().view(len(batch), G)
+    return F.cross_entropy(s, torch.zeros(len(batch), dtype=torch.long, device=device))
+
+
+if __name__ == "__main__":
+    train(configure(DEFAULTS, sys.argv[1:]))

@@ -1,0 +1,308 @@
+"""
+RETRO decoder training (model.py's Retro) on tokens + neighbours, nanoGPT style.
+
+    /usr/bin/python3 src/training/train_retro.py config/tiny_cpu.py [--lm_steps=200 --lm_batch=8 ...]
+
+Every key of DEFAULTS can be set by a config file (config/*.py) or --key=value. Reads <out_dir>/tokenizer.json,
+<out_dir>/tokens/{train,validation}.safetensors (pretokenize.py) and <out_dir>/neighbours/{train,validation}
+.safetensors (neighbours.py). Training windows are lm_seq_len tokens starting on the chunk grid, so window chunk u
+is global chunk c0 + u and its neighbours come from the neighbours file; each chunk's neighbours are dropped with
+probability lm_neighbour_dropout (closed-book stays in distribution). AdamW, linear warmup + cosine decay, gradient
+clipping, gradient accumulation, bf16 autocast on CUDA, optional torch.compile (lm_compile / compile).
+
+Writes <out_dir>/retro/: ckpt/ (model + AdamW state, files <= 16 MiB; --lm_resume=True continues from it),
+loss.csv + loss.png (train loss, validation BPB closed-book and with retrieval), metrics.json:
+  bpb_closed_book, bpb_retrieval, bpb_relative_reduction (1 - retrieval / closed-book) over the validation
+  windows; leakage: per overlap threshold alpha, the same over the target chunks whose longest common token span
+  with the neighbours that condition them is <= alpha * m (the RETRO paper's breakdown; chunk u+1 is predicted
+  with chunk u's neighbours); steps, tokens seen, wall time, hardware.
+Bits per byte = sum of next-token cross-entropies (nats) / ln 2 / sum of the UTF-8 bytes of the predicted tokens
+(special tokens count one byte, the document separator).
+"""
+
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import (BpeTokenizer, LossLog, adamw, autocast, configure, cosine_lr, hardware,  # noqa: E402
+                    load_sharded, load_tokens, maybe_compile, pick_device, save_model, save_sharded, seed_all,
+                    training_state, restore_training_state, write_json)
+from model import Retro, RetroConfig, drop_neighbours  # noqa: E402
+from neighbours import load_neighbours  # noqa: E402
+
+DEFAULTS = dict(
+    out_dir="runs/tiny", device="auto", dtype="bfloat16", compile=False, seed=1337,
+    chunk_size=64, neighbour_len=128, nb_k=2,
+    lm_n_layers=8, lm_d_model=512, lm_n_heads=8, lm_d_ff=2048, lm_cca_layers=None,  # None: every third from middle
+    lm_encoder_layers=2, lm_encoder_heads=8, lm_encoder_d_ff=2048, lm_seq_len=512,
+    lm_steps=20000, lm_batch=32, lm_grad_accum=1, lm_lr=6e-4, lm_min_lr_ratio=0.1, lm_warmup=500,
+    lm_weight_decay=0.1, lm_grad_clip=1.0, lm_neighbour_dropout=0.25,
+    lm_eval_every=1000, lm_eval_windows=64, lm_final_eval_windows=1024, lm_log_every=10, lm_ckpt_every=1000,
+    lm_resume=False, lm_max_steps_this_run=None,
+)
+ALPHAS = (0.125, 0.25, 0.5, 0.75, 1.0)
+
+
+def cca_layers(cfg):
+    n = cfg["lm_n_layers"]
+    return list(cfg["lm_cca_layers"]) if cfg["lm_cca_layers"] is not None else list(range(n // 2, n, 3))
+
+
+def build_model(cfg, vocab_size, eos_id):
+    c = RetroConfig(vocab_size=vocab_size, d_model=cfg["lm_d_model"], n_layers=cfg["lm_n_layers"],
+                    n_heads=cfg["lm_n_heads"], d_ff=cfg["lm_d_ff"], max_seq_len=cfg["lm_seq_len"],
+                    chunk_size=cfg["chunk_size"], neighbour_len=cfg["neighbour_len"], num_neighbours=cfg["nb_k"],
+                    cca_layers=cca_layers(cfg), encoder_layers=cfg["lm_encoder_layers"],
+                    encoder_n_heads=cfg["lm_encoder_heads"], encoder_d_ff=cfg["lm_encoder_d_ff"],
+                    bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id)
+    model = Retro(c)
+    depth = c.n_layers + c.encoder_layers
+    for name, p in model.named_parameters():  # GPT-2 init; residual projections scaled by depth
+        if p.dim() >= 2:
+            std = 0.02 / math.sqrt(2 * depth) if name.endswith(("o_proj.weight", "fc_out.weight")) else 0.02
+            torch.nn.init.normal_(p, 0.0, std)
+    return model
+
+
+class Data:
+    """Token file + neighbour indices of one split, with the retrieval database (train token file)."""
+
+    def __init__(self, tokens, nb_idx, db, m, r):
+        self.tokens, self.nb_idx, self.m, self.r = tokens, nb_idx, m, r
+        self.db_tokens = db["tokens"]
+        offs = db["doc_offsets"]
+        C = len(self.db_tokens) // m
+        starts = np.arange(C) * m
+        doc_end = offs[np.searchsorted(offs, starts, side="right")]
+        self.nb_len = np.minimum(r, doc_end - starts)  # tokens of neighbour j (chunk + continuation in its doc)
+
+    def neighbours(self, chunks):
+        """Global chunk indices (U,) -> (U, k, r) int64 neighbour tokens, -1 padded."""
+        idx = self.nb_idx[chunks]  # (U, k)
+        out = np.full(idx.shape + (self.r,), -1, np.int64)
+        for u, row in enumerate(idx):
+            for j, c in enumerate(row):
+                if c >= 0:
+                    n = self.nb_len[c]
+                    out[u, j, :n] = self.db_tokens[c * self.m:c * self.m + n]
+        return out
+
+    def window(self, c0, T):
+        s = c0 * self.m
+        x = self.tokens[s:s + T]
+        y = self.tokens[s + 1:s + T + 1]
+        return x, y, self.neighbours(np.arange(c0, c0 + T // self.m))
+
+    def max_start(self, T):
+        return (len(self.tokens) - T - 1) // self.m
+
+    def batch(self, starts, T, device):
+        xs, ys, ns = zip(*(self.window(int(c), T) for c in starts))
+        t = lambda a: torch.from_numpy(np.stack(a)).to(device)  # noqa: E731
+        return t(xs), t(ys), t(ns)
+
+
+def load_split(cfg, split, db):
+    d, m, r = cfg["out_dir"], cfg["chunk_size"], cfg["neighbour_len"]
+    data = db if split == "train" else load_tokens(os.path.join(d, "tokens", f"{split}.safetensors"))
+    idx, _, meta = load_neighbours(os.path.join(d, "neighbours", f"{split}.safetensors"))
+    if int(meta["chunk_size"]) != m or len(idx) != len(data["tokens"]) // m:
+        raise ValueError(f"neighbours/{split}: chunk grid does not match the token file")
+    return Data(data["tokens"], idx, db, m, r)
+
+
+# -----------------------------------------------------------------------------
+# evaluation
+
+
+def longest_common_span(a, b):
+    """Length of the longest common contiguous run of tokens of a and b (1-D int arrays)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if not len(a) or not len(b):
+        return 0
+    best, prev = 0, np.zeros(len(b) + 1, np.int64)
+    for x in a:
+        cur = np.zeros(len(b) + 1, np.int64)
+        cur[1:] = np.where(b == x, prev[:-1] + 1, 0)
+        best = max(best, int(cur.max()))
+        prev = cur
+    return best
+
+
+def chunk_overlap(chunk, neighbours):
+    """Overlap ratio of a target chunk (m,) with the neighbours (k, r) (-1 padded) that condition it:
+    max over neighbours of the longest common token span / m."""
+    best = 0
+    for nb in neighbours:
+        best = max(best, longest_common_span(chunk, nb[nb >= 0]))
+    return best / len(chunk)
+
+
+def bpb(nats, nbytes):
+    return float(nats / math.log(2) / nbytes) if nbytes else float("nan")
+
+
+def breakdown(ce_closed, ce_ret, nbytes, overlaps, alphas=ALPHAS):
+    """Per target chunk sums (nats closed-book, nats retrieval, bytes) and overlaps -> leakage rows."""
+    ce_closed, ce_ret, nbytes, overlaps = map(np.asarray, (ce_closed, ce_ret, nbytes, overlaps))
+    rows = []
+    for a in alphas:
+        sel = overlaps <= a + 1e-9
+        c, r_ = bpb(ce_closed[sel].sum(), nbytes[sel].sum()), bpb(ce_ret[sel].sum(), nbytes[sel].sum())
+        rows.append({"alpha": a, "chunks": int(sel.sum()), "fraction": float(sel.mean()) if len(sel) else 0.0,
+                     "bpb_closed_book": c, "bpb_retrieval": r_,
+                     "relative_reduction": (1 - r_ / c) if sel.any() and c > 0 else float("nan")})
+    return rows
+
+
+@torch.no_grad()
+def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
+    """BPB closed-book vs retrieval over up to `windows` non-overlapping validation windows, with the overlap
+    breakdown over target chunks 1..U-1 of each window (chunk 0 has no neighbours to be conditioned on)."""
+    was = model.training
+    model.eval()
+    m = data.m
+    U = T // m
+    starts = np.arange(0, data.max_start(T) + 1, U)[:windows]
+    tot = {"closed": 0.0, "ret": 0.0, "bytes": 0}
+    per_chunk = {"closed": [], "ret": [], "bytes": [], "overlap": []}
+    for s in range(0, len(starts), batch):
+        x, y, nb = data.batch(starts[s:s + batch], T, device)
+        with autocast(device, dtype):
+            lc = model(x)
+            lr = model(x, nb)
+        ce_c = F.cross_entropy(lc.float().transpose(1, 2), y.long(), reduction="none").cpu().numpy()  # (B, T)
+        ce_r = F.cross_entropy(lr.float().transpose(1, 2), y.long(), reduction="none").cpu().numpy()
+        yb = token_bytes[y.cpu().numpy()]
+        tot["closed"] += ce_c.sum()
+        tot["ret"] += ce_r.sum()
+        tot["bytes"] += int(yb.sum())
+        nb_np = nb.cpu().numpy()
+        y_np = y.cpu().numpy()
+        for b in range(len(x)):
+            for u in range(1, U):
+                sl = slice(u * m - 1, u * m + m - 1)  # positions predicting chunk u's tokens
+                per_chunk["closed"].append(ce_c[b, sl].sum())
+                per_chunk["ret"].append(ce_r[b, sl].sum())
+                per_chunk["bytes"].append(yb[b, sl].sum())
+                per_chunk["overlap"].append(chunk_overlap(y_np[b, sl], nb_np[b, u - 1]))
+    model.train(was)
+    c, r = bpb(tot["closed"], tot["bytes"]), bpb(tot["ret"], tot["bytes"])
+    return {"bpb_closed_book": c, "bpb_retrieval": r, "bpb_relative_reduction": 1 - r / c if c > 0 else float("nan"),
+            "eval_windows": int(len(starts)), "eval_tokens": int(len(starts) * T), "eval_bytes": int(tot["bytes"]),
+            "leakage": breakdown(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"], per_chunk["overlap"])}
+
+
+# -----------------------------------------------------------------------------
+# training
+
+
+def train(cfg):
+    seed_all(cfg["seed"])
+    device = pick_device(cfg["device"])
+    out = os.path.join(cfg["out_dir"], "retro")
+    ckpt = os.path.join(out, "ckpt")
+    os.makedirs(out, exist_ok=True)
+    tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
+    token_bytes = tok.token_byte_lengths()
+    db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
+    train_data, val_data = load_split(cfg, "train", db), load_split(cfg, "validation", db)
+    T, m = cfg["lm_seq_len"], cfg["chunk_size"]
+    if T % m:
+        raise SystemExit("lm_seq_len must be a multiple of chunk_size")
+    if train_data.max_start(T) < 0 or val_data.max_start(T) < 0:
+        raise SystemExit("a split is shorter than one training window")
+    model = build_model(cfg, tok.vocab_size, tok.eos_id)
+    opt = adamw(model, cfg["lm_lr"], cfg["lm_weight_decay"])
+    start, wall_before = 0, 0.0
+    if cfg["lm_resume"] and os.path.exists(os.path.join(ckpt, "index.json")):
+        tensors, meta = load_sharded(ckpt)
+        restore_training_state(model, opt, tensors, meta["adam_steps"])
+        start, wall_before = meta["step"], meta.get("wall_seconds", 0.0)
+        print(f"retro: resumed at step {start}")
+    model.to(device)
+    for st in opt.state.values():
+        for k, v in st.items():
+            if torch.is_tensor(v) and k != "step":
+                st[k] = v.to(device)
+    fwd = maybe_compile(model, cfg["compile"])
+    log = LossLog(os.path.join(out, "loss.csv"), resume=start > 0)
+    gen = torch.Generator().manual_seed(cfg["seed"] + start)
+    rng = np.random.default_rng(cfg["seed"] + start)
+    steps = cfg["lm_steps"]
+    stop = steps if cfg["lm_max_steps_this_run"] is None else min(steps, start + cfg["lm_max_steps_this_run"])
+    print(f"retro: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, cca_layers "
+          f"{model.config.cca_layers}, {len(train_data.tokens)} train tokens, device {device}")
+    t0 = time.time()
+    model.train()
+    loss_val = float("nan")
+    step = start
+    for step in range(start, stop):
+        lr = cosine_lr(step, cfg["lm_lr"], cfg["lm_warmup"], steps, cfg["lm_min_lr_ratio"])
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss_val = 0.0
+        for _ in range(cfg["lm_grad_accum"]):
+            x, y, nb = train_data.batch(rng.integers(0, train_data.max_start(T) + 1, cfg["lm_batch"]), T, "cpu")
+            nb = drop_neighbours(nb, cfg["lm_neighbour_dropout"], gen)
+            x, y, nb = x.to(device), y.to(device), nb.to(device)
+            with autocast(device, cfg["dtype"]):
+                logits = fwd(x, nb)
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1).long())
+            (loss / cfg["lm_grad_accum"]).backward()
+            loss_val += loss.item() / cfg["lm_grad_accum"]
+        if cfg["lm_grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["lm_grad_clip"])
+        opt.step()
+        if step % cfg["lm_log_every"] == 0 or step == steps - 1:
+            log.log(step, "train_loss", loss_val)
+            print(f"retro step {step}: loss {loss_val:.4f} lr {lr:.2e} ({time.time() - t0:.0f} s)")
+        if cfg["lm_eval_every"] and step > 0 and step % cfg["lm_eval_every"] == 0:
+            ev = evaluate(model, val_data, token_bytes, T, cfg["lm_eval_windows"], device, cfg["dtype"])
+            log.log(step, "val_bpb_closed_book", ev["bpb_closed_book"])
+            log.log(step, "val_bpb_retrieval", ev["bpb_retrieval"])
+        if cfg["lm_ckpt_every"] and step > start and step % cfg["lm_ckpt_every"] == 0:
+            save_checkpoint(model, opt, ckpt, step + 1, wall_before + time.time() - t0)
+    done = step + 1 if stop > start else start
+    wall = wall_before + time.time() - t0
+    save_checkpoint(model, opt, ckpt, done, wall)
+    log.plot(os.path.join(out, "loss.png"), "RETRO: train loss (nats/token), validation bits per byte")
+    if done < steps:
+        print(f"retro: stopped at step {done} of {steps}; resume with --lm_resume=True")
+        return None
+    ev = evaluate(model, val_data, token_bytes, T, cfg["lm_final_eval_windows"], device, cfg["dtype"])
+    log.log(done, "val_bpb_closed_book", ev["bpb_closed_book"])
+    log.log(done, "val_bpb_retrieval", ev["bpb_retrieval"])
+    log.plot(os.path.join(out, "loss.png"), "RETRO: train loss (nats/token), validation bits per byte")
+    model.cpu()
+    save_model(model, os.path.join(out, "model_ckpt"))
+    metrics = dict(ev)
+    metrics.update({"steps": done, "batch": cfg["lm_batch"] * cfg["lm_grad_accum"], "seq_len": T,
+                    "tokens_seen": done * cfg["lm_batch"] * cfg["lm_grad_accum"] * T,
+                    "train_tokens": int(len(train_data.tokens)), "final_train_loss": loss_val,
+                    "wall_seconds": round(wall, 1), "hardware": hardware(),
+                    "parameters": sum(p.numel() for p in model.parameters()),
+                    "config": {k: v for k, v in cfg.items() if k.startswith("lm_") or k in (
+                        "seed", "dtype", "chunk_size", "neighbour_len", "nb_k")}})
+    write_json(os.path.join(out, "metrics.json"), metrics)
+    print(f"retro: BPB closed-book {ev['bpb_closed_book']:.4f}, retrieval {ev['bpb_retrieval']:.4f} "
+          f"({100 * ev['bpb_relative_reduction']:.1f}% lower), {wall:.0f} s")
+    return metrics
+
+
+def save_checkpoint(model, opt, folder, step, wall):
+    tensors, steps = training_state(model, opt)
+    save_sharded(tensors, folder, {"step": step, "wall_seconds": wall, "adam_steps": steps,
+                                   "config": model.config.to_dict()})
+
+
+if __name__ == "__main__":
+    train(configure(DEFAULTS, sys.argv[1:]))
