@@ -33,6 +33,7 @@ internal sealed class GenerationRun
         IGenerator generator, IRetriever retriever, GenerationPlan plan, bool isQuestion, string field, ModelIds models, ILogger logger,
         CancellationToken cancellationToken)
     {
+        var collector = new GenerationCollector(plan, models); // starts the request's clock
         var request = new GenerationRequest(plan.Text, plan.Generation, plan.Retrieval, isQuestion);
         var events = generator.GenerateAsync(request, plan.ClosedBook ? NullRetriever.Instance : retriever, cancellationToken)
             .GetAsyncEnumerator(cancellationToken);
@@ -52,7 +53,7 @@ internal sealed class GenerationRun
             await events.DisposeAsync();
             throw;
         }
-        return (new GenerationRun(events, events.Current, new GenerationCollector(plan, models), logger), null);
+        return (new GenerationRun(events, events.Current, collector, logger), null);
     }
 
     /// <summary>Reads every event (for a non-streamed response).</summary>

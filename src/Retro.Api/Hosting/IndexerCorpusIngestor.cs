@@ -1,10 +1,41 @@
+using Microsoft.Extensions.Options;
+using Retro.Api.Infrastructure;
 using Retro.Core;
+using Retro.Engine.Generation;
+using Retro.Indexer.Chunking;
+using Retro.Indexer.Pipeline;
+using Retro.Indexer.Reading;
+using Retro.Indexer.State;
+using Retro.Indexer.Telemetry;
 
 namespace Retro.Api.Hosting;
 
-/// <summary><see cref="ICorpusIngestor"/> over the indexer's ingestion pipeline.</summary>
-internal sealed class IndexerCorpusIngestor : ICorpusIngestor
+/// <summary>
+/// <see cref="ICorpusIngestor"/> over the indexer's pipeline: chunks with the decoder's tokenizer (so neighbours are
+/// decoder tokens), embeds with the bi-encoder, writes to the store; indexer state (checkpoints, rejects) lives in
+/// <c>{store path}/ingest</c>, so an interrupted first start resumes.
+/// </summary>
+internal sealed class IndexerCorpusIngestor(
+    IRetroDecoder decoder, IOptions<ChunkingOptions> chunking, IOptions<VectorStoreOptions> store, RepositoryPaths paths) : ICorpusIngestor
 {
-    public Task<long> IngestAsync(string corpusPath, ITextEncoder encoder, IVectorStore store, IProgress<(long Documents, long Chunks)> progress, CancellationToken cancellationToken)
-        => throw new NotSupportedException("Ingesting needs the indexer's pipeline entry point (not in this build yet).");
+    public async Task<long> IngestAsync(string corpusPath, ITextEncoder encoder, IVectorStore target, IProgress<(long Documents, long Chunks)> progress, CancellationToken cancellationToken)
+    {
+        string stateFolder = Path.Combine(paths.Resolve(store.Value.Path), "ingest");
+        Directory.CreateDirectory(stateFolder);
+        var shards = ShardResolver.Resolve([corpusPath]);
+        using var metrics = new IndexerMetrics();
+        using var state = new IndexerState(stateFolder);
+        using var rejects = new RejectWriter(Path.Combine(stateFolder, "rejects.jsonl"));
+        var options = new IngestOptions { Parallelism = Math.Max(1, Environment.ProcessorCount) };
+        var pipeline = new IngestPipeline(new DocumentChunker(decoder.Tokenizer, chunking.Value), encoder, target,
+            target as IIngestCheckpoints ?? state, state, options, rejects, metrics);
+
+        var run = pipeline.RunAsync(shards, cancellationToken);
+        while (await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(2), cancellationToken)) != run)
+            progress.Report((pipeline.Stats.Documents, pipeline.Stats.Chunks));
+        var stats = await run;
+        await target.FlushAsync(cancellationToken);
+        progress.Report((stats.Documents, stats.Chunks));
+        return stats.Chunks;
+    }
 }

@@ -4,7 +4,6 @@ using Retro.Core;
 using Retro.Engine;
 using Retro.Engine.Cpu;
 using Retro.Engine.Generation;
-using Retro.Engine.Retro;
 
 namespace Retro.Api.Hosting;
 
@@ -25,10 +24,7 @@ internal sealed class RetroModels : IDisposable
         {
             Encoder = ModelLoaders.LoadEncoder(paths.Resolve(models.Encoder), _backend, _owned);
             Reranker = string.IsNullOrWhiteSpace(models.Reranker) ? null : ModelLoaders.LoadReranker(paths.Resolve(models.Reranker), _backend, _owned);
-            string decoderFolder = paths.Resolve(models.Decoder);
-            var decoder = RetroDecoder.Load(decoderFolder, _backend);
-            _owned.Add(decoder);
-            Decoder = new RetroDecoderAdapter(decoder, ModelLoaders.LoadTokenizer(decoderFolder), ModelLoaders.ModelId(decoderFolder), ownsDecoder: false);
+            Decoder = ModelLoaders.LoadDecoder(paths.Resolve(models.Decoder), _backend, _owned);
         }
         catch
         {

@@ -19,7 +19,7 @@ internal static class VectorStores
                 return QdrantVectorStore.Create(options, qdrant, loggers);
             case VectorStoreProvider.Embedded:
                 string path = services.GetRequiredService<RepositoryPaths>().Resolve(options.Path);
-                return EmbeddedStores.Open(path, options, loggers);
+                return EmbeddedStores.Open(path, loggers);
             default:
                 throw new InvalidOperationException($"{VectorStoreOptions.Section}:Provider '{options.Provider}' is not supported; use Embedded or Qdrant.");
         }
