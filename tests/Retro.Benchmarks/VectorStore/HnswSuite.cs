@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Retro.Core;
+using Retro.VectorStore.Hnsw;
+using Retro.VectorStore.Metrics;
+using Retro.VectorStore.Vectors;
+
+namespace Retro.Benchmarks.VectorStore;
+
+/// <summary>
+/// <c>hnsw</c>: our HNSW against hnswlib (Debian's python3-hnswlib, child process) on the same seeded, clustered,
+/// normalised vectors with the same M / efConstruction, ef swept; recall@10 against brute force, build time,
+/// QPS with 1 and 2 threads, memory per vector. Ends with <c>hnsw: ours=QPS@0.95 peer=QPS@0.95 ratio=…</c> (2 threads).
+/// </summary>
+public sealed class HnswSuite : ISuite
+{
+    private const int K = 10;
+
+    public string Name => "hnsw";
+
+    public string Description => "HNSW build time and QPS at recall@10 0.95/0.99 vs hnswlib (--n 200000 --queries 1000 --dim 384 --reps 5 --no-peer --quantize --keep-pruned)";
+
+    public int Run(string[] args)
+    {
+        int n = IntOption(args, "--n", 200_000);
+        int nq = IntOption(args, "--queries", 1_000);
+        int dim = IntOption(args, "--dim", 384);
+        int m = IntOption(args, "--m", 16);
+        int efc = IntOption(args, "--efc", 200);
+        int threads = IntOption(args, "--threads", 2);
+        int reps = IntOption(args, "--reps", 5);
+        int clusters = IntOption(args, "--clusters", Math.Max(1, n / 200));
+        bool quantize = args.Contains("--quantize");
+        bool keepPruned = args.Contains("--keep-pruned");
+        bool peer = !args.Contains("--no-peer");
+        int[] efs = [12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+
+        Console.WriteLine($"hnsw: n={n} queries={nq} dim={dim} clusters={clusters} M={m} efConstruction={efc} build threads={threads} quantize={quantize} keepPruned={keepPruned}");
+        var sw = Stopwatch.StartNew();
+        float[] data = ClusteredData.Generate(n + nq, dim, clusters, seed: 42);
+        var base_ = data.AsMemory(0, n * dim);
+        var queries = data.AsMemory(n * dim, nq * dim);
+        int[] truth = ClusteredData.ExactNeighbours(base_.Span, queries.Span, dim, K);
+        Console.WriteLine($"data + exact neighbours: {sw.Elapsed.TotalSeconds:F1} s");
+
+        string dir = Directory.CreateTempSubdirectory("retro-hnsw-").FullName;
+        try
+        {
+            var ours = RunOurs(base_, queries, truth, n, nq, dim, m, efc, threads, reps, quantize, keepPruned, efs, dir);
+            Result? theirs = null;
+            if (peer)
+            {
+                WriteMatrix(Path.Combine(dir, "base.bin"), base_.Span, n, dim);
+                WriteMatrix(Path.Combine(dir, "queries.bin"), queries.Span, nq, dim);
+                WriteMatrix(Path.Combine(dir, "truth.bin"), truth.AsSpan(), nq, K);
+                theirs = RunPeer(dir, m, efc, threads, reps, efs);
+            }
+            Report(ours, theirs);
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed record Point(int Ef, int Threads, double Qps, double Recall);
+
+    private sealed record Result(double BuildSeconds, double BytesPerVector, List<Point> Points)
+    {
+        /// <summary>Best QPS among the ef values reaching <paramref name="recall"/> (0 when none does).</summary>
+        public double QpsAt(double recall, int threads) => Points.Where(p => p.Threads == threads && p.Recall >= recall).Select(p => p.Qps).DefaultIfEmpty(0).Max();
+    }
+
+    private static unsafe Result RunOurs(ReadOnlyMemory<float> base_, ReadOnlyMemory<float> queries, int[] truth, int n, int nq, int dim, int m, int efc,
+        int threads, int reps, bool quantize, bool keepPruned, int[] efs, string dir)
+    {
+        using var vectors = VectorStorage.OpenFile(Path.Combine(dir, "vectors.bin"), dim, out _);
+        vectors.EnsureCapacity(n);
+        for (int i = 0; i < n; i++) vectors.Write((uint)i, base_.Span.Slice(i * dim, dim));
+        var graph = new HnswGraph(m, efc, keepPrunedConnections: keepPruned);
+        var index = new HnswIndex(vectors, graph, DistanceMetric.Cosine, quantize);
+        var sw = Stopwatch.StartNew();
+        index.Add(0, (uint)n, threads);
+        double build = sw.Elapsed.TotalSeconds;
+        var g = graph.Arrays;
+        long upper = 0;
+        for (int i = 0; i < n; i++) upper += (g.Upper[i]?.Length ?? 0) * 4L + 8;
+        double bytes = vectors.Stride + (2 * m + 1) * 4 + 4 + 1 + 1 + upper / (double)n + (quantize ? dim + 4 : 0);
+        Console.WriteLine($"ours: build {build:F1} s, {bytes:F0} bytes/vector");
+
+        var points = Sweep("ours", index, queries, truth, nq, dim, reps, efs);
+        if (!quantize)
+        {
+            // The same graph searched through int8 codes with float rescoring (quantization is derived state).
+            var int8 = new HnswIndex(vectors, graph, DistanceMetric.Cosine, quantize: true);
+            int8.Add((uint)n, (uint)n, threads);
+            var q = Sweep("ours-int8", int8, queries, truth, nq, dim, reps, efs);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"ours-int8: QPS@0.95 1T={Best(q, 0.95, 1):F0} 2T={Best(q, 0.95, 2):F0}; QPS@0.99 1T={Best(q, 0.99, 1):F0} 2T={Best(q, 0.99, 2):F0} (+{dim + 4} bytes/vector)"));
+        }
+        return new Result(build, bytes, points);
+    }
+
+    private static double Best(List<Point> points, double recall, int threads)
+        => points.Where(p => p.Threads == threads && p.Recall >= recall).Select(p => p.Qps).DefaultIfEmpty(0).Max();
+
+    private static List<Point> Sweep(string name, HnswIndex index, ReadOnlyMemory<float> queries, int[] truth, int nq, int dim, int reps, int[] efs)
+    {
+        var points = new List<Point>();
+        foreach (int ef in efs)
+        {
+            foreach (int t in new[] { 1, 2 })
+            {
+                var labels = new int[nq * K];
+                var times = new List<double>();
+                for (int r = 0; r < reps; r++)
+                {
+                    var w = Stopwatch.StartNew();
+                    SearchAll(index, queries, labels, nq, dim, ef, t);
+                    times.Add(w.Elapsed.TotalSeconds);
+                }
+                times.Sort();
+                var p = new Point(ef, t, nq / times[times.Count / 2], Recall(labels, truth, nq));
+                points.Add(p);
+                Console.WriteLine($"{name}:  ef={ef,4} threads={t} recall={p.Recall:F4} qps={p.Qps,8:F0}");
+            }
+        }
+        return points;
+    }
+
+    private static void SearchAll(HnswIndex index, ReadOnlyMemory<float> queries, int[] labels, int nq, int dim, int ef, int threads)
+    {
+        int next = -1;
+        void Work()
+        {
+            var hits = new Candidate[K];
+            int q;
+            while ((q = Interlocked.Increment(ref next)) < nq)
+            {
+                int found = index.Search(queries.Span.Slice(q * dim, dim), K, ef, null, hits);
+                for (int i = 0; i < K; i++) labels[q * K + i] = i < found ? (int)hits[i].Node : -1;
+            }
+        }
+        if (threads == 1) { Work(); return; }
+        var workers = new Thread[threads];
+        for (int t = 0; t < threads; t++) { workers[t] = new Thread(Work); workers[t].Start(); }
+        foreach (var w in workers) w.Join();
+    }
+
+    private static double Recall(int[] labels, int[] truth, int nq)
+    {
+        long hits = 0;
+        for (int q = 0; q < nq; q++)
+        {
+            var expected = new HashSet<int>(truth.AsSpan(q * K, K).ToArray());
+            for (int i = 0; i < K; i++) if (expected.Contains(labels[q * K + i])) hits++;
+        }
+        return hits / (double)(nq * K);
+    }
+
+    private static Result RunPeer(string dir, int m, int efc, int threads, int reps, int[] efs)
+    {
+        string script = FindPeer();
+        var psi = new ProcessStartInfo("/usr/bin/python3")
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in new[] { script, Path.Combine(dir, "base.bin"), Path.Combine(dir, "queries.bin"), Path.Combine(dir, "truth.bin"),
+                     m.ToString(CultureInfo.InvariantCulture), efc.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture),
+                     string.Join(',', efs), reps.ToString(CultureInfo.InvariantCulture) })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment.Remove("OPENBLAS_CORETYPE");
+        psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
+        double build = 0, bytes = 0;
+        var points = new List<Point>();
+        string? line;
+        while ((line = process.StandardOutput.ReadLine()) is not null)
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (root.TryGetProperty("build_s", out var b))
+            {
+                build = b.GetDouble();
+                bytes = root.GetProperty("bytes_per_vector").GetDouble();
+                Console.WriteLine($"peer: build {build:F1} s, {bytes:F0} bytes/vector (RSS growth)");
+                continue;
+            }
+            var p = new Point(root.GetProperty("ef").GetInt32(), root.GetProperty("threads").GetInt32(), root.GetProperty("qps").GetDouble(), root.GetProperty("recall").GetDouble());
+            points.Add(p);
+            Console.WriteLine($"peer:  ef={p.Ef,4} threads={p.Threads} recall={p.Recall:F4} qps={p.Qps,8:F0}");
+        }
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"hnsw_peer.py exited with {process.ExitCode}");
+        return new Result(build, bytes, points);
+    }
+
+    private static void Report(Result ours, Result? peer)
+    {
+        Console.WriteLine();
+        Console.WriteLine("| | build s | bytes/vector | QPS@0.95 1T | QPS@0.95 2T | QPS@0.99 1T | QPS@0.99 2T |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        Row("ours", ours);
+        if (peer is not null) Row("hnswlib", peer);
+        double o = ours.QpsAt(0.95, 2), p = peer?.QpsAt(0.95, 2) ?? double.NaN;
+        if (peer is not null)
+        {
+            Console.WriteLine($"build ratio ours/peer = {ours.BuildSeconds / peer.BuildSeconds:F2}; QPS ratio at 0.99 (2T) = {ours.QpsAt(0.99, 2) / peer.QpsAt(0.99, 2):F2}");
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"hnsw: ours={o:F0} peer={p:F0} ratio={o / p:F2}"));
+
+        static void Row(string name, Result r) => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {name} | {r.BuildSeconds:F1} | {r.BytesPerVector:F0} | {r.QpsAt(0.95, 1):F0} | {r.QpsAt(0.95, 2):F0} | {r.QpsAt(0.99, 1):F0} | {r.QpsAt(0.99, 2):F0} |"));
+    }
+
+    private static void WriteMatrix<T>(string path, ReadOnlySpan<T> values, int rows, int cols) where T : unmanaged
+    {
+        using var f = File.Create(path);
+        Span<int> header = [rows, cols];
+        f.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(header));
+        f.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+    }
+
+    private static string FindPeer()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            string candidate = Path.Combine(d.FullName, "peers", "hnsw_peer.py");
+            if (File.Exists(candidate)) return candidate;
+            candidate = Path.Combine(d.FullName, "tests", "Retro.Benchmarks", "peers", "hnsw_peer.py");
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException("tests/Retro.Benchmarks/peers/hnsw_peer.py not found above " + AppContext.BaseDirectory);
+    }
+
+    private static int IntOption(string[] args, string name, int fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}
