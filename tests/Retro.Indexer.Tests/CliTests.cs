@@ -42,6 +42,9 @@ public sealed class CliTests : IDisposable
         TestFiles.WriteLines(_dir["in.jsonl"], ["{\"text\":\"a\"}"]);
         (await Run("ingest", _dir["in.jsonl"], "--store-path", _dir["s"], "--encoder", _dir["missing"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
         (await Run([.. Ingest(_dir["in.jsonl"]), "--batch", "0"])).Code.ShouldBe(ExitCodes.Usage);
+        Directory.CreateDirectory(_dir["empty"]);
+        (await Run("ingest", _dir["in.jsonl"], "--store-path", _dir["s"], "--encoder", _dir["empty"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
+        (await Run("ingest", _dir["in.jsonl"], "--store-path", _dir["s"], "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", _dir["empty"])).Code.ShouldBe(ExitCodes.Usage);
         (await Run("ingest", _dir["in.jsonl"], "--collection", "no/slash", "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
     }
 

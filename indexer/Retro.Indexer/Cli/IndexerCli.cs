@@ -94,6 +94,11 @@ public sealed class IndexerCli
             Console.Error.WriteLine($"error: {e.Message}");
             return ExitCodes.Usage;
         }
+        catch (Exception e) when (e is Retro.Tokenizers.TokenizerFormatException or Retro.Engine.Checkpoints.CheckpointFormatException)
+        {
+            Console.Error.WriteLine($"error: cannot load a model: {e.Message}");
+            return ExitCodes.Usage;
+        }
         catch (OperationCanceledException)
         {
             Console.Error.WriteLine("interrupted: committed work is kept; rerun the same command to resume.");
@@ -155,6 +160,19 @@ public sealed class IndexerCli
         {
             await store.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>Loads a model, turning a missing or malformed file into an <see cref="OptionsException"/> (exit code 2).</summary>
+    internal static T LoadModel<T>(Func<T> load, string what, string option)
+    {
+        try
+        {
+            return load();
+        }
+        catch (Exception e) when (e is IOException or Retro.Tokenizers.TokenizerFormatException or Retro.Engine.Checkpoints.CheckpointFormatException)
+        {
+            throw new OptionsException($"cannot load the {what} ({option}): {e.Message}");
         }
     }
 

@@ -33,8 +33,8 @@ internal sealed class IngestCommand(IndexerCli cli, ParseResult parse, TextWrite
 
         string tokenizerFolder = IndexerCli.RequireFolder(cli.DecoderTokenizerFolder(parse, context), "Decoder tokenizer", "--decoder-tokenizer");
         string encoderFolder = IndexerCli.RequireFolder(context.EncoderFolder, "Encoder", "--encoder");
-        var tokenizer = cli.Components.LoadDecoderTokenizer(tokenizerFolder);
-        var encoder = cli.Components.LoadEncoder(encoderFolder);
+        var tokenizer = IndexerCli.LoadModel(() => cli.Components.LoadDecoderTokenizer(tokenizerFolder), "decoder tokenizer", "--decoder-tokenizer");
+        var encoder = IndexerCli.LoadModel(() => cli.Components.LoadEncoder(encoderFolder), "encoder", "--encoder");
 
         using var telemetry = IndexerTelemetry.StartFromEnvironment();
         using var metrics = new IndexerMetrics();

@@ -12,7 +12,7 @@ internal sealed class VerifyCommand(IndexerCli cli, ParseResult parse, TextWrite
         var context = cli.Resolve(parse);
         string encoderFolder = IndexerCli.RequireFolder(context.EncoderFolder, "Encoder", "--encoder");
         bool vectors = !parse.GetValue(cli.SkipVectors);
-        var encoder = vectors ? cli.Components.LoadEncoder(encoderFolder) : null;
+        var encoder = vectors ? IndexerCli.LoadModel(() => cli.Components.LoadEncoder(encoderFolder), "encoder", "--encoder") : null;
         int dimension = encoder?.Dimension ?? cli.Components.EncoderDimension(encoderFolder);
         await using var store = await cli.OpenStoreAsync(context, dimension, ct).ConfigureAwait(false);
         using var state = new IndexerState(context.StateFolder);
