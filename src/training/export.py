@@ -86,7 +86,7 @@ def export_one(run, out, name, sub, kind, dtype, command, extra):
         os.path.join(stage, "metrics.json")) else {}
     size = os.path.getsize(os.path.join(folder, "model.safetensors"))
     with open(os.path.join(folder, "MODEL_CARD.md"), "w", encoding="utf-8") as f:
-        f.write(card(f"Retro {name}", kind, metrics, model.config.to_dict(), extra, command, size, dtype))
+        f.write(card(f"Retro {dict(encoder='bi-encoder', reranker='cross-encoder', retro='decoder')[name]}", kind, metrics, model.config.to_dict(), extra, command, size, dtype))
     return model
 
 

@@ -99,9 +99,10 @@ def squad_split(articles, heldout_every=4):
             "rule": f"sorted titles, every {heldout_every}th held out"}
 
 
-def squad_data(tok, max_len, split, path=SQUAD):
+def squad_data(tok, max_len, split, path=SQUAD, max_train=None, max_heldout=None):
     """-> paragraphs (list of ids, all articles), train Pairs (all questions of train articles, answerable or
-    not: each was written about its paragraph), held-out answerable questions [(ids, paragraph index)]."""
+    not: each was written about its paragraph), held-out answerable questions [(ids, paragraph index)].
+    max_train / max_heldout keep every n-th question so that at most that many remain (smoke runs)."""
     held = set(split["heldout_articles"])
     paragraphs, train, heldout = [], Pairs(), []
     for art in squad_articles(path):
@@ -115,6 +116,13 @@ def squad_data(tok, max_len, split, path=SQUAD):
                         heldout.append((q, pid))
                 else:
                     train.add(q, paragraphs[pid], ("squad", pid), "squad")
+    if max_train is not None and len(train) > max_train:
+        keep = Pairs()
+        for i in np.linspace(0, len(train) - 1, max_train).astype(int):
+            keep.add(train.queries[i], train.positives[i], train.groups[i], train.sources[i])
+        train = keep
+    if max_heldout is not None and len(heldout) > max_heldout:
+        heldout = [heldout[i] for i in np.linspace(0, len(heldout) - 1, max_heldout).astype(int)]
     return paragraphs, train, heldout
 
 

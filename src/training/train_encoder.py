@@ -35,7 +35,7 @@ DEFAULTS = dict(
     enc_steps=2000, enc_batch=64, enc_lr=3e-4, enc_warmup=100, enc_weight_decay=0.01, enc_temperature=0.05,
     enc_hard_negatives=True, enc_mine_every=500, enc_mine_pool=4096,
     enc_max_chunk_pairs=200000, enc_max_title_pairs=100000, enc_eval_max_pairs=2000, enc_log_every=10,
-    enc_squad_heldout_every=4,
+    enc_squad_heldout_every=4, enc_max_pos=512, squad_max_train_questions=None, squad_max_heldout_questions=None,
 )
 
 
@@ -68,7 +68,7 @@ def info_nce(q, p, groups, temperature, hard=None):
 def build_model(cfg, vocab_size, pad_id):
     c = BertConfig(vocab_size=vocab_size, hidden_size=cfg["enc_hidden"], num_hidden_layers=cfg["enc_layers"],
                    num_attention_heads=cfg["enc_heads"], intermediate_size=4 * cfg["enc_hidden"],
-                   max_position_embeddings=max(512, cfg["enc_max_len"]), pad_token_id=pad_id)
+                   max_position_embeddings=max(cfg["enc_max_pos"], cfg["enc_max_len"]), pad_token_id=pad_id)
     return init_bert(Bert(c))
 
 
@@ -80,7 +80,8 @@ def load_data(cfg, tok):
     heldout = corpus_pairs(os.path.join(d, "tokens", "validation.safetensors"), tok, m, L,
                            cfg["enc_eval_max_pairs"], cfg["enc_eval_max_pairs"], seed=cfg["seed"])
     split = squad_split(squad_articles(), cfg["enc_squad_heldout_every"])
-    paragraphs, squad_train, squad_heldout = squad_data(tok, L, split)
+    paragraphs, squad_train, squad_heldout = squad_data(tok, L, split, max_train=cfg["squad_max_train_questions"],
+                                                        max_heldout=cfg["squad_max_heldout_questions"])
     train.extend(squad_train)
     for q, pid in squad_heldout[: cfg["enc_eval_max_pairs"]]:
         heldout.add(q, paragraphs[pid], ("squad", pid), "squad")

@@ -33,7 +33,7 @@ DEFAULTS = dict(
     out_dir="runs/tiny", device="auto", dtype="bfloat16", seed=1337, chunk_size=64,
     enc_max_len=256, rr_max_len=320, rr_steps=2000, rr_batch=16, rr_negatives=7, rr_mine_top=30, rr_lr=5e-5,
     rr_warmup=100, rr_weight_decay=0.01, rr_rerank_top=20, rr_max_corpus_queries=20000, rr_log_every=10,
-    rr_eval_max_questions=2000,
+    rr_eval_max_questions=2000, squad_max_train_questions=None,
 )
 
 
@@ -97,7 +97,8 @@ def train(cfg):
     tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
     encoder = load_model(os.path.join(cfg["out_dir"], "encoder", "ckpt"))[0].to(device).eval()
     split = read_json(os.path.join(cfg["out_dir"], "encoder", "squad_split.json"))
-    paragraphs, squad_train, heldout = squad_data(tok, cfg["enc_max_len"], split)
+    paragraphs, squad_train, heldout = squad_data(tok, cfg["enc_max_len"], split,
+                                                  max_train=cfg["squad_max_train_questions"])
     heldout = heldout[: cfg["rr_eval_max_questions"]]
     # SQuAD groups: candidates = paragraphs of training articles
     train_pids = sorted({g[1] for g in squad_train.groups})

@@ -11,9 +11,12 @@ nb_k = 2
 
 # bi-encoder
 enc_layers = 2
-enc_hidden = 64
+enc_hidden = 32
 enc_heads = 4
 enc_max_len = 96
+enc_max_pos = 128
+squad_max_train_questions = 600
+squad_max_heldout_questions = 100
 enc_steps = 12
 enc_batch = 16
 enc_lr = 1e-3
@@ -41,13 +44,13 @@ rr_log_every = 1
 
 # RETRO decoder
 lm_n_layers = 4
-lm_d_model = 64
+lm_d_model = 32
 lm_n_heads = 4
-lm_d_ff = 128
+lm_d_ff = 64
 lm_cca_layers = [2, 3]
 lm_encoder_layers = 2
 lm_encoder_heads = 4
-lm_encoder_d_ff = 128
+lm_encoder_d_ff = 64
 lm_seq_len = 256
 lm_steps = 12
 lm_batch = 4
