@@ -7,7 +7,9 @@ public sealed partial class QdrantClient
 {
     /// <summary>
     /// Inserts or replaces points, <paramref name="batchSize"/> per request, each acknowledged only once applied
-    /// (<c>PUT /collections/{name}/points?wait=true</c>). Batches are sent in order; a failure leaves the earlier ones written.
+    /// (<c>PUT /collections/{name}/points?wait=true</c>). A batch whose body would exceed the server's request size limit
+    /// (<see cref="QdrantOptions.MaxRequestMegabytes"/>) is split in halves. Batches are sent in order; a failure leaves
+    /// the earlier ones written.
     /// </summary>
     public async Task UpsertPointsAsync(string collection, IReadOnlyList<PointStruct> points, int batchSize = 128, CancellationToken cancellationToken = default)
     {
@@ -19,10 +21,22 @@ public sealed partial class QdrantClient
             int count = Math.Min(batchSize, points.Count - start);
             var batch = new PointStruct[count];
             for (int i = 0; i < count; i++) batch[i] = points[start + i] ?? throw new ArgumentException($"Point {start + i} is null.", nameof(points));
-            var result = await SendAsync(HttpMethod.Put, path, Serialize(new PointsList { Points = batch }, QdrantJsonContext.Default.PointsList),
-                QdrantJsonContext.Default.QdrantResponseUpdateResult, cancellationToken).ConfigureAwait(false);
-            EnsureCompleted(result, "PUT /collections/{name}/points");
+            await UpsertBatchAsync(path, batch, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private async Task UpsertBatchAsync(string path, ArraySegment<PointStruct> batch, CancellationToken cancellationToken)
+    {
+        byte[] body = Serialize(new PointsList { Points = batch }, QdrantJsonContext.Default.PointsList);
+        if (body.LongLength > _maxRequestBytes && batch.Count > 1)
+        {
+            int half = batch.Count / 2;
+            await UpsertBatchAsync(path, batch[..half], cancellationToken).ConfigureAwait(false);
+            await UpsertBatchAsync(path, batch[half..], cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        var result = await SendAsync(HttpMethod.Put, path, body, QdrantJsonContext.Default.QdrantResponseUpdateResult, cancellationToken).ConfigureAwait(false);
+        EnsureCompleted(result, "PUT /collections/{name}/points");
     }
 
     /// <summary>Deletes points by ids or by filter and waits (<c>POST /collections/{name}/points/delete?wait=true</c>).</summary>

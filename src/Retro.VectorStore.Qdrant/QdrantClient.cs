@@ -29,6 +29,7 @@ public sealed partial class QdrantClient : IDisposable
     private readonly Uri _baseAddress;
     private readonly string? _apiKey;
     private readonly TimeSpan _healthTimeout;
+    private readonly long _maxRequestBytes;
     private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
     private readonly ILogger _logger;
 
@@ -50,6 +51,7 @@ public sealed partial class QdrantClient : IDisposable
         _baseAddress = new Uri(baseAddress.AbsoluteUri.TrimEnd('/') + "/");
         _apiKey = string.IsNullOrEmpty(store.ApiKey) ? null : store.ApiKey;
         _healthTimeout = TimeSpan.FromSeconds(qdrant.HealthTimeoutSeconds);
+        _maxRequestBytes = qdrant.MaxRequestBytes;
         _logger = logger ?? NullLogger.Instance;
         _pipeline = QdrantResilience.Build(qdrant, TimeSpan.FromSeconds(store.TimeoutSeconds), timeProvider ?? TimeProvider.System, _logger);
     }

@@ -28,6 +28,22 @@ public sealed record QdrantOptions
     [Range(1, 1024)]
     public int UpsertBatchSize { get; init; } = 128;
 
+    /// <summary>
+    /// Qdrant's <c>service.max_request_size_mb</c>: an upsert batch whose JSON would exceed it is split in halves until
+    /// it fits (a single oversized point is sent as is and Qdrant's refusal surfaces).
+    /// </summary>
+    [Range(1, 4096)]
+    public int MaxRequestMegabytes { get; init; } = 32;
+
+    /// <summary>The request size limit in bytes (tests set it below a megabyte).</summary>
+    internal long MaxRequestBytes
+    {
+        get => _maxRequestBytes ?? MaxRequestMegabytes * 1024L * 1024L;
+        init => _maxRequestBytes = value;
+    }
+
+    private readonly long? _maxRequestBytes;
+
     /// <summary>Retries after the first attempt for 429, 5xx, timeouts and connection errors.</summary>
     [Range(0, 10)]
     public int MaxRetries { get; init; } = 4;

@@ -220,4 +220,21 @@ public sealed class QdrantVectorStoreTests : IDisposable
         await Should.ThrowAsync<ArgumentException>(async () => await store.UpsertAsync([new VectorPoint(Chunk("d", 0), new float[] { float.PositiveInfinity, 0 })]));
         _emulator.Requests.Count.ShouldBe(before);
     }
+
+    [Fact]
+    public async Task Upsert_BatchOverTheRequestSizeLimit_IsSplitUntilItFits()
+    {
+        const int limit = 64 * 1024;
+        var options = TestSupport.FastRetries() with { MaxRequestBytes = limit, UpsertBatchSize = 1024 };
+        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "big", Dimension = 200 }, options);
+        var random = new Random(9);
+        var points = Enumerable.Range(0, 100).Select(i => new VectorPoint(Chunk("d", i), Enumerable.Range(0, 200).Select(_ => (float)random.NextDouble()).ToArray())).ToList();
+
+        await store.UpsertAsync(points);
+
+        var upserts = _emulator.Requests.Where(r => r.PathAndQuery == "/collections/big/points?wait=true").ToList();
+        upserts.Count.ShouldBeGreaterThan(1);
+        upserts.ShouldAllBe(r => System.Text.Encoding.UTF8.GetByteCount(r.Body!) <= limit);
+        (await store.CountAsync()).ShouldBe(100);
+    }
 }

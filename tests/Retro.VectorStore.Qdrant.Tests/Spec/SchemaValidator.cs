@@ -20,6 +20,9 @@ namespace Retro.VectorStore.Qdrant.Tests.Spec;
 internal sealed class SchemaValidator
 {
     private const int MaxDepth = 64;
+
+    /// <summary>Item errors reported per array before the rest are left out (keeps failing anyOf branches cheap).</summary>
+    private const int MaxItemErrors = 3;
     private readonly JsonElement _document;
     private readonly Dictionary<string, Regex> _patterns = new(StringComparer.Ordinal);
 
@@ -130,7 +133,11 @@ internal sealed class SchemaValidator
         {
             var local = new List<string>();
             Validate(branch, value, path, local, depth + 1);
-            if (local.Count == 0) matches++;
+            if (local.Count == 0)
+            {
+                matches++;
+                if (!exactlyOne) return true; // anyOf: the first match settles it
+            }
             else branchErrors.Add($"[{index}] {local[0]}{(local.Count > 1 ? $" (+{local.Count - 1})" : "")}");
             index++;
         }
@@ -235,7 +242,12 @@ internal sealed class SchemaValidator
         if (schema.TryGetProperty("items", out var items))
         {
             int i = 0;
-            foreach (var item in value.EnumerateArray()) Validate(items, item, $"{path}[{i++}]", errors, depth + 1);
+            int before = errors.Count;
+            foreach (var item in value.EnumerateArray())
+            {
+                Validate(items, item, $"{path}[{i++}]", errors, depth + 1);
+                if (errors.Count - before >= MaxItemErrors) { errors.Add($"{path}: more item errors left out"); break; }
+            }
         }
         if (schema.TryGetProperty("uniqueItems", out var unique) && unique.ValueKind == JsonValueKind.True)
         {
