@@ -179,3 +179,29 @@ public sealed class JsonlReaderTests : IDisposable
         records.Select(r => r.Document!.Metadata["source"]).Distinct().Order().ShouldBe(["foldoc", "jargon", "wordnet"]);
     }
 }
+
+public sealed class IndexerStateTests : IDisposable
+{
+    readonly TempFolder _dir = new();
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Documents_page_in_identity_order_and_state_survives_reopening()
+    {
+        using (var state = new Retro.Indexer.State.IndexerState(_dir.Path))
+        {
+            var rows = Enumerable.Range(0, 25).Select(i => new Retro.Indexer.State.DocumentRow($"doc{i:D3}", [(byte)i, .. new byte[31]], "shard", i + 1, i % 4)).Reverse().ToList();
+            state.AddDocuments(rows);
+            state.AddDocuments(rows.Take(3).ToList()); // already present: ignored
+            await state.SetAsync(new Retro.Core.IngestCheckpoint("shard", 25, 999, true, 25, 36, 0, 0));
+        }
+        using var reopened = new Retro.Indexer.State.IndexerState(_dir.Path);
+        reopened.Documents(pageSize: 4).Select(r => r.DocumentId).ShouldBe(Enumerable.Range(0, 25).Select(i => $"doc{i:D3}"));
+        reopened.CountDocuments().ShouldBe(25);
+        reopened.CountChunks().ShouldBe(Enumerable.Range(0, 25).Sum(i => i % 4));
+        reopened.FindByHash([7, .. new byte[31]])!.DocumentId.ShouldBe("doc007");
+        reopened.FindById("doc011")!.Record.ShouldBe(12);
+        (await reopened.GetAsync("shard"))!.ByteOffset.ShouldBe(999);
+        (await reopened.ListAsync()).Count.ShouldBe(1);
+    }
+}

@@ -122,17 +122,28 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
         lock (_readLock) return (long)Scalar(_read, "SELECT COALESCE(SUM(chunks), 0) FROM documents")!;
     }
 
-    /// <summary>Every recorded document, ordered by identity (streamed; do not write while enumerating).</summary>
-    public IEnumerable<DocumentRow> Documents()
+    /// <summary>Every recorded document, ordered by identity, read in pages of <paramref name="pageSize"/> rows (constant memory).</summary>
+    public IEnumerable<DocumentRow> Documents(int pageSize = 1024)
     {
-        lock (_readLock)
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        string? after = null;
+        while (true)
         {
-            using var cmd = _read.CreateCommand();
-            cmd.CommandText = "SELECT document_id, text_hash, shard_key, record, chunks FROM documents ORDER BY document_id";
-            using var reader = cmd.ExecuteReader();
-            var rows = new List<DocumentRow>();
-            while (reader.Read()) rows.Add(Row(reader));
-            return rows;
+            var page = new List<DocumentRow>(pageSize);
+            lock (_readLock)
+            {
+                using var cmd = _read.CreateCommand();
+                cmd.CommandText = after is null
+                    ? "SELECT document_id, text_hash, shard_key, record, chunks FROM documents ORDER BY document_id LIMIT $n"
+                    : "SELECT document_id, text_hash, shard_key, record, chunks FROM documents WHERE document_id > $a ORDER BY document_id LIMIT $n";
+                cmd.Parameters.AddWithValue("$n", pageSize);
+                if (after is not null) cmd.Parameters.AddWithValue("$a", after);
+                using var reader = cmd.ExecuteReader();
+                while (reader.Read()) page.Add(Row(reader));
+            }
+            foreach (var row in page) yield return row;
+            if (page.Count < pageSize) yield break;
+            after = page[^1].DocumentId;
         }
     }
 
