@@ -7,7 +7,8 @@ namespace Retro.Engine.Cpu.Kernels;
 
 /// <summary>
 /// y[M×N] (epilogue) x[M×K]·w[N×K]ᵀ + bias for small M (decoding): memory-bound, so each weight row is streamed
-/// once per group of up to 4 activation rows and converted BF16 → F32 in registers. Parallel over column ranges.
+/// once per group of up to 4 activation rows and converted BF16 → F32 in registers; a single row takes four weight
+/// rows per pass (independent FMA chains). Parallel over column ranges.
 /// </summary>
 internal static unsafe class Gemv
 {
@@ -43,7 +44,20 @@ internal static unsafe class Gemv
     internal static void Columns(in Gemm.Args a, int n0, int n1)
     {
         float* sums = stackalloc float[4];
-        for (int n = n0; n < n1; n++)
+        int n = n0;
+        if (a.M == 1 && a.WType != DType.F16)
+        {
+            // one activation row (decoding): four weight rows per pass, four independent accumulator chains
+            long rowBytes = (long)a.Ldw * DTypes.SizeOf(a.WType);
+            for (; n + 4 <= n1; n += 4)
+            {
+                byte* w0 = (byte*)a.W + n * rowBytes;
+                if (a.WType == DType.BF16) Dot4BF16((ushort*)w0, (ushort*)(w0 + rowBytes), (ushort*)(w0 + 2 * rowBytes), (ushort*)(w0 + 3 * rowBytes), a.X, a.K, sums);
+                else Dot4F32((float*)w0, (float*)(w0 + rowBytes), (float*)(w0 + 2 * rowBytes), (float*)(w0 + 3 * rowBytes), a.X, a.K, sums);
+                for (int j = 0; j < 4; j++) StoreOne(a, 0, n + j, sums[j]);
+            }
+        }
+        for (; n < n1; n++)
         {
             void* wRow = (byte*)a.W + (long)n * a.Ldw * DTypes.SizeOf(a.WType);
             for (int i0 = 0; i0 < a.M; i0 += 4)
@@ -56,21 +70,81 @@ internal static unsafe class Gemv
                     case DType.BF16: DotBF16((ushort*)wRow, x, a.Ldx, rows, a.K, sums); break;
                     default: DotF32(ConvertF16((Half*)wRow, a.K), x, a.Ldx, rows, a.K, sums); break;
                 }
-                float bias = a.Bias != null ? a.Bias[n] : 0f;
-                for (int r = 0; r < rows; r++)
-                {
-                    float* y = a.Y + (long)(i0 + r) * a.Ldy + n;
-                    float v = sums[r] + bias;
-                    *y = a.Epilogue switch
-                    {
-                        MatMulEpilogue.Accumulate => *y + v,
-                        MatMulEpilogue.Gelu => Gelu.Scalar(v),
-                        _ => v,
-                    };
-                }
+                for (int r = 0; r < rows; r++) StoreOne(a, i0 + r, n, sums[r]);
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreOne(in Gemm.Args a, int row, int n, float sum)
+    {
+        float* y = a.Y + (long)row * a.Ldy + n;
+        float v = sum + (a.Bias != null ? a.Bias[n] : 0f);
+        *y = a.Epilogue switch
+        {
+            MatMulEpilogue.Accumulate => *y + v,
+            MatMulEpilogue.Gelu => Gelu.Scalar(v),
+            _ => v,
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4F32(float* w0, float* w1, float* w2, float* w3, float* x, int k, float* sums)
+    {
+        int i = 0;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i <= k - 16; i += 16)
+            {
+                var xv = Vector512.Load(x + i);
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(w0 + i), xv, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(w1 + i), xv, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(w2 + i), xv, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(w3 + i), xv, a3);
+            }
+            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+        }
+        for (; i < k; i++)
+        {
+            float xv = x[i];
+            s0 += w0[i] * xv; s1 += w1[i] * xv; s2 += w2[i] * xv; s3 += w3[i] * xv;
+        }
+        sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4BF16(ushort* w0, ushort* w1, ushort* w2, ushort* w3, float* x, int k, float* sums)
+    {
+        int i = 0;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        if (Avx512F.IsSupported)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i <= k - 16; i += 16)
+            {
+                var xv = Vector512.Load(x + i);
+                a0 = Vector512.FusedMultiplyAdd(Widen(w0 + i), xv, a0);
+                a1 = Vector512.FusedMultiplyAdd(Widen(w1 + i), xv, a1);
+                a2 = Vector512.FusedMultiplyAdd(Widen(w2 + i), xv, a2);
+                a3 = Vector512.FusedMultiplyAdd(Widen(w3 + i), xv, a3);
+            }
+            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+        }
+        for (; i < k; i++)
+        {
+            float xv = x[i];
+            s0 += BitConverter.Int32BitsToSingle(w0[i] << 16) * xv; s1 += BitConverter.Int32BitsToSingle(w1[i] << 16) * xv;
+            s2 += BitConverter.Int32BitsToSingle(w2[i] << 16) * xv; s3 += BitConverter.Int32BitsToSingle(w3[i] << 16) * xv;
+        }
+        sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3;
+    }
+
+    // 16 bf16 → zero-extend to 32 bits → shift into the high half: exact f32
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Widen(ushort* w) =>
+        Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(w)), 16).AsSingle();
 
     private static float* ConvertF16(Half* w, int k)
     {

@@ -19,6 +19,7 @@ public sealed class MatMulTests : IDisposable
     public static TheoryData<int, int, int> Sizes => new()
     {
         { 1, 1, 1 },        // GEMV path, scalar tails
+        { 1, 37, 70 },      // one row: four weight rows per pass plus a tail of one
         { 3, 5, 7 },
         { 7, 33, 100 },     // largest GEMV row count
         { 8, 32, 16 },      // exactly one micro-tile
