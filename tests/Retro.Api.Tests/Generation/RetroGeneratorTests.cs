@@ -1,0 +1,115 @@
+using Retro.Api.Tests.Doubles;
+using Retro.Core;
+using Retro.Engine.Generation;
+
+namespace Retro.Api.Tests.Generation;
+
+public sealed class RetroGeneratorTests
+{
+    private static readonly GenerationOptions Greedy = new() { MaxTokens = 4 };
+
+    [Fact]
+    public async Task A_question_is_left_padded_to_whole_chunks_and_retrieved_for_with_its_own_text()
+    {
+        var decoder = new ScriptedDecoder(chunkSize: 8);
+        var retriever = new RecordingRetriever();
+        var events = await Collect(new RetroGenerator(decoder), new GenerationRequest("hello world", Greedy, new RetrievalOptions(), IsQuestion: true), retriever);
+
+        var feeds = decoder.Feeds.ToList();
+        int[] fed = feeds.TakeWhile(f => f.Position < 16).SelectMany(f => f.Tokens).ToArray();
+        fed.Length.ShouldBe(16);
+        fed[..5].ShouldAllBe(t => t == ByteTokenizer.Pad); // 11 bytes padded to 16
+        retriever.Queries.Last().ShouldBe("hello world");
+        events.OfType<ChunkRetrievedEvent>().Select(e => e.ChunkIndex).ShouldBe([0, 1]);
+        events.OfType<TokenGeneratedEvent>().First().Position.ShouldBe(16);
+        // Neighbours come only with the token that completes their chunk.
+        feeds.Where(f => f.Neighbours.Length > 0).ShouldAllBe(f => (f.Position + f.Tokens.Length) % 8 == 0);
+    }
+
+    [Fact]
+    public async Task Neighbours_are_truncated_to_r_tokens()
+    {
+        var decoder = new ScriptedDecoder(chunkSize: 8, neighbourLength: 5);
+        var retriever = new RecordingRetriever { NeighbourTokens = 12 };
+        await Collect(new RetroGenerator(decoder), new GenerationRequest("abcdefgh", Greedy, new RetrievalOptions { K = 2 }), retriever);
+        decoder.Feeds.Where(f => f.Neighbours.Length > 0).SelectMany(f => f.Neighbours).ShouldAllBe(n => n.Length == 5);
+    }
+
+    [Fact]
+    public async Task The_prompt_chunks_are_retrieved_concurrently_when_overlapping()
+    {
+        var decoder = new ScriptedDecoder(chunkSize: 8);
+        // Each retrieval waits until all four have started: sequential retrieval would never get there.
+        var retriever = new RecordingRetriever { Barrier = 4 };
+        var request = new GenerationRequest(new string('x', 35), Greedy, new RetrievalOptions());
+        var events = await Collect(new RetroGenerator(decoder), request, retriever);
+        events.OfType<ChunkRetrievedEvent>().Select(e => e.ChunkIndex).ShouldBe([0, 1, 2, 3]); // position 39 would complete chunk 4, but the last token is never fed
+        retriever.Timeouts.ShouldBe(0);
+
+        var sequential = new RecordingRetriever();
+        var again = await Collect(new RetroGenerator(new ScriptedDecoder(chunkSize: 8)) { OverlapPromptRetrieval = false }, request, sequential);
+        again.OfType<TokenGeneratedEvent>().Select(t => t.TokenId).ShouldBe(events.OfType<TokenGeneratedEvent>().Select(t => t.TokenId));
+    }
+
+    [Fact]
+    public async Task Eos_ends_generation_without_being_emitted()
+    {
+        var decoder = new ScriptedDecoder(chunkSize: 8) { EosAtLength = 6 };
+        var events = await Collect(new RetroGenerator(decoder), new GenerationRequest("abc", new GenerationOptions { MaxTokens = 20 }, new RetrievalOptions()), NullRetriever.Instance);
+        var done = events.OfType<GenerationCompletedEvent>().Single();
+        done.FinishReason.ShouldBe("eos");
+        done.Stats.GeneratedTokens.ShouldBe(3);
+        events.OfType<TokenGeneratedEvent>().ShouldAllBe(t => t.TokenId != ByteTokenizer.Eos);
+    }
+
+    [Fact]
+    public async Task Cancellation_stops_generation()
+    {
+        using var cts = new CancellationTokenSource();
+        var generator = new RetroGenerator(new ScriptedDecoder(chunkSize: 8));
+        int tokens = 0;
+        await Should.ThrowAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var e in generator.GenerateAsync(new GenerationRequest("abc", new GenerationOptions { MaxTokens = 100 }, new RetrievalOptions()), NullRetriever.Instance, cts.Token))
+                if (e is TokenGeneratedEvent && ++tokens == 3) cts.Cancel();
+        });
+        tokens.ShouldBe(3);
+    }
+
+    private static async Task<List<GenerationEvent>> Collect(IGenerator generator, GenerationRequest request, IRetriever retriever)
+    {
+        var list = new List<GenerationEvent>();
+        await foreach (var e in generator.GenerateAsync(request, retriever)) list.Add(e);
+        return list;
+    }
+
+    private sealed class RecordingRetriever : IRetriever
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Queries { get; } = new();
+        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _arrived;
+
+        /// <summary>When positive, each call waits until this many calls have started.</summary>
+        public int Barrier { get; init; }
+        public int NeighbourTokens { get; init; } = 4;
+        public int Timeouts;
+
+        public async ValueTask<RetrievalResult> RetrieveAsync(string query, RetrievalOptions options, CancellationToken cancellationToken = default)
+        {
+            Queries.Enqueue(query);
+            if (Barrier > 0)
+            {
+                if (Interlocked.Increment(ref _arrived) == Barrier) _all.TrySetResult();
+                try { await _all.Task.WaitAsync(TimeSpan.FromSeconds(20), cancellationToken); } // hang guard, not a speed assertion
+                catch (TimeoutException) { Interlocked.Increment(ref Timeouts); }
+            }
+            var neighbours = new List<Neighbour>();
+            for (int j = 0; j < options.K; j++)
+            {
+                int[] tokens = Enumerable.Range(0, NeighbourTokens).Select(i => 'a' + (i + j + query.Length) % 26).ToArray();
+                neighbours.Add(new Neighbour(new Chunk(ChunkId.From("d", j), "d", "", j, "t", tokens, "", [], new Dictionary<string, string>()), 1f));
+            }
+            return new RetrievalResult(neighbours, new RetrievalTimings());
+        }
+    }
+}
