@@ -49,7 +49,9 @@ def configure(defaults, argv):
             raise SystemExit(f"expected --key=value, got {arg!r}")
         key, val = arg[2:].split("=", 1)
         if key not in cfg:
-            raise SystemExit(f"unknown config key {key!r}; known: {', '.join(sorted(cfg))}")
+            if key in all_stage_keys():
+                continue  # another stage's key (run_pipeline.sh passes overrides to every stage)
+            raise SystemExit(f"unknown config key {key!r}; known: {', '.join(sorted(all_stage_keys()))}")
         try:
             val = ast.literal_eval(val)
         except (ValueError, SyntaxError):
@@ -62,10 +64,14 @@ def configure(defaults, argv):
     return cfg
 
 
-def run_dir(cfg, *parts):
-    path = os.path.join(cfg["out_dir"], *parts)
-    os.makedirs(os.path.dirname(path) if os.path.splitext(path)[1] else path, exist_ok=True)
-    return path
+def all_stage_keys():
+    """Every configuration key of every stage (encoder, neighbours, reranker, RETRO)."""
+    import neighbours
+    import train_encoder
+    import train_reranker
+    import train_retro
+    return set(train_encoder.DEFAULTS) | set(neighbours.DEFAULTS) | set(train_reranker.DEFAULTS) \
+        | set(train_retro.DEFAULTS)
 
 
 # -----------------------------------------------------------------------------

@@ -234,8 +234,6 @@ def train(cfg):
                 st[k] = v.to(device)
     fwd = maybe_compile(model, cfg["compile"])
     log = LossLog(os.path.join(out, "loss.csv"), resume=start > 0)
-    gen = torch.Generator().manual_seed(cfg["seed"] + start)
-    rng = np.random.default_rng(cfg["seed"] + start)
     steps = cfg["lm_steps"]
     stop = steps if cfg["lm_max_steps_this_run"] is None else min(steps, start + cfg["lm_max_steps_this_run"])
     print(f"retro: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, cca_layers "
@@ -250,6 +248,9 @@ def train(cfg):
             g["lr"] = lr
         opt.zero_grad(set_to_none=True)
         loss_val = 0.0
+        # per-step generators: a resumed run draws the same batches and dropouts as an uninterrupted one
+        rng = np.random.default_rng([cfg["seed"], step])
+        gen = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + step)
         for _ in range(cfg["lm_grad_accum"]):
             x, y, nb = train_data.batch(rng.integers(0, train_data.max_start(T) + 1, cfg["lm_batch"]), T, "cpu")
             nb = drop_neighbours(nb, cfg["lm_neighbour_dropout"], gen)

@@ -1,0 +1,366 @@
+"""The training pipeline at tiny scale on CPU: a few steps of every stage, export, and the pieces (BPB, overlap
+breakdown, neighbour files, sharded checkpoints, resume, configuration) against hand-computed cases."""
+
+import json
+import math
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import export
+import neighbours as nbmod
+import train_encoder
+import train_reranker
+import train_retro
+from common import (BpeTokenizer, configure, load_model, load_sharded, load_tokens, save_sharded)
+from model import Bert, BertConfig, RetroConfig, from_folder
+from pretokenize import make_tiny_corpus, pretokenize
+from safetensors_io import load_file
+from train_tokenizer import train_tokenizer
+
+TRAINING = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(TRAINING, "config", "tiny_cpu.py")
+FAST = ["--enc_steps=4", "--enc_mine_every=2", "--rr_steps=3", "--lm_steps=4", "--lm_eval_every=2",
+        "--lm_ckpt_every=2", "--lm_final_eval_windows=6", "--squad_max_train_questions=150",
+        "--squad_max_heldout_questions=40", "--rr_eval_max_questions=10", "--enc_eval_max_pairs=60",
+        "--rr_max_corpus_queries=60"]
+
+
+def cfg_for(defaults, run, *extra):
+    return configure(defaults, [TINY, f"--out_dir={run}", *FAST, *extra])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A complete tiny run: corpus, tokenizer, token files, encoder, neighbours, reranker, decoder, export."""
+    root = tmp_path_factory.mktemp("run")
+    run = str(root / "run")
+    corpus = make_tiny_corpus(str(root / "corpus"), train_docs=24, validation_docs=6, max_chars=4000)
+    os.makedirs(run)
+    train_tokenizer(os.path.join(corpus, "train"), os.path.join(run, "tokenizer.json"), vocab=384, max_chars=20000)
+    pretokenize(corpus, os.path.join(run, "tokenizer.json"), os.path.join(run, "tokens"))
+    out = {"dir": run, "corpus": corpus}
+    out["encoder"] = train_encoder.train(cfg_for(train_encoder.DEFAULTS, run))
+    out["neighbours"] = nbmod.compute(cfg_for(nbmod.DEFAULTS, run))
+    out["reranker"] = train_reranker.train(cfg_for(train_reranker.DEFAULTS, run))
+    out["retro"] = train_retro.train(cfg_for(train_retro.DEFAULTS, run))
+    export.export(run, os.path.join(run, "models"), "fp32")
+    export.export(run, os.path.join(run, "models-bf16"), "bf16")
+    return out
+
+
+# -----------------------------------------------------------------------------
+# end to end
+
+
+def finite(x):
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def test_metrics_files_have_the_expected_keys(run):
+    enc, rr, lm = (json.load(open(os.path.join(run["dir"], s, "metrics.json"))) for s in
+                   ("encoder", "reranker", "retro"))
+    assert enc == run["encoder"] and rr == run["reranker"] and lm == run["retro"]
+    for k in ("recall@1", "recall@10", "squad_ndcg@10", "steps", "wall_seconds", "hardware", "parameters"):
+        assert k in enc, k
+    assert all(finite(enc[k]) for k in ("recall@1", "recall@10", "squad_ndcg@10"))
+    assert 0 <= enc["recall@1"] <= enc["recall@10"] <= 1
+    for k in ("squad_ndcg@10_before", "squad_ndcg@10_after", "squad_recall@1_before", "squad_recall@1_after"):
+        assert finite(rr[k]) and 0 <= rr[k] <= 1, k
+    for k in ("bpb_closed_book", "bpb_retrieval", "bpb_relative_reduction", "eval_bytes", "tokens_seen"):
+        assert finite(lm[k]), k
+    assert [r["alpha"] for r in lm["leakage"]] == list(train_retro.ALPHAS)
+    assert lm["leakage"][-1]["fraction"] == 1.0
+    for r in lm["leakage"]:
+        assert set(r) == {"alpha", "chunks", "fraction", "bpb_closed_book", "bpb_retrieval", "relative_reduction"}
+    split = json.load(open(os.path.join(run["dir"], "encoder", "squad_split.json")))
+    assert split["heldout_articles"] and not set(split["heldout_articles"]) & set(split["train_articles"])
+    for stage in ("encoder", "reranker", "retro"):
+        rows = open(os.path.join(run["dir"], stage, "loss.csv")).read().splitlines()
+        assert rows[0] == "step,series,value,seconds" and len(rows) > 2
+
+
+def test_exported_folders_load_and_match_the_trained_models(run):
+    for name, ckpt in (("encoder", "encoder/ckpt"), ("reranker", "reranker/ckpt"), ("retro", "retro/model_ckpt")):
+        trained, _ = load_model(os.path.join(run["dir"], ckpt))
+        folder = os.path.join(run["dir"], "models", name)
+        assert {"MODEL_CARD.md", "config.json", "model.safetensors", "tokenizer.json"} <= set(os.listdir(folder))
+        loaded = from_folder(folder)
+        bf16 = from_folder(os.path.join(run["dir"], "models-bf16", name))
+        assert load_file(os.path.join(run["dir"], "models-bf16", name, "model.safetensors"))[
+            "tok_embeddings.weight" if name == "retro" else
+            ("bert." if name == "reranker" else "") + "embeddings.word_embeddings.weight"].dtype == torch.bfloat16
+        for k, v in trained.state_dict().items():
+            assert torch.equal(loaded.state_dict()[k], v), k
+        tok = BpeTokenizer.load(os.path.join(folder, "tokenizer.json"))
+        ids = torch.tensor([[tok.eos_id] + tok.encode("The river froze early that year.") + [tok.eos_id]])
+        with torch.no_grad():
+            if name == "retro":
+                x = torch.from_numpy(load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))
+                                     ["tokens"][:140].copy())[None]
+                nb = torch.randint(0, trained.config.vocab_size, (1, 2, 2, 128))
+                a, b, c = trained(x, nb), loaded(x, nb), bf16(x, nb)
+            elif name == "encoder":
+                mask = torch.ones_like(ids)
+                a, b, c = (m.embed(ids, mask) for m in (trained, loaded, bf16))
+            else:
+                mask, tt = torch.ones_like(ids), torch.zeros_like(ids)
+                a, b, c = (m.score(ids, mask, tt) for m in (trained, loaded, bf16))
+        assert torch.equal(a, b)
+        assert float((a - c).abs().max() / a.abs().max()) < 5e-2, name
+        card = open(os.path.join(folder, "MODEL_CARD.md"), encoding="utf-8").read()
+        assert "## Reproduce" in card and "Data and licences" in card
+    card = open(os.path.join(run["dir"], "models", "retro", "MODEL_CARD.md"), encoding="utf-8").read()
+    assert f"bpb_closed_book: {run['retro']['bpb_closed_book']:.4f}" in card and "Leakage breakdown" in card
+    cfg = json.load(open(os.path.join(run["dir"], "models", "encoder", "tokenizer.json")))
+    assert cfg["post_processor"]["type"] == "TemplateProcessing"
+
+
+def test_neighbour_files_exclude_the_documents_they_condition(run):
+    m = 64
+    db = load_tokens(os.path.join(run["dir"], "tokens", "train.safetensors"))
+    idx, scores, meta = nbmod.load_neighbours(os.path.join(run["dir"], "neighbours", "train.safetensors"))
+    C = len(db["tokens"]) // m
+    assert idx.shape == (C, 2) and meta["k"] == "2" and meta["exclude"] == "own-documents"
+    assert ((idx >= -1) & (idx < C)).all() and (idx[:, 0] >= 0).all()
+    assert (scores[:, 0] >= scores[:, 1]).all()
+    first, _ = nbmod.chunk_docs(db["doc_offsets"], len(db["tokens"]), m)
+    lo, hi = nbmod.exclusion_ranges(db["doc_offsets"], len(db["tokens"]), m)
+    d = first[idx]
+    assert not ((d >= lo[:, None]) & (d <= hi[:, None]) & (idx >= 0)).any()
+    val = nbmod.load_neighbours(os.path.join(run["dir"], "neighbours", "validation.safetensors"))[0]
+    assert len(val) == len(load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))["tokens"]) // m
+
+
+def test_token_files_decode_to_the_corpus(run):
+    tok = BpeTokenizer.load(os.path.join(run["dir"], "tokenizer.json"))
+    data = load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))
+    from common import iter_shard_documents
+    docs = list(iter_shard_documents(os.path.join(run["corpus"], "validation")))
+    offs = data["doc_offsets"]
+    assert len(offs) == len(docs) + 1 and offs[-1] == len(data["tokens"])
+    for i, d in enumerate(docs):
+        ids = data["tokens"][offs[i]:offs[i + 1]]
+        assert ids[-1] == tok.eos_id and tok.decode(ids[:-1]) == d["text"]
+    assert int(data["meta"]["bytes"]) == sum(len(d["text"].encode()) + 1 for d in docs)
+    assert tok.token_byte_lengths()[data["tokens"]].sum() == int(data["meta"]["bytes"])
+
+
+def test_checkpoints_are_small_files_and_resume_reproduces_the_uninterrupted_run(run, tmp_path):
+    ckpt = os.path.join(run["dir"], "retro", "ckpt")
+    for f in os.listdir(ckpt):
+        assert os.path.getsize(os.path.join(ckpt, f)) <= 16 * 1024 * 1024
+    other = str(tmp_path / "resumed")
+    os.makedirs(other)
+    for item in ("tokenizer.json", "tokens", "neighbours"):
+        src = os.path.join(run["dir"], item)
+        (shutil.copytree if os.path.isdir(src) else shutil.copyfile)(src, os.path.join(other, item))
+    assert train_retro.train(cfg_for(train_retro.DEFAULTS, other, "--lm_max_steps_this_run=3")) is None
+    assert load_sharded(os.path.join(other, "retro", "ckpt"))[1]["step"] == 3
+    train_retro.train(cfg_for(train_retro.DEFAULTS, other, "--lm_resume=True"))
+    a, _ = load_sharded(os.path.join(run["dir"], "retro", "model_ckpt"))
+    b, _ = load_sharded(os.path.join(other, "retro", "model_ckpt"))
+    for k in a:
+        assert torch.allclose(a[k], b[k], rtol=0, atol=1e-6), k
+
+
+# -----------------------------------------------------------------------------
+# loss goes down on a repeated batch (each model's real training step)
+
+
+def _descends(step_fn, params, steps=25, lr=2e-3):
+    opt = torch.optim.AdamW(params, lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = step_fn()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_bi_encoder_loss_decreases_on_a_repeated_batch():
+    torch.manual_seed(0)
+    model = train_encoder.init_bert(Bert(BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2,
+                                                    num_attention_heads=4, intermediate_size=64,
+                                                    max_position_embeddings=32)))
+    pairs = type("P", (), {})()
+    g = torch.Generator().manual_seed(1)
+    pairs.queries = [torch.randint(1, 50, (6,), generator=g).tolist() for _ in range(8)]
+    pairs.positives = [torch.randint(1, 50, (9,), generator=g).tolist() for _ in range(8)]
+    pairs.groups = list(range(8))
+    hard = {0: torch.randint(1, 50, (9,), generator=g).tolist()}
+    cfg = {"dtype": "float32", "enc_temperature": 0.05}
+    losses = _descends(lambda: train_encoder.contrastive_step(model, pairs, np.arange(8), hard, 0, 16, cfg, "cpu"),
+                       model.parameters())
+    assert losses[-1] < 0.3 * losses[0], losses
+
+
+def test_info_nce_masks_same_group_negatives_and_uses_hard_negatives():
+    q = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), dim=-1)
+    p = q.clone()
+    # same group: the other positive is not a negative -> each row has only its positive: loss 0
+    assert train_encoder.info_nce(q, p, ["a", "a"], 0.1).item() == pytest.approx(0.0, abs=1e-6)
+    t = 1.0
+    expect = -math.log(math.exp(1 / t) / (math.exp(1 / t) + math.exp(0)))
+    assert train_encoder.info_nce(q, p, ["a", "b"], t).item() == pytest.approx(expect, rel=1e-5)
+    hard = torch.tensor([[1.0, 0.0]])  # equals q0: a hard negative as good as the positive for row 0
+    e = math.e
+    row0 = -math.log(e / (2 * e + 1))  # positive, the other positive (0), the hard negative (= positive)
+    row1 = -math.log(e / (e + 2))  # positive, the other positive (0), the hard negative (0)
+    assert train_encoder.info_nce(q, p, ["a", "b"], t, hard).item() == pytest.approx((row0 + row1) / 2, rel=1e-5)
+
+
+def test_cross_encoder_loss_decreases_on_a_repeated_batch():
+    torch.manual_seed(0)
+    enc = Bert(BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                          intermediate_size=64, max_position_embeddings=64))
+    model = train_reranker.cross_from_encoder(enc)
+    for k, v in enc.state_dict().items():
+        if not k.startswith("pooler."):
+            assert torch.equal(model.state_dict()[k], v)
+    g = torch.Generator().manual_seed(2)
+    batch = [(torch.randint(1, 50, (5,), generator=g).tolist(),
+              [torch.randint(1, 50, (8,), generator=g).tolist() for _ in range(4)]) for _ in range(4)]
+    cfg = {"dtype": "float32", "rr_max_len": 32}
+    losses = _descends(lambda: train_reranker.listwise_step(model, batch, 0, cfg, "cpu", 4), model.parameters())
+    assert losses[-1] < 0.3 * losses[0], losses
+
+
+def test_retro_loss_decreases_on_a_repeated_batch_with_neighbours():
+    torch.manual_seed(0)
+    cfg = configure(train_retro.DEFAULTS, [TINY])
+    model = train_retro.build_model(cfg, 64, 0)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(1, 64, (2, 129), generator=g)
+    nb = torch.randint(1, 64, (2, 2, 2, 128), generator=g)
+    losses = _descends(lambda: model.loss(x[:, :-1], x[:, 1:], nb), model.parameters(), steps=30, lr=3e-3)
+    assert losses[-1] < 0.75 * losses[0], losses
+
+
+# -----------------------------------------------------------------------------
+# hand-computed cases
+
+
+def test_longest_common_span_and_overlap():
+    lcs = train_retro.longest_common_span
+    assert lcs([1, 2, 3, 4], [9, 2, 3, 4, 7]) == 3
+    assert lcs([1, 2, 3], [3, 2, 1]) == 1
+    assert lcs([5, 5, 5], [5, 5]) == 2
+    assert lcs([1, 2], []) == 0
+    chunk = np.array([1, 2, 3, 4, 5, 6, 7, 8])
+    nbs = np.array([[9, 2, 3, -1, -1], [4, 5, 6, 7, 9]])  # spans 2 and 4 (padding never matches)
+    assert train_retro.chunk_overlap(chunk, nbs) == 0.5
+    assert train_retro.chunk_overlap(chunk, np.full((2, 5), -1)) == 0.0
+
+
+def test_bpb_and_breakdown():
+    ln2 = math.log(2)
+    assert train_retro.bpb(10 * ln2, 5) == pytest.approx(2.0)
+    # three target chunks: nats (closed, retrieval), bytes, overlap
+    rows = train_retro.breakdown([4 * ln2, 6 * ln2, 10 * ln2], [2 * ln2, 6 * ln2, 1 * ln2], [2, 3, 5],
+                                 [0.0, 0.3, 1.0], alphas=(0.25, 0.5, 1.0))
+    assert rows[0]["chunks"] == 1 and rows[0]["bpb_closed_book"] == pytest.approx(2.0)
+    assert rows[0]["bpb_retrieval"] == pytest.approx(1.0) and rows[0]["relative_reduction"] == pytest.approx(0.5)
+    assert rows[1]["chunks"] == 2 and rows[1]["fraction"] == pytest.approx(2 / 3)
+    assert rows[1]["bpb_closed_book"] == pytest.approx(10 / 5) and rows[1]["bpb_retrieval"] == pytest.approx(8 / 5)
+    assert rows[2]["bpb_closed_book"] == pytest.approx(2.0) and rows[2]["bpb_retrieval"] == pytest.approx(0.9)
+
+
+class _Oracle(torch.nn.Module):
+    """Closed-book: uniform logits; with neighbours: all mass on the true next token (known through `seq`)."""
+
+    def __init__(self, V, seq):
+        super().__init__()
+        self.V, self.seq = V, seq
+
+    def forward(self, x, nb=None):
+        B, T = x.shape
+        out = torch.zeros(B, T, self.V)
+        if nb is not None:
+            for b in range(B):
+                start = int(self.seq.index_of(x[b]))
+                out[b, torch.arange(T), torch.from_numpy(self.seq.tokens[start + 1:start + T + 1].copy())] = 50.0
+        return out
+
+
+def test_evaluate_counts_bytes_and_slices_target_chunks():
+    m, r, V, T = 4, 6, 16, 12
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, V, 4 * T + 1)
+    db = {"tokens": tokens, "doc_offsets": np.array([0, len(tokens)])}
+    C = len(tokens) // m
+    nb_idx = np.full((C, 2), -1)
+    nb_idx[:, 0] = (np.arange(C) + 1) % C  # neighbour of chunk c = chunk c+1 (+ continuation): the target chunk
+    nb_idx[1::2, 0] = -1  # ... only for even chunks
+    data = train_retro.Data(tokens, nb_idx, db, m, r)
+    data.index_of = lambda row: next(s for s in range(0, len(tokens) - T, m) if (tokens[s:s + T] == row.numpy()).all())
+    token_bytes = np.arange(V) % 3 + 1
+    ev = train_retro.evaluate(_Oracle(V, data), data, token_bytes, T, windows=10, device="cpu", dtype="float32")
+    starts = np.arange(0, data.max_start(T) + 1, T // m)
+    nbytes = sum(token_bytes[tokens[s * m + 1:s * m + T + 1]].sum() for s in starts)
+    assert ev["eval_windows"] == len(starts) and ev["eval_bytes"] == nbytes
+    assert ev["bpb_closed_book"] == pytest.approx(len(starts) * T * math.log(V) / math.log(2) / nbytes)
+    assert ev["bpb_retrieval"] == pytest.approx(0.0, abs=1e-6)
+    # target chunk u is conditioned on chunk u-1's neighbours: a copy of chunk u (overlap 1) for even u-1
+    full = ev["leakage"][-1]
+    assert full["chunks"] == len(starts) * (T // m - 1)
+    low = ev["leakage"][0]  # alpha 0.125: only chunks whose conditioning chunk has no neighbour (odd global index)
+    expected_low = sum(1 for s in starts for u in range(1, T // m) if (s + u - 1) % 2 == 1)
+    assert low["chunks"] == expected_low
+
+
+def test_materialize_and_search():
+    toks = np.arange(100, 112)
+    offs = np.array([0, 5, 12])
+    got = nbmod.materialize(toks, offs, np.array([[2, -1], [0, 3]]), m=2, r=4)
+    assert got.tolist() == [[[104, -1, -1, -1], [-1, -1, -1, -1]], [[100, 101, 102, 103], [106, 107, 108, 109]]]
+    db = np.eye(4, dtype=np.float32)
+    q = np.array([[1, 0.5, 0, 0], [0.2, 0.1, 1, 0.9]], np.float32)
+    idx, sc = nbmod.search(q, db, 2)
+    assert idx.tolist() == [[0, 1], [2, 3]]
+    doc = np.array([0, 0, 1, 2])
+    idx, sc = nbmod.search(q, db, 3, doc, np.array([0, 1]), np.array([0, 2]), block=1)
+    assert idx.tolist() == [[2, 3, -1], [0, 1, -1]] and np.isneginf(sc[:, 2]).all()
+    lo, hi = nbmod.exclusion_ranges(np.array([0, 5, 12]), 12, 2)
+    assert lo.tolist() == [0, 0, 0, 1, 1, 1] and hi.tolist() == [0, 1, 1, 1, 1, 1]
+
+
+def test_sharded_checkpoint_round_trip(tmp_path):
+    t = {"a": torch.randn(300, 50), "b": torch.arange(7, dtype=torch.int64), "c": torch.randn(3).to(torch.bfloat16)}
+    folder = str(tmp_path / "ck")
+    save_sharded(t, folder, {"step": 5}, max_bytes=80 * 1024)
+    files = [f for f in os.listdir(folder) if f.endswith(".safetensors")]
+    assert len(files) >= 2 and all(os.path.getsize(os.path.join(folder, f)) <= 80 * 1024 for f in files)
+    back, meta = load_sharded(folder)
+    assert meta == {"step": 5} and set(back) == set(t)
+    for k in t:
+        assert back[k].dtype == t[k].dtype and torch.equal(back[k], t[k])
+
+
+def test_configure_overrides():
+    d = {"a": 1, "b": 0.5, "c": "x", "d": None, "e": [1]}
+    c = configure(d, ["--a=3", "--b=2", "--c=hello", "--d=[4, 5]"])
+    assert c == {"a": 3, "b": 2.0, "c": "hello", "d": [4, 5], "e": [1]}
+    with pytest.raises(SystemExit):
+        configure(d, ["--zz=1"])
+    assert configure(d, ["--lm_steps=5"]) == d  # another stage's key: ignored here
+    with pytest.raises(SystemExit):
+        configure(d, ["--a=hello"])
+    tiny = configure(train_retro.DEFAULTS, [TINY])
+    assert tiny["lm_d_model"] == 32 and tiny["device"] == "cpu"
+    assert train_retro.cca_layers({"lm_n_layers": 8, "lm_cca_layers": None}) == [4, 7]
+
+
+def test_retro_config_of_the_full_run_matches_the_issue():
+    full = configure(train_retro.DEFAULTS, [os.path.join(TRAINING, "config", "full_gpu.py")])
+    assert (full["lm_n_layers"], full["lm_d_model"], full["lm_encoder_layers"]) == (8, 512, 2)
+    assert full["lm_seq_len"] >= 512 and train_retro.cca_layers(full) == [4, 7]
+    cfg = RetroConfig(n_layers=8, d_model=512, n_heads=8, cca_layers=[4, 7], encoder_n_heads=8)
+    cfg.validate()
+    enc = configure(train_encoder.DEFAULTS, [os.path.join(TRAINING, "config", "full_gpu.py")])
+    assert (enc["enc_layers"], enc["enc_hidden"]) == (6, 384)
