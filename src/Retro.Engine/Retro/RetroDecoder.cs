@@ -109,7 +109,8 @@ public sealed partial class RetroDecoder : IDisposable
     /// Feeds <paramref name="tokens"/> at positions <c>state.Length</c>.. . Whenever a fed token completes chunk u,
     /// <paramref name="neighbours"/>(u) gives that chunk's neighbours (null or empty: none; a null provider means
     /// closed-book). Writes the logits of every fed position (n × V, row-major) into <paramref name="logits"/> when the
-    /// state keeps chunk_size logit rows, else the last position's (V).
+    /// state keeps chunk_size logit rows, else the last position's (V). Tokens are fed in segments of positions that
+    /// share a chunk for CCA; when one throws (e.g. bad neighbours), earlier segments stay fed (see <c>state.Length</c>).
     /// </summary>
     public void Forward(RetroRunState state, ReadOnlySpan<int> tokens, Func<int, IReadOnlyList<int[]>?>? neighbours, Span<float> logits)
     {
