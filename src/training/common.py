@@ -23,7 +23,8 @@ from tokenizers_ref import byte_level_pre_tokenize, bytes_to_unicode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+# ../shared/data; RETRO_SHARED_DATA points elsewhere (e.g. a copy carried to a GPU machine)
+SHARED_DATA = os.environ.get("RETRO_SHARED_DATA") or os.path.join(os.path.dirname(REPO), "shared", "data")
 MAX_CHECKPOINT_FILE = 16 * 1024 * 1024  # bytes per checkpoint file (issue: "files of at most 16 MiB")
 
 # -----------------------------------------------------------------------------
