@@ -25,13 +25,15 @@ internal static class ModelLoaders
         return reranker;
     }
 
-    public static IRetroDecoder LoadDecoder(string folder, IBackend backend, List<IDisposable> owned)
+    public static IRetroDecoder LoadDecoder(string folder, IBackend backend, int batchCapacity, List<IDisposable> owned)
     {
         string modelId;
         using (var model = ModelFolder.Open(folder, "retro")) modelId = model.ComputeModelId();
         var tokenizer = TokenizerLoader.FromFolder(folder);
         var decoder = RetroDecoder.Load(folder, backend);
         owned.Add(decoder);
-        return new RetroDecoderAdapter(decoder, tokenizer, modelId, ownsDecoder: false);
+        var adapter = new RetroDecoderAdapter(decoder, tokenizer, modelId, ownsDecoder: false, batchCapacity: batchCapacity);
+        owned.Add(adapter);
+        return adapter;
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Retro.Api.Infrastructure;
+using Retro.Api.Options;
 using Retro.Core;
 using Retro.Engine;
 using Retro.Engine.Cpu;
@@ -16,7 +17,7 @@ internal sealed class RetroModels : IDisposable
     private readonly IBackend _backend;
     private readonly List<IDisposable> _owned = [];
 
-    public RetroModels(IOptions<ModelOptions> options, RepositoryPaths paths)
+    public RetroModels(IOptions<ModelOptions> options, IOptions<ServiceOptions> service, RepositoryPaths paths)
     {
         var models = options.Value;
         _backend = new CpuBackend();
@@ -24,7 +25,7 @@ internal sealed class RetroModels : IDisposable
         {
             Encoder = ModelLoaders.LoadEncoder(paths.Resolve(models.Encoder), _backend, _owned);
             Reranker = string.IsNullOrWhiteSpace(models.Reranker) ? null : ModelLoaders.LoadReranker(paths.Resolve(models.Reranker), _backend, _owned);
-            Decoder = ModelLoaders.LoadDecoder(paths.Resolve(models.Decoder), _backend, _owned);
+            Decoder = ModelLoaders.LoadDecoder(paths.Resolve(models.Decoder), _backend, service.Value.DecoderBatchSize, _owned);
         }
         catch
         {

@@ -20,6 +20,11 @@ internal sealed partial class StartupService(
 {
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
+        // Decoding runs synchronously on pool threads and batched steps park their followers: keep one thread per
+        // admitted request ready instead of waiting for the pool's slow thread injection.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, service.Value.MaxConcurrentRequests + Environment.ProcessorCount), io);
+
         var models = services.GetRequiredService<ModelIds>();
         LogModels(logger, models.Encoder, models.Reranker ?? "(none)", models.Decoder);
 

@@ -42,6 +42,10 @@ public sealed class ServiceOptions
     [Range(1, 1_000_000)]
     public int MaxPromptChars { get; set; } = 16_000;
 
+    /// <summary>Concurrent generations whose decoding steps run as one batched decoder step (1 = no batching).</summary>
+    [Range(1, 256)]
+    public int DecoderBatchSize { get; set; } = 8;
+
     /// <summary>Most new tokens a request may ask for.</summary>
     [Range(1, 4096)]
     public int MaxTokensLimit { get; set; } = 1024;

@@ -15,10 +15,13 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
 
     /// <summary>
     /// Wraps <paramref name="decoder"/>; <paramref name="maxNeighbours"/> bounds k per chunk (default: 8 or the model's
-    /// num_neighbours, whichever is larger). Disposes the decoder when <paramref name="ownsDecoder"/>.
+    /// num_neighbours, whichever is larger). With <paramref name="batchCapacity"/> &gt; 1 the single-token steps of
+    /// concurrent sessions are batched (up to that many per step). Disposes the decoder when <paramref name="ownsDecoder"/>.
     /// </summary>
-    public RetroDecoderAdapter(RetroDecoder decoder, ITokenizer tokenizer, string modelId, int? maxNeighbours = null, bool ownsDecoder = true)
+    public RetroDecoderAdapter(RetroDecoder decoder, ITokenizer tokenizer, string modelId, int? maxNeighbours = null, bool ownsDecoder = true,
+        int batchCapacity = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchCapacity, 1);
         _decoder = decoder ?? throw new ArgumentNullException(nameof(decoder));
         Tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         ArgumentException.ThrowIfNullOrEmpty(modelId);
@@ -26,7 +29,10 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
         MaxNeighbours = maxNeighbours ?? Math.Max(8, decoder.Config.NumNeighbours);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxNeighbours, 1, nameof(maxNeighbours));
         _ownsDecoder = ownsDecoder;
+        _batcher = batchCapacity > 1 ? new StepBatcher(decoder, batchCapacity) : null;
     }
+
+    private readonly StepBatcher? _batcher;
 
     /// <summary>Most neighbours a session takes per chunk; more are dropped (the best come first).</summary>
     public int MaxNeighbours { get; }
@@ -56,22 +62,36 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
     public int PadTokenId => _decoder.Config.PadTokenId;
 
     /// <inheritdoc />
-    public IRetroDecoderSession CreateSession() => new Session(_decoder.CreateSession(MaxNeighbours), MaxNeighbours);
+    public IRetroDecoderSession CreateSession() => new Session(_decoder.CreateSession(MaxNeighbours), MaxNeighbours, _batcher);
 
     /// <summary>Releases the decoder's mapped weights when owned.</summary>
     public void Dispose()
     {
+        _batcher?.Dispose();
         if (_ownsDecoder) _decoder.Dispose();
     }
 
-    private sealed class Session(RetroSession session, int maxNeighbours) : IRetroDecoderSession
+    private sealed class Session(RetroSession session, int maxNeighbours, StepBatcher? batcher) : IRetroDecoderSession
     {
+        private float[]? _row;
+
         public int Length => session.Length;
 
         public void Feed(ReadOnlySpan<int> tokens, IReadOnlyList<int[]> neighbours, Span<float> logits)
         {
             if (neighbours.Count > maxNeighbours) neighbours = neighbours.Take(maxNeighbours).ToArray();
-            session.Feed(tokens, neighbours, logits);
+            if (batcher is null || tokens.Length != 1)
+            {
+                session.Feed(tokens, neighbours, logits);
+                return;
+            }
+            if (session.Length + 1 > session.MaxSequenceLength)
+                throw new ArgumentException($"sequence of {session.Length + 1} tokens exceeds the session's {session.MaxSequenceLength}", nameof(tokens));
+            if (neighbours.Count > 0 && !session.NextCompletesChunk)
+                throw new ArgumentException("neighbours come only with the token that completes a chunk", nameof(neighbours));
+            _row ??= new float[session.Decoder.Config.VocabSize];
+            batcher.Step(session, tokens[0], neighbours, _row);
+            _row.CopyTo(logits);
         }
 
         public void Dispose() => session.Dispose();

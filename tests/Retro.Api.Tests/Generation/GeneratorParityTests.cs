@@ -99,6 +99,33 @@ public sealed class GeneratorParityTests : IDisposable
         tokens.ShouldBe(expected);
     }
 
+    [Fact]
+    public async Task Concurrent_generations_batched_through_one_decoder_step_equal_the_unbatched_ones()
+    {
+        int[] prompt = _golden.Get("greedy_prompt").ToInt32Array();
+        var real = TokenizerLoader.FromFolder(Repo.Fixture("retro-tiny"));
+        string[] prompts = ["a", "b", "c", "d", "e"];
+        var tokenizer = new PinnedPromptTokenizer(real, "a", prompt);
+        var request = (string p) => new GenerationRequest(p, new GenerationOptions { MaxTokens = 80 }, new RetrievalOptions());
+
+        var single = new RetroGenerator(new RetroDecoderAdapter(_decoder, tokenizer, "retro-tiny", ownsDecoder: false));
+        var expected = new List<int[]>();
+        foreach (var p in prompts) expected.Add(await Tokens(single, request(p)));
+
+        using var batchedDecoder = new RetroDecoderAdapter(_decoder, tokenizer, "retro-tiny", ownsDecoder: false, batchCapacity: 4);
+        var batched = new RetroGenerator(batchedDecoder);
+        var results = await Task.WhenAll(prompts.Select(p => Task.Run(() => Tokens(batched, request(p)))));
+        for (int i = 0; i < prompts.Length; i++) results[i].ShouldBe(expected[i], $"prompt {prompts[i]}");
+    }
+
+    private static async Task<int[]> Tokens(IGenerator generator, GenerationRequest request)
+    {
+        var tokens = new List<int>();
+        await foreach (var e in generator.GenerateAsync(request, NullRetriever.Instance))
+            if (e is TokenGeneratedEvent t) tokens.Add(t.TokenId);
+        return [.. tokens];
+    }
+
     /// <summary>The real tokenizer, except that one text encodes to fixed ids (the golden prompt).</summary>
     private sealed class PinnedPromptTokenizer(ITokenizer inner, string text, int[] ids) : ITokenizer
     {

@@ -1,0 +1,110 @@
+using Retro.Engine.Retro;
+
+namespace Retro.Engine.Generation;
+
+/// <summary>
+/// Coalesces the single-token steps of concurrent sessions into one <see cref="RetroDecoder.StepBatch"/>, so every
+/// weight matrix is read once per step for all of them. No timer: whoever arrives while a batch runs joins the next
+/// one, and the first waiter of the next batch runs it (leader/follower), so a lone caller never waits for company.
+/// Thread-safe.
+/// </summary>
+internal sealed class StepBatcher : IDisposable
+{
+    private readonly RetroDecoder _decoder;
+    private readonly RetroBatch _batch;
+    private readonly float[] _logits;
+    private readonly object _gate = new();
+    private readonly List<Pending> _queue = [];
+    private readonly List<RetroSession> _sessions = [];
+    private readonly List<IReadOnlyList<int[]>?> _neighbours = [];
+    private readonly int[] _tokens;
+    private bool _running;
+
+    public StepBatcher(RetroDecoder decoder, int capacity)
+    {
+        _decoder = decoder;
+        _batch = new RetroBatch(decoder, capacity);
+        _logits = new float[capacity * decoder.Config.VocabSize];
+        _tokens = new int[capacity];
+    }
+
+    /// <summary>Feeds <paramref name="token"/> to <paramref name="session"/> (with its chunk's neighbours when it completes one) and writes the next-token logits.</summary>
+    public void Step(RetroSession session, int token, IReadOnlyList<int[]> neighbours, float[] logits)
+    {
+        var mine = new Pending(session, token, neighbours, logits);
+        bool lead;
+        lock (_gate)
+        {
+            _queue.Add(mine);
+            lead = !_running;
+            if (lead) _running = true;
+        }
+        if (!lead)
+        {
+            mine.Signal.Wait();
+            if (!mine.Lead)
+            {
+                mine.Error?.Throw();
+                return;
+            }
+        }
+        RunBatch();
+        mine.Error?.Throw();
+    }
+
+    private void RunBatch()
+    {
+        Pending[] batch;
+        lock (_gate)
+        {
+            int n = Math.Min(_queue.Count, _batch.Capacity);
+            batch = _queue.GetRange(0, n).ToArray();
+            _queue.RemoveRange(0, n);
+        }
+        try
+        {
+            _sessions.Clear();
+            _neighbours.Clear();
+            for (int b = 0; b < batch.Length; b++)
+            {
+                _sessions.Add(batch[b].Session);
+                _neighbours.Add(batch[b].Neighbours.Count == 0 ? null : batch[b].Neighbours);
+                _tokens[b] = batch[b].Token;
+            }
+            int v = _decoder.Config.VocabSize;
+            _decoder.StepBatch(_batch, _sessions, _tokens.AsSpan(0, batch.Length), _neighbours, _logits);
+            for (int b = 0; b < batch.Length; b++) _logits.AsSpan(b * v, v).CopyTo(batch[b].Logits);
+        }
+        catch (Exception e)
+        {
+            var error = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            foreach (var p in batch) p.Error = error;
+        }
+        Pending? next = null;
+        lock (_gate)
+        {
+            if (_queue.Count > 0) next = _queue[0];
+            else _running = false;
+        }
+        // The leader's own step is in this batch (it was queued first among those taken).
+        foreach (var p in batch) p.Signal.Set();
+        if (next is not null)
+        {
+            next.Lead = true;
+            next.Signal.Set();
+        }
+    }
+
+    public void Dispose() => _batch.Dispose();
+
+    private sealed class Pending(RetroSession session, int token, IReadOnlyList<int[]> neighbours, float[] logits)
+    {
+        public RetroSession Session { get; } = session;
+        public int Token { get; } = token;
+        public IReadOnlyList<int[]> Neighbours { get; } = neighbours;
+        public float[] Logits { get; } = logits;
+        public ManualResetEventSlim Signal { get; } = new(false);
+        public volatile bool Lead;
+        public System.Runtime.ExceptionServices.ExceptionDispatchInfo? Error;
+    }
+}
