@@ -24,7 +24,7 @@ internal sealed record OpenReport(long Points, long CommittedOffsets, long Durab
 public sealed partial class EmbeddedVectorStore
 {
     /// <summary>The state of the open collection. Mutated by the writer only.</summary>
-    private sealed class OpenCollection(CollectionSpec spec, string directory, PayloadDatabase database, VectorStorage vectors, HnswIndex index, IdTracker tracker) : IDisposable
+    private sealed class OpenCollection(CollectionSpec spec, string directory, FileStream folderLock, PayloadDatabase database, VectorStorage vectors, HnswIndex index, IdTracker tracker) : IDisposable
     {
         public CollectionSpec Spec { get; } = spec;
         public string Directory { get; } = directory;
@@ -43,6 +43,7 @@ public sealed partial class EmbeddedVectorStore
         {
             Vectors.Dispose();
             Database.Dispose();
+            folderLock.Dispose();
         }
     }
 
@@ -51,10 +52,12 @@ public sealed partial class EmbeddedVectorStore
     {
         string directory = Path.Combine(_root, requested.Name);
         Directory.CreateDirectory(directory);
-        var database = new PayloadDatabase(Path.Combine(directory, StoreFiles.Database));
+        var folderLock = LockFolder(directory);
+        PayloadDatabase? database = null;
         VectorStorage? vectors = null;
         try
         {
+            database = new PayloadDatabase(Path.Combine(directory, StoreFiles.Database));
             var stored = database.ReadSpec();
             if (stored is not null) ThrowIfConflicting(stored, requested);
             // The graph was built with the stored M / efConstruction; Ef and quantization may change between opens.
@@ -97,7 +100,7 @@ public sealed partial class EmbeddedVectorStore
             long inserted = committed - graph.Count;
             index.Add((uint)graph.Count, (uint)committed, _options.BuildThreads, node => !tracker.IsLive(node));
 
-            var c = new OpenCollection(spec, directory, database, vectors, index, tracker) { NextOffset = committed, GraphSavedAt = loaded ? graph.Count : 0 };
+            var c = new OpenCollection(spec, directory, folderLock, database, vectors, index, tracker) { NextOffset = committed, GraphSavedAt = loaded ? graph.Count : 0 };
             var report = new OpenReport(tracker.Count, committed, durable, reloaded, zeroed, loaded, problem, inserted);
             LastOpenReport = report;
             if (report.Repaired || !loaded) SaveDerived(c);
@@ -108,8 +111,25 @@ public sealed partial class EmbeddedVectorStore
         catch
         {
             vectors?.Dispose();
-            database.Dispose();
+            database?.Dispose();
+            folderLock.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Takes the folder's exclusive lock (an OS file lock, released by the kernel even on kill -9), so that two store
+    /// instances, in this process or another, never write the same collection.
+    /// </summary>
+    private static FileStream LockFolder(string directory)
+    {
+        try
+        {
+            return new FileStream(Path.Combine(directory, StoreFiles.Lock), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new InvalidOperationException($"collection folder '{directory}' is open in another store instance", e);
         }
     }
 

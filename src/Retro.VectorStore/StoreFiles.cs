@@ -14,4 +14,7 @@ public static class StoreFiles
 
     /// <summary>JSON beside the graph: M, efConstruction, dimension, metric, format version.</summary>
     public const string GraphConfig = "hnsw.json";
+
+    /// <summary>Held open with an exclusive lock while a store has the collection open (one writer per folder).</summary>
+    public const string Lock = "LOCK";
 }

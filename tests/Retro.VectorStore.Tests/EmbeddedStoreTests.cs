@@ -165,6 +165,16 @@ public sealed class EmbeddedStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task SecondInstanceOnTheSameCollection_IsRefused_UntilTheFirstCloses()
+    {
+        var first = await EmbeddedVectorStore.OpenAsync(_directory, Spec);
+        await Should.ThrowAsync<InvalidOperationException>(async () => await EmbeddedVectorStore.OpenAsync(_directory, Spec));
+        await first.DisposeAsync();
+        await using var second = await EmbeddedVectorStore.OpenAsync(_directory, Spec);
+        (await second.IsHealthyAsync()).ShouldBeTrue();
+    }
+
+    [Fact]
     public async Task Disposed_StoreRefusesWork()
     {
         var store = await EmbeddedVectorStore.OpenAsync(_directory, Spec);

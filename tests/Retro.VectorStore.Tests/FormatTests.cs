@@ -20,6 +20,7 @@ public sealed class FormatTests : IDisposable
         StoreFiles.Vectors.ShouldBe("vectors.bin");
         StoreFiles.Graph.ShouldBe("hnsw.bin");
         StoreFiles.GraphConfig.ShouldBe("hnsw.json");
+        StoreFiles.Lock.ShouldBe("LOCK");
     }
 
     [Fact]
