@@ -130,9 +130,7 @@ public sealed class IndexerCli
         if (parse.GetValue(_collection) is { } collection) store = store with { Collection = collection };
         IndexerConfiguration.Validate(store, VectorStoreOptions.Section);
         string encoder = parse.GetValue(_encoder) ?? models.Encoder;
-        string state = parse.GetValue(_state) ?? (store.Provider == VectorStoreProvider.Embedded
-            ? Path.Combine(store.Path, store.Collection, "indexer")
-            : Path.Combine("data", "indexer", store.Collection));
+        string state = parse.GetValue(_state) ?? State.IndexerState.DefaultFolder(store);
         return new Context(configuration, store, models, chunking, Path.GetFullPath(state), encoder);
     }
 

@@ -58,6 +58,19 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
         _read.Open();
     }
 
+    /// <summary>
+    /// The state folder the indexer uses for a store unless told otherwise: inside the embedded collection's folder
+    /// (<c>{Path}/{Collection}/indexer</c>), or <c>data/indexer/{Collection}</c> for a remote store. Relative paths
+    /// are relative to the current folder.
+    /// </summary>
+    public static string DefaultFolder(VectorStoreOptions store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return Path.GetFullPath(store.Provider == VectorStoreProvider.Embedded
+            ? Path.Combine(store.Path, store.Collection, "indexer")
+            : Path.Combine("data", "indexer", store.Collection));
+    }
+
     /// <summary>Full path of the state folder.</summary>
     public string Folder { get; }
 
