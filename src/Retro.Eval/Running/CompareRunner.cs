@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Retro.Core;
+using Retro.Eval.Data;
+using Retro.Eval.Reporting;
+using Retro.Eval.Tasks;
+
+namespace Retro.Eval.Running;
+
+/// <summary>
+/// Runs a comparison: loads the models, builds (or reuses) each dataset's index, runs every (task, mode, k, candidates)
+/// part not already cached under <c>{output}/parts</c>, then writes results.json, report.md and the plots.
+/// </summary>
+internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useCache = true)
+{
+    /// <summary>Runs everything and returns the results written to <c>results.json</c>.</summary>
+    public async Task<RunResults> RunAsync(CancellationToken ct)
+    {
+        config.Validate();
+        Directory.CreateDirectory(config.Output);
+        var started = DateTimeOffset.UtcNow;
+        long t0 = Stopwatch.GetTimestamp();
+        var cache = new PartCache(Path.Combine(config.Output, "parts"));
+        int maxK = config.K.Max();
+        using var models = new EvalModelSet(config.Models, config.Threads, maxK);
+        var datasets = new Dictionary<string, DatasetInfo>();
+        var parts = new List<PartResult>();
+        int computed = 0, reused = 0;
+
+        async Task<PartResult> Part(PartResult template, object partConfig, string datasetHash, Func<IProgress<string>, Task<PartResult>> run)
+        {
+            string key = PartCache.KeyOf(template.Task, template.Dataset, template.Mode, template.K, template.Candidates, template.ExcludeOwnDocument,
+                partConfig, models.Ids, datasetHash, config.Seed);
+            if (useCache && cache.TryGet(key) is { } hit)
+            {
+                log.WriteLine($"[{template.Label}] reused");
+                reused++;
+                return hit;
+            }
+            var progress = new LineProgress(log, template.Label);
+            long start = Stopwatch.GetTimestamp();
+            var result = await run(progress);
+            result = result with { Key = key, Dataset = template.Dataset, Mode = template.Mode, K = template.K, Candidates = template.Candidates, ExcludeOwnDocument = template.ExcludeOwnDocument };
+            progress.Done($"done in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s");
+            cache.Put(result);
+            computed++;
+            return result;
+        }
+
+        // ---- language modelling
+        if (config.Lm is { } lm)
+        {
+            var docs = Datasets.ReadDocuments(lm.Documents, lm.Limit, lm.Skip);
+            var corpus = new List<EvalDocument>(docs);
+            foreach (var file in lm.Corpus) corpus.AddRange(Datasets.ReadDocuments(file, lm.CorpusLimit));
+            string hash = Datasets.HashPath(lm.Documents) + string.Concat(lm.Corpus.Select(Datasets.HashPath));
+            hash = Datasets.ShortHash(hash + JsonSerializer.Serialize(lm, EvalConfig.Json));
+            datasets["lm"] = new DatasetInfo("lm", lm.Documents, hash, docs.Count);
+            await using var store = config.Modes.Any(m => m != Mode.ClosedBook)
+                ? await IndexBuilder.BuildAsync("lm", corpus, config, models, new LineProgress(log, "index lm"), ct) : null;
+            foreach (var (mode, k, c) in Cells(forLm: true))
+            {
+                var retriever = Retriever(store, models, mode);
+                var task = new LmTask(models, retriever);
+                var excludes = mode == Mode.ClosedBook ? [(bool?)null] : lm.ExcludeOwnDocument.Distinct().Select(e => (bool?)e).ToList();
+                foreach (var exclude in excludes)
+                {
+                    var template = new PartResult { Task = "lm", Dataset = "lm", Mode = mode, K = k, Candidates = c, ExcludeOwnDocument = exclude };
+                    parts.Add(await Part(template, new { lm.Context }, hash,
+                        p => task.RunAsync(docs, Options(mode, k, c), exclude ?? false, lm.Context, p, ct)));
+                }
+            }
+        }
+
+        // ---- question answering
+        foreach (var qa in config.Qa)
+        {
+            List<EvalQuestion> questions;
+            List<EvalDocument> passages = [];
+            if (qa.Format == "squad") (questions, passages) = Datasets.ReadSquad(qa.Path, qa.Limit);
+            else questions = Datasets.ReadQuestionsJsonl(qa.Path, qa.Limit);
+            string hash = Datasets.ShortHash(Datasets.HashPath(qa.Path) + JsonSerializer.Serialize(qa, EvalConfig.Json));
+            datasets[qa.Name] = new DatasetInfo(qa.Name, qa.Path, hash, questions.Count);
+            IVectorStore? store = null;
+            if (config.Modes.Any(m => m != Mode.ClosedBook))
+            {
+                if (qa.Scope == "collection") store = await IndexBuilder.OpenCollectionAsync(config, models, ct);
+                else if (passages.Count == 0) throw new InvalidDataException($"qa '{qa.Name}': scope 'dataset' needs SQuAD passages; use scope 'collection' for {qa.Format}");
+                else store = await IndexBuilder.BuildAsync(qa.Name, passages, config, models, new LineProgress(log, $"index {qa.Name}"), ct);
+            }
+            await using var _ = store;
+            foreach (var (mode, k, c) in Cells(forLm: false))
+            {
+                var task = new QaTask(models, Retriever(store, models, mode));
+                var template = new PartResult { Task = "qa", Dataset = qa.Name, Mode = mode, K = k, Candidates = c };
+                parts.Add(await Part(template, new { qa.MaxTokens, qa.Scope }, hash,
+                    p => task.RunAsync(questions, Options(mode, k, c) ?? new RetrievalOptions { Rerank = false }, qa.MaxTokens, config.Seed, p, ct)));
+            }
+        }
+
+        // ---- retrieval
+        foreach (var rt in config.Retrieval)
+        {
+            List<EvalQuery> queries;
+            List<EvalDocument> corpus;
+            if (rt.Format == "beir") (queries, corpus) = Datasets.ReadBeir(rt.Path, rt.Limit);
+            else
+            {
+                var (questions, passages) = Datasets.ReadSquad(rt.Path, rt.Limit);
+                queries = [.. questions.Select(q => new EvalQuery(q.Id, q.Question, new Dictionary<string, int> { [q.PassageId!] = 1 }))];
+                corpus = passages;
+            }
+            string hash = Datasets.ShortHash(Datasets.HashPath(rt.Path) + JsonSerializer.Serialize(rt, EvalConfig.Json));
+            datasets[rt.Name] = new DatasetInfo(rt.Name, rt.Path, hash, queries.Count);
+            if (!config.Modes.Any(m => m != Mode.ClosedBook)) continue;
+            await using var store = await IndexBuilder.BuildAsync(rt.Name, corpus, config, models, new LineProgress(log, $"index {rt.Name}"), ct);
+            int depth = Math.Max(10, maxK);
+            foreach (var mode in config.Modes.Where(m => m != Mode.ClosedBook))
+            {
+                var retriever = Retriever(store, models, mode);
+                var candidates = mode == Mode.Rerank ? config.Candidates.Where(c => c >= depth).DefaultIfEmpty(depth).Distinct().ToList() : [0];
+                foreach (int c in candidates)
+                {
+                    var template = new PartResult { Task = "retrieval", Dataset = rt.Name, Mode = mode, K = depth, Candidates = c };
+                    var options = new RetrievalOptions { K = depth, Candidates = Math.Max(c, depth), Rerank = mode == Mode.Rerank };
+                    parts.Add(await Part(template, new { ks = config.K }, hash, p => new RetrievalTask(retriever).RunAsync(queries, options, config.K, p, ct)));
+                }
+            }
+        }
+
+        var results = new RunResults
+        {
+            Config = JsonSerializer.SerializeToNode(config, EvalConfig.Json)!.AsObject(),
+            Models = new Dictionary<string, string>(models.Ids),
+            Datasets = [.. datasets.Values],
+            Started = started,
+            Finished = DateTimeOffset.UtcNow,
+            WallSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds,
+            PartsComputed = computed,
+            PartsReused = reused,
+            Parts = parts,
+        };
+        results.Save(Path.Combine(config.Output, RunResults.FileName));
+        ReportWriter.Write(results, config.Output);
+        log.WriteLine($"wrote {Path.Combine(config.Output, "report.md")} ({computed} parts computed, {reused} reused)");
+        return results;
+    }
+
+    /// <summary>The (mode, k, candidates) cells of the sweep, in report order.</summary>
+    IEnumerable<(string Mode, int K, int Candidates)> Cells(bool forLm)
+    {
+        if (config.Modes.Contains(Mode.ClosedBook)) yield return (Mode.ClosedBook, 0, 0);
+        if (config.Modes.Contains(Mode.Retrieval))
+            foreach (int k in config.K) yield return (Mode.Retrieval, k, 0);
+        if (config.Modes.Contains(Mode.Rerank))
+            foreach (int k in config.K)
+                foreach (int c in config.Candidates.Where(c => c >= k).Distinct())
+                    yield return (Mode.Rerank, k, c);
+    }
+
+    static RetrievalOptions? Options(string mode, int k, int c) => mode switch
+    {
+        Mode.ClosedBook => null,
+        Mode.Retrieval => new RetrievalOptions { K = k, Candidates = k, Rerank = false },
+        _ => new RetrievalOptions { K = k, Candidates = c, Rerank = true },
+    };
+
+    static IRetriever Retriever(IVectorStore? store, EvalModelSet models, string mode) => mode == Mode.ClosedBook || store is null
+        ? NullRetriever.Instance
+        : new Retriever(models.Encoder, store, store, mode == Mode.Rerank ? models.Reranker : null);
+}
+
+/// <summary>Progress lines on the log, one per update, prefixed with the part's label; at most one every 2 seconds.</summary>
+internal sealed class LineProgress(TextWriter log, string label) : IProgress<string>
+{
+    long _last;
+
+    public void Report(string value)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (_last != 0 && Stopwatch.GetElapsedTime(_last, now).TotalSeconds < 2) return;
+        _last = now;
+        log.WriteLine($"[{label}] {value}");
+    }
+
+    public void Done(string value) => log.WriteLine($"[{label}] {value}");
+}

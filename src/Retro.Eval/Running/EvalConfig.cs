@@ -1,0 +1,165 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Retro.Core;
+
+namespace Retro.Eval.Running;
+
+/// <summary>
+/// A comparison run as written in <c>--config file.json</c> (camelCase keys; relative paths are relative to the config
+/// file's folder). See <c>eval/compare.example.json</c> and the README.
+/// </summary>
+internal sealed record EvalConfig
+{
+    /// <summary>Output folder: results.json, report.md, plots, cached parts, built stores.</summary>
+    public string Output { get; init; } = "runs/eval";
+
+    /// <summary>Seed of the generator's sampler (decoding is greedy; the seed is recorded and keys the cache).</summary>
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>CPU backend threads (0 = one per core).</summary>
+    public int Threads { get; init; }
+
+    public EvalModels Models { get; init; } = new();
+
+    /// <summary>Store for <c>scope = collection</c> datasets and where built indexes go (embedded folder or Qdrant).</summary>
+    public EvalStore Store { get; init; } = new();
+
+    /// <summary>Modes: <c>closed-book</c>, <c>retrieval</c> (bi-encoder only), <c>rerank</c> (bi-encoder + cross-encoder).</summary>
+    public List<string> Modes { get; init; } = [Mode.ClosedBook, Mode.Retrieval, Mode.Rerank];
+
+    /// <summary>Neighbours per chunk swept (RETRO's k); also the cut-offs of recall@k.</summary>
+    public List<int> K { get; init; } = [1, 2, 4, 8, 16];
+
+    /// <summary>Candidates from the vector search before reranking, swept in <c>rerank</c> mode (pairs with c &lt; k are skipped).</summary>
+    public List<int> Candidates { get; init; } = [16, 32];
+
+    /// <summary>Language modelling on held-out documents (null = skipped).</summary>
+    public LmTaskConfig? Lm { get; init; }
+
+    /// <summary>Question answering sets.</summary>
+    public List<QaTaskConfig> Qa { get; init; } = [];
+
+    /// <summary>Retrieval sets (BEIR folders or SQuAD gold paragraphs).</summary>
+    public List<RetrievalTaskConfig> Retrieval { get; init; } = [];
+
+    /// <summary>JSON options shared by config, parts and results.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Reads a config file and resolves its relative paths against the file's folder.</summary>
+    public static EvalConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"config '{path}' not found", path);
+        var config = JsonSerializer.Deserialize<EvalConfig>(File.ReadAllText(path), Json)
+            ?? throw new InvalidDataException($"config '{path}' is empty");
+        return config.Resolve(Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+
+    /// <summary>This config with every relative path made absolute against <paramref name="baseDir"/>.</summary>
+    public EvalConfig Resolve(string baseDir)
+    {
+        string R(string p) => string.IsNullOrEmpty(p) || Path.IsPathRooted(p) ? p : Path.GetFullPath(Path.Combine(baseDir, p));
+        return this with
+        {
+            Output = R(Output),
+            Models = new EvalModels { Encoder = R(Models.Encoder), Decoder = R(Models.Decoder), Reranker = string.IsNullOrEmpty(Models.Reranker) ? null : R(Models.Reranker) },
+            Store = Store with { Path = string.IsNullOrEmpty(Store.Path) ? Store.Path : R(Store.Path!) },
+            Lm = Lm is null ? null : Lm with { Documents = R(Lm.Documents), Corpus = [.. Lm.Corpus.Select(R)] },
+            Qa = [.. Qa.Select(q => q with { Path = R(q.Path) })],
+            Retrieval = [.. Retrieval.Select(r => r with { Path = R(r.Path) })],
+        };
+    }
+
+    /// <summary>Throws <see cref="InvalidDataException"/> naming the first bad value.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrEmpty(Models.Encoder) || string.IsNullOrEmpty(Models.Decoder))
+            throw new InvalidDataException("models.encoder and models.decoder are required");
+        foreach (var m in Modes)
+            if (m is not (Mode.ClosedBook or Mode.Retrieval or Mode.Rerank)) throw new InvalidDataException($"unknown mode '{m}' (closed-book, retrieval, rerank)");
+        if (Modes.Contains(Mode.Rerank) && string.IsNullOrEmpty(Models.Reranker))
+            throw new InvalidDataException("mode 'rerank' needs models.reranker");
+        if (K.Count == 0 || K.Any(k => k is < 1 or > 64)) throw new InvalidDataException("k values must be in 1..64");
+        if (Candidates.Any(c => c is < 1 or > 1000)) throw new InvalidDataException("candidates must be in 1..1000");
+        if (Lm is null && Qa.Count == 0 && Retrieval.Count == 0) throw new InvalidDataException("nothing to evaluate: set lm, qa or retrieval");
+        foreach (var q in Qa)
+            if (q.Format is not ("squad" or "jsonl")) throw new InvalidDataException($"qa '{q.Name}': format must be squad or jsonl");
+        foreach (var r in Retrieval)
+            if (r.Format is not ("beir" or "squad")) throw new InvalidDataException($"retrieval '{r.Name}': format must be beir or squad");
+        var names = Qa.Select(q => q.Name).Concat(Retrieval.Select(r => r.Name)).ToList();
+        if (names.Distinct().Count() != names.Count) throw new InvalidDataException("dataset names must be unique");
+    }
+}
+
+/// <summary>Mode names.</summary>
+internal static class Mode
+{
+    public const string ClosedBook = "closed-book", Retrieval = "retrieval", Rerank = "rerank";
+}
+
+/// <summary>Model folders.</summary>
+internal sealed record EvalModels
+{
+    public string Encoder { get; init; } = "";
+    public string? Reranker { get; init; }
+    public string Decoder { get; init; } = "";
+}
+
+/// <summary>Where indexes live: <c>Embedded</c> (built under the output folder; <c>path</c> = an existing store for
+/// collection scope) or <c>Qdrant</c> (<c>qdrantUrl</c>, <c>collection</c> for collection scope; built indexes go to
+/// collections named <c>eval-{hash}</c>).</summary>
+internal sealed record EvalStore
+{
+    public VectorStoreProvider Provider { get; init; } = VectorStoreProvider.Embedded;
+    public string? Path { get; init; }
+    public string QdrantUrl { get; init; } = "http://localhost:6333";
+    public string? ApiKey { get; init; }
+    public string Collection { get; init; } = "retro";
+}
+
+/// <summary>Language modelling: held-out documents scored by bits-per-byte.</summary>
+internal sealed record LmTaskConfig
+{
+    /// <summary>C4-style JSON lines of the held-out documents.</summary>
+    public string Documents { get; init; } = "";
+    /// <summary>How many documents are scored (the first ones after <see cref="Skip"/>).</summary>
+    public int Limit { get; init; } = 20;
+    public int Skip { get; init; }
+    /// <summary>More C4-style files indexed with the scored documents (the retrieval corpus).</summary>
+    public List<string> Corpus { get; init; } = [];
+    /// <summary>Documents of <see cref="Corpus"/> indexed per file (0 = all).</summary>
+    public int CorpusLimit { get; init; } = 200;
+    /// <summary>Window length in tokens (0 = the decoder's max_seq_len), rounded down to whole chunks.</summary>
+    public int Context { get; init; }
+    /// <summary>Whether the scored document's own chunks are excluded from its retrieval; both values may be listed.</summary>
+    public List<bool> ExcludeOwnDocument { get; init; } = [true, false];
+}
+
+/// <summary>A question-answering set.</summary>
+internal sealed record QaTaskConfig
+{
+    public string Name { get; init; } = "qa";
+    /// <summary><c>squad</c> (v1.1/v2.0 JSON) or <c>jsonl</c> (question/answers lines).</summary>
+    public string Format { get; init; } = "squad";
+    public string Path { get; init; } = "";
+    public int Limit { get; init; } = 50;
+    /// <summary><c>dataset</c>: retrieve from the set's own passages (SQuAD paragraphs); <c>collection</c>: from the configured store.</summary>
+    public string Scope { get; init; } = "dataset";
+    /// <summary>New tokens at most per answer.</summary>
+    public int MaxTokens { get; init; } = 24;
+}
+
+/// <summary>A retrieval set: BEIR folder or SQuAD (gold paragraph).</summary>
+internal sealed record RetrievalTaskConfig
+{
+    public string Name { get; init; } = "retrieval";
+    /// <summary><c>beir</c> or <c>squad</c>.</summary>
+    public string Format { get; init; } = "beir";
+    public string Path { get; init; } = "";
+    public int Limit { get; init; } = 100;
+}

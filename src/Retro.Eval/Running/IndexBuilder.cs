@@ -1,0 +1,96 @@
+using System.Text.Json;
+using Retro.Core;
+using Retro.Eval.Data;
+using Retro.Indexer.Chunking;
+using Retro.Indexer.Pipeline;
+using Retro.Indexer.Reading;
+using Retro.Indexer.State;
+using Retro.Indexer.Telemetry;
+using Retro.VectorStore;
+using Retro.VectorStore.Qdrant;
+
+namespace Retro.Eval.Running;
+
+/// <summary>
+/// Builds a dataset's index through the indexer pipeline: the documents are written as a C4-style shard (url = the
+/// document id, so store document ids are the dataset's ids), chunked with the decoder's tokenizer, embedded and
+/// upserted into an embedded store under <c>{output}/stores/{hash}</c> or a Qdrant collection
+/// <c>eval-{hash}</c> (hash of the documents and the encoder and decoder ids). A <c>complete.json</c> marker makes a rerun reuse the index; an interrupted build resumes
+/// from the indexer's checkpoints.
+/// </summary>
+internal static class IndexBuilder
+{
+    /// <summary>Opens (building when needed) the index of <paramref name="documents"/>.</summary>
+    public static async Task<IVectorStore> BuildAsync(string name, IReadOnlyList<EvalDocument> documents, EvalConfig config, EvalModelSet models,
+        IProgress<string> progress, CancellationToken ct)
+    {
+        var shardText = new System.Text.StringBuilder();
+        foreach (var d in documents)
+            shardText.Append(JsonSerializer.Serialize(new { text = d.Text, url = d.Id })).Append('\n');
+        string content = shardText.ToString();
+        string hash = Datasets.ShortHash(content + "\n" + models.Ids["encoder"] + "\n" + models.Ids["decoder"]);
+        string folder = Path.Combine(config.Output, "stores", hash); // same documents, same index (QA and retrieval over one SQuAD file share it)
+        string stateFolder = Path.Combine(folder, "ingest");
+        Directory.CreateDirectory(stateFolder);
+        string marker = Path.Combine(stateFolder, "complete.json");
+
+        var storeOptions = new VectorStoreOptions
+        {
+            Provider = config.Store.Provider,
+            Path = Path.Combine(folder, "store"),
+            QdrantUrl = config.Store.QdrantUrl,
+            ApiKey = config.Store.ApiKey,
+            Collection = $"eval-{hash}",
+        };
+        IVectorStore store = storeOptions.Provider == VectorStoreProvider.Qdrant
+            ? QdrantVectorStore.Create(storeOptions)
+            : new EmbeddedVectorStore(storeOptions.Path, new EmbeddedStoreOptions { BuildThreads = 1 });
+        try
+        {
+            await store.EnsureCollectionAsync(storeOptions.ToSpec(models.Encoder.Dimension), ct);
+            if (File.Exists(marker)) { progress.Report($"index {name}: reused {folder}"); return store; }
+
+            string shardPath = Path.Combine(stateFolder, "documents.jsonl");
+            if (!File.Exists(shardPath) || File.ReadAllText(shardPath) != content) File.WriteAllText(shardPath, content);
+            var chunking = new ChunkingOptions
+            {
+                ChunkTokens = models.Decoder.Config.ChunkSize,
+                ContinuationTokens = models.Decoder.Config.NeighbourLen - models.Decoder.Config.ChunkSize,
+            };
+            using var metrics = new IndexerMetrics();
+            using var state = new IndexerState(stateFolder);
+            using var rejects = new RejectWriter(Path.Combine(stateFolder, "rejects.jsonl"));
+            var pipeline = new IngestPipeline(new DocumentChunker(models.Tokenizer, chunking), models.Encoder, store,
+                store as IIngestCheckpoints ?? state, state, new IngestOptions { Parallelism = 1 }, rejects, metrics);
+            var run = pipeline.RunAsync([Shard.For(shardPath)], ct);
+            while (await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(2), ct)) != run)
+                progress.Report($"index {name}: {pipeline.Stats.Documents}/{documents.Count} documents, {pipeline.Stats.Chunks} chunks");
+            var stats = await run;
+            await store.FlushAsync(ct);
+            File.WriteAllText(marker, JsonSerializer.Serialize(new { documents = stats.Documents, chunks = stats.Chunks, duplicates = stats.Duplicates }));
+            progress.Report($"index {name}: {stats.Documents} documents, {stats.Chunks} chunks");
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Opens the configured collection store (for <c>scope = collection</c>).</summary>
+    public static async Task<IVectorStore> OpenCollectionAsync(EvalConfig config, EvalModelSet models, CancellationToken ct)
+    {
+        var options = new VectorStoreOptions
+        {
+            Provider = config.Store.Provider,
+            Path = config.Store.Path ?? throw new InvalidDataException("store.path is required for scope 'collection' with the embedded store"),
+            QdrantUrl = config.Store.QdrantUrl,
+            ApiKey = config.Store.ApiKey,
+            Collection = config.Store.Collection,
+        };
+        IVectorStore store = options.Provider == VectorStoreProvider.Qdrant ? QdrantVectorStore.Create(options) : new EmbeddedVectorStore(options.Path);
+        await store.EnsureCollectionAsync(options.ToSpec(models.Encoder.Dimension), ct);
+        return store;
+    }
+}
