@@ -90,7 +90,7 @@ def export_one(run, out, name, sub, kind, dtype, command, extra):
     return model
 
 
-def export(run, out, dtype="bf16", command=None):
+def export(run, out, dtype="bf16", command=None, max_mb=150):
     command = command or f"src/training/run_pipeline.sh --out {run}"
     tokens = read_json(os.path.join(run, "tokens", "report.json")) if os.path.exists(
         os.path.join(run, "tokens", "report.json")) else {}
@@ -116,6 +116,8 @@ def export(run, out, dtype="bf16", command=None):
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
     print(f"export: {out}: {total / 1e6:.1f} MB")
     write_json(os.path.join(run, "export.json"), {"out": out, "dtype": dtype, "bytes": total})
+    if total > max_mb * 1e6:
+        raise SystemExit(f"export: {out} holds {total / 1e6:.1f} MB, more than {max_mb} MB")
     return models
 
 
@@ -125,8 +127,9 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="folder to write encoder/, reranker/, retro/ into")
     ap.add_argument("--dtype", default="bf16", choices=sorted(DTYPES))
     ap.add_argument("--command", default=None, help="the command to print in the model cards")
+    ap.add_argument("--max_mb", type=float, default=150, help="fail when the exported folders exceed this (issue: 150)")
     args = ap.parse_args(argv)
-    export(args.run, args.out, args.dtype, args.command)
+    export(args.run, args.out, args.dtype, args.command, args.max_mb)
 
 
 if __name__ == "__main__":

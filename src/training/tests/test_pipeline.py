@@ -364,3 +364,15 @@ def test_retro_config_of_the_full_run_matches_the_issue():
     cfg.validate()
     enc = configure(train_encoder.DEFAULTS, [os.path.join(TRAINING, "config", "full_gpu.py")])
     assert (enc["enc_layers"], enc["enc_hidden"]) == (6, 384)
+
+
+def test_full_models_fit_the_150_mb_budget_in_bf16():
+    """The full config's three models with the product vocabulary (16,384) stay under models/'s 150 MB."""
+    full = os.path.join(TRAINING, "config", "full_gpu.py")
+    lm = train_retro.build_model(configure(train_retro.DEFAULTS, [full]), 16384, 0)
+    enc = train_encoder.build_model(configure(train_encoder.DEFAULTS, [full]), 16384, 0)
+    n_lm = sum(t.numel() for t in lm.export_state().values())  # tied head: not stored
+    n_enc = sum(t.numel() for t in enc.export_state().values())
+    n_rr = n_enc + enc.config.hidden_size + 1  # + classifier
+    total = 2 * (n_lm + n_enc + n_rr) + 3_000_000  # BF16 weights + tokenizers, cards, plots
+    assert total < 150_000_000, total / 1e6
