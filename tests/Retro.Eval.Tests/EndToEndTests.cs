@@ -56,7 +56,7 @@ public sealed class EndToEndTests : IDisposable
         report.ShouldContain("## Language modelling");
         report.ShouldContain("## Question answering: squad");
         report.ShouldContain("## Retrieval: beir");
-        foreach (var plot in new[] { "lm_bpb_modes.svg", "lm_bpb_vs_k.svg", "lm_overlap.svg", "qa_squad_modes.svg", "retrieval_beir_recall.svg", "latency.svg" })
+        foreach (var plot in new[] { "lm_bpb_modes.svg", "lm_bpb_vs_k.svg", "lm_overlap.svg", "qa_squad_modes.svg", "retrieval_beir_recall.svg", "latency_lm.svg", "latency_qa.svg", "latency_retrieval.svg" })
             System.Xml.Linq.XDocument.Load(Path.Combine(config.Output, "plots", plot)).Root!.Name.LocalName.ShouldBe("svg");
 
         var second = await new CompareRunner(config, new StringWriter()).RunAsync(CancellationToken.None);

@@ -113,9 +113,14 @@ internal static class ReportWriter
         foreach (var p in parts)
             md.AppendLine(Inv($"| {p.Label} | {string.Join(" | ", stages.Select(s => p.Timings.TryGetValue(s, out double v) ? v.ToString("F2", CultureInfo.InvariantCulture) : "–"))} | {p.Timings.GetValueOrDefault("wall"):F2} |"));
         md.AppendLine();
-        Save(folder, "latency.svg", SvgChart.Bars("Latency per stage", "ms (mean per item)", stages,
-            [.. parts.Take(10).Select(p => (p.Label, stages.Select(s => p.Timings.TryGetValue(s, out double v) ? v : double.NaN).ToArray()))]));
-        md.AppendLine("![latency](plots/latency.svg)").AppendLine();
+        foreach (var task in parts.GroupBy(p => p.Task))
+        {
+            string unit = task.Key switch { "lm" => "document", "qa" => "question", _ => "query" };
+            Save(folder, $"latency_{task.Key}.svg", SvgChart.Bars($"Latency per stage: {task.Key}", $"ms per {unit} (mean)", stages,
+                [.. task.Take(10).Select(p => (p.Label, stages.Select(s => p.Timings.TryGetValue(s, out double v) ? v : double.NaN).ToArray()))]));
+            md.Append($"![latency {task.Key}](plots/latency_{task.Key}.svg) ");
+        }
+        md.AppendLine().AppendLine();
     }
 
     /// <summary>Series over k for the k sweep: one per (mode, candidates, exclusion); closed-book drawn flat across k.</summary>

@@ -13,7 +13,7 @@ internal sealed record Series(string Name, IReadOnlyList<(double X, double Y)> P
 /// </summary>
 internal static class SvgChart
 {
-    const int Width = 720, Height = 420, Left = 70, Right = 180, Top = 40, Bottom = 60;
+    const int Width = 900, Height = 420, Left = 80, Right = 300, Top = 40, Bottom = 60;
     static readonly string[] Colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
     /// <summary>A line chart; with <paramref name="log2X"/> the x axis is log2-spaced (for k = 1, 2, 4, ...).</summary>
@@ -100,11 +100,14 @@ internal static class SvgChart
     static void Axes(StringBuilder sb, string xLabel, string yLabel, double[] yTicks, Func<double, double> py, IEnumerable<(double X, string Label)> xTicks)
     {
         int x0 = Left, x1 = Width - Right, yb = Height - Bottom;
+        // enough decimals to tell neighbouring ticks apart
+        double step = yTicks.Length > 1 ? yTicks[1] - yTicks[0] : 1;
+        int decimals = Math.Clamp((int)Math.Ceiling(-Math.Log10(step) - 1e-9), 0, 8);
         foreach (double t in yTicks)
         {
             double y = py(t);
             sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{x0}\" y1=\"{F(y)}\" x2=\"{x1}\" y2=\"{F(y)}\" stroke=\"#e5e5e5\"/>\n");
-            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{x0 - 6}\" y=\"{F(y + 4)}\" text-anchor=\"end\">{Fmt(t)}</text>\n");
+            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{x0 - 6}\" y=\"{F(y + 4)}\" text-anchor=\"end\">{t.ToString("F" + decimals, CultureInfo.InvariantCulture)}</text>\n");
         }
         sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{x0}\" y1=\"{Top}\" x2=\"{x0}\" y2=\"{yb}\" stroke=\"black\"/>\n");
         sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{x0}\" y1=\"{yb}\" x2=\"{x1}\" y2=\"{yb}\" stroke=\"black\"/>\n");
