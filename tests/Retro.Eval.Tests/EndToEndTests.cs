@@ -128,13 +128,13 @@ public sealed class EndToEndTests : IDisposable
         };
     }
 
-    // keep the test in seconds: at most ~1,500 characters of each record
+    // keep the test in seconds: at most 1,000 characters of each record
     static string TrimDoc(string line)
     {
         using var json = JsonDocument.Parse(line);
         string text = json.RootElement.GetProperty("text").GetString()!;
         string url = json.RootElement.TryGetProperty("url", out var u) ? u.GetString() ?? "" : "";
-        return JsonSerializer.Serialize(new { text = text.Length > 1500 ? text[..1500] : text, url });
+        return JsonSerializer.Serialize(new { text = text.Length > 1000 ? text[..1000] : text, url });
     }
 
     static string FindRoot()

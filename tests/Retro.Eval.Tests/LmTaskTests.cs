@@ -1,0 +1,90 @@
+using System.Text;
+using Retro.Core;
+using Retro.Eval.Data;
+using Retro.Eval.Metrics;
+using Retro.Eval.Running;
+using Retro.Eval.Tasks;
+
+namespace Retro.Eval.Tests;
+
+/// <summary>BPB of <see cref="LmTask"/> against an independent token-by-token computation with the decoder's step API.</summary>
+public sealed class LmTaskTests : IDisposable
+{
+    readonly EvalModelSet _models;
+
+    public LmTaskTests()
+    {
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Retro.sln"))) root = Path.GetDirectoryName(root)!;
+        // random weights: neighbours change the logits a lot, so a misaligned neighbour would show
+        string f = Path.Combine(root, "tests", "fixtures");
+        _models = new EvalModelSet(new EvalModels { Encoder = Path.Combine(f, "bert-tiny"), Decoder = Path.Combine(f, "retro-tiny") }, threads: 1, maxNeighbours: 2);
+    }
+
+    public void Dispose() => _models.Dispose();
+
+    /// <summary>Returns one neighbour per query, made from the query's own tokens reversed, and records the queries.</summary>
+    sealed class EchoRetriever(Retro.Core.ITokenizer tokenizer) : IRetriever
+    {
+        public List<string> Queries { get; } = [];
+
+        public ValueTask<RetrievalResult> RetrieveAsync(string query, RetrievalOptions options, CancellationToken cancellationToken = default)
+        {
+            Queries.Add(query);
+            int[] tokens = [.. tokenizer.Encode(query).Reverse()];
+            var chunk = new Chunk(ChunkId.From("echo", Queries.Count), "echo", "", 0, query, tokens, "", [], new Dictionary<string, string>());
+            return ValueTask.FromResult(new RetrievalResult([new Neighbour(chunk, 1)], new RetrievalTimings()));
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Bpb_matches_a_step_by_step_reference(bool withNeighbours)
+    {
+        var tokenizer = _models.Tokenizer;
+        int m = _models.Decoder.Config.ChunkSize;
+        var text = new StringBuilder();
+        string[] sentences = ["The river flows past the old mill, ", "and the bakers rise early — café au lait at dawn. ", "Numbers like 1776 and 2024 appear too. "];
+        for (int i = 0; tokenizer.Encode(text.ToString()).Length < 3 * m + 10; i++) text.Append(sentences[i % sentences.Length]);
+        string doc = text.ToString();
+        int[] ids = tokenizer.Encode(doc);
+        ids.Length.ShouldBeLessThan(_models.Decoder.Config.MaxSeqLen); // one window
+
+        var retriever = new EchoRetriever(tokenizer);
+        var options = withNeighbours ? new RetrievalOptions { K = 1, Candidates = 1, Rerank = false } : null;
+        var part = await new LmTask(_models, retriever).RunAsync([new EvalDocument("d", doc)], options, excludeOwn: false, context: 0,
+            new Progress<string>(), CancellationToken.None);
+
+        // reference: one token at a time; chunk u's neighbours arrive with the token that completes it
+        var offsets = tokenizer.EncodeWithOffsets(doc);
+        using var session = _models.Decoder.CreateSession(maxNeighbours: 1);
+        var reference = new BitsPerByte();
+        var echo = new EchoRetriever(tokenizer);
+        for (int p = 0; p + 1 < ids.Length; p++)
+        {
+            IReadOnlyList<int[]>? nb = null;
+            if (withNeighbours && (p + 1) % m == 0)
+            {
+                int u = (p + 1) / m - 1;
+                string query = doc[offsets[u * m].Offsets.Start.GetOffset(doc.Length)..offsets[u * m + m - 1].Offsets.End.GetOffset(doc.Length)];
+                nb = [(await echo.RetrieveAsync(query, options!)).Neighbours[0].Chunk.Tokens];
+            }
+            var logits = session.Step(ids[p], nb);
+            reference.Add(BitsPerByte.NegLog2Prob(logits, ids[p + 1]), 0);
+        }
+        int firstTokenBytes = Encoding.UTF8.GetByteCount(doc.AsSpan(0, offsets[0].Offsets.End.GetOffset(doc.Length)));
+        long bytes = Encoding.UTF8.GetByteCount(doc) - firstTokenBytes;
+
+        part.Counts["tokens"].ShouldBe(ids.Length - 1);
+        part.Counts["bytes"].ShouldBe(bytes);
+        part.Metrics["bpb"].ShouldBe(reference.Bits / bytes, 1e-4 * reference.Bits / bytes);
+        retriever.Queries.ShouldBe(echo.Queries); // same chunk texts, same order
+        if (withNeighbours)
+        {
+            var closed = await new LmTask(_models, retriever).RunAsync([new EvalDocument("d", doc)], null, false, 0, new Progress<string>(), CancellationToken.None);
+            Math.Abs(closed.Metrics["bpb"] - part.Metrics["bpb"]).ShouldBeGreaterThan(1e-3); // the neighbours mattered
+        }
+        retriever.Queries.Count.ShouldBe(withNeighbours ? (ids.Length - 1) / m : 0);
+    }
+}
