@@ -140,6 +140,8 @@ public sealed class EmbedSuite : ISuite
         psi.Environment.Remove("OPENBLAS_CORETYPE");      // the image pins OpenBLAS to AVX2; give the peer AVX-512
         psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE";   // otherwise its threads spin against each other on 2 cores
         psi.Environment["OMP_NUM_THREADS"] = Str(o.Threads);
+        if (o.PeerLibraryPath is { } lib) // e.g. an unpacked libopenblas0-pthread: its libblas.so.3 replaces netlib's
+            psi.Environment["LD_LIBRARY_PATH"] = lib + (psi.Environment.TryGetValue("LD_LIBRARY_PATH", out var old) && !string.IsNullOrEmpty(old) ? ":" + old : "");
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
         var stderr = p.StandardError.ReadToEndAsync();
         string stdout = p.StandardOutput.ReadToEnd();
@@ -149,7 +151,10 @@ public sealed class EmbedSuite : ISuite
         var seconds = doc.RootElement.GetProperty("seconds").EnumerateArray().Select(e => e.GetDouble()).ToArray();
         double cpu = doc.RootElement.GetProperty("cpu_seconds").GetDouble() / seconds.Length;
         Console.WriteLine($"peer: {cpu * 1e3:F0} ms CPU time per batch over {o.Threads} threads");
-        Console.WriteLine($"peer: torch {doc.RootElement.GetProperty("torch").GetString()}, {doc.RootElement.GetProperty("threads").GetInt32()} threads");
+        string blas = string.Join(", ", doc.RootElement.GetProperty("blas").EnumerateArray().Select(e => e.GetString()));
+        Console.WriteLine($"peer: torch {doc.RootElement.GetProperty("torch").GetString()}, {doc.RootElement.GetProperty("threads").GetInt32()} threads, BLAS {blas}");
+        if (blas.Contains("/blas/libblas", StringComparison.Ordinal))
+            Console.WriteLine("peer: WARNING: netlib reference BLAS (no OpenBLAS installed): the peer is far below its best; pass --peer-lib DIR with OpenBLAS's libblas.so.3");
         using var file = SafetensorsFile.Open(output);
         return (seconds, file.Get("embeddings").ToFloatArray());
     }
@@ -197,11 +202,11 @@ public sealed class EmbedSuite : ISuite
         throw new InvalidOperationException("no Retro.sln above the benchmark binaries");
     }
 
-    private sealed record Options(int Layers, int Hidden, int Heads, int Ffn, int Batch, int Length, int Warmup, int Repeats, int Threads, DType WeightType, bool NoPeer, bool Profile)
+    private sealed record Options(int Layers, int Hidden, int Heads, int Ffn, int Batch, int Length, int Warmup, int Repeats, int Threads, DType WeightType, bool NoPeer, bool Profile, string? PeerLibraryPath)
     {
         public static Options Parse(string[] args)
         {
-            var o = new Options(6, 384, 12, 1536, 32, 128, 2, 7, 2, DType.F32, false, false);
+            var o = new Options(6, 384, 12, 1536, 32, 128, 2, 7, 2, DType.F32, false, false, null);
             for (int i = 0; i < args.Length; i++)
             {
                 string a = args[i];
@@ -220,7 +225,8 @@ public sealed class EmbedSuite : ISuite
                     "--bf16" => o with { WeightType = DType.BF16 },
                     "--no-peer" => o with { NoPeer = true },
                     "--profile" => o with { Profile = true },
-                    _ => throw new ArgumentException($"unknown option {a} (--layers --hidden --heads --ffn --batch --length --warmup --repeats --threads --bf16 --no-peer --profile)"),
+                    "--peer-lib" => o with { PeerLibraryPath = args[++i] },
+                    _ => throw new ArgumentException($"unknown option {a} (--layers --hidden --heads --ffn --batch --length --warmup --repeats --threads --bf16 --no-peer --profile --peer-lib DIR)"),
                 };
             }
             return o;

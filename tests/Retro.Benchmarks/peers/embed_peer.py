@@ -5,7 +5,8 @@ Usage (the C# suite runs it as a child process with Debian's /usr/bin/python3):
 
 --inputs is a safetensors file with `input_ids`, `attention_mask`, `token_type_ids` (B, L) I32. The embeddings of the
 last repeat are written to --out as `embeddings` (B, H) F32. Prints one JSON line:
-{"seconds": [per repeat], "cpu_seconds": total process CPU time of the repeats, "batch": B, "length": L, "threads": n, "torch": version}.
+{"seconds": [per repeat], "cpu_seconds": total process CPU time of the repeats, "batch": B, "length": L, "threads": n,
+"torch": version, "blas": [mapped BLAS libraries]}.
 """
 
 import argparse
@@ -21,6 +22,17 @@ import torch  # noqa: E402
 
 from model import Bert  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
+
+
+def loaded_blas():
+    """Path of the BLAS library this process mapped (Debian's torch uses whatever libblas.so.3 resolves to:
+    netlib's reference BLAS, ~50x slower, unless OpenBLAS is installed or on LD_LIBRARY_PATH)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+        return sorted(paths)
+    except OSError:
+        return []
 
 
 def main():
@@ -52,7 +64,7 @@ def main():
         cpu = time.process_time() - cpu0
     save_file({"embeddings": e.float().contiguous()}, args.out)
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "batch": ids.shape[0], "length": ids.shape[1],
-                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+                      "threads": torch.get_num_threads(), "torch": torch.__version__, "blas": loaded_blas()}))
 
 
 if __name__ == "__main__":
