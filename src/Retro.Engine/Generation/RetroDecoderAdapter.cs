@@ -37,6 +37,9 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
     /// <summary>Most neighbours a session takes per chunk; more are dropped (the best come first).</summary>
     public int MaxNeighbours { get; }
 
+    /// <summary>Single-token steps and the batched decoder calls that ran them (both 0 without batching).</summary>
+    public (long Steps, long Batches) BatchCounts => _batcher?.Counts ?? (0, 0);
+
     /// <inheritdoc />
     public string ModelId { get; }
 

@@ -19,6 +19,10 @@ internal sealed class StepBatcher : IDisposable
     private readonly List<IReadOnlyList<int[]>?> _neighbours = [];
     private readonly int[] _tokens;
     private bool _running;
+    private long _steps, _batches;
+
+    /// <summary>Single-token steps run so far, and the batched decoder calls that ran them.</summary>
+    public (long Steps, long Batches) Counts => (Interlocked.Read(ref _steps), Interlocked.Read(ref _batches));
 
     public StepBatcher(RetroDecoder decoder, int capacity)
     {
@@ -73,6 +77,8 @@ internal sealed class StepBatcher : IDisposable
             }
             int v = _decoder.Config.VocabSize;
             _decoder.StepBatch(_batch, _sessions, _tokens.AsSpan(0, batch.Length), _neighbours, _logits);
+            Interlocked.Add(ref _steps, batch.Length);
+            Interlocked.Increment(ref _batches);
             for (int b = 0; b < batch.Length; b++) _logits.AsSpan(b * v, v).CopyTo(batch[b].Logits);
         }
         catch (Exception e)

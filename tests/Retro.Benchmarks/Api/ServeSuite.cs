@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Retro.Api.Apis;
+using Retro.Api.Extensions;
+
+namespace Retro.Benchmarks.Api;
+
+/// <summary>
+/// <c>serve</c>: the question-answering service in-process on loopback (the real pipeline: HTTP, validation, limits,
+/// retrieval with rerank over the embedded store, RETRO decoding with batched steps), with the shipped models or,
+/// when models/ lacks them, the fixture models. 1 and 8 concurrent clients, each asking questions back to back for a
+/// bounded time, 32 new tokens per answer: answers/s, latency percentiles, errors (must be 0), managed-memory growth.
+/// The peer is the same service at 1 client; the ratio is the concurrency gain.
+/// </summary>
+public sealed class ServeSuite : ISuite
+{
+    private static readonly string[] Questions =
+    [
+        "Where is the Eiffel Tower?",
+        "Who wrote the first English dictionary?",
+        "What is the highest mountain on Earth?",
+        "How do bees make honey?",
+        "When did the Roman Empire fall?",
+        "What does a compiler do?",
+        "Why is the sky blue?",
+        "Which river flows through Cairo?",
+        "How does a steam engine work?",
+        "What is the capital of Japan?",
+    ];
+
+    public string Name => "serve";
+
+    public string Description => "QA service in-process on loopback: answers/s at 8 vs 1 concurrent clients, 32 tokens each";
+
+    public int Run(string[] args)
+    {
+        double seconds = Arg(args, "--seconds", 20);
+        int tokens = (int)Arg(args, "--tokens", 32);
+        int docs = (int)Arg(args, "--docs", 400);
+        int batch = (int)Arg(args, "--batch", 8);
+        return RunAsync(seconds, tokens, docs, batch).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> RunAsync(double seconds, int tokens, int docs, int batch)
+    {
+        string root = RepoRoot();
+        string work = Directory.CreateTempSubdirectory("retro-serve-bench-").FullName;
+        try
+        {
+            bool shipped = new[] { "encoder", "reranker", "retro" }.All(m => File.Exists(Path.Combine(root, "models", m, "model.safetensors")));
+            string Model(string shippedName, string fixture) => shipped ? Path.Combine(root, "models", shippedName) : Path.Combine(root, "tests", "fixtures", fixture);
+            string corpus = Path.Combine(work, "corpus.jsonl");
+            int written = WriteCorpus(Path.Combine(root, "samples", "corpus", "sample.jsonl.gz"), corpus, docs, avoidFixtureGap: !shipped);
+            Console.WriteLine($"serve: models = {(shipped ? "shipped (models/encoder, models/reranker, models/retro)" : "FIXTURES (tests/fixtures bert-tiny, cross-tiny, retro-tiny; models/ has no shipped models yet)")}");
+            Console.WriteLine($"serve: corpus = first {written} documents of samples/corpus/sample.jsonl.gz{(shipped ? "" : " without 'question'/'answer' (bert-tiny's vocabulary gap)")}, embedded store, ingested at start");
+
+            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = "Production" });
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["urls"] = "http://127.0.0.1:0",
+                ["Retro:Models:Encoder"] = Model("encoder", "bert-tiny"),
+                ["Retro:Models:Reranker"] = Model("reranker", "cross-tiny"),
+                ["Retro:Models:Decoder"] = Model("retro", "retro-tiny"),
+                ["Retro:VectorStore:Path"] = Path.Combine(work, "store"),
+                ["Retro:Service:SampleCorpus"] = corpus,
+                ["Retro:Service:MaxConcurrentRequests"] = "16",
+                ["Retro:Service:QueueLimit"] = "64",
+                ["Retro:Service:DecoderBatchSize"] = batch.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Retro:Service:RequestTimeoutSeconds"] = "600",
+            });
+            builder.AddRetroDefaults();
+            builder.AddRetroServices();
+            builder.Services.AddProblemDetails();
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            await using var app = builder.Build();
+            app.MapRetroDefaults();
+            app.MapQuestionApi();
+            var started = Stopwatch.StartNew();
+            await app.StartAsync();
+            string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            Console.WriteLine($"serve: decoder batch {batch}, {tokens} new tokens per answer, greedy, k 2 of 16 candidates reranked");
+            Console.WriteLine($"serve: started (models loaded, corpus ingested) in {started.Elapsed.TotalSeconds:F1} s at {address}");
+
+            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(10) };
+            for (int i = 0; i < 3; i++) await AskAsync(http, Questions[i], tokens); // warm-up (JIT, caches)
+            using (var one = await http.PostAsJsonAsync("/v1/answer", new { question = Questions[0], maxTokens = tokens, temperature = 0 }))
+                Console.WriteLine($"serve: one answer's timings (ms): {(await one.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("timings")}");
+
+            var results = new Dictionary<int, Result>();
+            foreach (int clients in new[] { 1, 8 })
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                long before = GC.GetTotalMemory(forceFullCollection: true);
+                var counts = app.Services.GetRequiredService<Retro.Engine.Generation.IRetroDecoder>() as Retro.Engine.Generation.RetroDecoderAdapter;
+                var (steps0, batches0) = counts?.BatchCounts ?? (0, 0);
+                var result = await LoadAsync(http, clients, seconds, tokens);
+                var (steps1, batches1) = counts?.BatchCounts ?? (0, 0);
+                if (batches1 > batches0) Console.WriteLine($"serve: {clients} client(s): {(double)(steps1 - steps0) / (batches1 - batches0):F2} sessions per batched decoder step on average");
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                result.MemoryGrowthMiB = (GC.GetTotalMemory(forceFullCollection: true) - before) / (1024.0 * 1024.0);
+                results[clients] = result;
+                Console.WriteLine($"serve: {clients} client(s), {seconds:F0} s: {result.Answers} answers, {result.Rate:F2} answers/s, {result.TokensPerSecond:F1} tokens/s, " +
+                                  $"latency p50 {result.Percentile(50):F0} ms p95 {result.Percentile(95):F0} ms p99 {result.Percentile(99):F0} ms, " +
+                                  $"errors {result.Errors}, managed memory growth {result.MemoryGrowthMiB:+0.0;-0.0} MiB, working set {Environment.WorkingSet / (1024 * 1024)} MiB");
+            }
+            await app.StopAsync();
+
+            double ours = results[8].Rate, peer = results[1].Rate;
+            int errors = results.Values.Sum(r => r.Errors);
+            if (errors > 0) Console.WriteLine($"serve: {errors} errors (must be 0): {string.Join("; ", results.Values.SelectMany(r => r.ErrorSamples).Distinct().Take(3))}");
+            Console.WriteLine($"serve: ours={ours:F2} peer={peer:F2} ratio={ours / peer:F2}");
+            return errors == 0 ? 0 : 1;
+        }
+        finally
+        {
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static async Task<Result> LoadAsync(HttpClient http, int clients, double seconds, int tokens)
+    {
+        var result = new Result();
+        var deadline = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            for (int i = c; deadline.Elapsed.TotalSeconds < seconds; i += clients)
+            {
+                long start = Stopwatch.GetTimestamp();
+                var (ok, generated, error) = await AskAsync(http, Questions[i % Questions.Length], tokens);
+                double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                lock (result)
+                {
+                    if (ok) { result.Latencies.Add(ms); result.Tokens += generated; }
+                    else { result.Errors++; result.ErrorSamples.Add(error!); }
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(workers);
+        result.Seconds = deadline.Elapsed.TotalSeconds;
+        return result;
+    }
+
+    private static async Task<(bool Ok, int Tokens, string? Error)> AskAsync(HttpClient http, string question, int tokens)
+    {
+        try
+        {
+            using var response = await http.PostAsJsonAsync("/v1/answer", new { question, maxTokens = tokens, temperature = 0 });
+            if (!response.IsSuccessStatusCode) return (false, 0, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            return (true, body.GetProperty("usage").GetProperty("completionTokens").GetInt32(), null);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return (false, 0, e.Message);
+        }
+    }
+
+    private static int WriteCorpus(string sample, string target, int docs, bool avoidFixtureGap)
+    {
+        using var input = new StreamReader(new GZipStream(File.OpenRead(sample), CompressionMode.Decompress));
+        using var output = new StreamWriter(target);
+        int written = 0;
+        while (written < docs && input.ReadLine() is { } line)
+        {
+            if (avoidFixtureGap && (line.Contains("question", StringComparison.OrdinalIgnoreCase) || line.Contains("answer", StringComparison.OrdinalIgnoreCase))) continue;
+            output.WriteLine(line);
+            written++;
+        }
+        return written;
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Retro.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Retro.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    private static double Arg(string[] args, string name, double fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private sealed class Result
+    {
+        public List<double> Latencies { get; } = [];
+        public List<string> ErrorSamples { get; } = [];
+        public int Errors;
+        public long Tokens;
+        public double Seconds;
+        public double MemoryGrowthMiB;
+        public int Answers => Latencies.Count;
+        public double Rate => Answers / Seconds;
+        public double TokensPerSecond => Tokens / Seconds;
+
+        public double Percentile(double p)
+        {
+            if (Latencies.Count == 0) return double.NaN;
+            var sorted = Latencies.Order().ToArray();
+            return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p / 100 * sorted.Length) - 1)];
+        }
+    }
+}
