@@ -27,6 +27,7 @@ public static class ServiceDefaultsExtensions
             builder.WebHost.UseUrls((builder.Configuration[$"{ServiceOptions.Section}:Urls"] ?? new ServiceOptions().Urls).Split(';', StringSplitOptions.RemoveEmptyEntries));
 
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning); // per-request framework chatter; Logging:LogLevel overrides
         builder.Services.AddRetroTelemetry(builder.Configuration);
         builder.Services.AddHealthChecks()
             .AddCheck<ModelsHealthCheck>("models", tags: ["ready"])
