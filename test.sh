@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 
 PY=/usr/bin/python3   # Debian's python: python3-torch & co. live there, not in pyenv's.
 need=()
-for pkg in python3-torch python3-numpy python3-pytest; do
+# chromium drives the service's page in the browser test (Playwright, with the system browser).
+for pkg in python3-torch python3-numpy python3-pytest chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -28,10 +29,18 @@ echo "== python tests (src/training)"
 echo "== dotnet tests (Retro.sln)"
 dotnet build Retro.sln -c Release --nologo -v q -clp:ErrorsOnly || exit 1
 set +e
+log=$(mktemp)
 dotnet test Retro.sln -c Release --no-build --nologo -v q --logger "console;verbosity=normal" 2>&1 \
-  | grep -vE '^\s+Passed '
+  | grep -vE '^\s+Passed ' | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" = 0 ] || status=1
+# The summary last, so that a truncated log still shows what failed and what was skipped.
+echo "== summary"
+grep -E '^\s+Failed [A-Za-z]' "$log" | sed -E 's/^\s*/  /' || true
+grep -E '^\s+Skipped [A-Za-z]' "$log" | sed -E 's/^\s*Skipped ([A-Za-z0-9_.]+)\.[A-Za-z0-9_]+.*/\1/' | sort | uniq -c \
+  | awk '{printf "  skipped %3d in %s\n", $1, $2}' || true
+awk '/^ *Total tests:/{t+=$3} /^ *Passed:/{p+=$2} /^ *Failed:/{f+=$2} /^ *Skipped:/{k+=$2} END{printf "  dotnet: %d tests, %d passed, %d failed, %d skipped\n", t, p, f, k}' "$log"
+rm -f "$log"
 echo "test.sh: $([ $status = 0 ] && echo OK || echo FAILED)"
 exit $status

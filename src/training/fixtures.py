@@ -86,7 +86,8 @@ def wordpiece_vocab():
     toks += [chr(c) for c in range(ord("a"), ord("z") + 1)]
     toks += ["##" + chr(c) for c in range(ord("a"), ord("z") + 1)]
     toks += ["##" + s for s in BERT_SUFFIXES] + BERT_WORDS
-    return {t: i for i, t in enumerate(toks)}
+    # Each token once ("a" and "##s" recur in the lists), so that ids run 0..len-1 and vocab_size covers them all.
+    return {t: i for i, t in enumerate(dict.fromkeys(toks))}
 
 
 BERT_TEXTS = [  # bi-encoder inputs; the longest sets L = 16
@@ -256,8 +257,9 @@ def main(argv=None):
     torch.set_num_threads(1)  # reproducible reductions, and polite on a shared machine
     write_bert(args.out)
     write_retro(args.out)
-    total = 0
-    for root, _, files in os.walk(args.out):
+    total = 0  # this script's folders only (trained-smoke is smoke_fixture.py's, with its own budget)
+    for root, _, files in (w for n in ("bert-tiny", "cross-tiny", "retro-tiny", "retro-tiny-bf16")
+                           for w in os.walk(os.path.join(args.out, n))):
         for f in files:
             total += os.path.getsize(os.path.join(root, f))
     print(f"fixtures written to {args.out}: {total / 1e6:.2f} MB")

@@ -9,7 +9,6 @@ namespace Retro.Api.Tests;
 /// <summary>
 /// The service with every real component: fixture models (bert-tiny, cross-tiny, retro-tiny) on the CPU backend, the
 /// embedded vector store in a temporary folder, and first-start ingestion of a small corpus through the indexer.
-/// (The fixture WordPiece vocabulary maps "question"/"answer" outside bert-tiny's embedding table, so texts avoid them.)
 /// </summary>
 public sealed class RealStackTests : IClassFixture<RealStackTests.Factory>
 {

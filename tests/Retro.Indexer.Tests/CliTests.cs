@@ -62,7 +62,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public async Task Ingest_twice_then_stats_and_verify_and_a_damaged_store_fails_verify()
     {
-        string shard = TestFiles.WriteLines(_dir["in/a.jsonl.gz"], RealStack.EncoderSafeSample(25), gzip: true);
+        string shard = TestFiles.WriteLines(_dir["in/a.jsonl.gz"], TestFiles.SampleLines(25), gzip: true);
         var (code, first) = await Run(Ingest(shard));
         code.ShouldBe(0, first);
         first.ShouldContain("documents ingested");

@@ -11,22 +11,29 @@ namespace Retro.Indexer.Tests;
 public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
 {
     const int Kills = 10;
+    const int Documents = 600; // some thousands of chunks: enough work after start-up for ten kills with the tiny encoder
     readonly TempFolder _dir = new();
     public void Dispose() => _dir.Dispose();
 
     string[] Args(params string[] more) =>
     [
         "ingest", _dir["in"], "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture,
-        "--batch", "4", "--progress", "none", .. more,
+        "--batch", "4", .. (more.Contains("--progress") ? more : [.. more, "--progress", "none"]),
     ];
+
+    static long ChunksIn(string line)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(line, @"\| chunks ([\d,]+) ");
+        return m.Success ? long.Parse(m.Groups[1].Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture) : -1;
+    }
 
     [Fact]
     public async Task Killed_runs_resume_to_exactly_the_clean_result()
     {
         TimeSpan cleanTime;
-        var docs = RealStack.EncoderSafeSample(150);
-        TestFiles.WriteLines(_dir["in/a.jsonl"], [.. docs.Take(60), "{broken", docs[3]]);
-        TestFiles.WriteLines(_dir["in/b.jsonl.gz"], docs.Skip(60), gzip: true);
+        var docs = TestFiles.SampleLines(Documents);
+        TestFiles.WriteLines(_dir["in/a.jsonl"], [.. docs.Take(Documents / 3), "{broken", docs[3]]);
+        TestFiles.WriteLines(_dir["in/b.jsonl.gz"], docs.Skip(Documents / 3), gzip: true);
 
         // Clean run, with the store path from the environment (as configuration allows).
         var begun = new TaskCompletionSource();
@@ -39,23 +46,26 @@ public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
             cleanRun.ExitCode.ShouldBe(0);
         }
         var expected = await RealStack.ImageAsync(_dir["clean"]);
-        expected.Documents.Count.ShouldBe(150);
+        expected.Documents.Count.ShouldBe(Documents);
         expected.Points.ShouldBe(expected.Chunks.Count);
         log.WriteLine($"clean run {cleanTime.TotalSeconds:F1} s, {expected.Points} chunks");
 
+        // Each attempt is killed once it has acknowledged a random number of chunks between 1 and what is left (read
+        // from its progress log, every 10 ms), so the kills land at random stages of the work on a fast machine as on
+        // a loaded one; a time-based moment is dominated by start-up on one and by the tail on the other.
         var random = new Random(20261122);
         int kills = 0, attempts = 0;
         var progress = new List<long>();
         while (kills < Kills && attempts++ < 3 * Kills)
         {
-            var ready = new TaskCompletionSource();
-            using var child = RealStack.Start(_dir.Path, null, ready, Args("--store-path", _dir["crash"]));
-            // A random moment after start-up within a slice of the work left (estimated from the clean run), sized so
-            // that the kills spread over the whole run: warm-up (~300 ms) plus up to twice an even share.
-            double left = cleanTime.TotalMilliseconds * (1 - (progress.Count == 0 ? 0 : progress[^1]) / (double)expected.Points);
-            var delay = TimeSpan.FromMilliseconds(300 + random.Next(Math.Max(20, (int)(2 * left / (Kills - kills + 2)))));
-            await Task.WhenAny(ready.Task, child.WaitForExitAsync());
-            bool exited = child.WaitForExit(delay);
+            long committed = progress.Count == 0 ? 0 : progress[^1];
+            long left = expected.Points - committed;
+            long target = 1 + random.NextInt64(Math.Max(1, 2 * left / (Kills - kills + 1)));
+            var reached = new TaskCompletionSource();
+            using var child = RealStack.Start(_dir.Path, null, reached,
+                line => ChunksIn(line) >= target, Args("--store-path", _dir["crash"], "--progress", "log", "--log-interval", "0.01"));
+            await Task.WhenAny(reached.Task, child.WaitForExitAsync());
+            bool exited = child.HasExited;
             if (!exited)
             {
                 child.Kill(entireProcessTree: true); // SIGKILL
@@ -64,7 +74,7 @@ public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
             await child.WaitForExitAsync();
             if (exited) child.ExitCode.ShouldBe(0);
             progress.Add((await RealStack.ImageAsync(_dir["crash"])).Points);
-            log.WriteLine($"attempt {attempts}: {(exited ? "finished" : $"killed after {delay.TotalMilliseconds:F0} ms")}, {progress[^1]} points committed");
+            log.WriteLine($"attempt {attempts}: {(exited ? "finished" : $"killed after {target} chunks acknowledged")}, {progress[^1]} points committed");
             if (exited) break; // finished: nothing left to interrupt
         }
         kills.ShouldBeGreaterThanOrEqualTo(Kills, "the corpus finished before 10 kills; make it larger");

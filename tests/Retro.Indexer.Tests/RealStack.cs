@@ -18,21 +18,16 @@ internal static class RealStack
 
     public static CollectionSpec Spec(int dimension) => new VectorStoreOptions { M = 8, EfConstruction = 32 }.ToSpec(dimension);
 
-    /// <summary>
-    /// Sample lines the bert-tiny fixture can embed. Its tokenizer.json maps "answer" and "question" to ids 135 and 136,
-    /// outside the model's vocab_size of 135 (ids 26 and 70 are unused): a fixture bug reported upstream; texts
-    /// holding those words are left out until it is fixed.
-    /// </summary>
-    public static List<string> EncoderSafeSample(int count, int skip = 0) => TestFiles.SampleLines(count * 2 + skip + 200)
-        .Where(l => !l.Contains("answer", StringComparison.OrdinalIgnoreCase) && !l.Contains("question", StringComparison.OrdinalIgnoreCase))
-        .Skip(skip).Take(count).ToList();
-
     /// <summary>Runs the built indexer as a child process (as a user would) and returns it started.</summary>
     public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
         => Start(workingDirectory, environment, null, args);
 
     /// <summary>Starts the built indexer; <paramref name="started"/> completes when it reports the ingestion start.</summary>
     public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, TaskCompletionSource? started, params string[] args)
+        => Start(workingDirectory, environment, started, line => line.StartsWith("ingest:", StringComparison.Ordinal), args);
+
+    /// <summary>Starts the built indexer; <paramref name="signal"/> completes at the first output line <paramref name="when"/> accepts.</summary>
+    public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, TaskCompletionSource? signal, Func<string, bool> when, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -47,7 +42,7 @@ internal static class RealStack
         if (environment is not null) foreach (var (k, v) in environment) info.Environment[k] = v;
         info.Environment["DOTNET_TieredPGO"] = "0";
         var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => { if (e.Data?.StartsWith("ingest:", StringComparison.Ordinal) == true) started?.TrySetResult(); };
+        process.OutputDataReceived += (_, e) => { if (e.Data is { } line && when(line)) signal?.TrySetResult(); };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

@@ -28,7 +28,7 @@ public sealed class IndexerCli
     readonly Option<string?> _rejects = new("--rejects") { Description = "JSON lines file receiving rejected records (shard, line, offset, reason, snippet); default <state>/rejects.jsonl." };
     readonly Option<string> _progress = new("--progress") { Description = "Progress display: auto (live on a terminal, log lines otherwise) | live | log | none.", DefaultValueFactory = _ => "auto" };
     readonly Option<bool> _skipVectors = new("--skip-vectors") { Description = "verify: check payloads and counts only, without re-embedding every chunk." };
-    readonly Option<int> _logInterval = new("--log-interval") { Description = "Seconds between progress log lines (default 10).", DefaultValueFactory = _ => 10 };
+    readonly Option<double> _logInterval = new("--log-interval") { Description = "Seconds between progress log lines (default 10; fractions allowed, at least 0.01).", DefaultValueFactory = _ => 10 };
 
     /// <summary>Creates the command line over <paramref name="components"/>, writing reports to <paramref name="output"/>.</summary>
     public IndexerCli(IIndexerComponents components, TextWriter? output = null)
@@ -142,7 +142,7 @@ public sealed class IndexerCli
     internal Option<int?> MaxDocBytes => _maxDocBytes;
     internal Option<string?> Rejects => _rejects;
     internal Option<string> Progress => _progress;
-    internal Option<int> LogInterval => _logInterval;
+    internal Option<double> LogInterval => _logInterval;
     internal Option<bool> SkipVectors => _skipVectors;
 
     /// <summary>Opens the store and its collection for an encoder of <paramref name="dimension"/>.</summary>

@@ -47,7 +47,7 @@ internal sealed class IngestCommand(IndexerCli cli, ParseResult parse, TextWrite
         output.WriteLine($"ingest: {shards.Count} shards, {totalBytes:N0} bytes -> {StoreName(context)}; encoder {encoder.ModelId} (d={encoder.Dimension}), batch {options.BatchSize}, {options.Parallelism} tokenizer workers");
         var pipeline = new IngestPipeline(new DocumentChunker(tokenizer, context.Chunking), encoder, store, checkpoints, state, options, rejects, metrics);
         var run = pipeline.RunAsync(shards, ct);
-        await ProgressReporter.ShowAsync(run, pipeline.Stats, parse.GetValue(cli.Progress)!, TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(cli.LogInterval))), output).ConfigureAwait(false);
+        await ProgressReporter.ShowAsync(run, pipeline.Stats, parse.GetValue(cli.Progress)!, TimeSpan.FromSeconds(Math.Max(0.01, parse.GetValue(cli.LogInterval))), output).ConfigureAwait(false);
         var stats = await run.ConfigureAwait(false);
         ProgressReporter.Summary(stats, rejects.Path, output);
 

@@ -23,6 +23,7 @@ public sealed class BertReranker : IReranker, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
         if (!encoder.Config.IsCrossEncoder)
             throw new ArgumentException("the model has no classifier head (architectures must be BertForSequenceClassification)", nameof(encoder));
+        Checkpoints.TokenizerFit.Check(tokenizer.VocabularySize, encoder.Config.VocabSize, encoder.Folder?.Path);
         int length = maxLength ?? encoder.Config.MaxPositions;
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 5, nameof(maxLength));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, encoder.Config.MaxPositions, nameof(maxLength));

@@ -27,6 +27,7 @@ public sealed class BertTextEncoder : ITextEncoder, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
         if (encoder.Config.IsCrossEncoder)
             throw new ArgumentException("a cross-encoder (BertForSequenceClassification) cannot embed texts; use BertReranker", nameof(encoder));
+        TokenizerFit.Check(tokenizer.VocabularySize, encoder.Config.VocabSize, encoder.Folder?.Path);
         int length = maxLength ?? encoder.Config.MaxPositions;
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 3, nameof(maxLength));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, encoder.Config.MaxPositions, nameof(maxLength));

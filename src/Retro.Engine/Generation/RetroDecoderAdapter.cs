@@ -25,6 +25,7 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
         _decoder = decoder ?? throw new ArgumentNullException(nameof(decoder));
         Tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         ArgumentException.ThrowIfNullOrEmpty(modelId);
+        Checkpoints.TokenizerFit.Check(tokenizer.VocabularySize, decoder.Config.VocabSize, null);
         ModelId = modelId;
         MaxNeighbours = maxNeighbours ?? Math.Max(8, decoder.Config.NumNeighbours);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxNeighbours, 1, nameof(maxNeighbours));

@@ -53,6 +53,19 @@ def test_size_under_5_mb(fixtures_dir):
     assert size(["trained-smoke"]) < 1_500_000
 
 
+def test_tokenizer_ids_fit_the_model_vocabulary(fixtures_dir):
+    """Every id a fixture's tokenizer can emit is a row of the model's embedding table, and the ids are dense."""
+    for name in ("bert-tiny", "cross-tiny", "retro-tiny", "retro-tiny-bf16", "trained-smoke/encoder",
+                 "trained-smoke/reranker", "trained-smoke/retro"):
+        folder = os.path.join(fixtures_dir, name)
+        vocab = json.load(open(os.path.join(folder, "tokenizer.json")))["model"]["vocab"]
+        added = [t["id"] for t in json.load(open(os.path.join(folder, "tokenizer.json"))).get("added_tokens", [])]
+        ids = sorted(set(vocab.values()) | set(added))
+        cfg = json.load(open(os.path.join(folder, "config.json")))
+        assert ids[-1] < cfg["vocab_size"], (name, ids[-1], cfg["vocab_size"])
+        assert ids == list(range(len(ids))), name
+
+
 def rel(a, b):
     return float((a - b).abs().max()) / max(float(b.abs().max()), 1e-6)
 

@@ -113,4 +113,32 @@ public sealed class BertParityTests : IDisposable
         Should.Throw<CheckpointFormatException>(() => BertEncoder.Load(RepoPaths.Fixture("retro-tiny"), _backend))
             .Message.ShouldContain("model_type");
     }
+
+    [Fact]
+    public void Every_token_id_of_the_fixture_tokenizers_has_an_embedding_row()
+    {
+        foreach (string name in new[] { "bert-tiny", "cross-tiny" })
+        {
+            using var folder = ModelFolder.Open(RepoPaths.Fixture(name));
+            var config = BertConfig.FromFolder(folder);
+            folder.Tokenizer.VocabularySize.ShouldBeLessThanOrEqualTo(config.VocabSize, name);
+        }
+    }
+
+    [Fact]
+    public void A_tokenizer_with_ids_beyond_the_embedding_table_is_refused_at_load()
+    {
+        string dir = Directory.CreateTempSubdirectory("retro-vocab-").FullName;
+        try
+        {
+            foreach (var f in Directory.GetFiles(RepoPaths.Fixture("bert-tiny"))) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "tokenizer.json")))!;
+            var vocab = json["model"]!["vocab"]!.AsObject();
+            int next = vocab.Count;
+            vocab["zebra"] = next + 1; // past vocab_size (a hole at `next`, as a careless merge of vocabularies leaves)
+            File.WriteAllText(Path.Combine(dir, "tokenizer.json"), json.ToJsonString());
+            Should.Throw<CheckpointFormatException>(() => BertTextEncoder.Load(dir, _backend)).Message.ShouldContain("vocab_size");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 }
