@@ -45,4 +45,7 @@ public sealed record CollectionSpec
     public int Ef { get; init; } = 64;
 
     public QuantizationKind Quantization { get; init; } = QuantizationKind.None;
+
+    /// <summary>BM25 text index: analysis (fixed once the collection exists) and scoring parameters.</summary>
+    public Bm25Options Bm25 { get; init; } = new();
 }

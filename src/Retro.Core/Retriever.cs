@@ -4,8 +4,9 @@ using System.Diagnostics;
 namespace Retro.Core;
 
 /// <summary>
-/// Dense retrieval with optional reranking: bi-encoder embedding of the query, top-candidates from the vector search,
-/// chunks fetched from the chunk store, cross-encoder rerank, best k.
+/// Retrieval with optional reranking: candidates from the dense vector search (bi-encoder embedding of the query), the
+/// sparse BM25 search, or both fused (<see cref="RetrievalOptions.Mode"/>); chunks fetched from the chunk store;
+/// cross-encoder rerank; best k. Each neighbour says which side found it.
 /// </summary>
 public sealed class Retriever : IRetriever
 {
@@ -13,35 +14,77 @@ public sealed class Retriever : IRetriever
     private readonly IVectorSearch _search;
     private readonly IChunkStore _chunks;
     private readonly IReranker? _reranker;
+    private readonly ITextSearch? _text;
 
-    public Retriever(ITextEncoder encoder, IVectorSearch search, IChunkStore chunks, IReranker? reranker = null)
+    /// <summary>
+    /// A retriever over <paramref name="search"/> and <paramref name="chunks"/>; the sparse side is
+    /// <paramref name="textSearch"/>, else <paramref name="search"/> when it implements <see cref="ITextSearch"/>.
+    /// </summary>
+    public Retriever(ITextEncoder encoder, IVectorSearch search, IChunkStore chunks, IReranker? reranker = null, ITextSearch? textSearch = null)
     {
         _encoder = encoder ?? throw new ArgumentNullException(nameof(encoder));
         _search = search ?? throw new ArgumentNullException(nameof(search));
         _chunks = chunks ?? throw new ArgumentNullException(nameof(chunks));
         _reranker = reranker;
+        _text = textSearch ?? search as ITextSearch;
     }
 
     /// <summary>Whether a cross-encoder is available.</summary>
     public bool CanRerank => _reranker is not null;
 
+    /// <summary>Whether sparse and hybrid modes are available (a text search was given or the vector search has one).</summary>
+    public bool CanSearchText => _text is not null;
+
+    /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">Sparse or hybrid mode without a text search.</exception>
     public async ValueTask<RetrievalResult> RetrieveAsync(string query, RetrievalOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(options);
+        var mode = options.Mode;
+        if (mode is not (RetrievalMode.Dense or RetrievalMode.Sparse or RetrievalMode.Hybrid))
+            throw new ArgumentOutOfRangeException(nameof(options), mode, "unknown retrieval mode");
+        if (mode != RetrievalMode.Dense && _text is null)
+            throw new InvalidOperationException($"retrieval mode {mode} needs a text (BM25) search; this store has none");
         bool rerank = options.Rerank && _reranker is not null;
-        int candidates = rerank ? Math.Max(options.Candidates, options.K) : options.K;
+        int candidates = rerank || mode == RetrievalMode.Hybrid ? Math.Max(options.Candidates, options.K) : options.K;
+        var searchOptions = (options.Filter ?? new SearchOptions()) with { Limit = candidates, Ef = options.Ef ?? options.Filter?.Ef };
 
         long t0 = Stopwatch.GetTimestamp();
-        var vector = new float[_encoder.Dimension];
-        _encoder.Encode([query], vector);
+        float[]? vector = null;
+        if (mode != RetrievalMode.Sparse)
+        {
+            vector = new float[_encoder.Dimension];
+            _encoder.Encode([query], vector);
+        }
         long t1 = Stopwatch.GetTimestamp();
 
-        var searchOptions = (options.Filter ?? new SearchOptions()) with { Limit = candidates, Ef = options.Ef ?? options.Filter?.Ef };
-        SearchHit[] hits = ArrayPool<SearchHit>.Shared.Rent(candidates);
+        SearchHit[] dense = ArrayPool<SearchHit>.Shared.Rent(candidates);
+        SearchHit[] sparse = ArrayPool<SearchHit>.Shared.Rent(candidates);
         try
         {
-            int found = await _search.SearchAsync(vector, searchOptions, hits.AsMemory(0, candidates), cancellationToken).ConfigureAwait(false);
+            var denseTask = vector is null ? ValueTask.FromResult(0) : _search.SearchAsync(vector, searchOptions, dense.AsMemory(0, candidates), cancellationToken);
+            var sparseTask = mode == RetrievalMode.Dense ? ValueTask.FromResult(0) : _text!.SearchTextAsync(query, searchOptions, sparse.AsMemory(0, candidates), cancellationToken);
+            int denseFound = await denseTask.ConfigureAwait(false);
+            int sparseFound = await sparseTask.ConfigureAwait(false);
+            SearchHit[] hits;
+            int found;
+            switch (mode)
+            {
+                case RetrievalMode.Dense:
+                    (hits, found) = (dense, denseFound);
+                    Label(hits.AsSpan(0, found), HitSource.Dense);
+                    break;
+                case RetrievalMode.Sparse:
+                    (hits, found) = (sparse, sparseFound);
+                    Label(hits.AsSpan(0, found), HitSource.Sparse);
+                    break;
+                default:
+                    hits = new SearchHit[denseFound + sparseFound];
+                    found = HitFusion.Fuse(dense.AsSpan(0, denseFound), sparse.AsSpan(0, sparseFound), options.Fusion, options.RrfK, options.DenseWeight, hits);
+                    found = Math.Min(found, candidates);
+                    break;
+            }
             long t2 = Stopwatch.GetTimestamp();
 
             var ids = new ChunkId[found];
@@ -52,7 +95,7 @@ public sealed class Retriever : IRetriever
             var neighbours = new List<Neighbour>(found);
             for (int i = 0; i < found; i++)
             {
-                if (chunks[i] is { } chunk) neighbours.Add(new Neighbour(chunk, hits[i].Score));
+                if (chunks[i] is { } chunk) neighbours.Add(new Neighbour(chunk, hits[i].Score) { Source = hits[i].Source });
             }
 
             if (rerank && neighbours.Count > 0)
@@ -62,7 +105,7 @@ public sealed class Retriever : IRetriever
                 var scores = new float[texts.Length];
                 _reranker!.Score(query, texts, scores);
                 for (int i = 0; i < texts.Length; i++) neighbours[i] = neighbours[i] with { RerankScore = scores[i] };
-                // Stable: ties keep the vector search's order.
+                // Stable: ties keep the search's (or the fusion's) order.
                 neighbours = [.. neighbours.Select((n, i) => (n, i)).OrderByDescending(p => p.n.RerankScore).ThenBy(p => p.i).Select(p => p.n)];
             }
             long t4 = Stopwatch.GetTimestamp();
@@ -78,7 +121,13 @@ public sealed class Retriever : IRetriever
         }
         finally
         {
-            ArrayPool<SearchHit>.Shared.Return(hits);
+            ArrayPool<SearchHit>.Shared.Return(dense);
+            ArrayPool<SearchHit>.Shared.Return(sparse);
         }
+    }
+
+    private static void Label(Span<SearchHit> hits, HitSource source)
+    {
+        for (int i = 0; i < hits.Length; i++) hits[i] = hits[i] with { Source = source };
     }
 }

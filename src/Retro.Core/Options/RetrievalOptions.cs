@@ -22,6 +22,20 @@ public sealed record RetrievalOptions
     [Range(1, 4096)]
     public int? Ef { get; init; }
 
-    /// <summary>Filter applied to the search (e.g. exclude the query's own document).</summary>
+    /// <summary>Filter applied to the search (e.g. exclude the query's own document); both sides in hybrid mode.</summary>
     public SearchOptions? Filter { get; init; }
+
+    /// <summary>Dense (default), sparse (BM25) or hybrid (both, fused) candidate search.</summary>
+    public RetrievalMode Mode { get; init; } = RetrievalMode.Dense;
+
+    /// <summary>How hybrid mode merges the two lists (each side fetches <see cref="Candidates"/>).</summary>
+    public FusionMethod Fusion { get; init; } = FusionMethod.Rrf;
+
+    /// <summary>RRF's k: a hit at 1-based rank r adds 1 / (k + r).</summary>
+    [Range(1, 100000)]
+    public int RrfK { get; init; } = 60;
+
+    /// <summary>Weighted fusion's dense weight w in [0, 1] (sparse gets 1 − w).</summary>
+    [Range(0.0, 1.0)]
+    public float DenseWeight { get; init; } = 0.5f;
 }

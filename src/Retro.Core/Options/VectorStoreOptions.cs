@@ -43,6 +43,9 @@ public sealed record VectorStoreOptions
 
     public QuantizationKind Quantization { get; init; } = QuantizationKind.None;
 
+    /// <summary>BM25 text index of a new collection (analysis; k1 and b).</summary>
+    public Bm25Options Bm25 { get; init; } = new();
+
     /// <summary>Request timeout towards a remote store, in seconds.</summary>
     [Range(1, 3600)]
     public int TimeoutSeconds { get; init; } = 30;
@@ -57,5 +60,6 @@ public sealed record VectorStoreOptions
         EfConstruction = EfConstruction,
         Ef = Ef,
         Quantization = Quantization,
+        Bm25 = Bm25,
     };
 }
