@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Retro.Core;
 using Retro.VectorStore.Hnsw;
 using Retro.VectorStore.Payload;
+using Retro.VectorStore.Text;
 using Retro.VectorStore.Vectors;
 
 namespace Retro.VectorStore;
@@ -15,8 +16,10 @@ namespace Retro.VectorStore;
 /// <param name="GraphLoaded">Whether the persisted graph was usable.</param>
 /// <param name="GraphProblem">Why it was not, else null.</param>
 /// <param name="NodesInserted">Nodes (re)inserted into the graph.</param>
+/// <param name="TextsIndexed">Points whose text had no postings yet and was analysed on open (a collection from before the text index).</param>
+/// <param name="Postings">Postings loaded into the in-memory text index.</param>
 internal sealed record OpenReport(long Points, long CommittedOffsets, long DurableVectors, long VectorsReloaded, long TailVectorsZeroed,
-    bool GraphLoaded, string? GraphProblem, long NodesInserted)
+    bool GraphLoaded, string? GraphProblem, long NodesInserted, long TextsIndexed, long Postings)
 {
     public bool Repaired => VectorsReloaded > 0 || TailVectorsZeroed > 0 || NodesInserted > 0;
 }
@@ -24,8 +27,11 @@ internal sealed record OpenReport(long Points, long CommittedOffsets, long Durab
 public sealed partial class EmbeddedVectorStore
 {
     /// <summary>The state of the open collection. Mutated by the writer only.</summary>
-    private sealed class OpenCollection(CollectionSpec spec, string directory, FileStream folderLock, PayloadDatabase database, VectorStorage vectors, HnswIndex index, IdTracker tracker) : IDisposable
+    private sealed class OpenCollection(CollectionSpec spec, string directory, FileStream folderLock, PayloadDatabase database, VectorStorage vectors, HnswIndex index,
+        IdTracker tracker, TextAnalyzer analyzer, InvertedIndex text) : IDisposable
     {
+        public TextAnalyzer Analyzer { get; } = analyzer;
+        public InvertedIndex Text { get; } = text;
         public CollectionSpec Spec { get; } = spec;
         public string Directory { get; } = directory;
         public PayloadDatabase Database { get; } = database;
@@ -60,13 +66,25 @@ public sealed partial class EmbeddedVectorStore
             database = new PayloadDatabase(Path.Combine(directory, StoreFiles.Database));
             var stored = database.ReadSpec();
             if (stored is not null) ThrowIfConflicting(stored, requested);
-            // The graph was built with the stored M / efConstruction; Ef and quantization may change between opens.
-            var spec = stored is null ? requested : stored with { Ef = requested.Ef, Quantization = requested.Quantization };
+            // The graph was built with the stored M / efConstruction; Ef and quantization may change between opens, and so
+            // may BM25's k1 and b (applied at query time); the text analysis may not.
+            var spec = stored is null ? requested : stored with
+            {
+                Ef = requested.Ef,
+                Quantization = requested.Quantization,
+                Bm25 = stored.Bm25 with { K1 = requested.Bm25.K1, B = requested.Bm25.B },
+            };
             if (spec != stored) database.WriteSpec(spec);
 
             long committed = database.ReadNextOffset();
             var tracker = new IdTracker();
             foreach (var row in database.ReadPointRows()) tracker.Set(row.Offset, row.Id, row.DocumentId, row.MetadataJson, row.Hash);
+
+            // Text: the postings are committed with the points; only a collection older than the text index lacks some.
+            var analyzer = new TextAnalyzer(spec.Bm25);
+            long textsIndexed = database.IndexMissingTexts(analyzer);
+            var text = new InvertedIndex();
+            database.LoadPostings(text);
 
             // Vectors: trust the file up to its flushed high-water mark, reload the rest from the database.
             vectors = VectorStorage.OpenFile(Path.Combine(directory, StoreFiles.Vectors), spec.Dimension, out _);
@@ -100,11 +118,12 @@ public sealed partial class EmbeddedVectorStore
             long inserted = committed - graph.Count;
             index.Add((uint)graph.Count, (uint)committed, _options.BuildThreads, node => !tracker.IsLive(node));
 
-            var c = new OpenCollection(spec, directory, folderLock, database, vectors, index, tracker) { NextOffset = committed, GraphSavedAt = loaded ? graph.Count : 0 };
-            var report = new OpenReport(tracker.Count, committed, durable, reloaded, zeroed, loaded, problem, inserted);
+            var c = new OpenCollection(spec, directory, folderLock, database, vectors, index, tracker, analyzer, text) { NextOffset = committed, GraphSavedAt = loaded ? graph.Count : 0 };
+            var report = new OpenReport(tracker.Count, committed, durable, reloaded, zeroed, loaded, problem, inserted, textsIndexed, text.Postings);
             LastOpenReport = report;
             if (report.Repaired || !loaded) SaveDerived(c);
             if (report.Repaired) Log.Repaired(_logger, spec.Name, report.ToString());
+            if (textsIndexed > 0) Log.TextsIndexed(_logger, spec.Name, textsIndexed);
             Log.Opened(_logger, spec.Name, tracker.Count, spec.Dimension, spec.Metric);
             return c;
         }
@@ -140,6 +159,9 @@ public sealed partial class EmbeddedVectorStore
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Repaired collection {Collection} on open: {Report}")]
         public static partial void Repaired(ILogger logger, string collection, string report);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "Collection {Collection}: indexed the text of {Points} points that had no BM25 postings")]
+        public static partial void TextsIndexed(ILogger logger, string collection, long points);
 
         [LoggerMessage(Level = LogLevel.Error, Message = "Collection {Collection} faulted while indexing a committed batch")]
         public static partial void Faulted(ILogger logger, string collection, Exception exception);

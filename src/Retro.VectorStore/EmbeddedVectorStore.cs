@@ -6,6 +6,7 @@ using Retro.Core;
 using Retro.VectorStore.Hnsw;
 using Retro.VectorStore.Metrics;
 using Retro.VectorStore.Payload;
+using Retro.VectorStore.Text;
 using Retro.VectorStore.Vectors;
 
 namespace Retro.VectorStore;
@@ -16,9 +17,11 @@ namespace Retro.VectorStore;
 /// graph (both derived, each with a high-water mark). An upsert commits to SQLite (WAL, synchronous=FULL) before it
 /// touches the derived files, so an acknowledged batch survives kill -9 and power loss; opening a collection repairs
 /// whatever the derived files miss (vectors reloaded from SQLite, missing nodes re-inserted into the graph).
+/// The store indexes each chunk's text for BM25 itself (<see cref="ITextSearch"/>): the postings commit in the same
+/// transaction as the payload, and an in-memory copy of them answers text searches.
 /// Thread-safe: searches and fetches run concurrently with one writer; writes are serialised.
 /// </summary>
-public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoints
+public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoints, ITextSearch
 {
     private readonly string _root;
     private readonly EmbeddedStoreOptions _options;
@@ -66,12 +69,17 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
     /// <summary>The index of the open collection (tests, benchmarks).</summary>
     internal HnswIndex Index => Current().Index;
 
+    /// <summary>Rows of the collection's postings table (tests).</summary>
+    internal long PostingRows() => Current().Database.CountPostings();
+
     // ---------------------------------------------------------------- collection
 
     /// <inheritdoc />
     public async ValueTask EnsureCollectionAsync(CollectionSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(spec.Bm25, nameof(spec));
+        spec.Bm25.Validate();
         var errors = new List<ValidationResult>();
         if (!Validator.TryValidateObject(spec, new ValidationContext(spec), errors, validateAllProperties: true))
         {
@@ -105,6 +113,11 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
             throw new InvalidOperationException($"collection '{existing.Name}' exists with dimension {existing.Dimension} and metric {existing.Metric}; " +
                 $"requested dimension {requested.Dimension} and metric {requested.Metric}");
         }
+        if (!existing.Bm25.SameAnalysis(requested.Bm25))
+        {
+            throw new InvalidOperationException($"collection '{existing.Name}' indexes text with stop words={existing.Bm25.StopWords}, stemming={existing.Bm25.Stemming}; " +
+                $"requested stop words={requested.Bm25.StopWords}, stemming={requested.Bm25.Stemming} (re-index into a new collection to change them)");
+        }
     }
 
     // ---------------------------------------------------------------- writes
@@ -114,7 +127,7 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
     {
         ArgumentNullException.ThrowIfNull(points);
         var spec = Collection;
-        var prepared = Prepare(points, spec);
+        var prepared = Prepare(points, spec, Current().Analyzer);
         cancellationToken.ThrowIfCancellationRequested();
         if (prepared.Length == 0) return;
         await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -135,8 +148,8 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
             }
             if (writes.Count == 0) return;
 
-            c.Database.Upsert(writes, next); // the commit point: durable from here on
-            Apply(c, writes, next);
+            var replaced = c.Database.Upsert(writes, next); // the commit point: durable from here on
+            Apply(c, writes, next, replaced);
         }
         finally
         {
@@ -144,7 +157,7 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
         }
     }
 
-    private static PointWrite[] Prepare(IReadOnlyList<VectorPoint> points, CollectionSpec spec)
+    private static PointWrite[] Prepare(IReadOnlyList<VectorPoint> points, CollectionSpec spec, TextAnalyzer analyzer)
     {
         var prepared = new PointWrite[points.Count];
         for (int i = 0; i < prepared.Length; i++)
@@ -166,13 +179,14 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
                 if (!float.IsFinite(x)) throw new ArgumentException($"point {i} ({c.Id}) has a non-finite component", nameof(points));
             }
             if (spec.Metric == DistanceMetric.Cosine) VectorMath.Normalize(vector);
-            prepared[i] = new PointWrite(c, vector, 0, PayloadDatabase.ContentHash(c, vector));
+            var terms = analyzer.Count(c.Text, out int length);
+            prepared[i] = new PointWrite(c, vector, 0, PayloadDatabase.ContentHash(c, vector), terms, length);
         }
         return prepared;
     }
 
-    /// <summary>Applies a committed batch to the derived state (vectors, id tracker, graph).</summary>
-    private void Apply(OpenCollection c, List<PointWrite> writes, uint next)
+    /// <summary>Applies a committed batch to the derived state (vectors, id tracker, text index, graph).</summary>
+    private void Apply(OpenCollection c, List<PointWrite> writes, uint next, List<DocumentTerms> replaced)
     {
         try
         {
@@ -188,6 +202,9 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
                 }
                 c.Tracker.Set(w.Offset, w.Chunk.Id, w.Chunk.DocumentId, PayloadDatabase.MetadataJson(w.Chunk.Metadata), w.Hash);
             }
+            var added = new List<DocumentTerms>(writes.Count);
+            foreach (var w in writes) added.Add(new DocumentTerms(w.Offset, w.Terms, w.Length));
+            c.Text.Apply(replaced, added);
             c.Index.Add(start, next, _options.BuildThreads);
             c.NextOffset = next;
             if (c.NextOffset - c.GraphSavedAt >= _options.GraphSaveInterval) SaveDerived(c);
@@ -211,12 +228,13 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
         {
             var c = CurrentForWrite();
             cancellationToken.ThrowIfCancellationRequested();
-            var offsets = c.Database.DeleteDocument(documentId);
+            var offsets = c.Database.DeleteDocument(documentId, out var removedTerms);
             foreach (uint offset in offsets)
             {
                 c.Tracker.Remove(offset);
                 c.Index.Delete(offset);
             }
+            c.Text.Apply(removedTerms, []);
             return offsets.Count;
         }
         finally
@@ -307,6 +325,46 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
         {
             ArrayPool<float>.Shared.Return(q);
             ArrayPool<Candidate>.Shared.Return(found);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<int> SearchTextAsync(string query, SearchOptions options, Memory<SearchHit> results, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(options);
+        cancellationToken.ThrowIfCancellationRequested();
+        EnterRead();
+        try
+        {
+            return ValueTask.FromResult(SearchText(Current(), query, options, results.Span, cancellationToken));
+        }
+        finally
+        {
+            ExitRead();
+        }
+    }
+
+    private static int SearchText(OpenCollection c, string query, SearchOptions options, Span<SearchHit> results, CancellationToken cancellationToken)
+    {
+        if (options.Limit is < 1 or > 10_000) throw new ArgumentOutOfRangeException(nameof(options), options.Limit, "Limit must be in 1..10000");
+        int limit = Math.Min(options.Limit, results.Length);
+        if (limit == 0) return 0;
+        var filter = options.HasFilter ? new PointFilter(c.Tracker, options) : null;
+        if (filter is { MatchesNothing: true }) return 0;
+        var terms = c.Analyzer.Count(query, out _);
+        if (terms.Length == 0) return 0;
+        var found = ArrayPool<(uint Offset, float Score)>.Shared.Rent(limit);
+        try
+        {
+            int n = c.Text.Search(terms, c.Spec.Bm25.K1, c.Spec.Bm25.B, filter, found.AsSpan(0, limit), cancellationToken);
+            var ids = c.Tracker.Arrays;
+            for (int i = 0; i < n; i++) results[i] = new SearchHit(ids.Ids[found[i].Offset], found[i].Score);
+            return n;
+        }
+        finally
+        {
+            ArrayPool<(uint Offset, float Score)>.Shared.Return(found);
         }
     }
 
