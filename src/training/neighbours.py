@@ -115,6 +115,7 @@ def compute(cfg):
     db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
     t0 = time.time()
     db_emb = embed(encoder, chunk_sequences(db["tokens"], m), sep, m + 2, device, batch=cfg["nb_batch"])
+    print(f"neighbours: embedded {len(db_emb):,} database chunks in {time.time() - t0:.0f} s", flush=True)
     db_doc, _ = chunk_docs(db["doc_offsets"], len(db["tokens"]), m)
     report = {}
     for split in cfg["nb_splits"].split(","):

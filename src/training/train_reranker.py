@@ -96,6 +96,9 @@ def train(cfg):
     os.makedirs(out, exist_ok=True)
     tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
     encoder = load_model(os.path.join(cfg["out_dir"], "encoder", "ckpt"))[0].to(device).eval()
+    if cfg["rr_max_len"] > encoder.config.max_position_embeddings:
+        raise SystemExit(f"rr_max_len {cfg['rr_max_len']} exceeds the bi-encoder's max_position_embeddings "
+                         f"{encoder.config.max_position_embeddings} (the cross-encoder starts from it): lower rr_max_len")
     split = read_json(os.path.join(cfg["out_dir"], "encoder", "squad_split.json"))
     paragraphs, squad_train, heldout = squad_data(tok, cfg["enc_max_len"], split,
                                                   max_train=cfg["squad_max_train_questions"])

@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 import prepare_corpus as pc
 
@@ -135,3 +136,18 @@ def test_end_to_end_writes_shards_and_report(tmp_path, monkeypatch):
     first = (out / "train" / "c4-train.00000-of-00001.json.gz").read_bytes()
     pc.main(["--out", str(out)])
     assert (out / "train" / "c4-train.00000-of-00001.json.gz").read_bytes() == first  # deterministic
+
+
+def test_squad_heldout_file_has_only_the_encoders_heldout_articles(tmp_path):
+    import json as _json
+    import squad_heldout
+    from pairs import SQUAD, squad_articles, squad_split
+    if not os.path.exists(SQUAD):
+        pytest.skip("SQuAD dev file not in ../shared/data")
+    out = tmp_path / "held.json"
+    squad_heldout.main(["--out", str(out)])
+    data = _json.load(open(out))
+    split = squad_split(squad_articles())
+    titles = [a["title"] for a in data["data"]]
+    assert titles and set(titles) == set(split["heldout_articles"])
+    assert not set(titles) & set(split["train_articles"])
