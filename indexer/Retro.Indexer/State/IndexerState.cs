@@ -61,14 +61,16 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
     /// <summary>
     /// The state folder the indexer uses for a store unless told otherwise: inside the embedded collection's folder
     /// (<c>{Path}/{Collection}/indexer</c>), or <c>data/indexer/{Collection}</c> for a remote store. Relative paths
-    /// are relative to the current folder.
+    /// are relative to <paramref name="baseFolder"/> (default: the current folder), so the service, which resolves
+    /// paths against the repository root, and the command line share one state per store.
     /// </summary>
-    public static string DefaultFolder(VectorStoreOptions store)
+    public static string DefaultFolder(VectorStoreOptions store, string? baseFolder = null)
     {
         ArgumentNullException.ThrowIfNull(store);
-        return Path.GetFullPath(store.Provider == VectorStoreProvider.Embedded
+        string relative = store.Provider == VectorStoreProvider.Embedded
             ? Path.Combine(store.Path, store.Collection, "indexer")
-            : Path.Combine("data", "indexer", store.Collection));
+            : Path.Combine("data", "indexer", store.Collection);
+        return baseFolder is null ? Path.GetFullPath(relative) : Path.GetFullPath(relative, Path.GetFullPath(baseFolder));
     }
 
     /// <summary>Full path of the state folder.</summary>

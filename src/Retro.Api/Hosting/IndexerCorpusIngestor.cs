@@ -13,14 +13,15 @@ namespace Retro.Api.Hosting;
 /// <summary>
 /// <see cref="ICorpusIngestor"/> over the indexer's pipeline: chunks with the decoder's tokenizer (so neighbours are
 /// decoder tokens), embeds with the bi-encoder, writes to the store; indexer state (checkpoints, rejects) lives in
-/// <c>{store path}/ingest</c>, so an interrupted first start resumes.
+/// the indexer command's default folder (<see cref="IndexerState.DefaultFolder"/>), so an interrupted first start
+/// resumes, and <c>indexer stats</c>/<c>verify</c> and later <c>ingest</c> runs see what the service ingested.
 /// </summary>
 internal sealed class IndexerCorpusIngestor(
     IRetroDecoder decoder, IOptions<ChunkingOptions> chunking, IOptions<VectorStoreOptions> store, RepositoryPaths paths) : ICorpusIngestor
 {
     public async Task<long> IngestAsync(string corpusPath, ITextEncoder encoder, IVectorStore target, IProgress<(long Documents, long Chunks)> progress, CancellationToken cancellationToken)
     {
-        string stateFolder = Path.Combine(paths.Resolve(store.Value.Path), "ingest");
+        string stateFolder = IndexerState.DefaultFolder(store.Value, paths.Root);
         Directory.CreateDirectory(stateFolder);
         var shards = ShardResolver.Resolve([corpusPath]);
         using var metrics = new IndexerMetrics();
