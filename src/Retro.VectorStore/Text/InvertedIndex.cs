@@ -115,6 +115,12 @@ internal sealed class InvertedIndex
     /// BM25 of every document sharing a term with <paramref name="query"/> (term ids with query counts), best
     /// <c>results.Length</c> that <paramref name="filter"/> accepts written best first (ties: lower offset first).
     /// </summary>
+    /// <remarks>
+    /// Exact top-k with MaxScore-style pruning (Turtle &amp; Flood 1995): terms are scored rarest-impact first, term at a
+    /// time. Each term adds at most its upper bound idf · (k1 + 1) to a document, so once the k-th best partial score θ
+    /// exceeds the bounds of all remaining terms, no unseen document can enter the top k: the remaining (common, long)
+    /// posting lists are then only probed for the candidates that can still reach θ, by galloping search.
+    /// </remarks>
     public int Search(ReadOnlySpan<TermCount> query, float k1, float b, INodeFilter? filter, Span<(uint Offset, float Score)> results, CancellationToken cancellationToken)
     {
         if (results.IsEmpty || query.IsEmpty) return 0;
@@ -122,27 +128,51 @@ internal sealed class InvertedIndex
         float[]? scores = null;
         uint[]? touched = null;
         int touchedCount = 0;
+        (uint, float)[]? heap = null;
         try
         {
             if (_documents == 0) return 0;
-            float n = _documents;
             float avg = (float)AverageLength;
             if (avg <= 0) avg = 1;
             int[] lengths = _lengths;
-            scores = _scorePool.Rent(lengths.Length);
+            float normA = k1 * (1f - b), normB = k1 * b / avg;
+
+            // Resolve terms; order by upper bound, highest first.
+            var terms = new (PostingList List, float Weight)[query.Length];
+            int nt = 0;
             long maxTouched = 0;
             foreach (var q in query)
             {
-                if (_terms.TryGetValue(q.Term, out var list)) maxTouched += list.Count;
+                if (!_terms.TryGetValue(q.Term, out var list)) continue;
+                terms[nt++] = (list, q.Count * Bm25.Idf(list.Count, _documents) * (k1 + 1f));
+                maxTouched += list.Count;
             }
+            if (nt == 0) return 0;
+            Array.Sort(terms, 0, nt, Comparer<(PostingList List, float Weight)>.Create((x, y) => y.Weight != x.Weight ? y.Weight.CompareTo(x.Weight) : x.List.Count.CompareTo(y.List.Count)));
+            var suffix = new float[nt + 1]; // suffix[i] = Σ_{j ≥ i} upper bound of term j
+            var remainingPostings = new long[nt + 1];
+            for (int i = nt - 1; i >= 0; i--)
+            {
+                suffix[i] = suffix[i + 1] + terms[i].Weight;
+                remainingPostings[i] = remainingPostings[i + 1] + terms[i].List.Count;
+            }
+
+            scores = _scorePool.Rent(lengths.Length);
             touched = ArrayPool<uint>.Shared.Rent((int)Math.Min(maxTouched, lengths.Length) + 1);
-            float k1plus1 = k1 + 1f;
-            float normA = k1 * (1f - b), normB = k1 * b / avg;
-            foreach (var q in query)
+            heap = ArrayPool<(uint, float)>.Shared.Rent(results.Length);
+            int limit = results.Length;
+            int t = 0;
+            // Phase 1: score whole lists (adding new documents) while an unseen document could still make the top k.
+            for (; t < nt; t++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (!_terms.TryGetValue(q.Term, out var list)) continue;
-                float weight = q.Count * Bm25.Idf(list.Count, (long)n) * k1plus1;
+                // Checking costs a pass over the touched documents: only worth it when the lists left are longer.
+                if (touchedCount >= limit && remainingPostings[t] > touchedCount)
+                {
+                    float theta = Threshold(scores, touched.AsSpan(0, touchedCount), filter, heap.AsSpan(0, limit));
+                    if (CannotReach(0f, suffix[t], theta)) break;
+                }
+                var (list, weight) = terms[t];
                 var offsets = list.Offsets;
                 var tfs = list.Frequencies;
                 for (int i = 0; i < list.Count; i++)
@@ -154,7 +184,41 @@ internal sealed class InvertedIndex
                     scores[o] += s;
                 }
             }
-            return TopK(scores, touched.AsSpan(0, touchedCount), filter, results);
+            if (t == nt) return TopK(scores, touched.AsSpan(0, touchedCount), filter, results);
+
+            // Phase 2: only candidates that can still reach θ; probe the remaining lists for them.
+            var candidates = new List<uint>();
+            {
+                float theta = Threshold(scores, touched.AsSpan(0, touchedCount), filter, heap.AsSpan(0, limit));
+                foreach (uint o in touched.AsSpan(0, touchedCount))
+                {
+                    if (!CannotReach(scores[o], suffix[t], theta) && (filter is null || filter.Accepts(o))) candidates.Add(o);
+                }
+            }
+            candidates.Sort();
+            for (; t < nt && candidates.Count > 0; t++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var (list, weight) = terms[t];
+                var offsets = list.Offsets;
+                var tfs = list.Frequencies;
+                int p = 0;
+                foreach (uint o in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(candidates))
+                {
+                    p = Gallop(offsets, p, list.Count, o);
+                    if (p == list.Count) break;
+                    if (offsets[p] != o) continue;
+                    float tf = tfs[p];
+                    scores[o] += weight * tf / (tf + normA + normB * lengths[o]);
+                }
+                if (candidates.Count > limit)
+                {
+                    float theta = Threshold(scores, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(candidates), null, heap.AsSpan(0, limit));
+                    float rest = suffix[t + 1];
+                    candidates.RemoveAll(o => CannotReach(scores[o], rest, theta));
+                }
+            }
+            return TopK(scores, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(candidates), null, results);
         }
         finally
         {
@@ -165,11 +229,56 @@ internal sealed class InvertedIndex
                 _scorePool.Return(scores);
             }
             if (touched is not null) ArrayPool<uint>.Shared.Return(touched);
+            if (heap is not null) ArrayPool<(uint, float)>.Shared.Return(heap);
         }
+    }
+
+    /// <summary>
+    /// Whether a document at <paramref name="partial"/> with at most <paramref name="bound"/> still to come stays strictly
+    /// below <paramref name="theta"/> (with a relative margin for float rounding of the sums).
+    /// </summary>
+    private static bool CannotReach(float partial, float bound, float theta) => (partial + bound) * 1.0001f + 1e-6f < theta;
+
+    /// <summary>The k-th best score among <paramref name="offsets"/> (k = the heap's length), or -∞ when fewer qualify.</summary>
+    private static float Threshold(float[] scores, ReadOnlySpan<uint> offsets, INodeFilter? filter, Span<(uint Offset, float Score)> heap)
+    {
+        int count = TopKHeap(scores, offsets, filter, heap);
+        return count < heap.Length ? float.NegativeInfinity : heap[0].Score;
+    }
+
+    /// <summary>First index ≥ <paramref name="from"/> whose offset is ≥ <paramref name="target"/> (exponential then binary search).</summary>
+    private static int Gallop(uint[] offsets, int from, int count, uint target)
+    {
+        if (from >= count || offsets[from] >= target) return from;
+        int step = 1, lo = from, hi = from + 1;
+        while (hi < count && offsets[hi] < target)
+        {
+            lo = hi;
+            step <<= 1;
+            hi = from + step;
+        }
+        if (hi > count) hi = count;
+        // offsets[lo] < target; answer in (lo, hi]
+        int i = Array.BinarySearch(offsets, lo + 1, hi - lo - 1 < 0 ? 0 : hi - lo - 1, target);
+        if (i >= 0) return i;
+        return ~i;
     }
 
     /// <summary>Selects the best by a bounded min-heap, then sorts them best first.</summary>
     private static int TopK(float[] scores, ReadOnlySpan<uint> touched, INodeFilter? filter, Span<(uint Offset, float Score)> results)
+    {
+        int count = TopKHeap(scores, touched, filter, results);
+        // Heap sort: repeatedly move the worst to the end.
+        for (int end = count - 1; end > 0; end--)
+        {
+            (results[0], results[end]) = (results[end], results[0]);
+            SiftDown(results, 0, end);
+        }
+        return count;
+    }
+
+    /// <summary>The best (at most the span's length) as a min-heap on "better": the root is the worst kept.</summary>
+    private static int TopKHeap(float[] scores, ReadOnlySpan<uint> touched, INodeFilter? filter, Span<(uint Offset, float Score)> results)
     {
         int limit = results.Length, count = 0;
         foreach (uint o in touched)
@@ -187,12 +296,6 @@ internal sealed class InvertedIndex
                 results[0] = (o, s);
                 SiftDown(results, 0, count);
             }
-        }
-        // Heap sort: repeatedly move the worst to the end.
-        for (int end = count - 1; end > 0; end--)
-        {
-            (results[0], results[end]) = (results[end], results[0]);
-            SiftDown(results, 0, end);
         }
         return count;
     }
