@@ -34,6 +34,8 @@ public sealed class DecodeSuite : ISuite
         int tokens = IntArg(args, "--tokens", 512), repeats = IntArg(args, "--repeats", 3), threads = IntArg(args, "--threads", 2);
         int batchSize = IntArg(args, "--batch", 0);
         bool peer = !args.Contains("--no-peer"), keep = args.Contains("--keep");
+        int libAt = Array.IndexOf(args, "--peer-lib");
+        string? peerLib = libAt >= 0 && libAt + 1 < args.Length ? args[libAt + 1] : null; // OpenBLAS for the peer (see embed)
         var config = new RetroConfig
         {
             VocabSize = 16384, DModel = 512, NLayers = 8, NHeads = 8, DFf = 2048, MaxSeqLen = tokens,
@@ -74,7 +76,7 @@ public sealed class DecodeSuite : ISuite
             double peerRate = double.NaN;
             if (peer)
             {
-                var (rate, spread, peerLogits) = RunPeer(root, inputs, repeats, threads);
+                var (rate, spread, peerLogits) = RunPeer(root, inputs, repeats, threads, peerLib);
                 peerRate = rate;
                 Console.WriteLine($"  peer PyTorch F32 (model.py Retro.step): {rate:F1} tok/s (spread {spread})");
                 double e32 = ParityAgainst(peerLogits, f32.Logits), e16 = ParityAgainst(peerLogits, bf16.Logits);
@@ -193,7 +195,7 @@ public sealed class DecodeSuite : ISuite
                           $"last logits vs batch-1 rel. error {agree:E2}");
     }
 
-    static (double Rate, string Spread, float[] Logits) RunPeer(string root, string inputs, int repeats, int threads)
+    static (double Rate, string Spread, float[] Logits) RunPeer(string root, string inputs, int repeats, int threads, string? peerLib)
     {
         string script = Path.Combine(RepoRoot(), "tests", "Retro.Benchmarks", "peers", "decode_peer.py");
         string output = Path.Combine(root, "peer_logits.safetensors");
@@ -209,6 +211,9 @@ public sealed class DecodeSuite : ISuite
         psi.Environment.Remove("OPENBLAS_CORETYPE"); // the image pins OpenBLAS to AVX2; let it use AVX-512
         psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
         psi.Environment["OMP_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
+        if (peerLib is not null) // e.g. an unpacked libopenblas0-pthread: its libblas.so.3 replaces Debian's netlib one
+            psi.Environment["LD_LIBRARY_PATH"] = peerLib + (psi.Environment.TryGetValue("LD_LIBRARY_PATH", out var old) && !string.IsNullOrEmpty(old) ? ":" + old : "");
+        Console.WriteLine($"peer: BLAS {(peerLib is null ? "the system's libblas.so.3 (netlib on Debian unless OpenBLAS is installed: pass --peer-lib DIR)" : "from " + peerLib)}");
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
         var stderr = p.StandardError.ReadToEndAsync();
         string stdout = p.StandardOutput.ReadToEnd();
