@@ -153,6 +153,24 @@ public sealed class JsonlReaderTests : IDisposable
     }
 
     [Fact]
+    public void A_multi_member_gzip_file_is_whole_and_one_cut_inside_its_last_member_is_not()
+    {
+        // `cat a.gz b.gz c.gz`: the trailer at the end holds only the last member's size.
+        var members = Enumerable.Range(0, 3).Select(m => TestFiles.Gzip(string.Join("\n",
+            Enumerable.Range(0, 400).Select(i => $"{{\"text\":\"member {m} document {i} {i * 7919 % 1000}\"}}")) + "\n")).ToArray();
+        byte[] all = [.. members[0], .. members[1], .. members[2]];
+        string whole = TestFiles.WriteBytes(_dir["cat.jsonl.gz"], all);
+        var records = new JsonlReader(1024).Read(Shard.For(whole)).ToList();
+        records.Count.ShouldBe(1200);
+        records.ShouldAllBe(r => r.Reject == null);
+
+        string cut = TestFiles.WriteBytes(_dir["cat-cut.jsonl.gz"], all[..(members[0].Length + members[1].Length + members[2].Length / 2)]);
+        var damaged = new JsonlReader(1024).Read(Shard.For(cut)).ToList();
+        damaged.Count(r => r.Document is not null).ShouldBeGreaterThanOrEqualTo(800);
+        damaged[^1].Reject.ShouldNotBeNull().Reason.ShouldBe(RejectReason.CorruptCompression);
+    }
+
+    [Fact]
     public void Binary_files_and_unreadable_paths_are_shard_rejects()
     {
         var random = new Random(7);

@@ -282,7 +282,44 @@ public sealed class JsonlReader
         file.Position = length - 4;
         file.ReadExactly(trailer);
         uint size = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer);
-        return size == (uint)decompressedLength ? null : $"gzip stream truncated: trailer says {size} bytes, {decompressedLength} decompressed";
+        if (size == (uint)decompressedLength || MemberSizesAddUp(file, size, decompressedLength)) return null;
+        return $"gzip stream truncated: trailer says {size} bytes, {decompressedLength} decompressed";
+    }
+
+    /// <summary>
+    /// A file of several gzip members (`cat a.gz b.gz`, or gzip writers that flush members) has the last member's size
+    /// in its trailer. Each member boundary is a trailer (CRC32, ISIZE) followed by a header (1f 8b 08, flags with the
+    /// reserved bits clear): when the ISIZEs before every such header, plus the last one, add up to what was
+    /// decompressed, the file is whole. (A header-like byte run inside deflate data makes the sum miss, and the file is
+    /// reported as before: never a false "whole".) Scans the compressed bytes once, only when the simple check fails.
+    /// </summary>
+    static bool MemberSizesAddUp(FileStream file, uint lastSize, long decompressedLength)
+    {
+        const int Block = 1 << 20, Keep = 7; // a header test at i reads i-4 .. i+3
+        var buffer = new byte[Block + Keep];
+        uint sum = lastSize;
+        int members = 1, carried = 0, scanFrom = 4;
+        long offset = 0; // file offset of buffer[0]
+        file.Position = 0;
+        while (true)
+        {
+            int read = file.Read(buffer, carried, Block);
+            int valid = carried + read;
+            for (int i = scanFrom; i < valid - 3; i++)
+            {
+                if (buffer[i] != 0x1f || buffer[i + 1] != 0x8b || buffer[i + 2] != 0x08 || (buffer[i + 3] & 0xE0) != 0) continue;
+                if (offset + i < 18) continue; // inside the first member's header and minimal body
+                sum += System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(i - 4, 4));
+                members++;
+            }
+            if (read == 0) break;
+            int keep = Math.Min(valid, Keep);
+            Buffer.BlockCopy(buffer, valid - keep, buffer, 0, keep);
+            offset += valid - keep;
+            carried = keep;
+            scanFrom = Math.Max(4, keep - 3);
+        }
+        return members > 1 && sum == (uint)decompressedLength;
     }
 
     static long SafePosition(FileStream file)
