@@ -66,7 +66,8 @@ internal sealed class GenerationCollector(GenerationPlan plan, ModelIds models)
         for (int i = 0; i < list.Length; i++)
         {
             var n = neighbours[i];
-            list[i] = new NeighbourInfo(n.Chunk.Id.ToString(), n.Chunk.Url, n.Chunk.Text, n.Chunk.ContinuationText, n.Score, n.RerankScore);
+            list[i] = new NeighbourInfo(n.Chunk.Id.ToString(), n.Chunk.Url, n.Chunk.Text, n.Chunk.ContinuationText, n.Score, n.RerankScore,
+                RequestValidation.SourceName(n.Source));
         }
         return list;
     }

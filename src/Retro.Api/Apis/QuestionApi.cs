@@ -53,7 +53,8 @@ public static class QuestionApi
         IOptions<RetrievalOptions> retrieval, IOptions<GenerationOptions> generation, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var plan = RequestValidation.Validate(request, service.Value, retrieval.Value, generation.Value, out var errors);
-        if (plan is null) return TypedResults.ValidationProblem(errors);
+        if (plan is not null && !plan.ClosedBook) RequestValidation.CheckRetriever(errors, plan.Retrieval, retriever);
+        if (plan is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
         var (run, error) = await GenerationRun.StartAsync(generator, retriever, plan, isQuestion: true, "question", models,
             loggers.CreateLogger(typeof(QuestionApi)), cancellationToken);
         if (run is null) return error!;
@@ -68,7 +69,8 @@ public static class QuestionApi
         IOptions<RetrievalOptions> retrieval, IOptions<GenerationOptions> generation, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var plan = RequestValidation.Validate(request, service.Value, retrieval.Value, generation.Value, out var errors);
-        if (plan is null) return TypedResults.ValidationProblem(errors);
+        if (plan is not null && !plan.ClosedBook) RequestValidation.CheckRetriever(errors, plan.Retrieval, retriever);
+        if (plan is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
         var (run, error) = await GenerationRun.StartAsync(generator, retriever, plan, isQuestion: false, "prompt", models,
             loggers.CreateLogger(typeof(QuestionApi)), cancellationToken);
         if (run is null) return error!;
@@ -83,7 +85,8 @@ public static class QuestionApi
         CancellationToken cancellationToken)
     {
         var options = RequestValidation.Validate(request, service.Value, retrieval.Value, out var errors);
-        if (options is null) return TypedResults.ValidationProblem(errors);
+        if (options is not null) RequestValidation.CheckRetriever(errors, options, retriever);
+        if (options is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
         using var activity = RetroTelemetry.ActivitySource.StartActivity("retrieve");
         long start = Stopwatch.GetTimestamp();
         var result = await retriever.RetrieveAsync(request.Query!, options, cancellationToken);

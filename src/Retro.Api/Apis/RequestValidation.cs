@@ -18,6 +18,9 @@ internal static class RequestValidation
 {
     public const string Retrieval = "retrieval";
     public const string ClosedBook = "closed-book";
+    public const string Dense = "dense";
+    public const string Sparse = "sparse";
+    public const string Hybrid = "hybrid";
     public const int MaxK = 64;
     public const int MaxCandidates = 1000;
     public const int MaxStops = 4;
@@ -27,7 +30,7 @@ internal static class RequestValidation
     {
         errors = [];
         RequireText(errors, "question", request.Question, service.MaxQuestionChars);
-        var plan = Common(errors, request.Mode, request.K, request.Candidates, request.Rerank, request.MaxTokens, request.Temperature,
+        var plan = Common(errors, request.Mode, request.K, request.Candidates, request.Rerank, request.RetrievalMode, request.MaxTokens, request.Temperature,
             request.TopP, null, request.Seed, null, service, retrieval, generation);
         return errors.Count == 0 ? new GenerationPlan(request.Question!, plan.ClosedBook, plan.Retrieval, plan.Generation, request.Stream) : null;
     }
@@ -36,7 +39,7 @@ internal static class RequestValidation
     {
         errors = [];
         RequireText(errors, "prompt", request.Prompt, service.MaxPromptChars);
-        var plan = Common(errors, request.Mode, request.K, request.Candidates, request.Rerank, request.MaxTokens, request.Temperature,
+        var plan = Common(errors, request.Mode, request.K, request.Candidates, request.Rerank, request.RetrievalMode, request.MaxTokens, request.Temperature,
             request.TopP, request.TopK, request.Seed, request.Stop, service, retrieval, generation);
         return errors.Count == 0 ? new GenerationPlan(request.Prompt!, plan.ClosedBook, plan.Retrieval, plan.Generation, request.Stream) : null;
     }
@@ -45,12 +48,12 @@ internal static class RequestValidation
     {
         errors = [];
         RequireText(errors, "query", request.Query, service.MaxQuestionChars);
-        var options = RetrievalFrom(errors, request.K, request.Candidates, request.Rerank, retrieval);
+        var options = RetrievalFrom(errors, request.K, request.Candidates, request.Rerank, request.RetrievalMode, retrieval);
         return errors.Count == 0 ? options : null;
     }
 
     private static (bool ClosedBook, RetrievalOptions Retrieval, GenerationOptions Generation) Common(
-        Dictionary<string, string[]> errors, string? mode, int? k, int? candidates, bool? rerank, int? maxTokens, float? temperature,
+        Dictionary<string, string[]> errors, string? mode, int? k, int? candidates, bool? rerank, string? retrievalMode, int? maxTokens, float? temperature,
         float? topP, int? topK, ulong? seed, IReadOnlyList<string>? stop, ServiceOptions service, RetrievalOptions retrieval, GenerationOptions generation)
     {
         bool closedBook = false;
@@ -59,7 +62,7 @@ internal static class RequestValidation
             if (mode == ClosedBook) closedBook = true;
             else errors["mode"] = [$"Unknown mode '{Shorten(mode)}'; use \"{Retrieval}\" or \"{ClosedBook}\"."];
         }
-        var retrievalOptions = RetrievalFrom(errors, k, candidates, rerank, retrieval);
+        var retrievalOptions = RetrievalFrom(errors, k, candidates, rerank, retrievalMode, retrieval);
 
         int tokens = maxTokens ?? Math.Min(generation.MaxTokens, service.MaxTokensLimit);
         if (tokens < 1 || tokens > service.MaxTokensLimit) errors["maxTokens"] = [$"maxTokens must be between 1 and {service.MaxTokensLimit}."];
@@ -96,15 +99,54 @@ internal static class RequestValidation
         return (closedBook, retrievalOptions, generationOptions);
     }
 
-    private static RetrievalOptions RetrievalFrom(Dictionary<string, string[]> errors, int? k, int? candidates, bool? rerank, RetrievalOptions retrieval)
+    private static RetrievalOptions RetrievalFrom(Dictionary<string, string[]> errors, int? k, int? candidates, bool? rerank, string? retrievalMode, RetrievalOptions retrieval)
     {
+        var searchMode = retrieval.Mode;
+        if (retrievalMode is not null)
+        {
+            switch (retrievalMode)
+            {
+                case Dense: searchMode = RetrievalMode.Dense; break;
+                case Sparse: searchMode = RetrievalMode.Sparse; break;
+                case Hybrid: searchMode = RetrievalMode.Hybrid; break;
+                default:
+                    errors["retrievalMode"] = [$"Unknown retrievalMode '{Shorten(retrievalMode)}'; use \"{Dense}\", \"{Sparse}\" or \"{Hybrid}\"."];
+                    break;
+            }
+        }
         int kk = k ?? retrieval.K;
         if (kk < 1 || kk > MaxK) errors["k"] = [$"k must be between 1 and {MaxK}."];
         int cc = candidates ?? Math.Max(retrieval.Candidates, kk);
         if (cc < 1 || cc > MaxCandidates) errors["candidates"] = [$"candidates must be between 1 and {MaxCandidates}."];
         else if (cc < kk) errors["candidates"] = [$"candidates ({cc}) must be at least k ({kk})."];
-        return retrieval with { K = kk, Candidates = cc, Rerank = rerank ?? retrieval.Rerank };
+        return retrieval with { K = kk, Candidates = cc, Rerank = rerank ?? retrieval.Rerank, Mode = searchMode };
     }
+
+    /// <summary>
+    /// Adds an error when <paramref name="options"/> needs a text search that <paramref name="retriever"/> lacks (a store
+    /// without a BM25 index behind a Core <see cref="Retriever"/>).
+    /// </summary>
+    public static void CheckRetriever(Dictionary<string, string[]> errors, RetrievalOptions options, IRetriever retriever)
+    {
+        if (options.Mode != RetrievalMode.Dense && retriever is Retriever { CanSearchText: false })
+            errors["retrievalMode"] = [$"retrievalMode \"{ModeName(options.Mode)}\" needs a text (BM25) index, which this vector store does not have; use \"{Dense}\"."];
+    }
+
+    /// <summary>The wire name of a retrieval mode.</summary>
+    public static string ModeName(RetrievalMode mode) => mode switch
+    {
+        RetrievalMode.Sparse => Sparse,
+        RetrievalMode.Hybrid => Hybrid,
+        _ => Dense,
+    };
+
+    /// <summary>The wire name of a neighbour's source.</summary>
+    public static string SourceName(HitSource source) => source switch
+    {
+        HitSource.Sparse => Sparse,
+        HitSource.Both => "both",
+        _ => Dense,
+    };
 
     private static void RequireText(Dictionary<string, string[]> errors, string field, string? text, int maxChars)
     {

@@ -3,9 +3,13 @@ using Retro.Core;
 
 namespace Retro.Api.Tests.Doubles;
 
-/// <summary>Brute-force cosine store. <see cref="Down"/> makes every call fail as an unreachable store would.</summary>
-internal sealed class MemoryVectorStore : IVectorStore
+/// <summary>
+/// Brute-force cosine store with a brute-force text search (score = distinct query terms the chunk contains, by the
+/// real analyzer). <see cref="Down"/> makes every call fail as an unreachable store would.
+/// </summary>
+internal sealed class MemoryVectorStore : IVectorStore, ITextSearch
 {
+    private static readonly TextAnalyzer Analyzer = new();
     private readonly ConcurrentDictionary<ChunkId, (Chunk Chunk, float[] Vector)> _points = new();
 
     public bool Down { get; set; }
@@ -33,6 +37,21 @@ internal sealed class MemoryVectorStore : IVectorStore
         var best = _points.Values
             .Where(p => options.Accepts(p.Chunk))
             .Select(p => new SearchHit(p.Chunk.Id, System.Numerics.Tensors.TensorPrimitives.Dot(q, p.Vector)))
+            .OrderByDescending(h => h.Score).ThenBy(h => h.Id)
+            .Take(Math.Min(options.Limit, results.Length))
+            .ToArray();
+        best.CopyTo(results.Span);
+        return ValueTask.FromResult(best.Length);
+    }
+
+    public ValueTask<int> SearchTextAsync(string query, SearchOptions options, Memory<SearchHit> results, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDown();
+        var terms = Analyzer.Terms(query).ToHashSet();
+        var best = _points.Values
+            .Where(p => options.Accepts(p.Chunk))
+            .Select(p => new SearchHit(p.Chunk.Id, Analyzer.Terms(p.Chunk.Text).Distinct().Count(terms.Contains)))
+            .Where(h => h.Score > 0)
             .OrderByDescending(h => h.Score).ThenBy(h => h.Id)
             .Take(Math.Min(options.Limit, results.Length))
             .ToArray();

@@ -11,6 +11,7 @@ namespace Retro.Api.Apis.Contracts;
 /// <param name="TopP">Nucleus mass (0, 1].</param>
 /// <param name="Seed">Sampler seed.</param>
 /// <param name="Stream">True: answer as Server-Sent Events (retrieval, token, done).</param>
+/// <param name="RetrievalMode"><c>dense</c>, <c>sparse</c> (BM25) or <c>hybrid</c> (both, fused); unset = <c>Retro:Retrieval:Mode</c>.</param>
 public sealed record AnswerRequest(
     string? Question,
     string? Mode = null,
@@ -21,4 +22,5 @@ public sealed record AnswerRequest(
     float? Temperature = null,
     float? TopP = null,
     ulong? Seed = null,
-    bool Stream = false);
+    bool Stream = false,
+    string? RetrievalMode = null);

@@ -13,6 +13,7 @@ namespace Retro.Api.Apis.Contracts;
 /// <param name="Seed">Sampler seed.</param>
 /// <param name="Stop">Stop texts (at most 4, each 1..64 characters); the stop text is not returned.</param>
 /// <param name="Stream">True: Server-Sent Events (retrieval at every chunk boundary, token, done).</param>
+/// <param name="RetrievalMode"><c>dense</c>, <c>sparse</c> (BM25) or <c>hybrid</c> (both, fused); unset = <c>Retro:Retrieval:Mode</c>.</param>
 public sealed record GenerateRequest(
     string? Prompt,
     string? Mode = null,
@@ -25,4 +26,5 @@ public sealed record GenerateRequest(
     int? TopK = null,
     ulong? Seed = null,
     IReadOnlyList<string>? Stop = null,
-    bool Stream = false);
+    bool Stream = false,
+    string? RetrievalMode = null);

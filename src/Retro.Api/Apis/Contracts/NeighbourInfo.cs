@@ -5,6 +5,7 @@ namespace Retro.Api.Apis.Contracts;
 /// <param name="Url">Source document url (may be empty).</param>
 /// <param name="Text">Chunk text.</param>
 /// <param name="Continuation">Continuation text the decoder also saw.</param>
-/// <param name="Score">Bi-encoder similarity.</param>
+/// <param name="Score">Bi-encoder similarity (dense), BM25 score (sparse) or fused score (hybrid).</param>
 /// <param name="RerankScore">Cross-encoder score, when reranked.</param>
-public sealed record NeighbourInfo(string ChunkId, string Url, string Text, string Continuation, float Score, float? RerankScore);
+/// <param name="Source">Which search found the chunk: <c>dense</c>, <c>sparse</c> or <c>both</c>.</param>
+public sealed record NeighbourInfo(string ChunkId, string Url, string Text, string Continuation, float Score, float? RerankScore, string Source = "dense");

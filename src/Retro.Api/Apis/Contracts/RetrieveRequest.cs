@@ -5,4 +5,5 @@ namespace Retro.Api.Apis.Contracts;
 /// <param name="K">Chunks returned (1..64).</param>
 /// <param name="Candidates">Candidates before reranking (K..1000).</param>
 /// <param name="Rerank">Rerank candidates with the cross-encoder.</param>
-public sealed record RetrieveRequest(string? Query, int? K = null, int? Candidates = null, bool? Rerank = null);
+/// <param name="RetrievalMode"><c>dense</c>, <c>sparse</c> (BM25) or <c>hybrid</c> (both, fused); unset = <c>Retro:Retrieval:Mode</c>.</param>
+public sealed record RetrieveRequest(string? Query, int? K = null, int? Candidates = null, bool? Rerank = null, string? RetrievalMode = null);
