@@ -19,4 +19,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Qdrant health probe failed: {Reason}")]
     public static partial void HealthProbeFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Qdrant collection {Collection} has no sparse vector {SparseVector} with the IDF modifier: text (BM25) search is off for it; re-create it to enable")]
+    public static partial void NoSparseVector(ILogger logger, string collection, string sparseVector);
 }

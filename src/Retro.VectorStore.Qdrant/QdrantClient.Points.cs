@@ -82,6 +82,25 @@ public sealed partial class QdrantClient
             QdrantJsonContext.Default.QdrantResponseQueryResponse, cancellationToken).ConfigureAwait(false), "POST /collections/{name}/points/query");
     }
 
+    /// <summary>Nearest points to a sparse vector of a named sparse vector (<c>POST /collections/{name}/points/query</c>), best first.</summary>
+    public async Task<QueryResponse> QuerySparseAsync(string collection, SparseQueryRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Query.Indices.Count != request.Query.Values.Count)
+            throw new ArgumentException("A sparse vector has as many values as indices.", nameof(request));
+        return Required(await SendAsync(HttpMethod.Post, $"collections/{Segment(collection)}/points/query", Serialize(request, QdrantJsonContext.Default.SparseQueryRequest),
+            QdrantJsonContext.Default.QdrantResponseQueryResponse, cancellationToken).ConfigureAwait(false), "POST /collections/{name}/points/query");
+    }
+
+    /// <summary>Prefetches fused by RRF in one request (<c>POST /collections/{name}/points/query</c>), best first.</summary>
+    public async Task<QueryResponse> QueryFusionAsync(string collection, FusionQueryRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Prefetch.Count == 0) throw new ArgumentException("A fusion query needs at least one prefetch.", nameof(request));
+        return Required(await SendAsync(HttpMethod.Post, $"collections/{Segment(collection)}/points/query", Serialize(request, QdrantJsonContext.Default.FusionQueryRequest),
+            QdrantJsonContext.Default.QdrantResponseQueryResponse, cancellationToken).ConfigureAwait(false), "POST /collections/{name}/points/query");
+    }
+
     /// <summary>Several queries in one request (<c>POST /collections/{name}/points/query/batch</c>); results in request order.</summary>
     public async Task<IReadOnlyList<QueryResponse>> QueryBatchAsync(string collection, IReadOnlyList<QueryRequest> requests, CancellationToken cancellationToken = default)
     {

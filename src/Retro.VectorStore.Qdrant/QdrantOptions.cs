@@ -24,6 +24,10 @@ public sealed record QdrantOptions
     [Range(1, 64)]
     public int? WriteConsistencyFactor { get; init; }
 
+    /// <summary>Name of the BM25 sparse vector (IDF modifier) of a new collection; empty = no text index.</summary>
+    [RegularExpression("^[A-Za-z0-9_.-]{0,64}$")]
+    public string SparseVectorName { get; init; } = "bm25";
+
     /// <summary>Points per upsert request (Qdrant handles 64..256 well; larger requests risk its 32 MiB body limit).</summary>
     [Range(1, 1024)]
     public int UpsertBatchSize { get; init; } = 128;

@@ -14,9 +14,12 @@ namespace Retro.VectorStore.Qdrant;
 /// (<c>wait=true</c>), which Qdrant acknowledges once the write-ahead log holds them. Scores follow
 /// <see cref="SearchHit"/>: higher is closer (Euclid: negative squared distance). Ingest checkpoints live in a side
 /// collection (<c>&lt;name&gt;__checkpoints</c>) so that counts and searches of the main collection see chunks only.
+/// Text search: each point also carries a sparse BM25 vector (<see cref="QdrantOptions.SparseVectorName"/>, IDF
+/// modifier): indices are <see cref="TextAnalyzer.TermId"/>s of the chunk text, values the document side of BM25 with the
+/// collection's k1, b and <see cref="Bm25Options.AverageLength"/>; Qdrant multiplies by the IDF at query time.
 /// Thread-safe after <see cref="EnsureCollectionAsync"/>.
 /// </summary>
-public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
+public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints, ITextSearch
 {
     /// <summary>Ids per retrieve request when fetching chunks.</summary>
     private const int RetrieveBatch = 1024;
@@ -26,6 +29,8 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
     private readonly ILogger _logger;
     private readonly bool _ownsClient;
     private CollectionSpec? _collection;
+    private TextAnalyzer? _analyzer;
+    private string? _sparseName;
 
     /// <summary>A store over <paramref name="client"/> (disposed with the store when <paramref name="ownsClient"/>).</summary>
     public QdrantVectorStore(QdrantClient client, QdrantOptions? options = null, ILogger? logger = null, bool ownsClient = false)
@@ -63,6 +68,8 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
     public async ValueTask EnsureCollectionAsync(CollectionSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(spec.Bm25, nameof(spec));
+        spec.Bm25.Validate();
         var problems = new List<ValidationResult>();
         if (!Validator.TryValidateObject(spec, new ValidationContext(spec), problems, validateAllProperties: true))
             throw new ArgumentException($"Invalid collection spec: {string.Join("; ", problems.Select(p => p.ErrorMessage))}", nameof(spec));
@@ -84,10 +91,21 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
                     ?? throw new InvalidOperationException($"Qdrant collection '{spec.Name}' was reported as existing but cannot be read.", e);
             }
         }
-        if (existing is not null) CheckCompatible(spec, existing);
+        string? sparse = string.IsNullOrEmpty(_options.SparseVectorName) ? null : _options.SparseVectorName;
+        if (existing is not null)
+        {
+            CheckCompatible(spec, existing);
+            if (sparse is not null && !(existing.Config.Params.SparseVectors?.TryGetValue(sparse, out var p) == true && p.Modifier == "idf"))
+            {
+                Log.NoSparseVector(_logger, spec.Name, sparse);
+                sparse = null;
+            }
+        }
         // Idempotent: a no-op when the index exists; needed for fast delete-by-document and document filters.
         await _client.CreatePayloadIndexAsync(spec.Name, QdrantFilters.DocumentIdField, PayloadSchemaType.Keyword, cancellationToken).ConfigureAwait(false);
         _collection = spec;
+        _analyzer = new TextAnalyzer(spec.Bm25);
+        _sparseName = sparse;
         _checkpointCollectionReady = false;
     }
 
@@ -101,6 +119,9 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
         ShardNumber = (uint?)_options.ShardNumber,
         ReplicationFactor = (uint?)_options.ReplicationFactor,
         WriteConsistencyFactor = (uint?)_options.WriteConsistencyFactor,
+        SparseVectors = string.IsNullOrEmpty(_options.SparseVectorName)
+            ? null
+            : new Dictionary<string, SparseVectorParams> { [_options.SparseVectorName] = new SparseVectorParams { Modifier = "idf" } },
     };
 
     private static void CheckCompatible(CollectionSpec spec, CollectionInfo info)
@@ -150,6 +171,9 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
                 Id = PointId.FromUuid(point.Id.Value),
                 Vector = point.Vector,
                 Payload = JsonSerializer.SerializeToElement(ToPayload(point.Chunk), QdrantJsonContext.Default.ChunkPayload),
+                Sparse = _sparseName is null || point.Chunk.Text is null ? null : DocumentVector(point.Chunk.Text, spec.Bm25) is { } v
+                    ? new Dictionary<string, SparseVector> { [_sparseName] = v }
+                    : null,
             };
         }
         await _client.UpsertPointsAsync(spec.Name, structs, _options.UpsertBatchSize, cancellationToken).ConfigureAwait(false);
@@ -211,6 +235,122 @@ public sealed partial class QdrantVectorStore : IVectorStore, IIngestCheckpoints
             var hit = response.Points[i];
             if (!hit.Id.IsUuid) throw new InvalidDataException($"Qdrant collection '{spec.Name}' holds point {hit.Id}, which is not a Retro chunk id.");
             span[i] = new SearchHit(new ChunkId(hit.Id.Uuid), ToSearchScore(spec.Metric, hit.Score));
+        }
+        return written;
+    }
+
+    /// <summary>
+    /// The document side of BM25 as a sparse vector: per distinct term, tf · (k1 + 1) / (tf + k1 · (1 − b + b · |d| / avg)),
+    /// with the configured average length; null for a text without terms.
+    /// </summary>
+    internal SparseVector? DocumentVector(string text, Bm25Options bm25)
+    {
+        var terms = _analyzer!.Count(text, out int length);
+        if (terms.Length == 0) return null;
+        var indices = new uint[terms.Length];
+        var values = new float[terms.Length];
+        for (int i = 0; i < terms.Length; i++)
+        {
+            indices[i] = terms[i].Term;
+            values[i] = Bm25.TermWeight(terms[i].Count, length, bm25.AverageLength, bm25.K1, bm25.B);
+        }
+        return new SparseVector { Indices = indices, Values = values };
+    }
+
+    /// <summary>The query side: per distinct term its count in the query (Qdrant's IDF modifier supplies the idf); null without terms.</summary>
+    private SparseVector? QueryVector(string text)
+    {
+        var terms = _analyzer!.Count(text, out _);
+        if (terms.Length == 0) return null;
+        var indices = new uint[terms.Length];
+        var values = new float[terms.Length];
+        for (int i = 0; i < terms.Length; i++)
+        {
+            indices[i] = terms[i].Term;
+            values[i] = terms[i].Count;
+        }
+        return new SparseVector { Indices = indices, Values = values };
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<int> SearchTextAsync(string query, SearchOptions options, Memory<SearchHit> results, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(options);
+        var spec = Collection;
+        string sparse = _sparseName ?? throw new InvalidOperationException(
+            $"Qdrant collection '{spec.Name}' has no sparse vector '{_options.SparseVectorName}' with the IDF modifier (created before text search, or the name is off); re-create it to search text.");
+        if (options.Limit is < 1 or > 10_000)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Limit, "SearchOptions.Limit must be in 1..10,000.");
+        int limit = Math.Min(options.Limit, results.Length);
+        if (limit == 0 || options.OnlyDocuments is { Count: 0 }) return 0;
+        if (QueryVector(query) is not { } vector) return 0;
+        var response = await _client.QuerySparseAsync(spec.Name, new SparseQueryRequest
+        {
+            Query = vector,
+            Using = sparse,
+            Limit = (uint)limit,
+            Filter = QdrantFilters.From(options),
+            WithPayload = false,
+        }, cancellationToken).ConfigureAwait(false);
+        return WriteHits(response, limit, results.Span, s => s, spec.Name);
+    }
+
+    /// <summary>
+    /// Hybrid search in one <c>/points/query</c> call: the dense and the sparse query as prefetches of
+    /// <paramref name="options"/>.Limit each, fused by Qdrant's RRF with <paramref name="rrfK"/>. Scores are RRF scores;
+    /// hits carry no <see cref="SearchHit.Source"/> (the server does not say which prefetch found them: the
+    /// <see cref="Retriever"/> fuses client-side when it must report sources).
+    /// </summary>
+    public async ValueTask<int> HybridSearchAsync(ReadOnlyMemory<float> vector, string text, SearchOptions options, int rrfK, Memory<SearchHit> results,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rrfK, 1);
+        var spec = Collection;
+        string sparse = _sparseName ?? throw new InvalidOperationException($"Qdrant collection '{spec.Name}' has no BM25 sparse vector; re-create it to search text.");
+        if (vector.Length != spec.Dimension)
+            throw new ArgumentException($"The query has {vector.Length} dimensions; collection '{spec.Name}' has {spec.Dimension}.", nameof(vector));
+        if (!AllFinite(vector.Span)) throw new ArgumentException("The query has a NaN or infinite component.", nameof(vector));
+        if (options.Limit is < 1 or > 10_000)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Limit, "SearchOptions.Limit must be in 1..10,000.");
+        int limit = Math.Min(options.Limit, results.Length);
+        if (limit == 0 || options.OnlyDocuments is { Count: 0 }) return 0;
+        var filter = QdrantFilters.From(options);
+        var prefetch = new List<Prefetch>
+        {
+            new()
+            {
+                Query = JsonSerializer.SerializeToElement(vector.ToArray(), QdrantJsonContext.Default.SingleArray),
+                Limit = (uint)limit,
+                Filter = filter,
+                Params = new SearchParams { HnswEf = (uint)Math.Max(options.Ef ?? spec.Ef, limit) },
+            },
+        };
+        if (QueryVector(text) is { } sparseVector)
+        {
+            prefetch.Add(new Prefetch { Query = JsonSerializer.SerializeToElement(sparseVector, QdrantJsonContext.Default.SparseVector), Using = sparse, Limit = (uint)limit, Filter = filter });
+        }
+        var response = await _client.QueryFusionAsync(spec.Name, new FusionQueryRequest
+        {
+            Prefetch = prefetch,
+            Query = new RrfQuery { Rrf = new Rrf { K = (uint)rrfK } },
+            Limit = (uint)limit,
+            Filter = filter,
+            WithPayload = false,
+        }, cancellationToken).ConfigureAwait(false);
+        return WriteHits(response, limit, results.Span, s => s, spec.Name);
+    }
+
+    private static int WriteHits(QueryResponse response, int limit, Span<SearchHit> span, Func<float, float> score, string collection)
+    {
+        int written = Math.Min(limit, response.Points.Count);
+        for (int i = 0; i < written; i++)
+        {
+            var hit = response.Points[i];
+            if (!hit.Id.IsUuid) throw new InvalidDataException($"Qdrant collection '{collection}' holds point {hit.Id}, which is not a Retro chunk id.");
+            span[i] = new SearchHit(new ChunkId(hit.Id.Uuid), score(hit.Score));
         }
         return written;
     }

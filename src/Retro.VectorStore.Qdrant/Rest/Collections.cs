@@ -40,6 +40,9 @@ public sealed record CreateCollectionRequest
 
     /// <summary>Quantization (null = none).</summary>
     public QuantizationConfig? QuantizationConfig { get; init; }
+
+    /// <summary>Named sparse vectors (null = none).</summary>
+    public IReadOnlyDictionary<string, SparseVectorParams>? SparseVectors { get; init; }
 }
 
 /// <summary>Parameters of one dense vector (<c>VectorParams</c>).</summary>
@@ -190,6 +193,9 @@ public sealed record CollectionParams
 {
     /// <summary>Vector parameters (absent for sparse-only collections).</summary>
     public VectorsConfig? Vectors { get; init; }
+
+    /// <summary>Named sparse vectors (null = none).</summary>
+    public IReadOnlyDictionary<string, SparseVectorParams>? SparseVectors { get; init; }
 
     /// <summary>Number of shards.</summary>
     public uint ShardNumber { get; init; } = 1;

@@ -3,7 +3,8 @@ using System.Text.Json.Serialization;
 
 namespace Retro.VectorStore.Qdrant.Rest;
 
-/// <summary>A point to upsert (<c>PointStruct</c>): id, the unnamed dense vector, payload.</summary>
+/// <summary>A point to upsert (<c>PointStruct</c>): id, the unnamed dense vector, optional named sparse vectors, payload.</summary>
+[JsonConverter(typeof(PointStructConverter))]
 public sealed record PointStruct
 {
     /// <summary>Point id.</summary>
@@ -14,6 +15,9 @@ public sealed record PointStruct
 
     /// <summary>Payload object (null = none).</summary>
     public JsonElement? Payload { get; init; }
+
+    /// <summary>Named sparse vectors (null or empty = none; then <c>vector</c> is written as the dense array alone).</summary>
+    public IReadOnlyDictionary<string, SparseVector>? Sparse { get; init; }
 }
 
 /// <summary>Body of <c>PUT /collections/{name}/points</c> (<c>PointsList</c>).</summary>

@@ -34,6 +34,11 @@ namespace Retro.VectorStore.Qdrant.Rest;
 [JsonSerializable(typeof(ScrollRequest))]
 [JsonSerializable(typeof(QueryRequest))]
 [JsonSerializable(typeof(QueryRequestBatch))]
+[JsonSerializable(typeof(SparseQueryRequest))]
+[JsonSerializable(typeof(FusionQueryRequest))]
+[JsonSerializable(typeof(SparseVector))]
+[JsonSerializable(typeof(PointId))]
+[JsonSerializable(typeof(float[]))]
 [JsonSerializable(typeof(ChunkPayload))]
 [JsonSerializable(typeof(CheckpointPayload))]
 internal sealed partial class QdrantJsonContext : JsonSerializerContext;

@@ -19,7 +19,14 @@ internal sealed class EmulatedCollection
         _create = create.AsObject().DeepClone().AsObject();
         Size = _create["vectors"]!["size"]!.GetValue<int>();
         Distance = _create["vectors"]!["distance"]!.GetValue<string>();
+        if (_create["sparse_vectors"] is JsonObject sparse)
+        {
+            foreach (var (vectorName, config) in sparse) _sparse[vectorName] = config?["modifier"] is JsonValue m ? m.GetValue<string>() : "none";
+        }
     }
+
+    // Named sparse vectors of the collection and their modifiers ("idf" or "none").
+    private readonly Dictionary<string, string> _sparse = new(StringComparer.Ordinal);
 
     public string Name { get; }
     public int Size { get; }
@@ -37,7 +44,7 @@ internal sealed class EmulatedCollection
             int indexed = _points.Values.Count(p => EmulatedFilter.Values(p.Payload, field).Count > 0);
             schema[field] = new JsonObject { ["data_type"] = type, ["points"] = indexed };
         }
-        return new JsonObject
+        var info = new JsonObject
         {
             ["status"] = "green",
             ["optimizer_status"] = "ok",
@@ -75,6 +82,8 @@ internal sealed class EmulatedCollection
             },
             ["payload_schema"] = schema,
         };
+        if (_create["sparse_vectors"] is JsonObject sparse) info["config"]!["params"]!["sparse_vectors"] = sparse.DeepClone();
+        return info;
     }
 
     public bool CreateIndex(JsonNode body)
@@ -131,13 +140,25 @@ internal sealed class EmulatedCollection
 
     private EmulatedPoint MakePoint(JsonNode id, JsonNode? vector, JsonObject? payload, long version)
     {
+        var sparse = new Dictionary<string, SparseValues>(StringComparer.Ordinal);
+        if (vector is JsonObject named)
+        {
+            // Named vectors: "" is the unnamed dense vector, the others must be configured sparse vectors.
+            vector = named[""];
+            foreach (var (name, value) in named)
+            {
+                if (name.Length == 0) continue;
+                if (!_sparse.ContainsKey(name)) throw new EmulatedError(HttpStatusCode.BadRequest, $"Wrong input: Not existing vector name error: {name}");
+                sparse[name] = SparseValues.From(value);
+            }
+        }
         if (vector is not JsonArray array || array.Any(v => v is not JsonValue))
             throw new EmulatedError(HttpStatusCode.BadRequest, "The emulator implements one unnamed dense vector per point only.");
         if (array.Count != Size)
             throw new EmulatedError(HttpStatusCode.BadRequest, $"Wrong input: Vector dimension error: expected dim: {Size}, got {array.Count}");
         var values = array.Select(v => v!.GetValue<float>()).ToArray();
         if (Distance == "Cosine") Normalize(values); // Qdrant stores cosine vectors normalised
-        return new EmulatedPoint(PointKey.From(id), values, (JsonObject?)payload?.DeepClone() ?? [], version);
+        return new EmulatedPoint(PointKey.From(id), values, (JsonObject?)payload?.DeepClone() ?? [], version, sparse);
     }
 
     public bool Delete(JsonNode body)
@@ -193,8 +214,86 @@ internal sealed class EmulatedCollection
 
     public JsonObject Query(JsonNode? body)
     {
-        if (body?["prefetch"] is not null and not JsonValue) throw new EmulatedError(HttpStatusCode.BadRequest, "The emulator does not implement prefetch.");
-        if (body?["using"] is JsonValue) throw new EmulatedError(HttpStatusCode.BadRequest, "The emulator implements the unnamed vector only.");
+        int offset = body?["offset"] is JsonValue off ? off.GetValue<int>() : 0;
+        var points = new JsonArray();
+        foreach (var (point, score) in Scored(body).Skip(offset))
+        {
+            var record = Record(point, body, payloadByDefault: false);
+            record["version"] = point.Version;
+            record["score"] = score;
+            points.Add(record);
+        }
+        return new JsonObject { ["points"] = points };
+    }
+
+    /// <summary>The best <c>limit + offset</c> points of a query: fused prefetches, a sparse query (<c>using</c>) or a dense one.</summary>
+    private List<(EmulatedPoint Point, float Score)> Scored(JsonNode? body)
+    {
+        int limit = (body?["limit"] is JsonValue l ? l.GetValue<int>() : 10) + (body?["offset"] is JsonValue o ? o.GetValue<int>() : 0);
+        if (body?["prefetch"] is JsonArray or JsonObject) return Fused(body, limit);
+        if (body?["using"] is JsonValue u) return Sparse(body, u.GetValue<string>(), limit);
+        return Dense(body, limit);
+    }
+
+    /// <summary>Reciprocal rank fusion of the prefetches: Σ 1 / (k + rank), rank 1-based (k default 2), then the outer filter.</summary>
+    private List<(EmulatedPoint Point, float Score)> Fused(JsonNode body, int limit)
+    {
+        var query = body["query"];
+        int k;
+        if (query?["rrf"] is JsonObject rrf) k = rrf["k"] is JsonValue kv ? kv.GetValue<int>() : 2;
+        else if (query?["fusion"] is JsonValue f && f.GetValue<string>() == "rrf") k = 2;
+        else throw new EmulatedError(HttpStatusCode.BadRequest, "The emulator implements prefetch with RRF fusion only.");
+        var prefetches = body["prefetch"] is JsonArray array ? array.ToList() : [body["prefetch"]];
+        var fused = new Dictionary<PointKey, (EmulatedPoint Point, float Score)>();
+        foreach (var prefetch in prefetches)
+        {
+            var ranked = Scored(prefetch);
+            for (int i = 0; i < ranked.Count; i++)
+            {
+                var (point, _) = ranked[i];
+                fused[point.Key] = (point, fused.GetValueOrDefault(point.Key).Score + 1f / (k + i + 1));
+            }
+        }
+        var filter = body["filter"];
+        return [.. fused.Values.Where(p => EmulatedFilter.Matches(filter, p.Point))
+            .OrderByDescending(p => p.Score).ThenBy(p => p.Point.Key).Take(limit)];
+    }
+
+    /// <summary>Sparse dot product (times the IDF, ln((n − df + 0.5) / (df + 0.5) + 1), with the idf modifier) over points sharing an index.</summary>
+    private List<(EmulatedPoint Point, float Score)> Sparse(JsonNode body, string name, int limit)
+    {
+        if (!_sparse.TryGetValue(name, out var modifier)) throw new EmulatedError(HttpStatusCode.BadRequest, $"Wrong input: Not existing vector name error: {name}");
+        var query = SparseValues.From(body["query"]);
+        var withVector = _points.Values.Where(p => p.Sparse.ContainsKey(name)).ToList();
+        var weights = new float[query.Indices.Length];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            uint index = query.Indices[i];
+            int df = withVector.Count(p => p.Sparse[name].Indices.Contains(index));
+            weights[i] = modifier == "idf" ? query.Values[i] * (float)Math.Log((withVector.Count - df + 0.5) / (df + 0.5) + 1.0) : query.Values[i];
+        }
+        var filter = body["filter"];
+        var scored = new List<(EmulatedPoint, float)>();
+        foreach (var point in withVector)
+        {
+            if (!EmulatedFilter.Matches(filter, point)) continue;
+            var v = point.Sparse[name];
+            float score = 0;
+            bool shared = false;
+            for (int i = 0; i < query.Indices.Length; i++)
+            {
+                int j = Array.IndexOf(v.Indices, query.Indices[i]);
+                if (j < 0) continue;
+                shared = true;
+                score += weights[i] * v.Values[j];
+            }
+            if (shared) scored.Add((point, score));
+        }
+        return [.. scored.OrderByDescending(p => p.Item2).ThenBy(p => p.Item1.Key).Take(limit)];
+    }
+
+    private List<(EmulatedPoint Point, float Score)> Dense(JsonNode? body, int limit)
+    {
         var query = body?["query"];
         if (query is JsonObject nearest && nearest["nearest"] is { } inner) query = inner;
         if (query is not JsonArray array || array.Any(v => v is not JsonValue))
@@ -203,9 +302,7 @@ internal sealed class EmulatedCollection
             throw new EmulatedError(HttpStatusCode.BadRequest, $"Wrong input: Vector dimension error: expected dim: {Size}, got {array.Count}");
         var q = array.Select(v => v!.GetValue<float>()).ToArray();
         if (Distance == "Cosine") Normalize(q);
-        int limit = body!["limit"] is JsonValue l ? l.GetValue<int>() : 10;
-        int offset = body["offset"] is JsonValue off ? off.GetValue<int>() : 0;
-        float? threshold = body["score_threshold"] is JsonValue t ? t.GetValue<float>() : null;
+        float? threshold = body!["score_threshold"] is JsonValue t ? t.GetValue<float>() : null;
         bool higherIsBetter = Distance is "Cosine" or "Dot";
         var filter = body["filter"];
 
@@ -222,15 +319,7 @@ internal sealed class EmulatedCollection
             int c = higherIsBetter ? b.Score.CompareTo(a.Score) : a.Score.CompareTo(b.Score);
             return c != 0 ? c : a.Point.Key.CompareTo(b.Point.Key);
         });
-        var points = new JsonArray();
-        foreach (var (point, score) in scored.Skip(offset).Take(limit))
-        {
-            var record = Record(point, body, payloadByDefault: false);
-            record["version"] = point.Version;
-            record["score"] = score;
-            points.Add(record);
-        }
-        return new JsonObject { ["points"] = points };
+        return scored.Count > limit ? scored.GetRange(0, limit) : scored;
     }
 
     private float Score(float[] q, float[] v)
@@ -286,7 +375,20 @@ internal sealed class EmulatedCollection
 }
 
 /// <summary>A stored point.</summary>
-internal sealed record EmulatedPoint(PointKey Key, float[] Vector, JsonObject Payload, long Version);
+internal sealed record EmulatedPoint(PointKey Key, float[] Vector, JsonObject Payload, long Version, IReadOnlyDictionary<string, SparseValues> Sparse);
+
+/// <summary>A stored or query sparse vector.</summary>
+internal sealed record SparseValues(uint[] Indices, float[] Values)
+{
+    public static SparseValues From(JsonNode? node)
+    {
+        if (node?["indices"] is not JsonArray indices || node["values"] is not JsonArray values || indices.Count != values.Count)
+            throw new EmulatedError(HttpStatusCode.BadRequest, "Wrong input: a sparse vector needs indices and values of the same length");
+        var result = new SparseValues([.. indices.Select(i => i!.GetValue<uint>())], [.. values.Select(v => v!.GetValue<float>())]);
+        if (result.Indices.Distinct().Count() != result.Indices.Length) throw new EmulatedError(HttpStatusCode.BadRequest, "Wrong input: sparse indices must be unique");
+        return result;
+    }
+}
 
 /// <summary>A point id in Qdrant's order: numbers first (ascending), then UUIDs (by their bytes).</summary>
 internal readonly record struct PointKey(ulong Number, Guid? Uuid) : IComparable<PointKey>
