@@ -74,6 +74,33 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task Retrieval_compares_dense_sparse_and_hybrid_with_and_without_rerank()
+    {
+        var config = WriteInputs() with { Lm = null, Qa = [], Modes = [Mode.Retrieval, Mode.Rerank], Search = ["dense", "sparse", "hybrid"], RetrievalDepth = 3 };
+        var run = await new CompareRunner(config, new StringWriter()).RunAsync(CancellationToken.None);
+
+        var parts = run.Parts.Where(p => p.Task == "retrieval").ToList();
+        parts.Select(p => (p.Search ?? "dense", p.Mode)).ShouldBe([
+            ("dense", Mode.Retrieval), ("dense", Mode.Rerank), ("sparse", Mode.Retrieval), ("sparse", Mode.Rerank), ("hybrid", Mode.Retrieval), ("hybrid", Mode.Rerank)]);
+        parts.ShouldAllBe(p => p.Metrics.ContainsKey("recall@3") && p.Metrics.ContainsKey("ndcg@10") && p.K == 3);
+        // BEIR queries equal to a whole document's text: BM25 finds them first too, and so does the fusion.
+        foreach (var search in new[] { "sparse", "hybrid" })
+        {
+            var part = parts.Single(p => p.Search == search && p.Mode == Mode.Retrieval);
+            part.Metrics["recall@1"].ShouldBe(1);
+            part.Metrics["ndcg@10"].ShouldBe(1, 1e-9);
+        }
+        string report = File.ReadAllText(Path.Combine(config.Output, "report.md"));
+        report.ShouldContain("| BM25 |");
+        report.ShouldContain("| hybrid (bi-encoder + BM25, RRF) + rerank (c=4) |");
+        report.ShouldContain("recall@3");
+
+        // Dense parts keep their cache keys; the new searches are cached as well.
+        var again = await new CompareRunner(config, new StringWriter()).RunAsync(CancellationToken.None);
+        again.PartsComputed.ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Bad_command_lines_exit_with_usage_errors()
     {
         var log = new StringWriter();

@@ -146,7 +146,11 @@ internal static class ReportWriter
 
     static string Cell(PartResult p) => p.Mode + (p.K > 0 ? $" k={p.K}" : "") + (p.Candidates > 0 ? $" c={p.Candidates}" : "")
         + (p.ExcludeOwnDocument is { } e && p.Mode != Mode.ClosedBook ? (e ? " excl" : " incl") : "");
-    static string RetrievalCell(PartResult p) => p.Mode == Mode.Rerank ? $"bi-encoder + rerank (c={p.Candidates})" : "bi-encoder";
+    static string RetrievalCell(PartResult p)
+    {
+        string search = p.Search switch { SearchSide.Sparse => "BM25", SearchSide.Hybrid => "hybrid (bi-encoder + BM25, RRF)", _ => "bi-encoder" };
+        return p.Mode == Mode.Rerank ? $"{search} + rerank (c={p.Candidates})" : search;
+    }
     static string M(PartResult p, string key) => p.Metrics.TryGetValue(key, out double v) ? v.ToString("F1", CultureInfo.InvariantCulture) : "–";
     static string Md(string s) => s.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
     static string Safe(string s) => new([.. s.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_')]);

@@ -30,8 +30,10 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
 
         async Task<PartResult> Part(PartResult template, object partConfig, string datasetHash, Func<IProgress<string>, Task<PartResult>> run)
         {
-            string key = PartCache.KeyOf(template.Task, template.Dataset, template.Mode, template.K, template.Candidates, template.ExcludeOwnDocument,
-                partConfig, models.Ids, datasetHash, config.Seed);
+            // Dense parts keep the key they had before sparse search existed, so earlier runs' caches stay valid.
+            object[] keyParts = [template.Task, template.Dataset, template.Mode, template.K, template.Candidates, template.ExcludeOwnDocument!,
+                partConfig, models.Ids, datasetHash, config.Seed];
+            string key = template.Search is null ? PartCache.KeyOf(keyParts) : PartCache.KeyOf([.. keyParts, template.Search]);
             if (useCache && cache.TryGet(key) is { } hit)
             {
                 log.WriteLine($"[{template.Label}] reused");
@@ -41,7 +43,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             var progress = new LineProgress(log, template.Label);
             long start = Stopwatch.GetTimestamp();
             var result = await run(progress);
-            result = result with { Key = key, Dataset = template.Dataset, Mode = template.Mode, K = template.K, Candidates = template.Candidates, ExcludeOwnDocument = template.ExcludeOwnDocument };
+            result = result with { Key = key, Dataset = template.Dataset, Mode = template.Mode, K = template.K, Candidates = template.Candidates, ExcludeOwnDocument = template.ExcludeOwnDocument, Search = template.Search };
             progress.Done($"done in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s");
             cache.Put(result);
             computed++;
@@ -115,16 +117,22 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             datasets[rt.Name] = new DatasetInfo(rt.Name, rt.Path, hash, queries.Count);
             if (!config.Modes.Any(m => m != Mode.ClosedBook)) continue;
             await using var store = await IndexBuilder.BuildAsync(rt.Name, corpus, config, models, new LineProgress(log, $"index {rt.Name}"), ct);
-            int depth = Math.Max(10, maxK);
-            foreach (var mode in config.Modes.Where(m => m != Mode.ClosedBook))
+            int depth = config.RetrievalDepth ?? Math.Max(10, maxK);
+            var ks = config.K.Append(depth).Distinct().Order().ToList();
+            foreach (string search in config.Search)
             {
-                var retriever = Retriever(store, models, mode);
-                var candidates = mode == Mode.Rerank ? config.Candidates.Where(c => c >= depth).DefaultIfEmpty(depth).Distinct().ToList() : [0];
-                foreach (int c in candidates)
+                var searchMode = SearchSide.Parse(search)!.Value;
+                foreach (var mode in config.Modes.Where(m => m != Mode.ClosedBook))
                 {
-                    var template = new PartResult { Task = "retrieval", Dataset = rt.Name, Mode = mode, K = depth, Candidates = c };
-                    var options = new RetrievalOptions { K = depth, Candidates = Math.Max(c, depth), Rerank = mode == Mode.Rerank };
-                    parts.Add(await Part(template, new { ks = config.K }, hash, p => new RetrievalTask(retriever).RunAsync(queries, options, config.K, p, ct)));
+                    var retriever = Retriever(store, models, mode);
+                    var candidates = mode == Mode.Rerank ? config.Candidates.Where(c => c >= depth).DefaultIfEmpty(depth).Distinct().ToList() : [0];
+                    foreach (int c in candidates)
+                    {
+                        var template = new PartResult { Task = "retrieval", Dataset = rt.Name, Mode = mode, K = depth, Candidates = c, Search = search == SearchSide.Dense ? null : search };
+                        var options = new RetrievalOptions { K = depth, Candidates = Math.Max(c, depth), Rerank = mode == Mode.Rerank, Mode = searchMode };
+                        object partConfig = config.RetrievalDepth is null ? new { ks = config.K } : new { ks };
+                        parts.Add(await Part(template, partConfig, hash, p => new RetrievalTask(retriever).RunAsync(queries, options, ks, p, ct)));
+                    }
                 }
             }
         }

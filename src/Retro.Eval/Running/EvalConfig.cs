@@ -27,6 +27,15 @@ internal sealed record EvalConfig
     /// <summary>Modes: <c>closed-book</c>, <c>retrieval</c> (bi-encoder only), <c>rerank</c> (bi-encoder + cross-encoder).</summary>
     public List<string> Modes { get; init; } = [Mode.ClosedBook, Mode.Retrieval, Mode.Rerank];
 
+    /// <summary>
+    /// Candidate searches compared on the retrieval sets: <c>dense</c> (bi-encoder), <c>sparse</c> (BM25), <c>hybrid</c>
+    /// (both, RRF); each runs in every retrieval mode (<c>retrieval</c> = without, <c>rerank</c> = with the cross-encoder).
+    /// </summary>
+    public List<string> Search { get; init; } = [SearchSide.Dense];
+
+    /// <summary>Documents ranked per retrieval query (null = max(10, max k)); recall is also reported at this depth (e.g. recall@100).</summary>
+    public int? RetrievalDepth { get; init; }
+
     /// <summary>Neighbours per chunk swept (RETRO's k); also the cut-offs of recall@k.</summary>
     public List<int> K { get; init; } = [1, 2, 4, 8, 16];
 
@@ -82,6 +91,10 @@ internal sealed record EvalConfig
             throw new InvalidDataException("models.encoder and models.decoder are required");
         foreach (var m in Modes)
             if (m is not (Mode.ClosedBook or Mode.Retrieval or Mode.Rerank)) throw new InvalidDataException($"unknown mode '{m}' (closed-book, retrieval, rerank)");
+        if (Search.Count == 0) throw new InvalidDataException("search needs at least one of dense, sparse, hybrid");
+        foreach (var s in Search)
+            if (SearchSide.Parse(s) is null) throw new InvalidDataException($"unknown search '{s}' (dense, sparse, hybrid)");
+        if (RetrievalDepth is < 1 or > 1000) throw new InvalidDataException($"retrievalDepth {RetrievalDepth} must be in 1..1000");
         if (Modes.Contains(Mode.Rerank) && string.IsNullOrEmpty(Models.Reranker))
             throw new InvalidDataException("mode 'rerank' needs models.reranker");
         if (K.Count == 0 || K.Any(k => k is < 1 or > 64)) throw new InvalidDataException("k values must be in 1..64");
@@ -100,6 +113,21 @@ internal sealed record EvalConfig
 internal static class Mode
 {
     public const string ClosedBook = "closed-book", Retrieval = "retrieval", Rerank = "rerank";
+}
+
+/// <summary>Candidate search names of the <c>search</c> key.</summary>
+internal static class SearchSide
+{
+    public const string Dense = "dense", Sparse = "sparse", Hybrid = "hybrid";
+
+    /// <summary>The retrieval mode of a search name, or null when unknown.</summary>
+    public static RetrievalMode? Parse(string? name) => name switch
+    {
+        Dense => RetrievalMode.Dense,
+        Sparse => RetrievalMode.Sparse,
+        Hybrid => RetrievalMode.Hybrid,
+        _ => null,
+    };
 }
 
 /// <summary>Model folders.</summary>

@@ -16,6 +16,8 @@ internal sealed record PartResult
     public int K { get; init; }
     /// <summary>Candidates before reranking (0 when not reranked).</summary>
     public int Candidates { get; init; }
+    /// <summary>Retrieval only: the candidate search (<c>sparse</c>, <c>hybrid</c>); null = dense (the bi-encoder).</summary>
+    public string? Search { get; init; }
     /// <summary>LM only: whether the scored document was excluded from its own retrieval.</summary>
     public bool? ExcludeOwnDocument { get; init; }
     /// <summary>Metric name to value (bpb, em, f1, recall@k, mrr@10, ndcg@10, ...).</summary>
@@ -30,7 +32,7 @@ internal sealed record PartResult
     public List<QaExample>? Examples { get; init; }
 
     /// <summary>A readable name of the cell, e.g. <c>qa/squad/rerank k=2 c=16</c>.</summary>
-    public string Label => $"{Task}/{Dataset}/{Mode}" + (K > 0 ? $" k={K}" : "") + (Candidates > 0 ? $" c={Candidates}" : "")
+    public string Label => $"{Task}/{Dataset}/{Mode}" + (Search is { } s ? $"/{s}" : "") + (K > 0 ? $" k={K}" : "") + (Candidates > 0 ? $" c={Candidates}" : "")
         + (ExcludeOwnDocument is { } e && Mode != Running.Mode.ClosedBook ? (e ? " excl" : " incl") : "");
 }
 
