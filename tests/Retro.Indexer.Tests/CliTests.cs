@@ -77,6 +77,8 @@ public sealed class CliTests : IDisposable
         after.Documents.ShouldBe(image.Documents);
         after.Chunks.ShouldBe(image.Chunks);
         after.Points.ShouldBe(image.Points);
+        image.TextHits.ShouldNotBeEmpty(); // the indexer's upserts fill the BM25 index; re-ingesting changes nothing
+        after.TextHits.ShouldBe(image.TextHits);
 
         var (statsCode, stats) = await Run(["stats", .. Store]);
         statsCode.ShouldBe(0);

@@ -88,6 +88,9 @@ public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
         foreach (var (id, payload) in expected.Chunks) actual.Chunks[id].ShouldBe(payload, $"chunk {id}");
         actual.Points.ShouldBe(expected.Points);
         actual.Checkpoints.ShouldBe(expected.Checkpoints);
+        // The BM25 index, committed with the payload, resumes with it: the same hits with the same scores.
+        expected.TextHits.ShouldNotBeEmpty();
+        actual.TextHits.ShouldBe(expected.TextHits);
 
         // Every vector is there and is the chunk's own embedding.
         using var backend = new CpuBackend(1);

@@ -71,8 +71,26 @@ internal static class RealStack
             foreach (var c in stored) if (c is not null) chunks[c.Id.ToString()] = JsonSerializer.Serialize(c);
         }
         var checkpoints = (await store.ListAsync()).Select(c => c.ToString()).ToList();
-        return new StoreImage(documents, chunks, await store.CountAsync(), checkpoints);
+        return new StoreImage(documents, chunks, await store.CountAsync(), checkpoints, await TextHitsAsync(store, chunks));
+    }
+
+    /// <summary>
+    /// The store's BM25 index seen through queries (the first words of some chunks): every hit as "id score", sorted, so
+    /// equal indexes give equal lists whatever the order points were written in.
+    /// </summary>
+    static async Task<List<string>> TextHitsAsync(EmbeddedVectorStore store, SortedDictionary<string, string> chunks)
+    {
+        var hits = new SearchHit[10_000];
+        var lines = new List<string>();
+        foreach (var json in chunks.Values.Take(25))
+        {
+            string text = JsonDocument.Parse(json).RootElement.GetProperty("Text").GetString()!;
+            string query = string.Join(' ', text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(8));
+            int n = await store.SearchTextAsync(query, new SearchOptions { Limit = hits.Length }, hits);
+            lines.AddRange(hits[..n].Select(h => $"{query} => {h.Id} {h.Score:F4}").Order(StringComparer.Ordinal));
+        }
+        return lines;
     }
 }
 
-internal sealed record StoreImage(List<string> Documents, SortedDictionary<string, string> Chunks, long Points, List<string> Checkpoints);
+internal sealed record StoreImage(List<string> Documents, SortedDictionary<string, string> Chunks, long Points, List<string> Checkpoints, List<string> TextHits);
