@@ -8,6 +8,7 @@
 # Options: --tiny | --config FILE (default config/full_gpu.py) | --out DIR (the run's out_dir) |
 #          --models DIR (export target; default models/, runs/tiny/models for --tiny) |
 #          --corpus DIR (prepare_corpus.py output; default data/corpus; built with --tiny) |
+#          --corpus-only LIST (prepare_corpus.py --only: the sources to build the corpus from) |
 #          --stages LIST (of: corpus,tokenizer,tokens,encoder,neighbours,reranker,retro,export; default all) |
 #          --key=value (passed to every training stage, e.g. --device=cpu --lm_steps=100)
 # Stages: corpus (tiny: pretokenize.py --tiny_corpus; full: prepare_corpus.py if DIR is missing), tokenizer
@@ -17,8 +18,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 py=${PYTHON:-/usr/bin/python3}
-tiny=0; config=""; out=""; models=""; corpus=""; stages="corpus,tokenizer,tokens,encoder,neighbours,reranker,retro,export"
+corpus_only=""; tiny=0; config=""; out=""; models=""; corpus=""; stages="corpus,tokenizer,tokens,encoder,neighbours,reranker,retro,export"
 overrides=()
+# The command that reproduces this run, for the model cards: every argument but --stages.
+repro="src/training/run_pipeline.sh"
+args_in=("$@")
+for ((i = 0; i < ${#args_in[@]}; i++)); do
+  if [ "${args_in[$i]}" = "--stages" ]; then i=$((i + 1)); else repro+=" ${args_in[$i]}"; fi
+done
 while [ $# -gt 0 ]; do
   case "$1" in
     --tiny) tiny=1 ;;
@@ -26,6 +33,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --models) models=$2; shift ;;
     --corpus) corpus=$2; shift ;;
+    --corpus-only) corpus_only=$2; shift ;;
     --stages) stages=$2; shift ;;
     --*=*) overrides+=("$1") ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -49,7 +57,7 @@ t0=$(date +%s)
 if has corpus; then
   step corpus
   if [ $tiny = 1 ]; then "$py" "$here/pretokenize.py" --tiny_corpus "$corpus"
-  elif [ ! -d "$corpus/train" ]; then "$py" "$here/prepare_corpus.py" --out "$corpus"
+  elif [ ! -d "$corpus/train" ]; then "$py" "$here/prepare_corpus.py" --out "$corpus" ${corpus_only:+--only "$corpus_only"}
   else echo "using $corpus"; fi
 fi
 if has tokenizer; then
@@ -65,7 +73,6 @@ if has reranker; then step reranker; "$py" "$here/train_reranker.py" "${args[@]}
 if has retro; then step retro; "$py" "$here/train_retro.py" "${args[@]}"; fi
 if has export; then
   step export
-  cmd="src/training/run_pipeline.sh$([ $tiny = 1 ] && echo ' --tiny')${overrides[*]:+ ${overrides[*]}}"
-  "$py" "$here/export.py" --run "$out" --out "$models" --command "$cmd"
+  "$py" "$here/export.py" --run "$out" --out "$models" --command "$repro"
 fi
 echo "== done in $(( $(date +%s) - t0 )) s"

@@ -1,6 +1,8 @@
-# Small CPU run: the models that ship in models/ when no GPU can be had (2 cores, about 1 h 15 min with OpenBLAS).
-# Corpus: prepare_corpus.py --only c4,c4-olmo,redpajama-c4,dolma-cc,wikitext,wordnet,foldoc,jargon (the served sample
-# corpus is FOLDOC, Jargon File and WordNet). Sizes are chosen for the time budget, not for quality: see MODEL_CARD.md.
+# Small CPU run: the models that ship in models/ when no GPU can be had (2 cores, about 1 h 30 min with OpenBLAS):
+#   src/training/run_pipeline.sh --config src/training/config/cpu_small.py --out runs/cpu --corpus data/corpus-cpu \
+#       --corpus-only c4,c4-olmo,redpajama-c4,dolma-cc,wikitext,wordnet,foldoc,jargon
+# (the served sample corpus is FOLDOC, Jargon File and WordNet). Sizes are chosen for the time budget, not for
+# quality: see the MODEL_CARD.md files in models/.
 # Run with torch's BLAS = OpenBLAS (Debian's default reference BLAS is ~15x slower):
 #   apt-get install -y libopenblas0-pthread     # or LD_LIBRARY_PATH=<dir of OpenBLAS's libblas.so.3>
 out_dir = "runs/cpu"
