@@ -55,13 +55,20 @@ internal sealed class WorkerPool : IDisposable
 
         lock (_gate)
         {
-            _done.Reset();
-            _error = null;
-            _job = job;
-            _parts = parts;
-            _remaining = parts;
+            // The epoch moves first. A worker holding a stale claim (an extra one, past the previous job's parts)
+            // reads the job's fields and then the epoch: with the fields written after the epoch, either it sees the
+            // new epoch and gives up, or it read the previous job's fields and its part is out of range. (Written
+            // the other way round, a stale claim could pass against the new job's fields and run one of its parts
+            // twice: _remaining then reached 0 early, Run returned while a part still ran on the caller's buffers,
+            // and that part's failure surfaced in the next job: seen as a NullReferenceException in Gemm.Store
+            // thrown from Attention.Run while the service ingested with concurrent embedders.)
             int epoch = _epoch + 1;
             Volatile.Write(ref _epoch, epoch);
+            _done.Reset();
+            _error = null;
+            Volatile.Write(ref _job, job);
+            Volatile.Write(ref _parts, parts);
+            Volatile.Write(ref _remaining, parts);
             Interlocked.Exchange(ref _claims, (long)epoch << 32);
             _start.Release(Math.Min(_threads.Length, parts - 1));
             Work();
@@ -81,7 +88,8 @@ internal sealed class WorkerPool : IDisposable
             var job = Volatile.Read(ref _job);
             int parts = Volatile.Read(ref _parts);
             // A late worker may claim from a newer job than the one it woke for; the epoch check after reading
-            // the job's fields proves they belong to the claim's job (which cannot finish while this part is open).
+            // the job's fields proves they belong to the claim's job (which cannot finish while this part is open),
+            // because Run writes the epoch before the fields (see there).
             if (Volatile.Read(ref _epoch) != epoch || part >= parts) return;
             Debug.Assert(job is not null);
             try

@@ -92,7 +92,7 @@ public sealed class IngestPipeline
             var errors = new[] { reader, writer }.Concat(chunkers).Concat(batchers)
                 .Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions)
                 .Where(e => e is not OperationCanceledException).ToList();
-            if (errors.Count > 0 && !cancellationToken.IsCancellationRequested) throw errors[0];
+            if (errors.Count > 0 && !cancellationToken.IsCancellationRequested) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(errors[0]); // keeps its stack
             cancellationToken.ThrowIfCancellationRequested();
             throw;
         }
