@@ -11,4 +11,10 @@ public interface ICorpusIngestor
     /// (documents, chunks so far). Returns the number of chunks stored.
     /// </summary>
     Task<long> IngestAsync(string corpusPath, ITextEncoder encoder, IVectorStore store, IProgress<(long Documents, long Chunks)> progress, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// True when an ingestion of <paramref name="corpusPath"/> into <paramref name="store"/> began and did not finish
+    /// (a shard has a checkpoint that is not complete): the next start resumes it rather than serving a partial corpus.
+    /// </summary>
+    Task<bool> IsUnfinishedAsync(string corpusPath, IVectorStore store, CancellationToken cancellationToken);
 }

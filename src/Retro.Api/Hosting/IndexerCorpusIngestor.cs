@@ -39,4 +39,18 @@ internal sealed class IndexerCorpusIngestor(
         progress.Report((stats.Documents, stats.Chunks));
         return stats.Chunks;
     }
+
+    public async Task<bool> IsUnfinishedAsync(string corpusPath, IVectorStore target, CancellationToken cancellationToken)
+    {
+        string stateFolder = IndexerState.DefaultFolder(store.Value, paths.Root);
+        if (target is not IIngestCheckpoints && !Directory.Exists(stateFolder)) return false;
+        using var state = target is IIngestCheckpoints ? null : new IndexerState(stateFolder);
+        var checkpoints = target as IIngestCheckpoints ?? state!;
+        foreach (var shard in ShardResolver.Resolve([corpusPath]))
+        {
+            var checkpoint = await checkpoints.GetAsync(shard.Key, cancellationToken).ConfigureAwait(false);
+            if (checkpoint is { Completed: false }) return true;
+        }
+        return false;
+    }
 }

@@ -42,18 +42,23 @@ internal sealed partial class StartupService(
             return;
         }
         LogStore(logger, storeOptions.Value.Provider, storeOptions.Value.Collection, count);
-        if (count > 0 || storeOptions.Value.Provider != VectorStoreProvider.Embedded || !service.Value.IngestSampleWhenEmpty) return;
-
+        if (storeOptions.Value.Provider != VectorStoreProvider.Embedded || !service.Value.IngestSampleWhenEmpty) return;
         string corpus = paths.Resolve(service.Value.SampleCorpus);
+        var ingestor = services.GetRequiredService<ICorpusIngestor>();
+        // An empty store gets the sample; so does one whose sample ingestion was interrupted (it resumes), never one
+        // filled otherwise (e.g. by the indexer command).
+        bool resume = count > 0 && File.Exists(corpus) && await ingestor.IsUnfinishedAsync(corpus, store, cancellationToken);
+        if (count > 0 && !resume) return;
         if (!File.Exists(corpus))
         {
             LogNoSample(logger, corpus);
             return;
         }
-        LogIngesting(logger, corpus);
+        if (resume) LogResuming(logger, corpus, count);
+        else LogIngesting(logger, corpus);
         var started = DateTime.UtcNow;
         var progress = new Progress<(long Documents, long Chunks)>(p => LogProgress(logger, p.Documents, p.Chunks));
-        long chunks = await services.GetRequiredService<ICorpusIngestor>().IngestAsync(corpus, encoder, store, progress, cancellationToken);
+        long chunks = await ingestor.IngestAsync(corpus, encoder, store, progress, cancellationToken);
         LogIngested(logger, chunks, (DateTime.UtcNow - started).TotalSeconds);
     }
 
@@ -74,6 +79,9 @@ internal sealed partial class StartupService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The store is empty and the sample corpus {Path} is missing; retrieval will find nothing")]
     private static partial void LogNoSample(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Resuming the interrupted ingestion of the sample corpus {Path} ({Count} chunks already stored)")]
+    private static partial void LogResuming(ILogger logger, string path, long count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Empty store: ingesting the sample corpus {Path}")]
     private static partial void LogIngesting(ILogger logger, string path);
