@@ -22,7 +22,7 @@ public sealed class HybridRetrievalTests : IClassFixture<RetroApiFactory>
     }
 
     [Fact]
-    public async Task Dense_is_the_default_and_neighbours_say_so()
+    public async Task The_configured_mode_is_the_default_and_neighbours_say_so()
     {
         var neighbours = await NeighboursAsync(await _factory.CreateClient().PostAsJsonAsync("/v1/retrieve", new { query = "highest mountain", k = 2, rerank = false }));
         neighbours.ShouldAllBe(n => n.GetProperty("source").GetString() == "dense");

@@ -81,6 +81,8 @@ public sealed class RealStackTests : IClassFixture<RealStackTests.Factory>
             builder.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
             builder.UseSetting("Retro:VectorStore:Path", Path.Combine(_folder, "store"));
             builder.UseSetting("Retro:Service:SampleCorpus", corpus);
+            builder.UseSetting("Retro:Retrieval:Mode", "Dense"); // what these tests exercise, whatever appsettings.json ships
+            builder.UseSetting("Retro:Retrieval:Rerank", "true");
         }
 
         protected override void Dispose(bool disposing)

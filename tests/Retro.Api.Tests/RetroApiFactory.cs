@@ -26,6 +26,10 @@ public sealed class RetroApiFactory : WebApplicationFactory<Program>
             ["Retro:Models:Reranker"] = Repo.Fixture("cross-tiny"),
             ["Retro:Models:Decoder"] = Repo.Fixture("retro-tiny"),
             ["Retro:Service:IngestSampleWhenEmpty"] = "false",
+            // The tests pin the retrieval defaults they exercise; the shipped appsettings.json picks what measures
+            // best for the shipped models (see models/README.md).
+            ["Retro:Retrieval:Mode"] = "Dense",
+            ["Retro:Retrieval:Rerank"] = "true",
         };
         foreach (var (k, v) in settings ?? []) _settings[k] = v;
         Store = MemoryVectorStore.WithSampleDocuments(Encoder, Decoder.Tokenizer);

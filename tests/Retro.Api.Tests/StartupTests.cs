@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Retro.Api.Tests;
 
@@ -19,6 +20,27 @@ public sealed class StartupTests
         error.Message.ShouldContain("Retro:Models:Decoder");
         error.Message.ShouldContain("/nonexistent/retro");
         error.Message.ShouldContain("Retro__Models__Decoder");
+    }
+
+    [Fact]
+    public void The_repository_appsettings_json_is_the_service_configuration()
+    {
+        // Regression: the shipped file was added with a path the content root's file provider could not see, and
+        // (optional) it was silently ignored: the service ran on code defaults.
+        using var shipped = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Repo.Root, "appsettings.json")));
+        var retrieval = shipped.RootElement.GetProperty("Retro").GetProperty("Retrieval");
+        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
+            b.UseSetting("Retro:Models:Reranker", Repo.Fixture("cross-tiny"));
+            b.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
+            b.UseSetting("Retro:Service:IngestSampleWhenEmpty", "false");
+            b.UseSetting("Retro:VectorStore:Path", Path.Combine(Path.GetTempPath(), $"retro-settings-{Guid.NewGuid():N}"));
+        });
+        var configuration = factory.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>();
+        configuration["Retro:Retrieval:Mode"].ShouldBe(retrieval.GetProperty("Mode").GetString());
+        configuration["Retro:Retrieval:Rerank"]!.ToLowerInvariant().ShouldBe(retrieval.GetProperty("Rerank").GetBoolean() ? "true" : "false");
+        configuration["Retro:VectorStore:EfConstruction"].ShouldBe(shipped.RootElement.GetProperty("Retro").GetProperty("VectorStore").GetProperty("EfConstruction").GetInt32().ToString());
     }
 
     [Fact]

@@ -21,7 +21,11 @@ public static class ServiceDefaultsExtensions
         if (File.Exists(shipped))
         {
             // Lowest precedence: the content root's appsettings.json, environment variables and arguments override it.
-            builder.Configuration.Sources.Insert(0, new JsonConfigurationSource { Path = shipped, Optional = true, ReloadOnChange = false });
+            // ResolveFileProvider: without it the absolute path is looked up under the content root's file provider,
+            // and (the source being optional) the shipped settings were silently ignored.
+            var source = new JsonConfigurationSource { Path = shipped, Optional = false, ReloadOnChange = false };
+            source.ResolveFileProvider();
+            builder.Configuration.Sources.Insert(0, source);
         }
         if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
             builder.WebHost.UseUrls((builder.Configuration[$"{ServiceOptions.Section}:Urls"] ?? new ServiceOptions().Urls).Split(';', StringSplitOptions.RemoveEmptyEntries));
