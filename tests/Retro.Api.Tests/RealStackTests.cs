@@ -75,12 +75,7 @@ public sealed class RealStackTests : IClassFixture<RealStackTests.Factory>
         {
             string corpus = Path.Combine(_folder, "corpus.jsonl");
             File.WriteAllLines(corpus, Documents.Select((d, i) => JsonSerializer.Serialize(new { text = d, url = $"https://example.org/{i}" })));
-            builder.UseEnvironment("Testing");
-            builder.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
-            builder.UseSetting("Retro:Models:Reranker", Repo.Fixture("cross-tiny"));
-            builder.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
-            builder.UseSetting("Retro:VectorStore:Path", Path.Combine(_folder, "store"));
-            builder.UseSetting("Retro:Service:SampleCorpus", corpus);
+            Repo.UseFixtureStack(builder, Path.Combine(_folder, "store"), corpus);
             builder.UseSetting("Retro:Retrieval:Mode", "Dense"); // what these tests exercise, whatever appsettings.json ships
             builder.UseSetting("Retro:Retrieval:Rerank", "true");
         }

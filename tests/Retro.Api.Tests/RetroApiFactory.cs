@@ -59,6 +59,17 @@ internal static class Repo
 
     public static string Fixture(string name) => Path.Combine(Root, "tests", "fixtures", name);
 
+    /// <summary>The real stack on the fixture models: embedded store at <paramref name="store"/>, sample corpus <paramref name="corpus"/>.</summary>
+    public static void UseFixtureStack(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder, string store, string corpus)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("Retro:Models:Encoder", Fixture("bert-tiny"));
+        builder.UseSetting("Retro:Models:Reranker", Fixture("cross-tiny"));
+        builder.UseSetting("Retro:Models:Decoder", Fixture("retro-tiny"));
+        builder.UseSetting("Retro:VectorStore:Path", store);
+        builder.UseSetting("Retro:Service:SampleCorpus", corpus);
+    }
+
     private static string Find()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

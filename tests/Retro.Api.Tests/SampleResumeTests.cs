@@ -80,13 +80,6 @@ public sealed class SampleResumeTests : IDisposable
         await store.FlushAsync();
     }
 
-    private WebApplicationFactory<Program> Factory(string corpus) => new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
-    {
-        b.UseEnvironment("Testing");
-        b.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
-        b.UseSetting("Retro:Models:Reranker", Repo.Fixture("cross-tiny"));
-        b.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
-        b.UseSetting("Retro:VectorStore:Path", Path.Combine(_folder, "store"));
-        b.UseSetting("Retro:Service:SampleCorpus", corpus);
-    });
+    private WebApplicationFactory<Program> Factory(string corpus) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(b => Repo.UseFixtureStack(b, Path.Combine(_folder, "store"), corpus));
 }
