@@ -86,7 +86,9 @@ public sealed class ServeSuite : ISuite
             var started = Stopwatch.StartNew();
             await app.StartAsync();
             string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            Console.WriteLine($"serve: decoder batch {batch}, {tokens} new tokens per answer, greedy, k 2 of 16 candidates reranked");
+            var retrieval = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Retro.Core.RetrievalOptions>>().Value;
+            Console.WriteLine($"serve: decoder batch {batch}, {tokens} new tokens per answer, greedy, retrieval {retrieval.Mode}, k {retrieval.K} of {retrieval.Candidates} candidates, " +
+                              (retrieval.Rerank ? "reranked" : "not reranked") + " (Retro:Retrieval)");
             Console.WriteLine($"serve: started (models loaded, corpus ingested) in {started.Elapsed.TotalSeconds:F1} s at {address}");
 
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(10) };
