@@ -57,8 +57,127 @@ internal static unsafe class Attention
     /// <summary>Queries [q0, q1) of batch item b, head h: the blocked Vector512 path when the head dim allows it.</summary>
     internal static void Head(in Args a, int b, int h, int q0, int q1)
     {
-        if (Vector512.IsHardwareAccelerated && a.Shape.HeadDim % 16 == 0 && a.Shape.KeyLength > 0) HeadBlocked(a, b, h, q0, q1);
+        if (Vector512.IsHardwareAccelerated && a.Shape.HeadDim % 16 == 0 && a.Shape.KeyLength > 0)
+        {
+            // Packing Kᵀ costs about what 16 queries' scores cost: below that, read the keys as they lie.
+            if (q1 - q0 < DirectQueryLimit) HeadDirect(a, b, h, q0, q1);
+            else HeadBlocked(a, b, h, q0, q1);
+        }
         else HeadSimple(a, b, h, q0, q1);
+    }
+
+    /// <summary>Fewer queries than this per (batch item, head) part take <see cref="HeadDirect"/> (decoding: 1).</summary>
+    internal const int DirectQueryLimit = 8;
+
+    /// <summary>
+    /// One query at a time straight from the cache rows, for decoding (one or a few queries over many keys): scores
+    /// of four keys per pass (four independent FMA chains, the query's vectors loaded once per pass), a padded
+    /// vector softmax, then p·V over the visible keys, four value vectors per key at a time. Nothing is packed, so
+    /// the cost is one read of the visible keys and values per query.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void HeadDirect(in Args a, int b, int h, int q0, int q1)
+    {
+        var s = a.Shape;
+        int hd = s.HeadDim, keys = s.KeyLength;
+        int padded = (keys + 15) & ~15;
+        if (t_scoresLength < padded)
+        {
+            NativeMemory.AlignedFree(t_scores);
+            int length = Math.Max(padded, 64);
+            t_scores = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
+            t_scoresLength = length;
+        }
+        float* scores = t_scores;
+        int* mask = a.Mask != null ? a.Mask + (long)b * a.Ldm : null;
+        float* kBase = a.K + (long)b * s.KeyCapacity * a.Ldk + h * hd;
+        float* vBase = a.V + (long)b * s.KeyCapacity * a.Ldv + h * hd;
+        long ldk = a.Ldk, ldv = a.Ldv;
+        var ninf = Vector512.Create(float.NegativeInfinity);
+        for (int i = q0; i < q1; i++)
+        {
+            float* q = a.Q + ((long)b * s.QueryLength + i) * a.Ldq + h * hd;
+            float* o = a.O + ((long)b * s.QueryLength + i) * a.Ldo + h * hd;
+            int visible = s.Causal ? Math.Min(keys, s.QueryOffset + i + 1) : keys;
+
+            // scores[j] = scale · q · k_j, four keys per pass
+            int j = 0;
+            for (; j + 4 <= visible; j += 4)
+            {
+                float* k0 = kBase + j * ldk, k1 = k0 + ldk, k2 = k1 + ldk, k3 = k2 + ldk;
+                Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+                for (int e = 0; e < hd; e += 16)
+                {
+                    var qv = Vector512.Load(q + e);
+                    c0 = Vector512.FusedMultiplyAdd(Vector512.Load(k0 + e), qv, c0);
+                    c1 = Vector512.FusedMultiplyAdd(Vector512.Load(k1 + e), qv, c1);
+                    c2 = Vector512.FusedMultiplyAdd(Vector512.Load(k2 + e), qv, c2);
+                    c3 = Vector512.FusedMultiplyAdd(Vector512.Load(k3 + e), qv, c3);
+                }
+                scores[j] = s.Scale * Vector512.Sum(c0);
+                scores[j + 1] = s.Scale * Vector512.Sum(c1);
+                scores[j + 2] = s.Scale * Vector512.Sum(c2);
+                scores[j + 3] = s.Scale * Vector512.Sum(c3);
+            }
+            for (; j < visible; j++)
+            {
+                float* k0 = kBase + j * ldk;
+                Vector512<float> c0 = default;
+                for (int e = 0; e < hd; e += 16) c0 = Vector512.FusedMultiplyAdd(Vector512.Load(k0 + e), Vector512.Load(q + e), c0);
+                scores[j] = s.Scale * Vector512.Sum(c0);
+            }
+            if (mask != null)
+                for (j = 0; j < visible; j++)
+                    if (mask[j] == 0) scores[j] = float.NegativeInfinity;
+            int vPadded = (visible + 15) & ~15;
+            for (j = visible; j < vPadded; j++) scores[j] = float.NegativeInfinity;
+
+            // p = exp(s − max), unnormalised; 1/Σp scales the output
+            var maxv = ninf;
+            for (j = 0; j < vPadded; j += 16) maxv = Vector512.Max(maxv, Vector512.Load(scores + j));
+            float max = HorizontalMax(maxv);
+            if (float.IsNegativeInfinity(max)) // no visible key: zero output
+            {
+                new Span<float>(o, hd).Clear();
+                continue;
+            }
+            var mv = Vector512.Create(max);
+            var sum = Vector512<float>.Zero;
+            for (j = 0; j < vPadded; j += 16)
+            {
+                var p = FastMath.Exp(Vector512.Load(scores + j) - mv);
+                p.Store(scores + j);
+                sum += p;
+            }
+            var inv = Vector512.Create(1f / Vector512.Sum(sum));
+
+            // o = (Σ_j p_j · v_j) / Σ_j p_j, 64 values of the head per pass over the keys
+            int c = 0;
+            for (; c + 64 <= hd; c += 64)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                float* v = vBase + c;
+                for (j = 0; j < visible; j++, v += ldv)
+                {
+                    var p = Vector512.Create(scores[j]);
+                    a0 = Vector512.FusedMultiplyAdd(p, Vector512.Load(v), a0);
+                    a1 = Vector512.FusedMultiplyAdd(p, Vector512.Load(v + 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(p, Vector512.Load(v + 32), a2);
+                    a3 = Vector512.FusedMultiplyAdd(p, Vector512.Load(v + 48), a3);
+                }
+                (a0 * inv).Store(o + c);
+                (a1 * inv).Store(o + c + 16);
+                (a2 * inv).Store(o + c + 32);
+                (a3 * inv).Store(o + c + 48);
+            }
+            for (; c < hd; c += 16)
+            {
+                Vector512<float> a0 = default;
+                float* v = vBase + c;
+                for (j = 0; j < visible; j++, v += ldv) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(scores[j]), Vector512.Load(v), a0);
+                (a0 * inv).Store(o + c);
+            }
+        }
     }
 
     [ThreadStatic] private static float* t_blocked;

@@ -21,9 +21,13 @@ public sealed class AttentionTests : IDisposable
     [InlineData(1, 6, 6, 6, 2, 8, true, 0, false)]    // causal prefill
     [InlineData(3, 1, 10, 16, 4, 16, true, 9, false)] // decode: one query over a cache
     [InlineData(2, 4, 11, 11, 2, 5, true, 7, true)]   // causal continuation with a mask
-    [InlineData(2, 7, 130, 130, 2, 32, false, 0, true)] // blocked Vector512 path: 7 queries (a partial group of 4), 130 keys
-    [InlineData(1, 9, 20, 24, 3, 64, true, 11, true)]  // blocked path, causal with an offset, capacity > length
-    [InlineData(2, 3, 5, 8, 1, 16, true, 0, true)]     // blocked path with fewer keys than one vector
+    [InlineData(2, 19, 130, 130, 2, 32, false, 0, true)] // blocked Vector512 path: 19 queries (a partial group of 4), 130 keys
+    [InlineData(1, 42, 60, 64, 2, 64, true, 11, true)]   // blocked path (2 query blocks of 21), causal with an offset, capacity > length
+    [InlineData(1, 40, 5, 8, 4, 16, true, 0, true)]      // blocked path with fewer keys than one vector
+    [InlineData(1, 1, 130, 512, 8, 64, true, 129, true)] // direct path (decoding): one query over a masked cache, 130 keys
+    [InlineData(2, 5, 37, 40, 3, 64, true, 20, true)]    // direct path: a few causal queries, keys not a multiple of 4
+    [InlineData(1, 2, 33, 33, 2, 128, false, 0, false)]  // direct path: head dim 128 (two 64-value passes)
+    [InlineData(2, 3, 5, 8, 1, 48, true, 0, true)]       // direct path: head dim 48 (16-value passes only), fewer keys than a vector
     public void Matches_naive_attention(int batch, int tq, int tk, int capacity, int heads, int hd, bool causal, int offset, bool masked)
     {
         int d = heads * hd;

@@ -19,7 +19,9 @@ public sealed class MatMulTests : IDisposable
     public static TheoryData<int, int, int> Sizes => new()
     {
         { 1, 1, 1 },        // GEMV path, scalar tails
-        { 1, 37, 70 },      // one row: four weight rows per pass plus a tail of one
+        { 1, 37, 70 },      // one row: four weight rows per pass plus a tail of one; BF16 pairs of 32 plus a K tail
+        { 1, 9, 31 },       // one row, K below one BF16 pair load (widening path)
+        { 1, 130, 512 },    // one row over several parts, K a multiple of 32 (prefetch past the last row)
         { 3, 5, 7 },
         { 7, 33, 100 },     // largest GEMV row count
         { 8, 32, 16 },      // exactly one micro-tile
