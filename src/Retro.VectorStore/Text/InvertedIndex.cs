@@ -1,4 +1,7 @@
 using System.Buffers;
+using System.Numerics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.InteropServices;
 using Retro.Core;
 using Retro.VectorStore.Hnsw;
@@ -19,6 +22,7 @@ internal sealed class InvertedIndex
     private readonly ArrayPool<float> _scorePool = ArrayPool<float>.Create(1 << 28, 8);
     private int[] _lengths = NewLengths(1024);
     private long _totalLength;
+    private int _maxLength; // the longest document ever indexed (kept on removal: a bound, not a statistic)
     private int _documents;
 
     /// <summary>Documents indexed (live points with text).</summary>
@@ -98,6 +102,7 @@ internal sealed class InvertedIndex
         // Length 0 (no terms) still counts as a document for N and the average: BM25's collection is every chunk.
         _lengths[offset] = Math.Max(length, 0);
         _totalLength += Math.Max(length, 0);
+        if (length > _maxLength) _maxLength = length;
         _documents++;
     }
 
@@ -129,6 +134,9 @@ internal sealed class InvertedIndex
         uint[]? touched = null;
         int touchedCount = 0;
         (uint, float)[]? heap = null;
+        ulong[]? bitmap = null;
+        uint[]? candidates = null;
+        float[]? boundCache = null;
         try
         {
             if (_documents == 0) return 0;
@@ -167,9 +175,11 @@ internal sealed class InvertedIndex
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 // Checking costs a pass over the touched documents: only worth it when the lists left are longer.
-                if (touchedCount >= limit && remainingPostings[t] > touchedCount)
+                if (touchedCount >= limit && remainingPostings[t] > touchedCount && 2L * terms[t].List.Count > touchedCount)
                 {
-                    float theta = Threshold(scores, touched.AsSpan(0, touchedCount), filter, heap.AsSpan(0, limit));
+                    // Any k documents' partial scores bound θ from below. The first touched are those of the rarest,
+                    // highest-weight terms (where the best partial scores are), so a bounded prefix keeps the check cheap.
+                    float theta = Threshold(scores, touched.AsSpan(0, Math.Min(touchedCount, Math.Max(ThresholdPrefix, 4 * limit))), filter, heap.AsSpan(0, limit));
                     if (CannotReach(0f, suffix[t], theta)) break;
                 }
                 var (list, weight) = terms[t];
@@ -180,45 +190,105 @@ internal sealed class InvertedIndex
                     uint o = offsets[i];
                     float tf = tfs[i];
                     float s = weight * tf / (tf + normA + normB * lengths[o]);
-                    if (scores[o] == 0f) touched[touchedCount++] = o;
-                    scores[o] += s;
+                    ref float score = ref scores[o];
+                    touched[touchedCount] = o;              // kept only when o is new: no branch to mispredict
+                    touchedCount += score == 0f ? 1 : 0;
+                    score += s;
                 }
             }
             if (t == nt) return TopK(scores, touched.AsSpan(0, touchedCount), filter, results);
 
             // Phase 2: only candidates that can still reach θ; probe the remaining lists for them.
-            var candidates = new List<uint>();
+            // θ from partial scores is loose (the terms still to come add to every score): complete the k best
+            // partial scores first, by binary search in the remaining lists. Those k real documents' full scores bound
+            // the final k-th best from below, a far tighter θ that leaves far fewer candidates.
+            int best = TopKHeap(scores, touched.AsSpan(0, Math.Min(touchedCount, Math.Max(ThresholdPrefix, 4 * limit))), filter, heap.AsSpan(0, limit));
+            float fullTheta = best < limit ? float.NegativeInfinity : float.PositiveInfinity; // (the break needed k: defensive)
+            for (int i = 0; i < best && best == limit; i++)
             {
-                float theta = Threshold(scores, touched.AsSpan(0, touchedCount), filter, heap.AsSpan(0, limit));
-                foreach (uint o in touched.AsSpan(0, touchedCount))
+                uint o = heap[i].Item1;
+                float full = heap[i].Item2;
+                for (int r = t; r < nt; r++)
                 {
-                    if (!CannotReach(scores[o], suffix[t], theta) && (filter is null || filter.Accepts(o))) candidates.Add(o);
+                    var (list, weight) = terms[r];
+                    int p = Array.BinarySearch(list.Offsets, 0, list.Count, o);
+                    if (p < 0) continue;
+                    float tf = list.Frequencies[p];
+                    full += weight * tf / (tf + normA + normB * lengths[o]);
+                }
+                fullTheta = Math.Min(fullTheta, full);
+            }
+
+            // Candidates: touched documents whose partial score plus what the remaining terms can add to a document of
+            // their length reaches θ, in ascending offset order (a bitmap over the offsets, read word by word).
+            int cachedLengths = Math.Min(_maxLength + 1, 256);
+            boundCache = ArrayPool<float>.Shared.Rent(cachedLengths);
+            var bounds = new LengthBounds(terms, nt, normA, normB, boundCache, cachedLengths);
+            bounds.From(t);
+            int words = (lengths.Length + 63) >> 6;
+            bitmap = ArrayPool<ulong>.Shared.Rent(words);
+            new Span<ulong>(bitmap, 0, words).Clear();
+            int count = 0, from = 0;
+            if (filter is null)
+            {
+                bounds.FillAll();
+                count = MarkCandidates(scores, lengths, boundCache, cachedLengths, touched, touchedCount, fullTheta, bitmap, out from);
+            }
+            for (int i = from; i < touchedCount; i++)
+            {
+                uint o = touched[i];
+                if (CannotReach(scores[o], bounds.Get(lengths[o]), fullTheta)) continue; // the length bound < Σ weights
+                if (filter is not null && !filter.Accepts(o)) continue;
+                bitmap[o >> 6] |= 1UL << (int)(o & 63);
+                count++;
+            }
+            candidates = ArrayPool<uint>.Shared.Rent(Math.Max(count, 1));
+            count = 0;
+            for (int wi = 0; wi < words; wi++)
+            {
+                ulong bits = bitmap[wi];
+                while (bits != 0)
+                {
+                    candidates[count++] = (uint)((wi << 6) + BitOperations.TrailingZeroCount(bits));
+                    bits &= bits - 1;
                 }
             }
-            candidates.Sort();
-            for (; t < nt && candidates.Count > 0; t++)
+
+            for (; t < nt && count > 0; t++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var (list, weight) = terms[t];
                 var offsets = list.Offsets;
                 var tfs = list.Frequencies;
                 int p = 0;
-                foreach (uint o in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(candidates))
+                bool dense = list.Count <= 48L * count; // a few postings between candidates: scan, else gallop
+                for (int i = 0; i < count; i++)
                 {
-                    p = Gallop(offsets, p, list.Count, o);
+                    uint o = candidates[i];
+                    p = dense ? Scan(offsets, p, list.Count, o) : Gallop(offsets, p, list.Count, o);
                     if (p == list.Count) break;
                     if (offsets[p] != o) continue;
                     float tf = tfs[p];
                     scores[o] += weight * tf / (tf + normA + normB * lengths[o]);
                 }
-                if (candidates.Count > limit)
+                if (count > limit && t + 1 < nt)
                 {
-                    float theta = Threshold(scores, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(candidates), null, heap.AsSpan(0, limit));
+                    float theta = Math.Max(fullTheta, Threshold(scores, candidates.AsSpan(0, count), null, heap.AsSpan(0, limit)));
                     float rest = suffix[t + 1];
-                    candidates.RemoveAll(o => CannotReach(scores[o], rest, theta));
+                    bounds.From(t + 1);
+                    int kept = 0;
+                    for (int i = 0; i < count; i++)
+                    {
+                        uint o = candidates[i];
+                        float partial = scores[o];
+                        if (CannotReach(partial, rest, theta)) continue;
+                        if (CannotReach(partial, bounds.Get(lengths[o]), theta)) continue;
+                        candidates[kept++] = o;
+                    }
+                    count = kept;
                 }
             }
-            return TopK(scores, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(candidates), null, results);
+            return TopK(scores, candidates.AsSpan(0, count), null, results);
         }
         finally
         {
@@ -230,6 +300,99 @@ internal sealed class InvertedIndex
             }
             if (touched is not null) ArrayPool<uint>.Shared.Return(touched);
             if (heap is not null) ArrayPool<(uint, float)>.Shared.Return(heap);
+            if (bitmap is not null) ArrayPool<ulong>.Shared.Return(bitmap);
+            if (candidates is not null) ArrayPool<uint>.Shared.Return(candidates);
+            if (boundCache is not null) ArrayPool<float>.Shared.Return(boundCache);
+        }
+    }
+
+    /// <summary>Touched documents (at most, and at least 4k) whose partial scores the phase-1 θ checks read.</summary>
+    private const int ThresholdPrefix = 2048;
+
+    /// <summary>
+    /// What terms [from, to) can still add to a document whose length normaliser is <paramref name="norm"/>
+    /// (k1·(1 − b + b·len/avg)): tf/(tf + norm) grows with tf, so each term adds at most weight·T/(T + norm) with T
+    /// its list's largest term frequency. Much tighter than Σ weight for long documents and rarely repeated terms.
+    /// </summary>
+    private static float DocumentBound((PostingList List, float Weight)[] terms, int from, int to, float norm)
+    {
+        float bound = 0f;
+        for (int r = from; r < to; r++)
+        {
+            float top = terms[r].List.MaxFrequency;
+            bound += terms[r].Weight * top / (top + norm);
+        }
+        return bound;
+    }
+
+    /// <summary>
+    /// The candidate test of the scalar loop (score + bound by length reaches θ, <see cref="CannotReach"/>'s margin) for
+    /// whole blocks of 8 touched documents by AVX2 gathers; sets their bits and returns how many, with the index
+    /// where the scalar tail starts. Needs every cached length's bound in <paramref name="bounds"/>.
+    /// </summary>
+    private static unsafe int MarkCandidates(float[] scores, int[] lengths, float[] bounds, int cached, uint[] touched, int touchedCount, float theta, ulong[] bitmap, out int end)
+    {
+        end = 0;
+        if (!Avx2.IsSupported) return 0;
+        int count = 0;
+        var margin = Vector256.Create(1.0001f);
+        var slack = Vector256.Create(1e-6f);
+        var th = Vector256.Create(theta);
+        var longest = Vector256.Create(cached - 1);
+        fixed (float* sp = scores, bp = bounds)
+        fixed (int* lp = lengths)
+        fixed (uint* tp = touched)
+        {
+            int i = 0;
+            for (; i + 8 <= touchedCount; i += 8)
+            {
+                var index = Vector256.Load((int*)tp + i);
+                var score = Avx2.GatherVector256(sp, index, 4);
+                // longer documents take the bound of the longest cached length: larger than theirs, so still safe
+                var length = Vector256.Min(Avx2.GatherVector256(lp, index, 4), longest);
+                var bound = Avx2.GatherVector256(bp, length, 4);
+                var reach = Vector256.GreaterThanOrEqual((score + bound) * margin + slack, th);
+                uint lanes = Vector256.ExtractMostSignificantBits(reach);
+                while (lanes != 0)
+                {
+                    uint o = tp[i + BitOperations.TrailingZeroCount(lanes)];
+                    bitmap[o >> 6] |= 1UL << (int)(o & 63);
+                    count++;
+                    lanes &= lanes - 1;
+                }
+            }
+            end = i;
+        }
+        return count;
+    }
+
+    /// <summary>
+    /// <see cref="DocumentBound"/> of terms [from, nt) by document length, computed once per length (chunks are short,
+    /// so a query meets few distinct lengths); lengths past the cache are computed each time.
+    /// </summary>
+    private struct LengthBounds((PostingList List, float Weight)[] terms, int nt, float normA, float normB, float[] cache, int cached)
+    {
+        private int _from = -1;
+
+        public void From(int from)
+        {
+            if (from == _from) return;
+            _from = from;
+            cache.AsSpan(0, cached).Fill(float.NaN);
+        }
+
+        /// <summary>Computes every cached length's bound (for gathers).</summary>
+        public void FillAll()
+        {
+            for (int length = 0; length < cached; length++) Get(length);
+        }
+
+        public float Get(int length)
+        {
+            if ((uint)length >= (uint)cached) return DocumentBound(terms, _from, nt, normA + normB * length);
+            float b = cache[length];
+            if (float.IsNaN(b)) cache[length] = b = DocumentBound(terms, _from, nt, normA + normB * length);
+            return b;
         }
     }
 
@@ -244,6 +407,26 @@ internal sealed class InvertedIndex
     {
         int count = TopKHeap(scores, offsets, filter, heap);
         return count < heap.Length ? float.NegativeInfinity : heap[0].Score;
+    }
+
+    /// <summary>
+    /// First index ≥ <paramref name="from"/> whose offset is ≥ <paramref name="target"/>, by a forward scan: whole
+    /// blocks of 16 skipped on their last offset, then one vector compare counts the offsets below the target. For
+    /// short gaps, where galloping's data-dependent branches cost more than reading the postings.
+    /// </summary>
+    private static int Scan(uint[] offsets, int from, int count, uint target)
+    {
+        int p = from;
+        var t = Vector512.Create(target);
+        while (Vector512.IsHardwareAccelerated && p + 16 <= count)
+        {
+            if (offsets[p + 15] < target) { p += 16; continue; }
+            var block = Vector512.LoadUnsafe(ref offsets[p]);
+            ulong below = Vector512.ExtractMostSignificantBits(Vector512.LessThan(block, t));
+            return p + BitOperations.PopCount(below);
+        }
+        while (p < count && offsets[p] < target) p++;
+        return p;
     }
 
     /// <summary>First index ≥ <paramref name="from"/> whose offset is ≥ <paramref name="target"/> (exponential then binary search).</summary>
@@ -342,6 +525,8 @@ internal sealed class InvertedIndex
         public uint[] Offsets = new uint[4];
         public int[] Frequencies = new int[4];
         public int Count;
+        /// <summary>The largest term frequency ever appended (removals keep it: still an upper bound).</summary>
+        public int MaxFrequency;
 
         public void Append(uint offset, int tf)
         {
@@ -353,6 +538,7 @@ internal sealed class InvertedIndex
             System.Diagnostics.Debug.Assert(Count == 0 || Offsets[Count - 1] < offset, "postings must be appended in offset order");
             Offsets[Count] = offset;
             Frequencies[Count] = tf;
+            if (tf > MaxFrequency) MaxFrequency = tf;
             Count++;
         }
 
