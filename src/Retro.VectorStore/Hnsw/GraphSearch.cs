@@ -101,9 +101,11 @@ internal static class GraphSearch
             for (int i = 0; i < fresh; i++)
             {
                 uint node = links[i];
+                if (i + 1 < fresh) query.PrefetchAll(links[i + 1]); // the rest of the next vector while this one is compared
                 float d = query.Distance(node);
                 if (context.ResultCount < ef || d < bound)
                 {
+                    if (level == 0) graph.PrefetchLevel0(g, node); // likely expanded soon: its links and version
                     context.PushCandidate(new Candidate(d, node));
                     if (Accepts(g, node, filter, excludeDeleted))
                     {

@@ -116,11 +116,23 @@ internal sealed class HnswGraph
             {
                 int count = Math.Min((int)list[start], max);
                 Array.Copy(list, start + 1, destination, 0, count);
-                Interlocked.MemoryBarrier();
+                // The copy's loads before the version's second read (a load-load barrier: no fence instruction on
+                // x86, unlike the full MemoryBarrier, which cost one mfence per expanded node).
+                Volatile.ReadBarrier();
                 if (Volatile.Read(ref version) == before) return count;
             }
             Thread.SpinWait(1);
         }
+    }
+
+    /// <summary>Hints the CPU to fetch <paramref name="node"/>'s level-0 list and seqlock version (a stale address is harmless).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public unsafe void PrefetchLevel0(GraphArrays g, uint node)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        byte* list = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref g.Level0[(int)node * (M0 + 1)]);
+        for (int o = 0; o < (M0 + 1) * sizeof(uint); o += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(list + o);
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref g.Versions[node]));
     }
 
     /// <summary>Replaces <paramref name="node"/>'s list on <paramref name="level"/>. The caller holds <see cref="LockOf"/>(node).</summary>

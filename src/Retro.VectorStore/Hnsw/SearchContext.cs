@@ -11,8 +11,8 @@ internal readonly record struct Candidate(float Distance, uint Node);
 /// </summary>
 internal sealed class SearchContext
 {
-    private uint[] _visited = [];
-    private uint _generation;
+    private ushort[] _visited = []; // 2 bytes a node (as hnswlib): half the cache footprint of a uint tag
+    private ushort _generation;
     private Candidate[] _candidates = new Candidate[256];
     private int _candidateCount;
     private Candidate[] _results = new Candidate[256];
@@ -36,12 +36,12 @@ internal sealed class SearchContext
     /// <summary>Sizes the scratch for node ids below <paramref name="capacity"/> and lists of <paramref name="maxLinks"/>.</summary>
     public void Reset(int capacity, int maxLinks)
     {
-        if (_visited.Length < capacity) { _visited = new uint[Math.Max(capacity, _visited.Length * 2)]; _generation = 0; }
+        if (_visited.Length < capacity) { _visited = new ushort[Math.Max(capacity, _visited.Length * 2)]; _generation = 0; }
         if (Links.Length < maxLinks) Links = new uint[maxLinks];
         NewVisit();
     }
 
-    /// <summary>Starts a new visit: nothing visited, both heaps empty (O(1) but for a wrap every 2^32 visits).</summary>
+    /// <summary>Starts a new visit: nothing visited, both heaps empty (O(1) but for a clear every 65,535 visits).</summary>
     public void NewVisit()
     {
         if (++_generation == 0)
@@ -57,7 +57,7 @@ internal sealed class SearchContext
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Visit(uint node)
     {
-        ref uint mark = ref _visited[node];
+        ref ushort mark = ref _visited[node];
         if (mark == _generation) return false;
         mark = _generation;
         return true;

@@ -13,8 +13,11 @@ internal interface IQueryDistance
     /// <summary>Distance from the query to <paramref name="node"/>.</summary>
     float Distance(uint node);
 
-    /// <summary>Hints the CPU to fetch <paramref name="node"/>'s vector.</summary>
+    /// <summary>Hints the CPU to fetch the first lines of <paramref name="node"/>'s vector.</summary>
     void Prefetch(uint node);
+
+    /// <summary>Hints the CPU to fetch all of <paramref name="node"/>'s vector (the next one to be compared).</summary>
+    void PrefetchAll(uint node);
 }
 
 /// <summary>Internal distance of a metric: -dot for Cosine (unit vectors) and Dot, squared L2 for Euclid.</summary>
@@ -44,6 +47,9 @@ internal readonly unsafe struct FloatQuery(float* query, VectorView view, int di
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(uint node) => VectorMath.Prefetch(_view.Pointer(node));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchAll(uint node) => VectorMath.PrefetchRange(_view.Pointer(node), _dimension * sizeof(float));
 }
 
 /// <summary>
@@ -67,4 +73,7 @@ internal readonly unsafe struct Int8Query(float* scaledQuery, float queryOffset,
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(uint node) => VectorMath.Prefetch(_codes.Pointer(node));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchAll(uint node) => VectorMath.PrefetchRange(_codes.Pointer(node), _codes.Dimension);
 }

@@ -155,6 +155,14 @@ internal static unsafe class VectorMath
         if (norm > 0f && float.IsFinite(norm)) TensorPrimitives.Divide(v, norm, v);
     }
 
+    /// <summary>Prefetches every cache line of [p, p + bytes) into L1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchRange(void* p, int bytes)
+    {
+        if (!Sse.IsSupported) return;
+        for (int o = 0; o < bytes; o += 64) Sse.Prefetch0((byte*)p + o);
+    }
+
     /// <summary>Prefetches the first cache lines of a vector into L1 (hnswlib prefetches the next candidate).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Prefetch(void* p)
