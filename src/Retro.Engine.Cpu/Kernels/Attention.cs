@@ -66,6 +66,19 @@ internal static unsafe class Attention
         else HeadSimple(a, b, h, q0, q1);
     }
 
+    /// <summary>This thread's row of scores, at least <paramref name="length"/> floats, 64-byte aligned.</summary>
+    private static float* Scores(int length)
+    {
+        if (t_scoresLength < length)
+        {
+            NativeMemory.AlignedFree(t_scores);
+            length = Math.Max(length, 64);
+            t_scores = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
+            t_scoresLength = length;
+        }
+        return t_scores;
+    }
+
     /// <summary>Fewer queries than this per (batch item, head) part take <see cref="HeadDirect"/> (decoding: 1).</summary>
     internal const int DirectQueryLimit = 8;
 
@@ -81,14 +94,7 @@ internal static unsafe class Attention
         var s = a.Shape;
         int hd = s.HeadDim, keys = s.KeyLength;
         int padded = (keys + 15) & ~15;
-        if (t_scoresLength < padded)
-        {
-            NativeMemory.AlignedFree(t_scores);
-            int length = Math.Max(padded, 64);
-            t_scores = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
-            t_scoresLength = length;
-        }
-        float* scores = t_scores;
+        float* scores = Scores(padded);
         int* mask = a.Mask != null ? a.Mask + (long)b * a.Ldm : null;
         float* kBase = a.K + (long)b * s.KeyCapacity * a.Ldk + h * hd;
         float* vBase = a.V + (long)b * s.KeyCapacity * a.Ldv + h * hd;
@@ -321,14 +327,7 @@ internal static unsafe class Attention
     {
         var s = a.Shape;
         int hd = s.HeadDim;
-        if (t_scoresLength < s.KeyLength)
-        {
-            NativeMemory.AlignedFree(t_scores);
-            int length = Math.Max(s.KeyLength, 64);
-            t_scores = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
-            t_scoresLength = length;
-        }
-        float* scores = t_scores;
+        float* scores = Scores(s.KeyLength);
         int* mask = a.Mask != null ? a.Mask + (long)b * a.Ldm : null;
         float* kBase = a.K + (long)b * s.KeyCapacity * a.Ldk + h * hd;
         float* vBase = a.V + (long)b * s.KeyCapacity * a.Ldv + h * hd;
