@@ -84,20 +84,38 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
         public void Feed(ReadOnlySpan<int> tokens, IReadOnlyList<int[]> neighbours, Span<float> logits)
         {
             if (neighbours.Count > maxNeighbours) neighbours = neighbours.Take(maxNeighbours).ToArray();
-            if (batcher is null || tokens.Length != 1)
+            int m = session.Decoder.Config.ChunkSize, p = session.Length;
+            if (batcher is null || tokens.IsEmpty || logits.Length < session.Decoder.Config.VocabSize || !OnlyLastMayComplete(p, tokens.Length, m)
+                || tokens.Length > batcher.RowCapacity)
             {
-                session.Feed(tokens, neighbours, logits);
+                session.Feed(tokens, neighbours, logits); // unbatched, or a feed the session itself rejects
                 return;
             }
-            if (session.Length + 1 > session.MaxSequenceLength)
-                throw new ArgumentException($"sequence of {session.Length + 1} tokens exceeds the session's {session.MaxSequenceLength}", nameof(tokens));
-            if (neighbours.Count > 0 && !session.NextCompletesChunk)
+            if (p + tokens.Length > session.MaxSequenceLength)
+                throw new ArgumentException($"sequence of {p + tokens.Length} tokens exceeds the session's {session.MaxSequenceLength}", nameof(tokens));
+            bool completes = (p + tokens.Length) % m == 0; // the last token completes a chunk
+            if (neighbours.Count > 0 && !completes)
                 throw new ArgumentException("neighbours come only with the token that completes a chunk", nameof(neighbours));
-            _row ??= new float[session.Decoder.Config.VocabSize];
-            batcher.Step(session, tokens[0], neighbours, _row);
+            int v = session.Decoder.Config.VocabSize;
+            foreach (int t in tokens)
+                if ((uint)t >= (uint)v) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token outside the vocabulary 0..{v - 1}");
+            _row ??= new float[v];
+            // A segment may complete a chunk only with its first token: a run ending on a boundary goes as two.
+            if (completes && tokens.Length > 1)
+            {
+                batcher.Feed(session, tokens[..^1].ToArray(), [], _row);
+                batcher.Feed(session, [tokens[^1]], neighbours, _row);
+            }
+            else batcher.Feed(session, tokens.ToArray(), neighbours, _row);
             _row.CopyTo(logits);
         }
 
         public void Dispose() => session.Dispose();
+
+        static bool OnlyLastMayComplete(int p, int n, int m)
+        {
+            for (int i = 0; i < n - 1; i++) if ((p + i + 1) % m == 0) return false;
+            return true;
+        }
     }
 }

@@ -3,10 +3,12 @@ using Retro.Engine.Retro;
 namespace Retro.Engine.Generation;
 
 /// <summary>
-/// Coalesces the single-token steps of concurrent sessions into one <see cref="RetroDecoder.StepBatch"/>, so every
-/// weight matrix is read once per step for all of them. No timer: whoever arrives while a batch runs joins the next
-/// one, and the first waiter of the next batch runs it (leader/follower), so a lone caller never waits for company.
-/// Thread-safe.
+/// Coalesces the feeds of concurrent sessions into one batched decoder call, so every weight matrix is read once for
+/// all of them: single-token steps into <see cref="RetroDecoder.StepBatch"/>, and when any feed is a longer segment
+/// (a prompt's chunk being prefilled) all of them into <see cref="RetroDecoder.SegmentBatch"/>, so new requests'
+/// prefills and running requests' steps share the weight reads. No timer: whoever arrives while a batch runs joins
+/// the next one, and the first waiter of the next batch runs it (leader/follower), so a lone caller never waits for
+/// company. Thread-safe.
 /// </summary>
 internal sealed class StepBatcher : IDisposable
 {
@@ -17,25 +19,35 @@ internal sealed class StepBatcher : IDisposable
     private readonly List<Pending> _queue = [];
     private readonly List<RetroSession> _sessions = [];
     private readonly List<IReadOnlyList<int[]>?> _neighbours = [];
+    private readonly List<ReadOnlyMemory<int>> _segments = [];
     private readonly int[] _tokens;
     private bool _running;
     private long _steps, _batches;
 
-    /// <summary>Single-token steps run so far, and the batched decoder calls that ran them.</summary>
+    /// <summary>Feeds run so far (single-token steps and segments), and the batched decoder calls that ran them.</summary>
     public (long Steps, long Batches) Counts => (Interlocked.Read(ref _steps), Interlocked.Read(ref _batches));
 
     public StepBatcher(RetroDecoder decoder, int capacity)
     {
         _decoder = decoder;
-        _batch = new RetroBatch(decoder, capacity);
+        _batch = new RetroBatch(decoder, capacity, rowCapacity: capacity * decoder.Config.ChunkSize);
         _logits = new float[capacity * decoder.Config.VocabSize];
         _tokens = new int[capacity];
     }
 
+    /// <summary>Tokens one batch feeds at most (a segment is at most one chunk long).</summary>
+    public int RowCapacity => _batch.RowCapacity;
+
     /// <summary>Feeds <paramref name="token"/> to <paramref name="session"/> (with its chunk's neighbours when it completes one) and writes the next-token logits.</summary>
-    public void Step(RetroSession session, int token, IReadOnlyList<int[]> neighbours, float[] logits)
+    public void Step(RetroSession session, int token, IReadOnlyList<int[]> neighbours, float[] logits) => Feed(session, [token], neighbours, logits);
+
+    /// <summary>
+    /// Feeds a segment to <paramref name="session"/>: 1 to <see cref="RowCapacity"/> tokens of which only the first
+    /// may complete a chunk (then with that chunk's <paramref name="neighbours"/>); writes the last token's logits.
+    /// </summary>
+    public void Feed(RetroSession session, int[] tokens, IReadOnlyList<int[]> neighbours, float[] logits)
     {
-        var mine = new Pending(session, token, neighbours, logits);
+        var mine = new Pending(session, tokens, neighbours, logits);
         bool lead;
         lock (_gate)
         {
@@ -61,7 +73,9 @@ internal sealed class StepBatcher : IDisposable
         Pending[] batch;
         lock (_gate)
         {
-            int n = Math.Min(_queue.Count, _batch.Capacity);
+            int n = 0, rows = 0;
+            while (n < _queue.Count && n < _batch.Capacity && (n == 0 || rows + _queue[n].Tokens.Length <= _batch.RowCapacity))
+                rows += _queue[n++].Tokens.Length;
             batch = _queue.GetRange(0, n).ToArray();
             _queue.RemoveRange(0, n);
         }
@@ -69,14 +83,19 @@ internal sealed class StepBatcher : IDisposable
         {
             _sessions.Clear();
             _neighbours.Clear();
+            _segments.Clear();
+            bool steps = true;
             for (int b = 0; b < batch.Length; b++)
             {
                 _sessions.Add(batch[b].Session);
                 _neighbours.Add(batch[b].Neighbours.Count == 0 ? null : batch[b].Neighbours);
-                _tokens[b] = batch[b].Token;
+                _segments.Add(batch[b].Tokens);
+                _tokens[b] = batch[b].Tokens[0];
+                steps &= batch[b].Tokens.Length == 1;
             }
             int v = _decoder.Config.VocabSize;
-            _decoder.StepBatch(_batch, _sessions, _tokens.AsSpan(0, batch.Length), _neighbours, _logits);
+            if (steps) _decoder.StepBatch(_batch, _sessions, _tokens.AsSpan(0, batch.Length), _neighbours, _logits);
+            else _decoder.SegmentBatch(_batch, _sessions, _segments, _neighbours, _logits);
             Interlocked.Add(ref _steps, batch.Length);
             Interlocked.Increment(ref _batches);
             for (int b = 0; b < batch.Length; b++) _logits.AsSpan(b * v, v).CopyTo(batch[b].Logits);
@@ -103,10 +122,10 @@ internal sealed class StepBatcher : IDisposable
 
     public void Dispose() => _batch.Dispose();
 
-    private sealed class Pending(RetroSession session, int token, IReadOnlyList<int[]> neighbours, float[] logits)
+    private sealed class Pending(RetroSession session, int[] tokens, IReadOnlyList<int[]> neighbours, float[] logits)
     {
         public RetroSession Session { get; } = session;
-        public int Token { get; } = token;
+        public int[] Tokens { get; } = tokens;
         public IReadOnlyList<int[]> Neighbours { get; } = neighbours;
         public float[] Logits { get; } = logits;
         public ManualResetEventSlim Signal { get; } = new(false);

@@ -10,23 +10,33 @@ public sealed class RetroBatch : IDisposable
 {
     readonly List<BackendBuffer> _buffers = [];
 
-    /// <summary>Allocates activations for <paramref name="capacity"/> sessions of <paramref name="decoder"/>.</summary>
-    public RetroBatch(RetroDecoder decoder, int capacity)
+    /// <summary>
+    /// Allocates activations for <paramref name="capacity"/> sessions of <paramref name="decoder"/> and, for
+    /// <see cref="RetroDecoder.SegmentBatch"/>, <paramref name="rowCapacity"/> token rows in all (default: one per session).
+    /// </summary>
+    public RetroBatch(RetroDecoder decoder, int capacity, int? rowCapacity = null)
     {
         ArgumentNullException.ThrowIfNull(decoder);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        int rows = rowCapacity ?? capacity;
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, capacity, nameof(rowCapacity));
         Decoder = decoder;
         Capacity = capacity;
+        RowCapacity = rows;
         var c = decoder.Config;
-        X = F32(capacity, c.DModel);
-        Xb = F32(capacity, c.DModel);
-        Q = F32(capacity, c.DModel);
-        Qkv = F32(capacity, 3 * c.DModel);
-        AttnOut = F32(capacity, c.DModel);
-        Hidden = F32(capacity, c.DFf);
+        X = F32(rows, c.DModel);
+        Xb = F32(rows, c.DModel);
+        Q = F32(rows, c.DModel);
+        Qkv = F32(rows, 3 * c.DModel);
+        AttnOut = F32(rows, c.DModel);
+        Hidden = F32(rows, c.DFf);
+        Last = F32(capacity, c.DModel);
+        LastNormed = F32(capacity, c.DModel);
         Logits = F32(capacity, c.VocabSize);
-        Ids = Alloc(DType.I32, 1, capacity);
-        Positions = Alloc(DType.I32, 1, capacity);
+        Ids = Alloc(DType.I32, 1, rows);
+        Positions = Alloc(DType.I32, 1, rows);
+        HostIds = new int[rows];
+        HostRowPositions = new int[rows];
         HostPositions = new int[capacity];
         HostNeighbourCounts = new int[capacity];
         HostLogits = new float[capacity * c.VocabSize];
@@ -38,15 +48,22 @@ public sealed class RetroBatch : IDisposable
     /// <summary>Most sessions stepped together.</summary>
     public int Capacity { get; }
 
-    internal Tensor X { get; }          // (B, D) residual streams, one row per session
+    /// <summary>Token rows one <see cref="RetroDecoder.SegmentBatch"/> call can feed in all (≥ <see cref="Capacity"/>).</summary>
+    public int RowCapacity { get; }
+
+    internal Tensor X { get; }          // (B, D) residual streams, one row per session (SegmentBatch: per token)
     internal Tensor Xb { get; }         // (B, D) normed
     internal Tensor Q { get; }          // (B, D)
     internal Tensor Qkv { get; }        // (B, 3D) q | k | v; k | v are then copied into each session's cache
     internal Tensor AttnOut { get; }    // (B, D)
     internal Tensor Hidden { get; }     // (B, F)
+    internal Tensor Last { get; }       // (B, D) each session's last row (SegmentBatch)
+    internal Tensor LastNormed { get; } // (B, D)
     internal Tensor Logits { get; }     // (B, V)
     internal Tensor Ids { get; }        // I32 (1, B)
     internal Tensor Positions { get; }  // I32 (1, B)
+    internal int[] HostIds { get; }
+    internal int[] HostRowPositions { get; }
     internal int[] HostPositions { get; }
     internal int[] HostNeighbourCounts { get; }
     internal float[] HostLogits { get; }

@@ -239,6 +239,77 @@ public sealed class RetroDecoderTests : IDisposable
     }
 
     [Fact]
+    public void Feeding_segments_as_a_batch_equals_feeding_each_alone()
+    {
+        int v = Config.VocabSize, m = Config.ChunkSize;
+        int[] starts = [0, 3, 6];
+        var alone = new RetroSession[3];
+        var together = new RetroSession[3];
+        // session 2 is closed-book throughout; the others get the table's neighbours
+        Func<int, IReadOnlyList<int[]>?> Provider(int b) => b == 2 ? _ => null : Neighbours;
+        for (int b = 0; b < 3; b++)
+        {
+            alone[b] = _decoder.CreateSession();
+            together[b] = _decoder.CreateSession();
+            if (starts[b] > 0)
+            {
+                alone[b].Prefill(_tokens.AsSpan(0, starts[b]), Provider(b));
+                together[b].Prefill(_tokens.AsSpan(0, starts[b]), Provider(b));
+            }
+        }
+        using var batch = new RetroBatch(_decoder, 4, rowCapacity: 3 * m);
+        var rng = new Random(3);
+        var segments = new ReadOnlyMemory<int>[3];
+        var lists = new IReadOnlyList<int[]>?[3];
+        var batched = new float[3 * v];
+        int rounds = 0;
+        while (together.All(s => s.Length < _tokens.Length))
+        {
+            for (int b = 0; b < 3; b++)
+            {
+                // a segment: one to several tokens, of which only the first may complete a chunk
+                int p = together[b].Length, longest = 1;
+                while (p + longest < _tokens.Length && (p + longest + 1) % m != 0) longest++;
+                segments[b] = _tokens.AsMemory(p, rng.Next(1, longest + 1));
+                lists[b] = (p + 1) % m == 0 ? Provider(b)((p + 1) / m - 1) : null;
+            }
+            _decoder.SegmentBatch(batch, together, segments, lists, batched);
+            for (int b = 0; b < 3; b++)
+            {
+                var single = alone[b].Prefill(segments[b].Span, Provider(b)).ToArray();
+                ParityAssert.Close($"session {b} round {rounds} (positions up to {alone[b].Length - 1})", single, batched.AsSpan(b * v, v), v, Tolerance);
+                together[b].Length.ShouldBe(alone[b].Length);
+            }
+            rounds++;
+        }
+        together.Min(s => s.Length).ShouldBeGreaterThan(3 * m); // crossed several chunk boundaries, with and without neighbours
+        rounds.ShouldBeGreaterThan(3);
+        foreach (var s in alone) s.Dispose();
+        foreach (var s in together) s.Dispose();
+    }
+
+    [Fact]
+    public void Segment_batch_contracts_fail_clearly_and_leave_sessions_unchanged()
+    {
+        using var a = _decoder.CreateSession();
+        using var b = _decoder.CreateSession();
+        using var batch = new RetroBatch(_decoder, 2, rowCapacity: 6);
+        var logits = new float[2 * Config.VocabSize];
+        Should.Throw<ArgumentException>(() => _decoder.SegmentBatch(batch, [a, b], [new[] { 1, 2, 3, 4 }, new[] { 5 }], null, logits))
+            .Message.ShouldContain("chunk boundary"); // position 3 completes chunk 0 and is not the first
+        Should.Throw<ArgumentException>(() => _decoder.SegmentBatch(batch, [a, b], [new[] { 1, 2, 3 }, new[] { 5, 6, 7, 8 }], null, logits));
+        Should.Throw<ArgumentException>(() => _decoder.SegmentBatch(batch, [a, b], [new[] { 1, 2 }, new[] { 5, 6, 7 }, new[] { 1 }], null, logits));
+        Should.Throw<ArgumentException>(() => _decoder.SegmentBatch(batch, [a, b], [new[] { 1, 2 }, Array.Empty<int>()], null, logits)).Message.ShouldContain("no tokens");
+        Should.Throw<ArgumentException>(() => _decoder.SegmentBatch(batch, [a, b], [new[] { 1 }, new[] { 2 }], [[[1]], null], logits)).Message.ShouldContain("completes no chunk");
+        Should.Throw<ArgumentOutOfRangeException>(() => _decoder.SegmentBatch(batch, [a, b], [new[] { 1 }, new[] { Config.VocabSize }], null, logits));
+        a.Length.ShouldBe(0);
+        b.Length.ShouldBe(0);
+        _decoder.SegmentBatch(batch, [a, b], [new[] { 1, 2, 3 }, new[] { 4, 5, 6 }], null, logits); // 6 rows: exactly the capacity
+        a.Length.ShouldBe(3);
+        Should.Throw<ArgumentException>(() => _decoder.SegmentBatch(batch, [a, b], [new[] { 1, 2, 3 }, new[] { 3, 4, 5, 6 }], null, logits)).Message.ShouldContain("row capacity"); // 7 rows
+    }
+
+    [Fact]
     public void Batch_contracts_fail_clearly_and_leave_sessions_unchanged()
     {
         using var a = _decoder.CreateSession();
