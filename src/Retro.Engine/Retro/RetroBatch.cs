@@ -38,6 +38,7 @@ public sealed class RetroBatch : IDisposable
         HostIds = new int[rows];
         HostRowPositions = new int[rows];
         HostPositions = new int[capacity];
+        HostLengths = new int[capacity];
         HostNeighbourCounts = new int[capacity];
         HostLogits = new float[capacity * c.VocabSize];
     }
@@ -65,6 +66,7 @@ public sealed class RetroBatch : IDisposable
     internal int[] HostIds { get; }
     internal int[] HostRowPositions { get; }
     internal int[] HostPositions { get; }
+    internal int[] HostLengths { get; }
     internal int[] HostNeighbourCounts { get; }
     internal float[] HostLogits { get; }
 

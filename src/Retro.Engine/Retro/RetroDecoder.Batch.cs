@@ -12,108 +12,19 @@ public sealed partial class RetroDecoder
     public void StepBatch(RetroBatch batch, IReadOnlyList<RetroSession> sessions, ReadOnlySpan<int> tokens,
         IReadOnlyList<IReadOnlyList<int[]>?>? neighbours, Span<float> logits)
     {
-        ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(sessions);
-        if (!ReferenceEquals(batch.Decoder, this)) throw new ArgumentException("the batch was made for another decoder", nameof(batch));
-        int n = sessions.Count, v = Config.VocabSize, m = Config.ChunkSize;
-        if (n == 0) throw new ArgumentException("no sessions to step", nameof(sessions));
-        if (n > batch.Capacity) throw new ArgumentException($"{n} sessions exceed the batch's capacity {batch.Capacity}", nameof(sessions));
-        if (tokens.Length != n) throw new ArgumentException($"{tokens.Length} tokens for {n} sessions", nameof(tokens));
-        if (neighbours is not null && neighbours.Count != n) throw new ArgumentException($"{neighbours.Count} neighbour lists for {n} sessions", nameof(neighbours));
-        if (logits.Length < n * v) throw new ArgumentException($"logits holds {logits.Length} values, {n * v} needed", nameof(logits));
-
-        // validate everything before any state changes
-        var positions = batch.HostPositions;
-        var counts = batch.HostNeighbourCounts;
+        int n = CheckBatch(batch, sessions, tokens.Length, neighbours, logits, "tokens");
+        var lengths = batch.HostLengths;
         for (int b = 0; b < n; b++)
         {
-            var session = sessions[b] ?? throw new ArgumentException($"session {b} is null", nameof(sessions));
-            var s = session.State;
-            if (!ReferenceEquals(session.Decoder, this)) throw new ArgumentException($"session {b} belongs to another decoder", nameof(sessions));
-            for (int a = 0; a < b; a++)
-                if (ReferenceEquals(sessions[a], session)) throw new ArgumentException($"session {b} appears twice", nameof(sessions));
+            var s = sessions[b].State;
             if (s.Length >= s.MaxSequenceLength) throw new ArgumentException($"session {b} is full ({s.MaxSequenceLength} tokens)", nameof(sessions));
-            if ((uint)tokens[b] >= (uint)v) throw new ArgumentOutOfRangeException(nameof(tokens), tokens[b], $"token of session {b} is outside the vocabulary 0..{v - 1}");
-            int p = s.Length;
-            bool completes = (p + 1) % m == 0;
-            var nb = neighbours?[b];
-            if (!completes && nb is { Count: > 0 })
-                throw new ArgumentException($"neighbours given to session {b} at position {p}, which completes no chunk", nameof(neighbours));
-            positions[b] = p;
-            counts[b] = 0;
+            if ((uint)tokens[b] >= (uint)Config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[b], $"token of session {b} is outside the vocabulary 0..{Config.VocabSize - 1}");
+            CheckNeighbours(b, s.Length, neighbours);
+            batch.HostIds[b] = tokens[b];
+            lengths[b] = 1;
         }
-        for (int b = 0; b < n; b++)
-        {
-            int p = positions[b];
-            if ((p + 1) % m == 0) counts[b] = PrepareNeighbours(sessions[b].State, (p + 1) / m - 1, neighbours?[b]);
-        }
-
-        var be = Backend;
-        var ids = batch.Ids.SliceColumns(0, n);
-        var pos = batch.Positions.SliceColumns(0, n);
-        be.Upload(tokens, ids);
-        be.Upload<int>(positions.AsSpan(0, n), pos);
-        var x = batch.X.Slice(0, n);
-        var xb = batch.Xb.Slice(0, n);
-        int d = Config.DModel;
-        var q = batch.Q.Slice(0, n);
-        var qkv = batch.Qkv.Slice(0, n);
-        var att = batch.AttnOut.Slice(0, n);
-        be.Embedding(Weights.TokEmbeddings, ids, x);
-
-        for (int i = 0; i < Config.NLayers; i++)
-        {
-            var w = Weights.Layers[i];
-            if (i == Config.FirstCcaLayer)
-            {
-                for (int b = 0; b < n; b++)
-                {
-                    int p = positions[b];
-                    RecordChunkInputs(sessions[b].State, x.Slice(b, 1), p, (p + 1) % m == 0, counts[b]);
-                }
-            }
-
-            // self-attention: shared projections, then each session's cache and attention
-            be.LayerNorm(x, w.AttnNormWeight, w.AttnNormBias, Config.LayerNormEps, xb);
-            Project(xb, w, qkv);
-            be.Rope(qkv.SliceColumns(0, 2 * d), pos, 2 * Config.NHeads, Config.HeadDim, Config.RopeTheta); // q and k
-            for (int b = 0; b < n; b++)
-            {
-                var s = sessions[b].State;
-                int p = positions[b];
-                be.Copy(qkv.Slice(b, 1).SliceColumns(d, 2 * d), s.Qkv[i].Slice(p, 1).SliceColumns(d, 2 * d)); // k | v into the cache
-                be.Attention(qkv.Slice(b, 1).SliceColumns(0, d), s.KeyCache[i], s.ValueCache[i], default, att.Slice(b, 1),
-                    new AttentionShape(1, 1, p + 1, s.MaxSequenceLength, Config.NHeads, Config.HeadDim, _scale, Causal: true, QueryOffset: p));
-            }
-            be.MatMul(att, w.Wo, default, x, MatMulEpilogue.Accumulate);
-
-            // CCA: sessions without neighbours for their chunk attend to no key, which yields exactly 0
-            if (w.Cca is { } cca && AnyCca(sessions, positions, n))
-            {
-                int ci = Config.CcaIndex(i);
-                be.LayerNorm(x, cca.NormWeight, cca.NormBias, Config.LayerNormEps, xb);
-                be.MatMul(xb, cca.Wq, default, q);
-                for (int b = 0; b < n; b++)
-                {
-                    var s = sessions[b].State;
-                    int keys = HasCca(s, positions[b]) ? s.CachedNeighbours * Config.NeighbourLen : 0;
-                    be.Attention(q.Slice(b, 1), s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att.Slice(b, 1),
-                        new AttentionShape(1, 1, keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale));
-                }
-                be.MatMul(att, cca.Wo, default, x, MatMulEpilogue.Accumulate);
-            }
-
-            be.LayerNorm(x, w.MlpNormWeight, w.MlpNormBias, Config.LayerNormEps, xb);
-            var hidden = batch.Hidden.Slice(0, n);
-            be.MatMul(xb, w.FcIn, default, hidden, MatMulEpilogue.Gelu);
-            be.MatMul(hidden, w.FcOut, default, x, MatMulEpilogue.Accumulate);
-        }
-
-        be.LayerNorm(x, Weights.NormFWeight, Weights.NormFBias, Config.LayerNormEps, xb);
-        var l = batch.Logits.Slice(0, n);
-        be.MatMul(xb, Weights.LmHead, default, l);
-        be.Download<float>(l, logits[..(n * v)]);
-        for (int b = 0; b < n; b++) sessions[b].State.Length = positions[b] + 1;
+        RunBatch(batch, sessions, n, n, neighbours, logits);
     }
 
     /// <summary>
@@ -129,28 +40,13 @@ public sealed partial class RetroDecoder
     public void SegmentBatch(RetroBatch batch, IReadOnlyList<RetroSession> sessions, IReadOnlyList<ReadOnlyMemory<int>> tokens,
         IReadOnlyList<IReadOnlyList<int[]>?>? neighbours, Span<float> logits)
     {
-        ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(sessions);
         ArgumentNullException.ThrowIfNull(tokens);
-        if (!ReferenceEquals(batch.Decoder, this)) throw new ArgumentException("the batch was made for another decoder", nameof(batch));
-        int n = sessions.Count, v = Config.VocabSize, m = Config.ChunkSize;
-        if (n == 0) throw new ArgumentException("no sessions to feed", nameof(sessions));
-        if (n > batch.Capacity) throw new ArgumentException($"{n} sessions exceed the batch's capacity {batch.Capacity}", nameof(sessions));
-        if (tokens.Count != n) throw new ArgumentException($"{tokens.Count} token segments for {n} sessions", nameof(tokens));
-        if (neighbours is not null && neighbours.Count != n) throw new ArgumentException($"{neighbours.Count} neighbour lists for {n} sessions", nameof(neighbours));
-        if (logits.Length < n * v) throw new ArgumentException($"logits holds {logits.Length} values, {n * v} needed", nameof(logits));
-
-        // validate everything before any state changes
-        var positions = batch.HostPositions;
-        var counts = batch.HostNeighbourCounts;
+        int n = CheckBatch(batch, sessions, tokens.Count, neighbours, logits, "token segments");
+        var lengths = batch.HostLengths;
         int rows = 0;
         for (int b = 0; b < n; b++)
         {
-            var session = sessions[b] ?? throw new ArgumentException($"session {b} is null", nameof(sessions));
-            var s = session.State;
-            if (!ReferenceEquals(session.Decoder, this)) throw new ArgumentException($"session {b} belongs to another decoder", nameof(sessions));
-            for (int a = 0; a < b; a++)
-                if (ReferenceEquals(sessions[a], session)) throw new ArgumentException($"session {b} appears twice", nameof(sessions));
+            var s = sessions[b].State;
             var segment = tokens[b].Span;
             if (segment.IsEmpty) throw new ArgumentException($"no tokens for session {b}", nameof(tokens));
             int p = s.Length;
@@ -159,40 +55,77 @@ public sealed partial class RetroDecoder
             if (!OnlyFirstMayComplete(p, segment.Length))
                 throw new ArgumentException($"session {b}: tokens at positions {p}..{p + segment.Length - 1} cross a chunk boundary after the first", nameof(tokens));
             foreach (int t in segment)
-                if ((uint)t >= (uint)v) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token of session {b} is outside the vocabulary 0..{v - 1}");
-            var nb = neighbours?[b];
-            if ((p + 1) % m != 0 && nb is { Count: > 0 })
-                throw new ArgumentException($"neighbours given to session {b} at position {p}, which completes no chunk", nameof(neighbours));
+                if ((uint)t >= (uint)Config.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token of session {b} is outside the vocabulary 0..{Config.VocabSize - 1}");
+            CheckNeighbours(b, p, neighbours);
+            if (rows + segment.Length > batch.RowCapacity) throw new ArgumentException($"more than {batch.RowCapacity} tokens in all (the batch's row capacity)", nameof(tokens));
+            segment.CopyTo(batch.HostIds.AsSpan(rows));
+            lengths[b] = segment.Length;
             rows += segment.Length;
-            if (rows > batch.RowCapacity) throw new ArgumentException($"more than {batch.RowCapacity} tokens in all (the batch's row capacity)", nameof(tokens));
+        }
+        RunBatch(batch, sessions, n, rows, neighbours, logits);
+    }
+
+    /// <summary>The checks both batch calls share; returns the number of sessions.</summary>
+    int CheckBatch(RetroBatch batch, IReadOnlyList<RetroSession> sessions, int inputs, IReadOnlyList<IReadOnlyList<int[]>?>? neighbours,
+        Span<float> logits, string what)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(sessions);
+        if (!ReferenceEquals(batch.Decoder, this)) throw new ArgumentException("the batch was made for another decoder", nameof(batch));
+        int n = sessions.Count, v = Config.VocabSize;
+        if (n == 0) throw new ArgumentException("no sessions to feed", nameof(sessions));
+        if (n > batch.Capacity) throw new ArgumentException($"{n} sessions exceed the batch's capacity {batch.Capacity}", nameof(sessions));
+        if (inputs != n) throw new ArgumentException($"{inputs} {what} for {n} sessions", "tokens");
+        if (neighbours is not null && neighbours.Count != n) throw new ArgumentException($"{neighbours.Count} neighbour lists for {n} sessions", nameof(neighbours));
+        if (logits.Length < n * v) throw new ArgumentException($"logits holds {logits.Length} values, {n * v} needed", nameof(logits));
+        for (int b = 0; b < n; b++)
+        {
+            var session = sessions[b] ?? throw new ArgumentException($"session {b} is null", nameof(sessions));
+            if (!ReferenceEquals(session.Decoder, this)) throw new ArgumentException($"session {b} belongs to another decoder", nameof(sessions));
+            for (int a = 0; a < b; a++)
+                if (ReferenceEquals(sessions[a], session)) throw new ArgumentException($"session {b} appears twice", nameof(sessions));
+        }
+        return n;
+    }
+
+    void CheckNeighbours(int b, int p, IReadOnlyList<IReadOnlyList<int[]>?>? neighbours)
+    {
+        if ((p + 1) % Config.ChunkSize != 0 && neighbours?[b] is { Count: > 0 })
+            throw new ArgumentException($"neighbours given to session {b} at position {p}, which completes no chunk", nameof(neighbours));
+    }
+
+    /// <summary>
+    /// The batched pass over validated input: session b feeds batch.HostLengths[b] tokens (rows in session order in
+    /// batch.HostIds) from its current length on. Rows go through every weight matrix together; attention and CCA run per
+    /// session over its own caches; each session's last row gives its logits.
+    /// </summary>
+    void RunBatch(RetroBatch batch, IReadOnlyList<RetroSession> sessions, int n, int rows,
+        IReadOnlyList<IReadOnlyList<int[]>?>? neighbours, Span<float> logits)
+    {
+        int v = Config.VocabSize, m = Config.ChunkSize, d = Config.DModel;
+        var positions = batch.HostPositions;
+        var counts = batch.HostNeighbourCounts;
+        var lengths = batch.HostLengths;
+        var hostPositions = batch.HostRowPositions;
+        for (int b = 0, r = 0; b < n; b++)
+        {
+            int p = sessions[b].State.Length;
             positions[b] = p;
-            counts[b] = 0;
+            for (int i = 0; i < lengths[b]; i++) hostPositions[r++] = p + i;
         }
         for (int b = 0; b < n; b++)
         {
             int p = positions[b];
-            if ((p + 1) % m == 0) counts[b] = PrepareNeighbours(sessions[b].State, (p + 1) / m - 1, neighbours?[b]);
+            counts[b] = (p + 1) % m == 0 ? PrepareNeighbours(sessions[b].State, (p + 1) / m - 1, neighbours?[b]) : 0;
         }
 
         var be = Backend;
-        var hostIds = batch.HostIds;
-        var hostPositions = batch.HostRowPositions;
-        for (int b = 0, r = 0; b < n; b++)
-        {
-            var segment = tokens[b].Span;
-            for (int i = 0; i < segment.Length; i++, r++)
-            {
-                hostIds[r] = segment[i];
-                hostPositions[r] = positions[b] + i;
-            }
-        }
         var ids = batch.Ids.SliceColumns(0, rows);
         var pos = batch.Positions.SliceColumns(0, rows);
-        be.Upload<int>(hostIds.AsSpan(0, rows), ids);
+        be.Upload<int>(batch.HostIds.AsSpan(0, rows), ids);
         be.Upload<int>(hostPositions.AsSpan(0, rows), pos);
         var x = batch.X.Slice(0, rows);
         var xb = batch.Xb.Slice(0, rows);
-        int d = Config.DModel;
         var q = batch.Q.Slice(0, rows);
         var qkv = batch.Qkv.Slice(0, rows);
         var att = batch.AttnOut.Slice(0, rows);
@@ -203,10 +136,10 @@ public sealed partial class RetroDecoder
             var w = Weights.Layers[i];
             if (i == Config.FirstCcaLayer)
             {
-                for (int b = 0, r = 0; b < n; r += tokens[b].Length, b++)
+                for (int b = 0, r = 0; b < n; r += lengths[b], b++)
                 {
                     int p = positions[b];
-                    RecordChunkInputs(sessions[b].State, x.Slice(r, tokens[b].Length), p, (p + 1) % m == 0, counts[b]);
+                    RecordChunkInputs(sessions[b].State, x.Slice(r, lengths[b]), p, (p + 1) % m == 0, counts[b]);
                 }
             }
 
@@ -214,28 +147,28 @@ public sealed partial class RetroDecoder
             be.LayerNorm(x, w.AttnNormWeight, w.AttnNormBias, Config.LayerNormEps, xb);
             Project(xb, w, qkv);
             be.Rope(qkv.SliceColumns(0, 2 * d), pos, 2 * Config.NHeads, Config.HeadDim, Config.RopeTheta); // q and k
-            for (int b = 0, r = 0; b < n; r += tokens[b].Length, b++)
+            for (int b = 0, r = 0; b < n; r += lengths[b], b++)
             {
                 var s = sessions[b].State;
-                int p = positions[b], len = tokens[b].Length;
+                int p = positions[b], len = lengths[b];
                 be.Copy(qkv.Slice(r, len).SliceColumns(d, 2 * d), s.Qkv[i].Slice(p, len).SliceColumns(d, 2 * d)); // k | v into the cache
                 be.Attention(qkv.Slice(r, len).SliceColumns(0, d), s.KeyCache[i], s.ValueCache[i], default, att.Slice(r, len),
                     new AttentionShape(1, len, p + len, s.MaxSequenceLength, Config.NHeads, Config.HeadDim, _scale, Causal: true, QueryOffset: p));
             }
             be.MatMul(att, w.Wo, default, x, MatMulEpilogue.Accumulate);
 
-            // CCA: a session's segment attends to its chunk's neighbours; without any, to no key, which yields exactly 0
+            // CCA: a session's rows attend to its chunk's neighbours; without any, to no key, which yields exactly 0
             if (w.Cca is { } cca && AnyCca(sessions, positions, n))
             {
                 int ci = Config.CcaIndex(i);
                 be.LayerNorm(x, cca.NormWeight, cca.NormBias, Config.LayerNormEps, xb);
                 be.MatMul(xb, cca.Wq, default, q);
-                for (int b = 0, r = 0; b < n; r += tokens[b].Length, b++)
+                for (int b = 0, r = 0; b < n; r += lengths[b], b++)
                 {
                     var s = sessions[b].State;
                     int keys = HasCca(s, positions[b]) ? s.CachedNeighbours * Config.NeighbourLen : 0;
-                    be.Attention(q.Slice(r, tokens[b].Length), s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att.Slice(r, tokens[b].Length),
-                        new AttentionShape(1, tokens[b].Length, keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale));
+                    be.Attention(q.Slice(r, lengths[b]), s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att.Slice(r, lengths[b]),
+                        new AttentionShape(1, lengths[b], keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale));
                 }
                 be.MatMul(att, cca.Wo, default, x, MatMulEpilogue.Accumulate);
             }
@@ -246,19 +179,23 @@ public sealed partial class RetroDecoder
             be.MatMul(hidden, w.FcOut, default, x, MatMulEpilogue.Accumulate);
         }
 
-        // logits of each session's last position only
-        var last = batch.Last.Slice(0, n);
-        for (int b = 0, r = 0; b < n; b++)
+        // logits of each session's last row only (one row per session already when every session fed one token)
+        var last = x;
+        if (rows > n)
         {
-            r += tokens[b].Length;
-            be.Copy(x.Slice(r - 1, 1), last.Slice(b, 1));
+            last = batch.Last.Slice(0, n);
+            for (int b = 0, r = 0; b < n; b++)
+            {
+                r += lengths[b];
+                be.Copy(x.Slice(r - 1, 1), last.Slice(b, 1));
+            }
         }
         var normed = batch.LastNormed.Slice(0, n);
         be.LayerNorm(last, Weights.NormFWeight, Weights.NormFBias, Config.LayerNormEps, normed);
         var l = batch.Logits.Slice(0, n);
         be.MatMul(normed, Weights.LmHead, default, l);
         be.Download<float>(l, logits[..(n * v)]);
-        for (int b = 0; b < n; b++) sessions[b].State.Length = positions[b] + tokens[b].Length;
+        for (int b = 0; b < n; b++) sessions[b].State.Length = positions[b] + lengths[b];
     }
 
     bool HasCca(RetroRunState s, int p) => (p + 1) / Config.ChunkSize - 1 >= 0 && s.CachedNeighbours > 0;
