@@ -185,8 +185,15 @@ public sealed class HnswTests
                 Interlocked.Increment(ref searches);
             }
         })).ToArray();
-        // The writer inserts in batches (each on 2 threads) while the readers search.
-        for (uint start = 0; start < N; start += 250) index.Add(start, start + 250, threads: 2);
+        // The writer inserts in batches (each on 2 threads) while the readers search; before each batch it lets the
+        // readers make progress (on a loaded machine the pool may not have started them before the inserts ended).
+        for (uint start = 0; start < N; start += 250)
+        {
+            int seen = Volatile.Read(ref searches);
+            var wait = System.Diagnostics.Stopwatch.StartNew();
+            while (Volatile.Read(ref searches) == seen && wait.Elapsed < TimeSpan.FromSeconds(5)) Thread.Yield();
+            index.Add(start, start + 250, threads: 2);
+        }
         done.Cancel();
         await Task.WhenAll(readers);
         errors.ShouldBeEmpty();
