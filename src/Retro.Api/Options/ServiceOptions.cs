@@ -42,7 +42,10 @@ public sealed class ServiceOptions
     [Range(1, 1_000_000)]
     public int MaxPromptChars { get; set; } = 16_000;
 
-    /// <summary>Concurrent generations whose decoding steps run as one batched decoder step (1 = no batching).</summary>
+    /// <summary>
+    /// Concurrent generations whose decoder calls run as one batched call (1 = no batching): their single-token steps,
+    /// and their prompt chunks' prefills, up to this many sessions and this many × chunk_size tokens a call.
+    /// </summary>
     [Range(1, 256)]
     public int DecoderBatchSize { get; set; } = 8;
 
