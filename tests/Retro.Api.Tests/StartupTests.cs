@@ -43,6 +43,25 @@ public sealed class StartupTests
         configuration["Retro:VectorStore:EfConstruction"].ShouldBe(shipped.RootElement.GetProperty("Retro").GetProperty("VectorStore").GetProperty("EfConstruction").GetInt32().ToString());
     }
 
+    [Theory]
+    [InlineData(null, false)] // auto with the embedded store: its searches would compete with the prefill for the cores
+    [InlineData("true", true)]
+    [InlineData("false", false)]
+    public void Prompt_retrieval_overlaps_the_prefill_only_where_configured_or_the_store_is_remote(string? setting, bool expected)
+    {
+        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
+            b.UseSetting("Retro:Models:Reranker", "");
+            b.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
+            b.UseSetting("Retro:Service:IngestSampleWhenEmpty", "false");
+            b.UseSetting("Retro:VectorStore:Path", Path.Combine(Path.GetTempPath(), $"retro-overlap-{Guid.NewGuid():N}"));
+            if (setting is not null) b.UseSetting("Retro:Service:OverlapPromptRetrieval", setting);
+        });
+        var generator = factory.Services.GetRequiredService<Retro.Core.IGenerator>().ShouldBeOfType<Retro.Engine.Generation.RetroGenerator>();
+        generator.OverlapPromptRetrieval.ShouldBe(expected);
+    }
+
     [Fact]
     public void Invalid_limits_stop_the_start_with_a_message()
     {

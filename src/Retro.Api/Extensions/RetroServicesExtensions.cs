@@ -43,7 +43,11 @@ public static class RetroServicesExtensions
         services.AddSingleton<ITextEncoder>(sp => sp.GetRequiredService<RetroModels>().Encoder);
         services.AddSingleton<IReranker>(sp => sp.GetRequiredService<RetroModels>().Reranker!); // null when none is configured
         services.AddSingleton<IRetroDecoder>(sp => sp.GetRequiredService<RetroModels>().Decoder);
-        services.AddSingleton<IGenerator>(sp => new RetroGenerator(sp.GetRequiredService<IRetroDecoder>()));
+        services.AddSingleton<IGenerator>(sp => new RetroGenerator(sp.GetRequiredService<IRetroDecoder>())
+        {
+            OverlapPromptRetrieval = sp.GetRequiredService<IOptions<ServiceOptions>>().Value.OverlapPromptRetrieval
+                                     ?? sp.GetRequiredService<IOptions<VectorStoreOptions>>().Value.Provider != VectorStoreProvider.Embedded,
+        });
         services.AddSingleton<IVectorStore>(sp => VectorStores.Create(sp));
         services.AddSingleton<IRetriever>(sp =>
         {
