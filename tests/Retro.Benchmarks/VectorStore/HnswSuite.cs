@@ -47,15 +47,11 @@ public sealed class HnswSuite : ISuite
         string dir = Directory.CreateTempSubdirectory("retro-hnsw-").FullName;
         try
         {
-            var ours = RunOurs(base_, queries, truth, n, nq, dim, m, efc, threads, reps, quantize, keepPruned, efs, dir);
-            Result? theirs = null;
-            if (peer)
-            {
-                WriteMatrix(Path.Combine(dir, "base.bin"), base_.Span, n, dim);
-                WriteMatrix(Path.Combine(dir, "queries.bin"), queries.Span, nq, dim);
-                WriteMatrix(Path.Combine(dir, "truth.bin"), truth.AsSpan(), nq, K);
-                theirs = RunPeer(dir, m, efc, threads, reps, efs);
-            }
+            // Both indexes are built first (one after the other), then every (ef, threads) point is measured for ours
+            // and for hnswlib back to back, so that a host whose speed drifts over the minutes of a run (a shared
+            // machine) affects both sides of each ratio alike.
+            using var peerProcess = peer ? PeerProcess.Start(dir, base_, queries, truth, n, nq, dim, m, efc, threads) : null;
+            var ours = RunOurs(base_, queries, truth, n, nq, dim, m, efc, threads, reps, quantize, keepPruned, efs, dir, peerProcess, out var theirs);
             Report(ours, theirs);
             return 0;
         }
@@ -74,8 +70,9 @@ public sealed class HnswSuite : ISuite
     }
 
     private static unsafe Result RunOurs(ReadOnlyMemory<float> base_, ReadOnlyMemory<float> queries, int[] truth, int n, int nq, int dim, int m, int efc,
-        int threads, int reps, bool quantize, bool keepPruned, int[] efs, string dir)
+        int threads, int reps, bool quantize, bool keepPruned, int[] efs, string dir, PeerProcess? peer, out Result? theirs)
     {
+        theirs = null;
         using var vectors = VectorStorage.OpenFile(Path.Combine(dir, "vectors.bin"), dim, out _);
         vectors.EnsureCapacity(n);
         for (int i = 0; i < n; i++) vectors.Write((uint)i, base_.Span.Slice(i * dim, dim));
@@ -89,14 +86,16 @@ public sealed class HnswSuite : ISuite
         for (int i = 0; i < n; i++) upper += (g.Upper[i]?.Length ?? 0) * 4L + 8;
         double bytes = vectors.Stride + (2 * m + 1) * 4 + 4 + 1 + 1 + upper / (double)n + (quantize ? dim + 4 : 0);
         Console.WriteLine($"ours: build {build:F1} s, {bytes:F0} bytes/vector");
+        peer?.Build();
 
-        var points = Sweep("ours", index, queries, truth, nq, dim, reps, efs);
+        var points = Sweep("ours", index, queries, truth, nq, dim, reps, efs, peer);
+        if (peer is not null) theirs = new Result(peer.BuildSeconds, peer.BytesPerVector, peer.Points);
         if (!quantize)
         {
             // The same graph searched through int8 codes with float rescoring (quantization is derived state).
             var int8 = new HnswIndex(vectors, graph, DistanceMetric.Cosine, quantize: true);
             int8.Add((uint)n, (uint)n, threads);
-            var q = Sweep("ours-int8", int8, queries, truth, nq, dim, reps, efs);
+            var q = Sweep("ours-int8", int8, queries, truth, nq, dim, reps, efs, null);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"ours-int8: QPS@0.95 1T={Best(q, 0.95, 1):F0} 2T={Best(q, 0.95, 2):F0}; QPS@0.99 1T={Best(q, 0.99, 1):F0} 2T={Best(q, 0.99, 2):F0} (+{dim + 4} bytes/vector)"));
         }
@@ -106,7 +105,7 @@ public sealed class HnswSuite : ISuite
     private static double Best(List<Point> points, double recall, int threads)
         => points.Where(p => p.Threads == threads && p.Recall >= recall).Select(p => p.Qps).DefaultIfEmpty(0).Max();
 
-    private static List<Point> Sweep(string name, HnswIndex index, ReadOnlyMemory<float> queries, int[] truth, int nq, int dim, int reps, int[] efs)
+    private static List<Point> Sweep(string name, HnswIndex index, ReadOnlyMemory<float> queries, int[] truth, int nq, int dim, int reps, int[] efs, PeerProcess? peer)
     {
         var points = new List<Point>();
         foreach (int ef in efs)
@@ -125,6 +124,7 @@ public sealed class HnswSuite : ISuite
                 var p = new Point(ef, t, nq / times[times.Count / 2], Recall(labels, truth, nq));
                 points.Add(p);
                 Console.WriteLine($"{name}:  ef={ef,4} threads={t} recall={p.Recall:F4} qps={p.Qps,8:F0}");
+                peer?.Measure(ef, t, reps);
             }
         }
         return points;
@@ -160,44 +160,89 @@ public sealed class HnswSuite : ISuite
         return hits / (double)(nq * K);
     }
 
-    private static Result RunPeer(string dir, int m, int efc, int threads, int reps, int[] efs)
+    /// <summary>
+    /// hnswlib in a child process (peers/hnsw_peer.py, interactive): given the same files, it builds when told,
+    /// then measures one (ef, threads) point per request, so that points alternate with ours.
+    /// </summary>
+    private sealed class PeerProcess : IDisposable
     {
-        string script = FindPeer();
-        var psi = new ProcessStartInfo("/usr/bin/python3")
+        private readonly Process _process;
+
+        private PeerProcess(Process process) => _process = process;
+
+        public double BuildSeconds { get; private set; }
+        public double BytesPerVector { get; private set; }
+        public List<Point> Points { get; } = [];
+
+        public static PeerProcess Start(string dir, ReadOnlyMemory<float> base_, ReadOnlyMemory<float> queries, int[] truth, int n, int nq, int dim,
+            int m, int efc, int threads)
         {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in new[] { script, Path.Combine(dir, "base.bin"), Path.Combine(dir, "queries.bin"), Path.Combine(dir, "truth.bin"),
-                     m.ToString(CultureInfo.InvariantCulture), efc.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture),
-                     string.Join(',', efs), reps.ToString(CultureInfo.InvariantCulture) })
-        {
-            psi.ArgumentList.Add(a);
+            WriteMatrix(Path.Combine(dir, "base.bin"), base_.Span, n, dim);
+            WriteMatrix(Path.Combine(dir, "queries.bin"), queries.Span, nq, dim);
+            WriteMatrix(Path.Combine(dir, "truth.bin"), truth.AsSpan(), nq, K);
+            return new PeerProcess(Launch(dir, m, efc, threads));
         }
-        psi.Environment.Remove("OPENBLAS_CORETYPE");
-        psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
-        double build = 0, bytes = 0;
-        var points = new List<Point>();
-        string? line;
-        while ((line = process.StandardOutput.ReadLine()) is not null)
+
+        private static Process Launch(string dir, int m, int efc, int threads)
         {
-            using var doc = JsonDocument.Parse(line);
-            var root = doc.RootElement;
-            if (root.TryGetProperty("build_s", out var b))
+            var psi = new ProcessStartInfo("/usr/bin/python3")
             {
-                build = b.GetDouble();
-                bytes = root.GetProperty("bytes_per_vector").GetDouble();
-                Console.WriteLine($"peer: build {build:F1} s, {bytes:F0} bytes/vector (RSS growth)");
-                continue;
+                RedirectStandardOutput = true,
+                RedirectStandardInput = true,
+                UseShellExecute = false,
+            };
+            foreach (string a in new[] { FindPeer(), Path.Combine(dir, "base.bin"), Path.Combine(dir, "queries.bin"), Path.Combine(dir, "truth.bin"),
+                         m.ToString(CultureInfo.InvariantCulture), efc.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture),
+                         "-", "1" })
+            {
+                psi.ArgumentList.Add(a);
             }
+            psi.Environment.Remove("OPENBLAS_CORETYPE");
+            psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+            return Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
+        }
+
+        /// <summary>Has the peer build its index (after ours is built: the two builds must not share the cores).</summary>
+        public void Build()
+        {
+            _process.StandardInput.WriteLine("build");
+            _process.StandardInput.Flush();
+            using var doc = JsonDocument.Parse(ReadLine());
+            BuildSeconds = doc.RootElement.GetProperty("build_s").GetDouble();
+            BytesPerVector = doc.RootElement.GetProperty("bytes_per_vector").GetDouble();
+            Console.WriteLine($"peer: build {BuildSeconds:F1} s, {BytesPerVector:F0} bytes/vector (RSS growth)");
+        }
+
+        public void Measure(int ef, int threads, int reps)
+        {
+            _process.StandardInput.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{ef} {threads} {reps}"));
+            _process.StandardInput.Flush();
+            using var doc = JsonDocument.Parse(ReadLine());
+            var root = doc.RootElement;
             var p = new Point(root.GetProperty("ef").GetInt32(), root.GetProperty("threads").GetInt32(), root.GetProperty("qps").GetDouble(), root.GetProperty("recall").GetDouble());
-            points.Add(p);
+            Points.Add(p);
             Console.WriteLine($"peer:  ef={p.Ef,4} threads={p.Threads} recall={p.Recall:F4} qps={p.Qps,8:F0}");
         }
-        process.WaitForExit();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"hnsw_peer.py exited with {process.ExitCode}");
-        return new Result(build, bytes, points);
+
+        private string ReadLine() => _process.StandardOutput.ReadLine()
+            ?? throw new InvalidOperationException($"hnsw_peer.py ended early{(_process.WaitForExit(5000) ? $" with exit code {_process.ExitCode}" : "")}");
+
+        public void Dispose()
+        {
+            try
+            {
+                if (!_process.HasExited)
+                {
+                    _process.StandardInput.WriteLine("quit");
+                    _process.StandardInput.Flush();
+                    if (!_process.WaitForExit(30_000)) _process.Kill();
+                }
+            }
+            finally
+            {
+                _process.Dispose();
+            }
+        }
     }
 
     private static void Report(Result ours, Result? peer)

@@ -4,6 +4,8 @@
 Reads base vectors, queries and exact neighbours written by the C# side (little-endian: int32 rows, int32 cols,
 then rows*cols float32 / int32), builds an hnswlib index with the same M / efConstruction, sweeps ef with 1 and 2
 threads and prints one JSON object per line: {"build_s": ...} then {"ef":..,"threads":..,"qps":..,"recall":..}.
+With "-" for the ef list it waits for a "build" line on standard input before building, then reads "ef threads reps"
+lines and answers each with one point ("quit" or end of input ends).
 """
 import json
 import sys
@@ -32,6 +34,9 @@ def main():
     truth = read_matrix(truth_path, "<i4")
     k = truth.shape[1]
 
+    interactive = efs == "-"
+    if interactive and sys.stdin.readline().split() != ["build"]:  # the caller's own build comes first
+        return
     before = rss_bytes()
     index = hnswlib.Index(space="ip", dim=base.shape[1])
     index.init_index(max_elements=base.shape[0], M=m, ef_construction=ef_construction, random_seed=100)
@@ -41,18 +46,30 @@ def main():
     build_s = time.perf_counter() - t0
     print(json.dumps({"build_s": build_s, "bytes_per_vector": (rss_bytes() - before) / base.shape[0]}), flush=True)
 
-    for ef in [int(e) for e in efs.split(",")]:
+    def point(ef, threads, reps):
         index.set_ef(ef)
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            labels, _ = index.knn_query(queries, k=k, num_threads=threads)
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        hits = sum(len(set(labels[i]) & set(truth[i])) for i in range(len(queries)))
+        print(json.dumps({"ef": ef, "threads": threads, "qps": len(queries) / times[len(times) // 2],
+                          "recall": hits / (len(queries) * k)}), flush=True)
+
+    if interactive:
+        # interactive: one "ef threads reps" line per point, so that the caller measures its side and this one alternately
+        # under the same conditions; "quit" or end of input ends
+        for line in sys.stdin:
+            words = line.split()
+            if not words or words[0] == "quit":
+                break
+            point(int(words[0]), int(words[1]), int(words[2]))
+        return
+    for ef in [int(e) for e in efs.split(",")]:
         for threads in (1, 2):
-            times = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                labels, _ = index.knn_query(queries, k=k, num_threads=threads)
-                times.append(time.perf_counter() - t0)
-            times.sort()
-            hits = sum(len(set(labels[i]) & set(truth[i])) for i in range(len(queries)))
-            print(json.dumps({"ef": ef, "threads": threads, "qps": len(queries) / times[len(times) // 2],
-                              "recall": hits / (len(queries) * k)}), flush=True)
+            point(ef, threads, reps)
 
 
 if __name__ == "__main__":
