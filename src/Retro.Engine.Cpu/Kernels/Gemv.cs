@@ -49,14 +49,10 @@ internal static unsafe class Gemv
         {
             // one activation row (decoding): four weight rows per pass, four independent accumulator chains
             long rowBytes = (long)a.Ldw * DTypes.SizeOf(a.WType);
-            bool pairs = a.WType == DType.BF16 && Avx512F.IsSupported && a.K >= 32;
-            float* xe = null, xo = null;
-            if (pairs) Deinterleave(a.X, a.K, out xe, out xo);
             for (; n + 4 <= n1; n += 4)
             {
                 byte* w0 = (byte*)a.W + n * rowBytes;
-                if (pairs) Dot4BF16Pairs((ushort*)w0, (ushort*)(w0 + rowBytes), (ushort*)(w0 + 2 * rowBytes), (ushort*)(w0 + 3 * rowBytes), a.X, xe, xo, a.K, sums);
-                else if (a.WType == DType.BF16) Dot4BF16((ushort*)w0, (ushort*)(w0 + rowBytes), (ushort*)(w0 + 2 * rowBytes), (ushort*)(w0 + 3 * rowBytes), a.X, a.K, sums);
+                if (a.WType == DType.BF16) Dot4BF16((ushort*)w0, (ushort*)(w0 + rowBytes), (ushort*)(w0 + 2 * rowBytes), (ushort*)(w0 + 3 * rowBytes), a.X, a.K, sums);
                 else Dot4F32((float*)w0, (float*)(w0 + rowBytes), (float*)(w0 + 2 * rowBytes), (float*)(w0 + 3 * rowBytes), a.X, a.K, sums);
                 for (int j = 0; j < 4; j++) StoreOne(a, 0, n + j, sums[j]);
             }
@@ -134,8 +130,16 @@ internal static unsafe class Gemv
         if (Avx512F.IsSupported)
         {
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            long ahead = PrefetchRows * (long)(w1 - w0);
             for (; i <= k - 16; i += 16)
             {
+                if ((i & 31) == 0) // one 64-byte line of each row per two iterations
+                {
+                    Sse.Prefetch0(w0 + ahead + i);
+                    Sse.Prefetch0(w1 + ahead + i);
+                    Sse.Prefetch0(w2 + ahead + i);
+                    Sse.Prefetch0(w3 + ahead + i);
+                }
                 var xv = Vector512.Load(x + i);
                 a0 = Vector512.FusedMultiplyAdd(Widen(w0 + i), xv, a0);
                 a1 = Vector512.FusedMultiplyAdd(Widen(w1 + i), xv, a1);
@@ -159,82 +163,6 @@ internal static unsafe class Gemv
     /// every group start cold.
     /// </summary>
     internal const int PrefetchRows = 16;
-
-    [ThreadStatic] private static float* t_pairs;
-    [ThreadStatic] private static int t_pairsLength;
-
-    /// <summary>
-    /// x split into its even and odd elements (the first ⌊K/32⌋·16 of each, in this thread's scratch), for
-    /// <see cref="Dot4BF16Pairs"/>. K floats of work against the part's columns × K weights.
-    /// </summary>
-    private static void Deinterleave(float* x, int k, out float* even, out float* odd)
-    {
-        int half = k / 32 * 16;
-        if (t_pairsLength < 2 * half)
-        {
-            NativeMemory.AlignedFree(t_pairs);
-            t_pairs = (float*)NativeMemory.AlignedAlloc((nuint)(2 * half * sizeof(float)), 64);
-            t_pairsLength = 2 * half;
-        }
-        even = t_pairs;
-        odd = t_pairs + half;
-        var evenIndex = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        var oddIndex = evenIndex + Vector512<int>.One;
-        for (int i = 0; i < half; i += 16)
-        {
-            var lo = Vector512.Load(x + 2 * i);
-            var hi = Vector512.Load(x + 2 * i + 16);
-            Avx512F.PermuteVar16x32x2(lo, evenIndex, hi).Store(even + i);
-            Avx512F.PermuteVar16x32x2(lo, oddIndex, hi).Store(odd + i);
-        }
-    }
-
-    /// <summary>
-    /// Four BF16 weight rows against one activation row, 32 weights of a row per load: a 32-bit lane holds the
-    /// pair (w[2i] low, w[2i+1] high), so w[2i] as f32 is the lane shifted left by 16 and w[2i+1] the lane with its
-    /// low half cleared — no cross-lane widening — against x's even and odd elements (<see cref="Deinterleave"/>).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot4BF16Pairs(ushort* w0, ushort* w1, ushort* w2, ushort* w3, float* x, float* xe, float* xo, int k, float* sums)
-    {
-        Vector512<float> e0 = default, e1 = default, e2 = default, e3 = default;
-        Vector512<float> o0 = default, o1 = default, o2 = default, o3 = default;
-        var high = Vector512.Create(0xFFFF0000u);
-        int half = k / 32 * 16;
-        long ahead = PrefetchRows * (long)(w1 - w0); // the same bytes PrefetchRows rows further on (elements)
-        for (int i = 0; i < half; i += 16)
-        {
-            if (Sse.IsSupported)
-            {
-                Sse.Prefetch0(w0 + ahead + 2 * i);
-                Sse.Prefetch0(w1 + ahead + 2 * i);
-                Sse.Prefetch0(w2 + ahead + 2 * i);
-                Sse.Prefetch0(w3 + ahead + 2 * i);
-            }
-            var xev = Vector512.Load(xe + i);
-            var xov = Vector512.Load(xo + i);
-            var p0 = Vector512.Load((uint*)(w0 + 2 * i));
-            var p1 = Vector512.Load((uint*)(w1 + 2 * i));
-            var p2 = Vector512.Load((uint*)(w2 + 2 * i));
-            var p3 = Vector512.Load((uint*)(w3 + 2 * i));
-            e0 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(p0, 16).AsSingle(), xev, e0);
-            o0 = Vector512.FusedMultiplyAdd((p0 & high).AsSingle(), xov, o0);
-            e1 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(p1, 16).AsSingle(), xev, e1);
-            o1 = Vector512.FusedMultiplyAdd((p1 & high).AsSingle(), xov, o1);
-            e2 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(p2, 16).AsSingle(), xev, e2);
-            o2 = Vector512.FusedMultiplyAdd((p2 & high).AsSingle(), xov, o2);
-            e3 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(p3, 16).AsSingle(), xev, e3);
-            o3 = Vector512.FusedMultiplyAdd((p3 & high).AsSingle(), xov, o3);
-        }
-        float s0 = Vector512.Sum(e0 + o0), s1 = Vector512.Sum(e1 + o1), s2 = Vector512.Sum(e2 + o2), s3 = Vector512.Sum(e3 + o3);
-        for (int i = 2 * half; i < k; i++)
-        {
-            float xv = x[i];
-            s0 += BitConverter.Int32BitsToSingle(w0[i] << 16) * xv; s1 += BitConverter.Int32BitsToSingle(w1[i] << 16) * xv;
-            s2 += BitConverter.Int32BitsToSingle(w2[i] << 16) * xv; s3 += BitConverter.Int32BitsToSingle(w3[i] << 16) * xv;
-        }
-        sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3;
-    }
 
     // 16 bf16 → zero-extend to 32 bits → shift into the high half: exact f32
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -91,6 +91,7 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
                 session.Feed(tokens, neighbours, logits); // unbatched, or a feed the session itself rejects
                 return;
             }
+            // Checked here, before queueing: a bad feed inside a batch would fail every request in it.
             if (p + tokens.Length > session.MaxSequenceLength)
                 throw new ArgumentException($"sequence of {p + tokens.Length} tokens exceeds the session's {session.MaxSequenceLength}", nameof(tokens));
             bool completes = (p + tokens.Length) % m == 0; // the last token completes a chunk

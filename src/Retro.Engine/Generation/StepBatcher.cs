@@ -3,10 +3,9 @@ using Retro.Engine.Retro;
 namespace Retro.Engine.Generation;
 
 /// <summary>
-/// Coalesces the feeds of concurrent sessions into one batched decoder call, so every weight matrix is read once for
-/// all of them: single-token steps into <see cref="RetroDecoder.StepBatch"/>, and when any feed is a longer segment
-/// (a prompt's chunk being prefilled) all of them into <see cref="RetroDecoder.SegmentBatch"/>, so new requests'
-/// prefills and running requests' steps share the weight reads. No timer: whoever arrives while a batch runs joins
+/// Coalesces the feeds of concurrent sessions (single-token steps, and prompt chunks being prefilled) into one
+/// <see cref="RetroDecoder.SegmentBatch"/>, so every weight matrix is read once for all of them and new requests'
+/// prefills share the weight reads with running requests' steps. No timer: whoever arrives while a batch runs joins
 /// the next one, and the first waiter of the next batch runs it (leader/follower), so a lone caller never waits for
 /// company. Thread-safe.
 /// </summary>
@@ -20,7 +19,6 @@ internal sealed class StepBatcher : IDisposable
     private readonly List<RetroSession> _sessions = [];
     private readonly List<IReadOnlyList<int[]>?> _neighbours = [];
     private readonly List<ReadOnlyMemory<int>> _segments = [];
-    private readonly int[] _tokens;
     private bool _running;
     private long _steps, _batches;
 
@@ -32,7 +30,6 @@ internal sealed class StepBatcher : IDisposable
         _decoder = decoder;
         _batch = new RetroBatch(decoder, capacity, rowCapacity: capacity * decoder.Config.ChunkSize);
         _logits = new float[capacity * decoder.Config.VocabSize];
-        _tokens = new int[capacity];
     }
 
     /// <summary>Tokens one batch feeds at most (a segment is at most one chunk long).</summary>
@@ -84,18 +81,14 @@ internal sealed class StepBatcher : IDisposable
             _sessions.Clear();
             _neighbours.Clear();
             _segments.Clear();
-            bool steps = true;
             for (int b = 0; b < batch.Length; b++)
             {
                 _sessions.Add(batch[b].Session);
                 _neighbours.Add(batch[b].Neighbours.Count == 0 ? null : batch[b].Neighbours);
                 _segments.Add(batch[b].Tokens);
-                _tokens[b] = batch[b].Tokens[0];
-                steps &= batch[b].Tokens.Length == 1;
             }
             int v = _decoder.Config.VocabSize;
-            if (steps) _decoder.StepBatch(_batch, _sessions, _tokens.AsSpan(0, batch.Length), _neighbours, _logits);
-            else _decoder.SegmentBatch(_batch, _sessions, _segments, _neighbours, _logits);
+            _decoder.SegmentBatch(_batch, _sessions, _segments, _neighbours, _logits);
             Interlocked.Add(ref _steps, batch.Length);
             Interlocked.Increment(ref _batches);
             for (int b = 0; b < batch.Length; b++) _logits.AsSpan(b * v, v).CopyTo(batch[b].Logits);

@@ -129,10 +129,8 @@ internal sealed class HnswGraph
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public unsafe void PrefetchLevel0(GraphArrays g, uint node)
     {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
-        byte* list = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref g.Level0[(int)node * (M0 + 1)]);
-        for (int o = 0; o < (M0 + 1) * sizeof(uint); o += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(list + o);
-        System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref g.Versions[node]));
+        Metrics.VectorMath.PrefetchRange(System.Runtime.CompilerServices.Unsafe.AsPointer(ref g.Level0[(int)node * (M0 + 1)]), (M0 + 1) * sizeof(uint));
+        Metrics.VectorMath.PrefetchRange(System.Runtime.CompilerServices.Unsafe.AsPointer(ref g.Versions[node]), sizeof(int));
     }
 
     /// <summary>Replaces <paramref name="node"/>'s list on <paramref name="level"/>. The caller holds <see cref="LockOf"/>(node).</summary>

@@ -188,8 +188,7 @@ internal sealed class InvertedIndex
                 for (int i = 0; i < list.Count; i++)
                 {
                     uint o = offsets[i];
-                    float tf = tfs[i];
-                    float s = weight * tf / (tf + normA + normB * lengths[o]);
+                    float s = Contribution(weight, tfs[i], normA + normB * lengths[o]);
                     ref float score = ref scores[o];
                     touched[touchedCount] = o;              // kept only when o is new: no branch to mispredict
                     touchedCount += score == 0f ? 1 : 0;
@@ -202,21 +201,22 @@ internal sealed class InvertedIndex
             // θ from partial scores is loose (the terms still to come add to every score): complete the k best
             // partial scores first, by binary search in the remaining lists. Those k real documents' full scores bound
             // the final k-th best from below, a far tighter θ that leaves far fewer candidates.
-            int best = TopKHeap(scores, touched.AsSpan(0, Math.Min(touchedCount, Math.Max(ThresholdPrefix, 4 * limit))), filter, heap.AsSpan(0, limit));
-            float fullTheta = best < limit ? float.NegativeInfinity : float.PositiveInfinity; // (the break needed k: defensive)
-            for (int i = 0; i < best && best == limit; i++)
+            // (The break needed k accepted documents in that prefix; with fewer, θ stays −∞ and nothing is pruned.)
+            float fullTheta = float.NegativeInfinity;
+            if (TopKHeap(scores, touched.AsSpan(0, Math.Min(touchedCount, Math.Max(ThresholdPrefix, 4 * limit))), filter, heap.AsSpan(0, limit)) == limit)
             {
-                uint o = heap[i].Item1;
-                float full = heap[i].Item2;
-                for (int r = t; r < nt; r++)
+                fullTheta = float.PositiveInfinity;
+                foreach (var (o, partial) in heap.AsSpan(0, limit))
                 {
-                    var (list, weight) = terms[r];
-                    int p = Array.BinarySearch(list.Offsets, 0, list.Count, o);
-                    if (p < 0) continue;
-                    float tf = list.Frequencies[p];
-                    full += weight * tf / (tf + normA + normB * lengths[o]);
+                    float full = partial;
+                    for (int r = t; r < nt; r++)
+                    {
+                        var (list, weight) = terms[r];
+                        int p = Array.BinarySearch(list.Offsets, 0, list.Count, o);
+                        if (p >= 0) full += Contribution(weight, list.Frequencies[p], normA + normB * lengths[o]);
+                    }
+                    fullTheta = Math.Min(fullTheta, full);
                 }
-                fullTheta = Math.Min(fullTheta, full);
             }
 
             // Candidates: touched documents whose partial score plus what the remaining terms can add to a document of
@@ -268,22 +268,17 @@ internal sealed class InvertedIndex
                     p = dense ? Scan(offsets, p, list.Count, o) : Gallop(offsets, p, list.Count, o);
                     if (p == list.Count) break;
                     if (offsets[p] != o) continue;
-                    float tf = tfs[p];
-                    scores[o] += weight * tf / (tf + normA + normB * lengths[o]);
+                    scores[o] += Contribution(weight, tfs[p], normA + normB * lengths[o]);
                 }
                 if (count > limit && t + 1 < nt)
                 {
                     float theta = Math.Max(fullTheta, Threshold(scores, candidates.AsSpan(0, count), null, heap.AsSpan(0, limit)));
-                    float rest = suffix[t + 1];
                     bounds.From(t + 1);
                     int kept = 0;
                     for (int i = 0; i < count; i++)
                     {
                         uint o = candidates[i];
-                        float partial = scores[o];
-                        if (CannotReach(partial, rest, theta)) continue;
-                        if (CannotReach(partial, bounds.Get(lengths[o]), theta)) continue;
-                        candidates[kept++] = o;
+                        if (!CannotReach(scores[o], bounds.Get(lengths[o]), theta)) candidates[kept++] = o;
                     }
                     count = kept;
                 }
@@ -306,7 +301,7 @@ internal sealed class InvertedIndex
         }
     }
 
-    /// <summary>Touched documents (at most, and at least 4k) whose partial scores the phase-1 θ checks read.</summary>
+    /// <summary>How many of the first touched documents (but at least 4k) the θ estimates read.</summary>
     private const int ThresholdPrefix = 2048;
 
     /// <summary>
@@ -317,13 +312,13 @@ internal sealed class InvertedIndex
     private static float DocumentBound((PostingList List, float Weight)[] terms, int from, int to, float norm)
     {
         float bound = 0f;
-        for (int r = from; r < to; r++)
-        {
-            float top = terms[r].List.MaxFrequency;
-            bound += terms[r].Weight * top / (top + norm);
-        }
+        for (int r = from; r < to; r++) bound += Contribution(terms[r].Weight, terms[r].List.MaxFrequency, norm);
         return bound;
     }
+
+    /// <summary>What a term of <paramref name="weight"/> (query count · idf · (k1 + 1)) adds at term frequency <paramref name="tf"/> to a document with length normaliser <paramref name="norm"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static float Contribution(float weight, float tf, float norm) => weight * tf / (tf + norm);
 
     /// <summary>
     /// The candidate test of the scalar loop (score + bound by length reaches θ, <see cref="CannotReach"/>'s margin) for
