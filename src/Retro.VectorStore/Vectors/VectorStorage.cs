@@ -125,7 +125,8 @@ internal sealed unsafe class VectorStorage : IDisposable
         {
             if (_file is null)
             {
-                nint p = (nint)NativeMemory.AlignedAlloc((nuint)segmentBytes, 64);
+                nint p = (nint)NativeMemory.AlignedAlloc((nuint)segmentBytes, (nuint)HugePages.Size);
+                HugePages.Advise((void*)p, segmentBytes);
                 NativeMemory.Clear((void*)p, (nuint)segmentBytes);
                 _native.Add(p);
                 segments.Add(p);
@@ -139,6 +140,7 @@ internal sealed unsafe class VectorStorage : IDisposable
                 var view = map.CreateViewAccessor(start, segmentBytes, MemoryMappedFileAccess.ReadWrite);
                 byte* p = null;
                 view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+                HugePages.Advise(p + view.PointerOffset, segmentBytes);
                 _maps.Add(map);
                 _views.Add(view);
                 segments.Add((nint)(p + view.PointerOffset));
