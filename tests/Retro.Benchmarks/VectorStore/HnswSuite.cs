@@ -34,7 +34,7 @@ public sealed class HnswSuite : ISuite
         bool quantize = args.Contains("--quantize");
         bool keepPruned = args.Contains("--keep-pruned");
         bool peer = !args.Contains("--no-peer");
-        int[] efs = [12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+        int[] efs = [12, 16, 20, 24, 28, 32, 40, 48, 64, 96, 128, 192, 256];
 
         Console.WriteLine($"hnsw: n={n} queries={nq} dim={dim} clusters={clusters} M={m} efConstruction={efc} build threads={threads} quantize={quantize} keepPruned={keepPruned}");
         var sw = Stopwatch.StartNew();
