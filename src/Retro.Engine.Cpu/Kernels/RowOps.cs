@@ -53,7 +53,6 @@ internal static unsafe class RowOps
     internal static void Rows(in Args a, int r0, int r1)
     {
         int n = a.Columns;
-        float* scratch = stackalloc float[a.Kind == Kind.Rope ? a.HeadDim : 1];
         for (int r = r0; r < r1; r++)
         {
             float* x = (float*)a.X + (long)r * a.Ldx;
@@ -68,7 +67,7 @@ internal static unsafe class RowOps
                 case Kind.Add: TensorPrimitives.Add(xs, new ReadOnlySpan<float>(a.B + (long)r * a.Ldb, n), ys); break;
                 case Kind.AddBroadcast: TensorPrimitives.Add(xs, new ReadOnlySpan<float>(a.B, n), ys); break;
                 case Kind.Softmax: TensorPrimitives.SoftMax(xs, ys); break;
-                case Kind.Rope: Rope.Row(x, a.Ints[r], a.Heads, a.HeadDim, a.Eps, scratch, scratch + a.HeadDim / 2); break;
+                case Kind.Rope: Rope.Row(x, a.Ints[r], a.Heads, a.HeadDim, a.Eps); break;
                 case Kind.Embedding:
                 case Kind.EmbeddingAccumulate: GatherRow(a, a.Ints[r], y, a.Kind == Kind.EmbeddingAccumulate); break;
                 case Kind.Copy: ConvertRow((byte*)a.X + (long)r * a.Ldx * DTypes.SizeOf(a.XType), a.XType, y, n, accumulate: false); break;

@@ -190,13 +190,15 @@ public sealed class ActivationTests : IDisposable
         Numerics.ShouldBeClose(_t.Read(y), expected, 1e-6, "mean pool");
     }
 
-    [Fact]
-    public void Rope_rotates_halves_by_position_angles()
+    [Theory]
+    [InlineData(6, 10000f, new[] { 0, 7, 300 })]                               // scalar rotation
+    [InlineData(64, 10000f, new[] { 0, 1, 1023, 1024, 5000, 70000, -3 })]      // vector rotation; table growth; beyond the table; negative
+    [InlineData(40, 500f, new[] { 2, 9 })]                                     // another table (theta, head dim), a vector and a scalar part
+    public void Rope_rotates_halves_by_position_angles(int hd, float theta, int[] positions)
     {
-        const int rows = 3, heads = 2, hd = 6;
-        const float theta = 10000f;
+        const int heads = 2;
+        int rows = positions.Length;
         var xs = Numerics.Random(rows * heads * hd, seed: 10);
-        int[] positions = [0, 7, 300];
         var x = _t.F32(xs, rows, heads * hd);
         _backend.Rope(x, _t.I32(positions, 1, rows), heads, hd, theta);
         var expected = (float[])xs.Clone();
