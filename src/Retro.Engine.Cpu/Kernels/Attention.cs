@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Retro.Engine.Cpu.Kernels;
 
@@ -79,6 +80,9 @@ internal static unsafe class Attention
         return t_scores;
     }
 
+    /// <summary>Software prefetch distance of <see cref="HeadDirect"/>, in keys (a stale address past the cache is harmless).</summary>
+    private const int KeysAhead = 8;
+
     /// <summary>Fewer queries than this per (batch item, head) part take <see cref="HeadDirect"/> (decoding: 1).</summary>
     internal const int DirectQueryLimit = 8;
 
@@ -114,6 +118,15 @@ internal static unsafe class Attention
                 Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
                 for (int e = 0; e < hd; e += 16)
                 {
+                    if (Sse.IsSupported)
+                    {
+                        // the key rows lie a cache row apart (q | k | v of all heads): the hardware prefetcher
+                        // loses them at every page, so fetch the rows KeysAhead keys on while these are scored
+                        Sse.Prefetch0(k0 + KeysAhead * ldk + e);
+                        Sse.Prefetch0(k1 + KeysAhead * ldk + e);
+                        Sse.Prefetch0(k2 + KeysAhead * ldk + e);
+                        Sse.Prefetch0(k3 + KeysAhead * ldk + e);
+                    }
                     var qv = Vector512.Load(q + e);
                     c0 = Vector512.FusedMultiplyAdd(Vector512.Load(k0 + e), qv, c0);
                     c1 = Vector512.FusedMultiplyAdd(Vector512.Load(k1 + e), qv, c1);
@@ -165,6 +178,14 @@ internal static unsafe class Attention
                 float* v = vBase + c;
                 for (j = 0; j < visible; j++, v += ldv)
                 {
+                    if (Sse.IsSupported)
+                    {
+                        float* ahead = v + KeysAhead * ldv;
+                        Sse.Prefetch0(ahead);
+                        Sse.Prefetch0(ahead + 16);
+                        Sse.Prefetch0(ahead + 32);
+                        Sse.Prefetch0(ahead + 48);
+                    }
                     var p = Vector512.Create(scores[j]);
                     a0 = Vector512.FusedMultiplyAdd(p, Vector512.Load(v), a0);
                     a1 = Vector512.FusedMultiplyAdd(p, Vector512.Load(v + 16), a1);

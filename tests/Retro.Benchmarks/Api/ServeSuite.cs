@@ -43,13 +43,14 @@ public sealed class ServeSuite : ISuite
     public int Run(string[] args)
     {
         double seconds = Arg(args, "--seconds", 20);
+        int rounds = Math.Max(1, (int)Arg(args, "--rounds", 4));
         int tokens = (int)Arg(args, "--tokens", 32);
         int docs = (int)Arg(args, "--docs", 400);
         int batch = (int)Arg(args, "--batch", 8);
-        return RunAsync(seconds, tokens, docs, batch).GetAwaiter().GetResult();
+        return RunAsync(seconds, rounds, tokens, docs, batch).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(double seconds, int tokens, int docs, int batch)
+    private static async Task<int> RunAsync(double seconds, int rounds, int tokens, int docs, int batch)
     {
         string root = RepoRoot();
         string work = Directory.CreateTempSubdirectory("retro-serve-bench-").FullName;
@@ -96,22 +97,34 @@ public sealed class ServeSuite : ISuite
             using (var one = await http.PostAsJsonAsync("/v1/answer", new { question = Questions[0], maxTokens = tokens, temperature = 0 }))
                 Console.WriteLine($"serve: one answer's timings (ms): {(await one.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("timings")}");
 
-            var results = new Dictionary<int, Result>();
+            // 1 and 8 clients alternate in `rounds` windows each (seconds / rounds long), so that a host whose speed
+            // drifts over the run (a shared machine) slows both sides of the ratio alike; figures sum the windows.
+            var results = new Dictionary<int, Result> { [1] = new(), [8] = new() };
+            var batchCounts = new Dictionary<int, (long Steps, long Batches)> { [1] = (0, 0), [8] = (0, 0) };
+            var counts = app.Services.GetRequiredService<Retro.Engine.Generation.IRetroDecoder>() as Retro.Engine.Generation.RetroDecoderAdapter;
+            for (int round = 0; round < rounds; round++)
+            {
+                foreach (int clients in new[] { 1, 8 })
+                {
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    long before = GC.GetTotalMemory(forceFullCollection: true);
+                    var (steps0, batches0) = counts?.BatchCounts ?? (0, 0);
+                    await LoadAsync(http, clients, seconds / rounds, tokens, results[clients]);
+                    var (steps1, batches1) = counts?.BatchCounts ?? (0, 0);
+                    var c = batchCounts[clients];
+                    batchCounts[clients] = (c.Steps + steps1 - steps0, c.Batches + batches1 - batches0);
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    results[clients].MemoryGrowthMiB += (GC.GetTotalMemory(forceFullCollection: true) - before) / (1024.0 * 1024.0);
+                }
+            }
             foreach (int clients in new[] { 1, 8 })
             {
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                long before = GC.GetTotalMemory(forceFullCollection: true);
-                var counts = app.Services.GetRequiredService<Retro.Engine.Generation.IRetroDecoder>() as Retro.Engine.Generation.RetroDecoderAdapter;
-                var (steps0, batches0) = counts?.BatchCounts ?? (0, 0);
-                var result = await LoadAsync(http, clients, seconds, tokens);
-                var (steps1, batches1) = counts?.BatchCounts ?? (0, 0);
-                if (batches1 > batches0) Console.WriteLine($"serve: {clients} client(s): {(double)(steps1 - steps0) / (batches1 - batches0):F2} sessions per batched decoder step on average");
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                result.MemoryGrowthMiB = (GC.GetTotalMemory(forceFullCollection: true) - before) / (1024.0 * 1024.0);
-                results[clients] = result;
-                Console.WriteLine($"serve: {clients} client(s), {seconds:F0} s: {result.Answers} answers, {result.Rate:F2} answers/s, {result.TokensPerSecond:F1} tokens/s, " +
+                var result = results[clients];
+                var (steps, batches) = batchCounts[clients];
+                if (batches > 0) Console.WriteLine($"serve: {clients} client(s): {(double)steps / batches:F2} sessions per batched decoder step on average");
+                Console.WriteLine($"serve: {clients} client(s), {rounds} windows, {result.Seconds:F0} s: {result.Answers} answers, {result.Rate:F2} answers/s, {result.TokensPerSecond:F1} tokens/s, " +
                                   $"latency p50 {result.Percentile(50):F0} ms p95 {result.Percentile(95):F0} ms p99 {result.Percentile(99):F0} ms, " +
                                   $"errors {result.Errors}, managed memory growth {result.MemoryGrowthMiB:+0.0;-0.0} MiB, working set {Environment.WorkingSet / (1024 * 1024)} MiB");
             }
@@ -158,9 +171,9 @@ public sealed class ServeSuite : ISuite
                           $"retrieval overlapped with prefill {medians[0]:F1} ms vs one chunk at a time {medians[1]:F1} ms (median of 10; saves {medians[1] - medians[0]:F1} ms)");
     }
 
-    private static async Task<Result> LoadAsync(HttpClient http, int clients, double seconds, int tokens)
+    /// <summary>Runs <paramref name="clients"/> clients for <paramref name="seconds"/> and adds what they did to <paramref name="result"/>.</summary>
+    private static async Task LoadAsync(HttpClient http, int clients, double seconds, int tokens, Result result)
     {
-        var result = new Result();
         var deadline = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
         {
@@ -177,8 +190,7 @@ public sealed class ServeSuite : ISuite
             }
         })).ToArray();
         await Task.WhenAll(workers);
-        result.Seconds = deadline.Elapsed.TotalSeconds;
-        return result;
+        result.Seconds += deadline.Elapsed.TotalSeconds;
     }
 
     private static async Task<(bool Ok, int Tokens, string? Error)> AskAsync(HttpClient http, string question, int tokens)

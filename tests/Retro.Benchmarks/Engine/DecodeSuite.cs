@@ -20,7 +20,7 @@ public sealed class DecodeSuite : ISuite
 {
     const double Fp32Tolerance = 1e-3;  // fp32 vs fp32: summation order only, through 8 layers at d 512
     const double Bf16Tolerance = 3e-2;  // bf16 weights vs the fp32 reference (the fixtures see ~5e-3 at d 64)
-    // usage: decode [--tokens 512] [--repeats 3] [--threads 2] [--batch B] [--no-peer] [--keep]
+    // usage: decode [--tokens 512] [--repeats 3] [--threads 2] [--batch B] [--no-peer] [--keep] [--model DIR]
 
     /// <inheritdoc />
     public string Name => "decode";
@@ -42,6 +42,9 @@ public sealed class DecodeSuite : ISuite
             ChunkSize = 64, NeighbourLen = 128, NumNeighbours = 2, CcaLayers = [5, 7],
             EncoderLayers = 2, EncoderNHeads = 8, EncoderDFf = 2048, BosTokenId = 0, EosTokenId = 0, PadTokenId = 0,
         }.Validate();
+
+        int modelAt = Array.IndexOf(args, "--model");
+        if (modelAt >= 0 && modelAt + 1 < args.Length) return RunModel(args[modelAt + 1], tokens, repeats, threads, batchSize);
 
         string root = Path.Combine(Path.GetTempPath(), $"retro-decode-bench-{Environment.ProcessId}");
         try
@@ -96,6 +99,24 @@ public sealed class DecodeSuite : ISuite
         {
             if (!keep && Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// <c>--model DIR</c>: a given checkpoint folder (e.g. the shipped models/retro) instead of the random d-512 one,
+    /// ours only (single session, then <c>--batch</c> sessions): how this model's steps scale with batching.
+    /// </summary>
+    static int RunModel(string folder, int tokens, int repeats, int threads, int batchSize)
+    {
+        var config = RetroConfig.Load(Path.Combine(folder, "config.json"));
+        tokens = Math.Min(tokens, config.MaxSeqLen);
+        Console.WriteLine($"decode: model {folder}: {config.NLayers} layers, d {config.DModel}, V {config.VocabSize}, {tokens} tokens, " +
+                          $"k {config.NumNeighbours} × r {config.NeighbourLen} every {config.ChunkSize}; {threads} threads, {repeats} repeats");
+        var (ids, neighbours, checks) = Inputs(config, tokens, seed: 99);
+        double gbs = MeasureBandwidth(threads);
+        using var backend = new CpuBackend(threads);
+        var single = RunOurs(backend, folder, ids, neighbours, checks, repeats, gbs, "model");
+        if (batchSize > 1) RunBatch(backend, folder, ids, neighbours, batchSize, repeats, single);
+        return 0;
     }
 
     sealed record Ours(double Rate, float[] Logits)
