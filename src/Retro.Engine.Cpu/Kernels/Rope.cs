@@ -39,29 +39,27 @@ internal static unsafe class Rope
     private static void Rotate(float* x, int heads, int headDim, float* cos, float* sin)
     {
         int half = headDim / 2;
+        for (int h = 0; h < heads; h++)
         {
-            for (int h = 0; h < heads; h++)
+            float* v = x + h * headDim;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated)
             {
-                float* v = x + h * headDim;
-                int j = 0;
-                if (Vector512.IsHardwareAccelerated)
+                for (; j + 16 <= half; j += 16)
                 {
-                    for (; j + 16 <= half; j += 16)
-                    {
-                        var a = Vector512.Load(v + j);
-                        var b = Vector512.Load(v + j + half);
-                        var c = Vector512.Load(cos + j);
-                        var s = Vector512.Load(sin + j);
-                        (a * c - b * s).Store(v + j);
-                        (b * c + a * s).Store(v + j + half);
-                    }
+                    var a = Vector512.Load(v + j);
+                    var b = Vector512.Load(v + j + half);
+                    var c = Vector512.Load(cos + j);
+                    var s = Vector512.Load(sin + j);
+                    (a * c - b * s).Store(v + j);
+                    (b * c + a * s).Store(v + j + half);
                 }
-                for (; j < half; j++)
-                {
-                    float a = v[j], b = v[j + half];
-                    v[j] = a * cos[j] - b * sin[j];
-                    v[j + half] = b * cos[j] + a * sin[j];
-                }
+            }
+            for (; j < half; j++)
+            {
+                float a = v[j], b = v[j + half];
+                v[j] = a * cos[j] - b * sin[j];
+                v[j + half] = b * cos[j] + a * sin[j];
             }
         }
     }

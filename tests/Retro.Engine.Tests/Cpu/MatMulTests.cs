@@ -23,7 +23,10 @@ public sealed class MatMulTests : IDisposable
         { 1, 9, 31 },       // one row, K below one BF16 pair load (widening path)
         { 1, 130, 512 },    // one row over several parts, K a multiple of 32 (prefetch past the last row)
         { 3, 5, 7 },
-        { 7, 33, 100 },     // largest GEMV row count
+        { 2, 9, 40 },       // batched GEMV: two activation rows per pass, a column tail of one, a K tail
+        { 5, 8, 48 },       // batched GEMV: passes of four rows and one row
+        { 6, 13, 33 },      // batched GEMV: passes of four rows and two rows, K tail of one
+        { 7, 33, 100 },     // largest GEMV row count: passes of four and three rows
         { 8, 32, 16 },      // exactly one micro-tile
         { 9, 33, 17 },      // one past a tile in both directions
         { 13, 70, 300 },    // K split into two blocks
