@@ -43,26 +43,13 @@ internal static unsafe class Gemv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Columns(in Gemm.Args a, int n0, int n1)
     {
-        float* sums = stackalloc float[4];
-        float* sums16 = stackalloc float[16];
+        float* sums = stackalloc float[16];
         int n = n0;
-        if (a.M == 1 && a.WType != DType.F16)
+        if (a.WType != DType.F16 && Avx512F.IsSupported)
         {
-            // one activation row (decoding): four weight rows per pass, four independent accumulator chains
-            long rowBytes = (long)a.Ldw * DTypes.SizeOf(a.WType);
-            for (; n + 4 <= n1; n += 4)
-            {
-                byte* w0 = (byte*)a.W + n * rowBytes;
-                if (a.WType == DType.BF16) Dot4BF16((ushort*)w0, (ushort*)(w0 + rowBytes), (ushort*)(w0 + 2 * rowBytes), (ushort*)(w0 + 3 * rowBytes), a.X, a.K, sums);
-                else Dot4F32((float*)w0, (float*)(w0 + rowBytes), (float*)(w0 + 2 * rowBytes), (float*)(w0 + 3 * rowBytes), a.X, a.K, sums);
-                for (int j = 0; j < 4; j++) StoreOne(a, 0, n + j, sums[j]);
-            }
-        }
-        else if (a.M > 1 && a.WType != DType.F16 && Avx512F.IsSupported)
-        {
-            // a few activation rows (batched decoding): four weight rows × up to four activation rows per pass,
-            // sixteen accumulators, each weight vector loaded and widened once for all rows; the weight streams
-            // are prefetched as in the single-row kernel (without it each 4 KiB page of weights starts cold)
+            // four weight rows (independent streams and FMA chains) × up to four activation rows per pass (one when
+            // decoding, a few when decoding a batch): each weight vector is loaded and widened once for all rows,
+            // and the weight streams are prefetched (without it each 4 KiB page of weights starts cold)
             long rowBytes = (long)a.Ldw * DTypes.SizeOf(a.WType);
             bool bf16 = a.WType == DType.BF16;
             for (; n + 4 <= n1; n += 4)
@@ -74,17 +61,17 @@ internal static unsafe class Gemv
                     float* x = a.X + (long)i0 * a.Ldx;
                     switch (rows, bf16)
                     {
-                        case (4, true): Dot4xR<Rows4, Bf16Weights>(w0, rowBytes, x, a.Ldx, a.K, sums16); break;
-                        case (3, true): Dot4xR<Rows3, Bf16Weights>(w0, rowBytes, x, a.Ldx, a.K, sums16); break;
-                        case (2, true): Dot4xR<Rows2, Bf16Weights>(w0, rowBytes, x, a.Ldx, a.K, sums16); break;
-                        case (1, true): Dot4xR<Rows1, Bf16Weights>(w0, rowBytes, x, a.Ldx, a.K, sums16); break;
-                        case (4, false): Dot4xR<Rows4, F32Weights>(w0, rowBytes, x, a.Ldx, a.K, sums16); break;
-                        case (3, false): Dot4xR<Rows3, F32Weights>(w0, rowBytes, x, a.Ldx, a.K, sums16); break;
-                        case (2, false): Dot4xR<Rows2, F32Weights>(w0, rowBytes, x, a.Ldx, a.K, sums16); break;
-                        default: Dot4xR<Rows1, F32Weights>(w0, rowBytes, x, a.Ldx, a.K, sums16); break;
+                        case (4, true): Dot4xR<Rows4, Bf16Weights>(w0, rowBytes, x, a.Ldx, a.K, sums); break;
+                        case (3, true): Dot4xR<Rows3, Bf16Weights>(w0, rowBytes, x, a.Ldx, a.K, sums); break;
+                        case (2, true): Dot4xR<Rows2, Bf16Weights>(w0, rowBytes, x, a.Ldx, a.K, sums); break;
+                        case (1, true): Dot4xR<Rows1, Bf16Weights>(w0, rowBytes, x, a.Ldx, a.K, sums); break;
+                        case (4, false): Dot4xR<Rows4, F32Weights>(w0, rowBytes, x, a.Ldx, a.K, sums); break;
+                        case (3, false): Dot4xR<Rows3, F32Weights>(w0, rowBytes, x, a.Ldx, a.K, sums); break;
+                        case (2, false): Dot4xR<Rows2, F32Weights>(w0, rowBytes, x, a.Ldx, a.K, sums); break;
+                        default: Dot4xR<Rows1, F32Weights>(w0, rowBytes, x, a.Ldx, a.K, sums); break;
                     }
                     for (int r = 0; r < rows; r++)
-                        for (int j = 0; j < 4; j++) StoreOne(a, i0 + r, n + j, sums16[r * 4 + j]);
+                        for (int j = 0; j < 4; j++) StoreOne(a, i0 + r, n + j, sums[r * 4 + j]);
                 }
             }
         }
@@ -117,75 +104,6 @@ internal static unsafe class Gemv
             MatMulEpilogue.Gelu => Gelu.Scalar(v),
             _ => v,
         };
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot4F32(float* w0, float* w1, float* w2, float* w3, float* x, int k, float* sums)
-    {
-        int i = 0;
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            long ahead = PrefetchRows * (long)(w1 - w0);
-            for (; i <= k - 16; i += 16)
-            {
-                if (Sse.IsSupported)
-                {
-                    Sse.Prefetch0(w0 + ahead + i);
-                    Sse.Prefetch0(w1 + ahead + i);
-                    Sse.Prefetch0(w2 + ahead + i);
-                    Sse.Prefetch0(w3 + ahead + i);
-                }
-                var xv = Vector512.Load(x + i);
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(w0 + i), xv, a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(w1 + i), xv, a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(w2 + i), xv, a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(w3 + i), xv, a3);
-            }
-            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
-        }
-        for (; i < k; i++)
-        {
-            float xv = x[i];
-            s0 += w0[i] * xv; s1 += w1[i] * xv; s2 += w2[i] * xv; s3 += w3[i] * xv;
-        }
-        sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot4BF16(ushort* w0, ushort* w1, ushort* w2, ushort* w3, float* x, int k, float* sums)
-    {
-        int i = 0;
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        if (Avx512F.IsSupported)
-        {
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            long ahead = PrefetchRows * (long)(w1 - w0);
-            for (; i <= k - 16; i += 16)
-            {
-                if ((i & 31) == 0) // one 64-byte line of each row per two iterations
-                {
-                    Sse.Prefetch0(w0 + ahead + i);
-                    Sse.Prefetch0(w1 + ahead + i);
-                    Sse.Prefetch0(w2 + ahead + i);
-                    Sse.Prefetch0(w3 + ahead + i);
-                }
-                var xv = Vector512.Load(x + i);
-                a0 = Vector512.FusedMultiplyAdd(Widen(w0 + i), xv, a0);
-                a1 = Vector512.FusedMultiplyAdd(Widen(w1 + i), xv, a1);
-                a2 = Vector512.FusedMultiplyAdd(Widen(w2 + i), xv, a2);
-                a3 = Vector512.FusedMultiplyAdd(Widen(w3 + i), xv, a3);
-            }
-            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
-        }
-        for (; i < k; i++)
-        {
-            float xv = x[i];
-            s0 += BitConverter.Int32BitsToSingle(w0[i] << 16) * xv; s1 += BitConverter.Int32BitsToSingle(w1[i] << 16) * xv;
-            s2 += BitConverter.Int32BitsToSingle(w2[i] << 16) * xv; s3 += BitConverter.Int32BitsToSingle(w3[i] << 16) * xv;
-        }
-        sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3;
     }
 
     /// <summary>Activation rows of one <see cref="Dot4xR"/> pass, as a type so that the JIT compiles one loop per count.</summary>
@@ -292,9 +210,9 @@ internal static unsafe class Gemv
     }
 
     /// <summary>
-    /// Software prefetch distance of the single-row kernels, in weight rows. Hardware prefetchers stop at 4 KiB
-    /// page boundaries, and a group of four rows of K = 512 BF16 weights is one page: without this the loads of
-    /// every group start cold.
+    /// Software prefetch distance of <see cref="Dot4xR"/>, in weight rows. Hardware prefetchers stop at 4 KiB page
+    /// boundaries, and a group of four rows of K = 512 BF16 weights is one page: without this the loads of every
+    /// group start cold.
     /// </summary>
     internal const int PrefetchRows = 16;
 

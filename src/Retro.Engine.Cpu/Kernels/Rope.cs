@@ -13,7 +13,7 @@ internal static unsafe class Rope
     private static Table[] s_tables = [];
 
     /// <summary>Positions a table covers at most; rows beyond (or before 0) compute their angles directly.</summary>
-    internal const int MaxTablePositions = 1 << 16;
+    private const int MaxTablePositions = 1 << 16;
 
     /// <summary>Rotates every head of one row at position <paramref name="position"/>.</summary>
     public static void Row(float* x, int position, int heads, int headDim, float theta)

@@ -125,7 +125,8 @@ internal sealed unsafe class VectorStorage : IDisposable
         {
             if (_file is null)
             {
-                nint p = (nint)NativeMemory.AlignedAlloc((nuint)segmentBytes, (nuint)HugePages.Size);
+                // huge-page aligned when a segment holds whole huge pages (the hint covers only those)
+                nint p = (nint)NativeMemory.AlignedAlloc((nuint)segmentBytes, segmentBytes >= HugePages.Size ? (nuint)HugePages.Size : 64);
                 HugePages.Advise((void*)p, segmentBytes);
                 NativeMemory.Clear((void*)p, (nuint)segmentBytes);
                 _native.Add(p);

@@ -74,7 +74,7 @@ public sealed class DecodeSuite : ISuite
             var bf16 = RunOurs(backend, Path.Combine(root, "bf16"), ids, neighbours, checks, repeats, gbs, "BF16");
             double agreeBf16 = ParityAgainst(f32.Logits, bf16.Logits);
             Console.WriteLine($"  ours BF16 vs ours F32 logits: relative error {agreeBf16:E2}");
-            if (batchSize > 1) RunBatch(backend, Path.Combine(root, "bf16"), ids, neighbours, batchSize, repeats, bf16);
+            if (batchSize > 1) RunBatch(backend, Path.Combine(root, "bf16"), ids, neighbours, batchSize, repeats, bf16, "BF16");
 
             double peerRate = double.NaN;
             if (peer)
@@ -115,7 +115,7 @@ public sealed class DecodeSuite : ISuite
         double gbs = MeasureBandwidth(threads);
         using var backend = new CpuBackend(threads);
         var single = RunOurs(backend, folder, ids, neighbours, checks, repeats, gbs, "model");
-        if (batchSize > 1) RunBatch(backend, folder, ids, neighbours, batchSize, repeats, single);
+        if (batchSize > 1) RunBatch(backend, folder, ids, neighbours, batchSize, repeats, single, "model");
         return 0;
     }
 
@@ -174,7 +174,7 @@ public sealed class DecodeSuite : ISuite
     }
 
     /// <summary>B sessions stepped together with <see cref="RetroDecoder.StepBatch"/>, all completing chunks on the same step.</summary>
-    static void RunBatch(IBackend backend, string folder, int[] ids, int[] neighbours, int size, int repeats, Ours single)
+    static void RunBatch(IBackend backend, string folder, int[] ids, int[] neighbours, int size, int repeats, Ours single, string label)
     {
         using var decoder = RetroDecoder.Load(folder, backend);
         var c = decoder.Config;
@@ -212,7 +212,7 @@ public sealed class DecodeSuite : ISuite
             rates[i] = size * ids.Length / Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
         foreach (var s in sessions) s.Dispose();
-        Console.WriteLine($"  ours BF16 batch of {size}: {Median(rates):F1} tok/s in all (spread {Spread(rates)}), {Median(rates) / size:F1} per session; " +
+        Console.WriteLine($"  ours {label} batch of {size}: {Median(rates):F1} tok/s in all (spread {Spread(rates)}), {Median(rates) / size:F1} per session; " +
                           $"last logits vs batch-1 rel. error {agree:E2}");
     }
 

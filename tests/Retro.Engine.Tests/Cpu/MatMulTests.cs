@@ -19,8 +19,8 @@ public sealed class MatMulTests : IDisposable
     public static TheoryData<int, int, int> Sizes => new()
     {
         { 1, 1, 1 },        // GEMV path, scalar tails
-        { 1, 37, 70 },      // one row: four weight rows per pass plus a tail of one; BF16 pairs of 32 plus a K tail
-        { 1, 9, 31 },       // one row, K below one BF16 pair load (widening path)
+        { 1, 37, 70 },      // one row: four weight rows per pass plus a column tail of one, a K tail
+        { 1, 9, 31 },       // one row, K below two vector loads
         { 1, 130, 512 },    // one row over several parts, K a multiple of 32 (prefetch past the last row)
         { 3, 5, 7 },
         { 2, 9, 40 },       // batched GEMV: two activation rows per pass, a column tail of one, a K tail
