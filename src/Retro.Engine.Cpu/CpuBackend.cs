@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -14,6 +15,18 @@ namespace Retro.Engine.Cpu;
 public sealed unsafe class CpuBackend : IBackend
 {
     private readonly WorkerPool _pool;
+    private readonly ConcurrentDictionary<WeightKey, Prepared> _prepared = new();
+    private readonly Lock _prepareGate = new();
+
+    /// <summary>A prepared weight view: where it is and how it is shaped (a slice of it is another view).</summary>
+    private readonly record struct WeightKey(nint Data, DType Type, int Rows, int Columns, int RowStride);
+
+    /// <summary>A packed weight and the number of handles that keep it.</summary>
+    private sealed class Prepared(PackedWeight packed)
+    {
+        public PackedWeight Packed { get; } = packed;
+        public int Handles;
+    }
 
     /// <summary>Creates a backend using <paramref name="threads"/> threads (default: <see cref="Environment.ProcessorCount"/>).</summary>
     public CpuBackend(int threads = 0)
@@ -94,7 +107,55 @@ public sealed unsafe class CpuBackend : IBackend
             M = x.Rows, N = w.Rows, K = x.Columns,
             Epilogue = epilogue,
         };
-        Gemm.Run(_pool, a);
+        if (!_prepared.IsEmpty && _prepared.TryGetValue(new WeightKey(w.Data, w.Type, w.Rows, w.Columns, w.RowStride), out var prepared))
+            PackedGemm.Run(_pool, a, prepared.Packed);
+        else
+            Gemm.Run(_pool, a);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// On AVX-512 hosts BF16 and F32 weights are packed into 64-column blocks (<see cref="PackedWeight"/>: the weight's
+    /// bytes again, in native memory) and every <see cref="MatMul"/> with this exact view runs the packed kernel, at
+    /// any number of rows; elsewhere, and for F16, nothing is kept. Preparing a view twice shares one packing.
+    /// </remarks>
+    public IDisposable PrepareWeight(Tensor w)
+    {
+        if (w.IsEmpty || w.Rows == 0 || w.Columns == 0 || !PackedWeight.Supported(w.Type)) return NoPreparedWeight.Instance;
+        var key = new WeightKey(w.Data, w.Type, w.Rows, w.Columns, w.RowStride);
+        lock (_prepareGate)
+        {
+            if (!_prepared.TryGetValue(key, out var prepared))
+            {
+                prepared = new Prepared(PackedWeight.Pack((void*)w.Data, w.Type, w.Rows, w.Columns, w.RowStride));
+                _prepared[key] = prepared;
+            }
+            prepared.Handles++;
+        }
+        return new PreparedHandle(this, key);
+    }
+
+    /// <summary>Packed weights held (for tests).</summary>
+    internal int PreparedCount => _prepared.Count;
+
+    private void Release(WeightKey key)
+    {
+        lock (_prepareGate)
+        {
+            if (!_prepared.TryGetValue(key, out var prepared) || --prepared.Handles > 0) return;
+            _prepared.TryRemove(key, out _);
+            prepared.Packed.Dispose();
+        }
+    }
+
+    private sealed class PreparedHandle(CpuBackend backend, WeightKey key) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) backend.Release(key);
+        }
     }
 
     /// <inheritdoc />
@@ -248,7 +309,15 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     /// <summary>Stops the worker threads.</summary>
-    public void Dispose() => _pool.Dispose();
+    public void Dispose()
+    {
+        _pool.Dispose();
+        lock (_prepareGate)
+        {
+            foreach (var p in _prepared.Values) p.Packed.Dispose();
+            _prepared.Clear();
+        }
+    }
 
     // ---------------------------------------------------------------- validation
 

@@ -27,6 +27,14 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor Weights(CheckpointTensor tensor);
 
+    /// <summary>
+    /// Declares <paramref name="w"/> (exactly this view) a <see cref="MatMul"/> weight that stays unchanged until the
+    /// returned handle is disposed, so that the backend may keep a private layout of it for faster products (the CPU
+    /// backend packs BF16 and F32 weights into column blocks, about the weight's size again, read without per-call
+    /// packing). Models call it once per matrix at load. The default keeps nothing.
+    /// </summary>
+    IDisposable PrepareWeight(Tensor w) => NoPreparedWeight.Instance;
+
     /// <summary>Copies host <paramref name="source"/> (exactly <c>destination.ElementCount</c> values of its type) into <paramref name="destination"/>.</summary>
     void Upload<T>(ReadOnlySpan<T> source, Tensor destination) where T : unmanaged;
 
@@ -85,4 +93,16 @@ public interface IBackend : IDisposable
 
     /// <summary>Per row: y = x / max(‖x‖₂, 1e-12).</summary>
     void L2Normalize(Tensor x, Tensor y);
+}
+
+/// <summary>The handle of a weight a backend keeps no layout for.</summary>
+public sealed class NoPreparedWeight : IDisposable
+{
+    /// <summary>The one instance.</summary>
+    public static readonly NoPreparedWeight Instance = new();
+
+    private NoPreparedWeight() { }
+
+    /// <inheritdoc />
+    public void Dispose() { }
 }

@@ -52,6 +52,13 @@ internal static unsafe class Gemm
             Gemv.Run(pool, a);
             return;
         }
+        RunPacked(pool, a);
+    }
+
+    /// <summary>The packed path of <see cref="Run"/> whatever M is (benchmarks compare it with <see cref="Gemv"/>).</summary>
+    internal static void RunPacked(WorkerPool pool, in Args a)
+    {
+        if (a.M == 0 || a.N == 0) return;
         int kBlocks = (a.K + KC - 1) / KC;
         int kc = (a.K + kBlocks - 1) / kBlocks; // even split: K = 384 → 2 × 192
         long need = (long)a.K * Math.Min(ChunkColumns, (a.N + NR - 1) / NR * NR);

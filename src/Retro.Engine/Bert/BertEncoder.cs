@@ -164,6 +164,11 @@ public sealed class BertEncoder : IDisposable
     private Tensor FirstTokens(Tensor hidden, int batch, int length) =>
         new(hidden.Data, DType.F32, batch, Config.HiddenSize, length * Config.HiddenSize);
 
-    /// <summary>Disposes the model folder when the encoder owns one.</summary>
-    public void Dispose() => _folder?.Dispose();
+    /// <summary>When the encoder owns its model folder: releases the weights' prepared matrices and disposes the folder.</summary>
+    public void Dispose()
+    {
+        if (_folder is null) return; // weights given to the constructor stay the caller's
+        Weights.Dispose();
+        _folder.Dispose();
+    }
 }

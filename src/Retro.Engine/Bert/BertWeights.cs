@@ -7,8 +7,10 @@ namespace Retro.Engine.Bert;
 /// (out, in)). Loading is a name map with Hugging Face's names; a <c>bert.</c> prefix is stripped and
 /// <c>embeddings.position_ids</c> ignored; a missing, unknown or misshapen tensor fails naming it.
 /// </summary>
-public sealed class BertWeights
+public sealed class BertWeights : IDisposable
 {
+    private readonly List<IDisposable> _prepared = [];
+
     /// <summary>One encoder layer.</summary>
     public sealed class Layer
     {
@@ -123,7 +125,31 @@ public sealed class BertWeights
             }
         }
         w.CheckComplete(file, config);
+        w.PrepareMatrices(backend);
         return w;
+    }
+
+    /// <summary>Declares every matrix the encoder multiplies by (<see cref="IBackend.PrepareWeight"/>); <see cref="Dispose"/> releases them.</summary>
+    private void PrepareMatrices(IBackend backend)
+    {
+        void Prepare(Tensor t)
+        {
+            if (!t.IsEmpty) _prepared.Add(backend.PrepareWeight(t));
+        }
+        foreach (var l in Layers)
+        {
+            Prepare(l.Query); Prepare(l.Key); Prepare(l.Value); Prepare(l.AttentionOutput);
+            Prepare(l.Intermediate); Prepare(l.Output);
+        }
+        Prepare(Pooler);
+        Prepare(Classifier);
+    }
+
+    /// <summary>Releases what the backend keeps for the prepared matrices; the views stay valid (the checkpoint owns them).</summary>
+    public void Dispose()
+    {
+        foreach (var p in _prepared) p.Dispose();
+        _prepared.Clear();
     }
 
     private void CheckComplete(SafetensorsFile file, BertConfig config)

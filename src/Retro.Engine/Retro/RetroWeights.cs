@@ -12,6 +12,7 @@ namespace Retro.Engine.Retro;
 public sealed class RetroWeights : IDisposable
 {
     readonly List<BackendBuffer> _owned = [];
+    readonly List<IDisposable> _prepared = [];
 
     /// <summary>tok_embeddings.weight (V, D): token embeddings of the decoder and the neighbour encoder.</summary>
     public required Tensor TokEmbeddings { get; init; }
@@ -72,9 +73,40 @@ public sealed class RetroWeights : IDisposable
         return fused;
     }
 
-    /// <summary>Frees the F32 copies this instance made; the views must not be used afterwards.</summary>
+    /// <summary>
+    /// Declares every matrix the decoder multiplies by (<see cref="IBackend.PrepareWeight"/>), so that the backend may
+    /// keep its own layout of each; the handles are released by <see cref="Dispose"/>. <see cref="Load"/> calls it.
+    /// </summary>
+    public void PrepareMatrices(IBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        void Prepare(Tensor t)
+        {
+            if (!t.IsEmpty) _prepared.Add(backend.PrepareWeight(t));
+        }
+        foreach (var l in Layers)
+        {
+            if (!l.Wqkv.IsEmpty) Prepare(l.Wqkv);
+            else { Prepare(l.Wq); Prepare(l.Wk); Prepare(l.Wv); }
+            Prepare(l.Wo);
+            Prepare(l.FcIn);
+            Prepare(l.FcOut);
+            if (l.Cca is { } c) { Prepare(c.Wq); Prepare(c.Wk); Prepare(c.Wv); Prepare(c.Wo); }
+        }
+        foreach (var e in EncoderLayers)
+        {
+            Prepare(e.Wq); Prepare(e.Wk); Prepare(e.Wv); Prepare(e.Wo);
+            Prepare(e.CrossWq); Prepare(e.CrossWk); Prepare(e.CrossWv); Prepare(e.CrossWo);
+            Prepare(e.FcIn); Prepare(e.FcOut);
+        }
+        Prepare(LmHead);
+    }
+
+    /// <summary>Releases the prepared matrices and frees the copies this instance made; the views must not be used afterwards.</summary>
     public void Dispose()
     {
+        foreach (var p in _prepared) p.Dispose();
+        _prepared.Clear();
         foreach (var b in _owned) b.Dispose();
         _owned.Clear();
     }
@@ -219,6 +251,7 @@ public sealed class RetroWeights : IDisposable
             throw;
         }
         weights._owned.AddRange(owned);
+        weights.PrepareMatrices(backend);
         return weights;
     }
 

@@ -127,6 +127,9 @@ public sealed class ServeSuite : ISuite
                 Console.WriteLine($"serve: {clients} client(s), {rounds} windows, {result.Seconds:F0} s: {result.Answers} answers, {result.Rate:F2} answers/s, {result.TokensPerSecond:F1} tokens/s, " +
                                   $"latency p50 {result.Percentile(50):F0} ms p95 {result.Percentile(95):F0} ms p99 {result.Percentile(99):F0} ms, " +
                                   $"errors {result.Errors}, managed memory growth {result.MemoryGrowthMiB:+0.0;-0.0} MiB, working set {Environment.WorkingSet / (1024 * 1024)} MiB");
+                if (result.Answers > 0)
+                    Console.WriteLine($"serve: {clients} client(s), median server timings (ms): " +
+                                      string.Join(", ", TimingNames.Select((name, t) => $"{name[..^2]} {Median(result.Timings[t]):F2}")));
             }
             await MeasureOverlapAsync(app.Services, corpus);
             await app.StopAsync();
@@ -180,11 +183,16 @@ public sealed class ServeSuite : ISuite
             for (int i = c; deadline.Elapsed.TotalSeconds < seconds; i += clients)
             {
                 long start = Stopwatch.GetTimestamp();
-                var (ok, generated, error) = await AskAsync(http, Questions[i % Questions.Length], tokens);
+                var (ok, generated, error, timings) = await AskAsync(http, Questions[i % Questions.Length], tokens);
                 double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 lock (result)
                 {
-                    if (ok) { result.Latencies.Add(ms); result.Tokens += generated; }
+                    if (ok)
+                    {
+                        result.Latencies.Add(ms);
+                        result.Tokens += generated;
+                        for (int t = 0; t < TimingNames.Length; t++) result.Timings[t].Add(timings![t]);
+                    }
                     else { result.Errors++; result.ErrorSamples.Add(error!); }
                 }
             }
@@ -193,18 +201,23 @@ public sealed class ServeSuite : ISuite
         result.Seconds += deadline.Elapsed.TotalSeconds;
     }
 
-    private static async Task<(bool Ok, int Tokens, string? Error)> AskAsync(HttpClient http, string question, int tokens)
+    /// <summary>The server-side timings (response <c>timings</c>) whose medians are printed per client count.</summary>
+    private static readonly string[] TimingNames = ["searchMs", "encodeNeighboursMs", "prefillMs", "decodeMs", "totalMs"];
+
+    private static async Task<(bool Ok, int Tokens, string? Error, double[]? Timings)> AskAsync(HttpClient http, string question, int tokens)
     {
         try
         {
             using var response = await http.PostAsJsonAsync("/v1/answer", new { question, maxTokens = tokens, temperature = 0 });
-            if (!response.IsSuccessStatusCode) return (false, 0, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            if (!response.IsSuccessStatusCode) return (false, 0, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}", null);
             var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-            return (true, body.GetProperty("usage").GetProperty("completionTokens").GetInt32(), null);
+            var t = body.GetProperty("timings");
+            return (true, body.GetProperty("usage").GetProperty("completionTokens").GetInt32(), null,
+                TimingNames.Select(name => t.GetProperty(name).GetDouble()).ToArray());
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            return (false, 0, e.Message);
+            return (false, 0, e.Message, null);
         }
     }
 
@@ -220,6 +233,12 @@ public sealed class ServeSuite : ISuite
             written++;
         }
         return written;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
     }
 
     private static string RepoRoot()
@@ -238,6 +257,7 @@ public sealed class ServeSuite : ISuite
     private sealed class Result
     {
         public List<double> Latencies { get; } = [];
+        public List<double>[] Timings { get; } = TimingNames.Select(_ => new List<double>()).ToArray();
         public List<string> ErrorSamples { get; } = [];
         public int Errors;
         public long Tokens;

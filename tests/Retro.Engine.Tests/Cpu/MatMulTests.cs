@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using Retro.Engine.Cpu;
 using Retro.Engine.Tests.Support;
 
@@ -97,6 +98,94 @@ public sealed class MatMulTests : IDisposable
             expected[i * 3 * n + n + j] = (float)s;
         }
         Numerics.ShouldBeClose(got, expected, 1e-5, "strided y (untouched columns stay zero)");
+    }
+
+    public static TheoryData<int, int, int> PreparedSizes => new()
+    {
+        { 1, 1, 1 },        // one column of one block, scalar tail store
+        { 1, 64, 256 },     // one full block, one row
+        { 2, 70, 33 },      // a full block and a 6-column tail, two-row tile
+        { 3, 129, 5 },      // three blocks (last of one column), three-row tile
+        { 4, 256, 64 },     // four-row tile over whole blocks
+        { 5, 40, 100 },     // a four-row and a one-row tile, N below one block
+        { 9, 200, 17 },     // tiles of 4, 4, 1
+        { 70, 96, 300 },    // rows past one row group (64), a half block
+        { 130, 1030, 24 },  // several parts, row groups and a tail block
+    };
+
+    [Theory]
+    [MemberData(nameof(PreparedSizes))]
+    public void Prepared_weights_match_naive_loop_for_every_epilogue(int m, int n, int k)
+    {
+        foreach (var type in new[] { DType.F32, DType.BF16 })
+        {
+            var ws = Numerics.Random(n * k, seed: n * 13 + k, scale: 0.5f);
+            var w = _t.Weights(ws, n, k, type, out var wr);
+            using var handle = _backend.PrepareWeight(w);
+            _backend.PreparedCount.ShouldBe(Avx512F.IsSupported ? 1 : 0); // the packed kernel needs AVX-512
+            foreach (var epilogue in new[] { MatMulEpilogue.Store, MatMulEpilogue.Accumulate, MatMulEpilogue.Gelu })
+            {
+                var xs = Numerics.Random(m * k, seed: m * 31 + k);
+                var bs = Numerics.Random(n, seed: n);
+                var y0 = Numerics.Random(m * n, seed: 5);
+                var y = _t.F32(y0, m, n);
+                _backend.MatMul(_t.F32(xs, m, k), w, _t.F32(bs, 1, n), y, epilogue);
+
+                var expected = new float[m * n];
+                for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double sum = bs[j];
+                    for (int p = 0; p < k; p++) sum += (double)xs[i * k + p] * wr[j * k + p];
+                    expected[i * n + j] = epilogue switch
+                    {
+                        MatMulEpilogue.Accumulate => (float)(y0[i * n + j] + sum),
+                        MatMulEpilogue.Gelu => (float)Numerics.Gelu(sum),
+                        _ => (float)sum,
+                    };
+                }
+                Numerics.ShouldBeClose(_t.Read(y), expected, 1e-5, $"prepared y {m}x{n}x{k} {type} {epilogue}");
+            }
+        }
+        _backend.PreparedCount.ShouldBe(0);
+    }
+
+    [Fact]
+    public void Prepared_weights_give_each_row_the_same_bits_at_any_row_count()
+    {
+        const int n = 300, k = 96, m = 11;
+        var w = _t.Weights(Numerics.Random(n * k, seed: 3, scale: 0.5f), n, k, DType.BF16, out _);
+        using var handle = _backend.PrepareWeight(w);
+        var xs = Numerics.Random(m * k, seed: 4);
+        var all = _t.F32(new float[m * n], m, n);
+        _backend.MatMul(_t.F32(xs, m, k), w, default, all, MatMulEpilogue.Gelu);
+        var rows = _t.Read(all);
+        for (int i = 0; i < m; i++)
+        {
+            var one = _t.F32(new float[n], 1, n);
+            _backend.MatMul(_t.F32(xs.AsSpan(i * k, k).ToArray(), 1, k), w, default, one, MatMulEpilogue.Gelu);
+            _t.Read(one).ShouldBe(rows.AsSpan(i * n, n).ToArray(), $"row {i} alone vs in an {m}-row product");
+        }
+    }
+
+    [Fact]
+    public void Preparing_shares_one_packing_per_view_and_releases_it_with_the_last_handle()
+    {
+        var ws = Numerics.Random(64 * 32, seed: 9);
+        var w = _t.Weights(ws, 64, 32, DType.BF16, out _);
+        var f16 = _t.Weights(ws, 64, 32, DType.F16, out _);
+        int packed = Avx512F.IsSupported ? 1 : 0;
+        var first = _backend.PrepareWeight(w);
+        var second = _backend.PrepareWeight(w);
+        _backend.PreparedCount.ShouldBe(packed);
+        _backend.PrepareWeight(f16).ShouldBe(NoPreparedWeight.Instance); // F16 keeps the unpacked kernels
+        _backend.PrepareWeight(w.Slice(0, 32)).Dispose();                  // a slice is another view
+        _backend.PreparedCount.ShouldBe(packed);
+        first.Dispose();
+        first.Dispose();                                                   // idempotent
+        _backend.PreparedCount.ShouldBe(packed);
+        second.Dispose();
+        _backend.PreparedCount.ShouldBe(0);
     }
 
     [Fact]

@@ -1,0 +1,314 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Retro.Engine.Cpu.Kernels;
+
+/// <summary>
+/// A Linear weight w[N×K] (BF16 or F32) packed once, when a model is loaded, into blocks of 64 output columns:
+/// block b holds, for every depth k, the 64 weights of columns 64b .. 64b+63 (zero past N) in one contiguous run
+/// (128 bytes BF16, 256 bytes F32). BF16 pairs are interleaved so that a 32-bit lane holds column i in its low half
+/// and column i + 16 in its high half: a shift and a mask then give two Vector512 of exact F32 weights without a
+/// shuffle. Same bytes as the stored weight (plus padding to 64 columns).
+/// </summary>
+internal sealed unsafe class PackedWeight : IDisposable
+{
+    public const int BlockColumns = 64;
+
+    private PackedWeight(byte* data, DType type, int n, int k)
+    {
+        Data = data;
+        Type = type;
+        N = n;
+        K = k;
+    }
+
+    /// <summary>Start of block 0.</summary>
+    public byte* Data { get; private set; }
+
+    /// <summary>BF16 or F32.</summary>
+    public DType Type { get; }
+
+    /// <summary>Output columns (the weight's rows).</summary>
+    public int N { get; }
+
+    /// <summary>Depth (the weight's columns).</summary>
+    public int K { get; }
+
+    /// <summary>Number of 64-column blocks.</summary>
+    public int Blocks => (N + BlockColumns - 1) / BlockColumns;
+
+    /// <summary>Bytes of one depth of one block.</summary>
+    public int DepthBytes => Type == DType.BF16 ? BlockColumns * 2 : BlockColumns * 4;
+
+    /// <summary>Bytes of one block (K depths).</summary>
+    public long BlockBytes => (long)K * DepthBytes;
+
+    /// <summary>True when this host runs the packed kernels (AVX-512) and <paramref name="type"/> is packable.</summary>
+    public static bool Supported(DType type) => Avx512F.IsSupported && type is DType.BF16 or DType.F32;
+
+    /// <summary>Packs the N×K weight at <paramref name="w"/> (row stride <paramref name="ldw"/> elements).</summary>
+    public static PackedWeight Pack(void* w, DType type, int n, int k, int ldw)
+    {
+        var p = new PackedWeight(null, type, n, k);
+        long bytes = p.Blocks * p.BlockBytes;
+        p.Data = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 64), 64);
+        for (int b = 0; b < p.Blocks; b++)
+        {
+            byte* block = p.Data + b * p.BlockBytes;
+            int c0 = b * BlockColumns;
+            if (type == DType.BF16)
+            {
+                for (int kk = 0; kk < k; kk++)
+                {
+                    ushort* dst = (ushort*)(block + (long)kk * p.DepthBytes);
+                    for (int half = 0; half < 2; half++)
+                        for (int i = 0; i < 16; i++)
+                        {
+                            int lo = c0 + 32 * half + i, hi = lo + 16;
+                            dst[32 * half + 2 * i] = lo < n ? ((ushort*)w)[(long)lo * ldw + kk] : (ushort)0;
+                            dst[32 * half + 2 * i + 1] = hi < n ? ((ushort*)w)[(long)hi * ldw + kk] : (ushort)0;
+                        }
+                }
+            }
+            else
+            {
+                for (int kk = 0; kk < k; kk++)
+                {
+                    float* dst = (float*)(block + (long)kk * p.DepthBytes);
+                    for (int j = 0; j < BlockColumns; j++)
+                        dst[j] = c0 + j < n ? ((float*)w)[(long)(c0 + j) * ldw + kk] : 0f;
+                }
+            }
+        }
+        return p;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        NativeMemory.AlignedFree(Data);
+        Data = null;
+    }
+}
+
+/// <summary>
+/// y[M×N] (epilogue) x[M×K]·w[N×K]ᵀ + bias over a <see cref="PackedWeight"/>, for every M: no per-call packing and
+/// no horizontal sums. A micro-tile is up to 4 rows × 64 columns (16 Vector512 accumulators); per depth it loads the
+/// block's 64 weights once (widened from BF16 by a shift and a mask), broadcasts one x value per row and issues
+/// 4 FMAs per row. Each output is one accumulator summed over k in order, so a row's result does not depend on how
+/// many rows share the call (batched decoding equals single-session decoding bitwise). Parallel over column blocks;
+/// rows in groups that keep x in L2 while a block (≤ 128 KiB at K = 1024) stays in L1/L2.
+/// </summary>
+internal static unsafe class PackedGemm
+{
+    private const int RowGroup = 64;
+
+    [ThreadStatic] private static PackedJob? t_job;
+
+    /// <summary>Runs on <paramref name="pool"/>; assumes validated shapes (a.N, a.K = the packed weight's).</summary>
+    public static void Run(WorkerPool pool, in Gemm.Args a, PackedWeight w)
+    {
+        if (a.M == 0 || a.N == 0) return;
+        int blocks = w.Blocks;
+        int parts = Math.Min(blocks, 4 * pool.Parallelism);
+        if ((long)a.M * a.N * a.K < 64 * 1024) parts = 1; // too small to be worth waking a thread
+        var job = t_job ??= new PackedJob();
+        job.A = a;
+        job.W = w;
+        pool.Run(job, parts);
+        job.A = default;
+        job.W = null;
+    }
+
+    private sealed class PackedJob : ParallelJob
+    {
+        public Gemm.Args A;
+        public PackedWeight? W;
+
+        public override void Execute(int part, int parts)
+        {
+            int blocks = W!.Blocks;
+            int b0 = (int)((long)blocks * part / parts), b1 = (int)((long)blocks * (part + 1) / parts);
+            Blocks(A, W, b0, b1);
+        }
+    }
+
+    /// <summary>Column blocks [b0, b1) of every row, single-threaded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Blocks(in Gemm.Args a, PackedWeight w, int b0, int b1)
+    {
+        bool bf16 = w.Type == DType.BF16;
+        float* c = stackalloc float[4 * PackedWeight.BlockColumns];
+        for (int r0 = 0; r0 < a.M; r0 += RowGroup)
+        {
+            int r1 = Math.Min(a.M, r0 + RowGroup);
+            for (int b = b0; b < b1; b++)
+            {
+                byte* block = w.Data + b * w.BlockBytes;
+                for (int i = r0; i < r1; i += 4)
+                {
+                    int rows = Math.Min(4, r1 - i);
+                    switch (rows, bf16)
+                    {
+                        case (4, true): Tile<Rows4, Bf16Block>(a, i, block, c); break;
+                        case (3, true): Tile<Rows3, Bf16Block>(a, i, block, c); break;
+                        case (2, true): Tile<Rows2, Bf16Block>(a, i, block, c); break;
+                        case (1, true): Tile<Rows1, Bf16Block>(a, i, block, c); break;
+                        case (4, false): Tile<Rows4, F32Block>(a, i, block, c); break;
+                        case (3, false): Tile<Rows3, F32Block>(a, i, block, c); break;
+                        case (2, false): Tile<Rows2, F32Block>(a, i, block, c); break;
+                        default: Tile<Rows1, F32Block>(a, i, block, c); break;
+                    }
+                    Store(a, i, rows, b * PackedWeight.BlockColumns, c);
+                }
+            }
+        }
+    }
+
+    private interface IRowCount { static abstract int Count { get; } }
+    private struct Rows1 : IRowCount { public static int Count => 1; }
+    private struct Rows2 : IRowCount { public static int Count => 2; }
+    private struct Rows3 : IRowCount { public static int Count => 3; }
+    private struct Rows4 : IRowCount { public static int Count => 4; }
+
+    /// <summary>How one depth of a block (64 weights) becomes four Vector512 of F32 (columns 0–15, 16–31, 32–47, 48–63).</summary>
+    private interface IBlockLoad
+    {
+        static abstract int DepthBytes { get; }
+        static abstract void Load(byte* p, out Vector512<float> w0, out Vector512<float> w1, out Vector512<float> w2, out Vector512<float> w3);
+    }
+
+    private struct Bf16Block : IBlockLoad
+    {
+        public static int DepthBytes => 128;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load(byte* p, out Vector512<float> w0, out Vector512<float> w1, out Vector512<float> w2, out Vector512<float> w3)
+        {
+            var high = Vector512.Create(0xFFFF0000u);
+            var v0 = Vector512.Load((uint*)p);
+            var v1 = Vector512.Load((uint*)p + 16);
+            w0 = Vector512.ShiftLeft(v0, 16).AsSingle();
+            w1 = (v0 & high).AsSingle();
+            w2 = Vector512.ShiftLeft(v1, 16).AsSingle();
+            w3 = (v1 & high).AsSingle();
+        }
+    }
+
+    private struct F32Block : IBlockLoad
+    {
+        public static int DepthBytes => 256;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load(byte* p, out Vector512<float> w0, out Vector512<float> w1, out Vector512<float> w2, out Vector512<float> w3)
+        {
+            w0 = Vector512.Load((float*)p);
+            w1 = Vector512.Load((float*)p + 16);
+            w2 = Vector512.Load((float*)p + 32);
+            w3 = Vector512.Load((float*)p + 48);
+        }
+    }
+
+    /// <summary>
+    /// c[r·64 + j] = x[row + r]·w[column 64b + j] for r &lt; TRows.Count: the accumulators go to the caller's scratch
+    /// (a call or a stackalloc after the loop makes the JIT spill them inside it: every vector register is caller-saved).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<TRows, TLoad>(in Gemm.Args a, int row, byte* block, float* c)
+        where TRows : struct, IRowCount where TLoad : struct, IBlockLoad
+    {
+        int rows = TRows.Count, k = a.K;
+        float* x0 = a.X + (long)row * a.Ldx;
+        float* x1 = rows > 1 ? x0 + a.Ldx : x0;
+        float* x2 = rows > 2 ? x1 + a.Ldx : x1;
+        float* x3 = rows > 3 ? x2 + a.Ldx : x2;
+        Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
+        byte* p = block;
+        var high = Vector512.Create(0xFFFF0000u);
+        bool bf16 = typeof(TLoad) == typeof(Bf16Block);
+        for (int i = 0; i < k; i++, p += TLoad.DepthBytes)
+        {
+            Vector512<float> w0, w1, w2, w3;
+            if (bf16)
+            {
+                var u0 = Vector512.Load((uint*)p);
+                var u1 = Vector512.Load((uint*)p + 16);
+                w0 = Vector512.ShiftLeft(u0, 16).AsSingle();
+                w1 = (u0 & high).AsSingle();
+                w2 = Vector512.ShiftLeft(u1, 16).AsSingle();
+                w3 = (u1 & high).AsSingle();
+            }
+            else
+            {
+                w0 = Vector512.Load((float*)p);
+                w1 = Vector512.Load((float*)p + 16);
+                w2 = Vector512.Load((float*)p + 32);
+                w3 = Vector512.Load((float*)p + 48);
+            }
+            var v = Vector512.Create(x0[i]);
+            c00 = Vector512.FusedMultiplyAdd(v, w0, c00); c01 = Vector512.FusedMultiplyAdd(v, w1, c01);
+            c02 = Vector512.FusedMultiplyAdd(v, w2, c02); c03 = Vector512.FusedMultiplyAdd(v, w3, c03);
+            if (rows > 1)
+            {
+                v = Vector512.Create(x1[i]);
+                c10 = Vector512.FusedMultiplyAdd(v, w0, c10); c11 = Vector512.FusedMultiplyAdd(v, w1, c11);
+                c12 = Vector512.FusedMultiplyAdd(v, w2, c12); c13 = Vector512.FusedMultiplyAdd(v, w3, c13);
+            }
+            if (rows > 2)
+            {
+                v = Vector512.Create(x2[i]);
+                c20 = Vector512.FusedMultiplyAdd(v, w0, c20); c21 = Vector512.FusedMultiplyAdd(v, w1, c21);
+                c22 = Vector512.FusedMultiplyAdd(v, w2, c22); c23 = Vector512.FusedMultiplyAdd(v, w3, c23);
+            }
+            if (rows > 3)
+            {
+                v = Vector512.Create(x3[i]);
+                c30 = Vector512.FusedMultiplyAdd(v, w0, c30); c31 = Vector512.FusedMultiplyAdd(v, w1, c31);
+                c32 = Vector512.FusedMultiplyAdd(v, w2, c32); c33 = Vector512.FusedMultiplyAdd(v, w3, c33);
+            }
+        }
+        c00.Store(c); c01.Store(c + 16); c02.Store(c + 32); c03.Store(c + 48);
+        if (rows > 1) { c10.Store(c + 64); c11.Store(c + 80); c12.Store(c + 96); c13.Store(c + 112); }
+        if (rows > 2) { c20.Store(c + 128); c21.Store(c + 144); c22.Store(c + 160); c23.Store(c + 176); }
+        if (rows > 3) { c30.Store(c + 192); c31.Store(c + 208); c32.Store(c + 224); c33.Store(c + 240); }
+    }
+
+    // y[row + r, col .. col+63] (epilogue) c[r] + bias for r < rows; the block's columns past N are dropped
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Store(in Gemm.Args a, int row, int rows, int col, float* c)
+    {
+        int nr = Math.Min(PackedWeight.BlockColumns, a.N - col);
+        for (int r = 0; r < rows; r++, c += PackedWeight.BlockColumns)
+        {
+            float* y = a.Y + (long)(row + r) * a.Ldy + col;
+            if (nr == PackedWeight.BlockColumns)
+            {
+                for (int j = 0; j < PackedWeight.BlockColumns; j += 16) StoreOne(a, y + j, col + j, Vector512.Load(c + j));
+                continue;
+            }
+            // the last block: the same vector epilogue in the scratch row (no bias read past N)
+            if (a.Bias != null)
+                for (int j = 0; j < nr; j++) c[j] += a.Bias[col + j];
+            if (a.Epilogue == MatMulEpilogue.Gelu)
+                for (int j = 0; j < PackedWeight.BlockColumns; j += 16) Vector512.Load(c + j).Apply().Store(c + j);
+            for (int j = 0; j < nr; j++) y[j] = a.Epilogue == MatMulEpilogue.Accumulate ? y[j] + c[j] : c[j];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreOne(in Gemm.Args a, float* y, int col, Vector512<float> v)
+    {
+        if (a.Bias != null) v += Vector512.Load(a.Bias + col);
+        switch (a.Epilogue)
+        {
+            case MatMulEpilogue.Accumulate: v += Vector512.Load(y); break;
+            case MatMulEpilogue.Gelu: v = v.Apply(); break;
+        }
+        v.Store(y);
+    }
+}
