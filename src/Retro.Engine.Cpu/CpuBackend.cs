@@ -215,7 +215,26 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
-    public void Attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape)
+    public void Attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape) =>
+        Kernels.Attention.Run(_pool, AttentionArgs(q, k, v, keyMask, output, shape));
+
+    /// <inheritdoc />
+    /// <remarks>Every item is validated before any runs; then one parallel job covers every (item, batch, head) part.</remarks>
+    public void AttentionBatch(ReadOnlySpan<AttentionItem> items)
+    {
+        if (items.IsEmpty) return;
+        if (t_attention is null || t_attention.Length < items.Length) t_attention = new Kernels.Attention.Args[Math.Max(items.Length, 16)];
+        for (int i = 0; i < items.Length; i++)
+        {
+            var it = items[i];
+            t_attention[i] = AttentionArgs(it.Q, it.K, it.V, it.KeyMask, it.Output, it.Shape);
+        }
+        Kernels.Attention.RunMany(_pool, t_attention, items.Length);
+    }
+
+    [ThreadStatic] private static Kernels.Attention.Args[]? t_attention;
+
+    private static Kernels.Attention.Args AttentionArgs(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape)
     {
         var s = shape;
         Require(s.Batch > 0 && s.QueryLength > 0 && s.Heads > 0 && s.HeadDim > 0, nameof(shape), $"{s}: sizes must be positive");
@@ -238,7 +257,7 @@ public sealed unsafe class CpuBackend : IBackend
             maskStride = asRows ? keyMask.RowStride : s.KeyCapacity;
         }
         Require(!Overlaps(output, q) && !Overlaps(output, k) && !Overlaps(output, v), nameof(output), "output must not alias q, k or v");
-        var a = new Kernels.Attention.Args
+        return new Kernels.Attention.Args
         {
             Q = (float*)q.Data, Ldq = q.RowStride,
             K = (float*)k.Data, Ldk = k.RowStride,
@@ -247,7 +266,6 @@ public sealed unsafe class CpuBackend : IBackend
             O = (float*)output.Data, Ldo = output.RowStride,
             Shape = s,
         };
-        Kernels.Attention.Run(_pool, a);
     }
 
     /// <inheritdoc />

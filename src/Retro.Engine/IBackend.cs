@@ -35,6 +35,16 @@ public interface IBackend : IDisposable
     /// </summary>
     IDisposable PrepareWeight(Tensor w) => NoPreparedWeight.Instance;
 
+    /// <summary>
+    /// Several independent <see cref="Attention"/> calls at once (the sequences of a decoding batch, each over its own
+    /// cache): the same results as calling them in order, which is what this default does; the CPU backend runs them
+    /// as one parallel job. An item's output must not overlap another item's inputs.
+    /// </summary>
+    void AttentionBatch(ReadOnlySpan<AttentionItem> items)
+    {
+        foreach (var it in items) Attention(it.Q, it.K, it.V, it.KeyMask, it.Output, it.Shape);
+    }
+
     /// <summary>Copies host <paramref name="source"/> (exactly <c>destination.ElementCount</c> values of its type) into <paramref name="destination"/>.</summary>
     void Upload<T>(ReadOnlySpan<T> source, Tensor destination) where T : unmanaged;
 
@@ -106,3 +116,6 @@ public sealed class NoPreparedWeight : IDisposable
     /// <inheritdoc />
     public void Dispose() { }
 }
+
+/// <summary>The arguments of one <see cref="IBackend.Attention"/> call, as an item of <see cref="IBackend.AttentionBatch"/>.</summary>
+public readonly record struct AttentionItem(Tensor Q, Tensor K, Tensor V, Tensor KeyMask, Tensor Output, AttentionShape Shape);

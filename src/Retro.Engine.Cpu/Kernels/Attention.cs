@@ -40,6 +40,63 @@ internal static unsafe class Attention
         job.A = default;
     }
 
+    [ThreadStatic] private static ManyJob? t_many;
+
+    /// <summary>
+    /// Runs items[0 .. count) (independent calls, e.g. the sequences of a decoding batch, each over its own cache) as
+    /// one parallel job over every (item, batch item, head) pair; queries are split further only when there are too
+    /// few pairs to occupy the pool.
+    /// </summary>
+    public static void RunMany(WorkerPool pool, Args[] items, int count)
+    {
+        if (count == 1)
+        {
+            Run(pool, items[0]);
+            return;
+        }
+        int pairs = 0;
+        for (int i = 0; i < count; i++) pairs += items[i].Shape.Batch * items[i].Shape.Heads;
+        var job = t_many ??= new ManyJob();
+        if (job.Starts.Length < count + 1) job.Starts = new int[Math.Max(count + 1, 17)];
+        job.Items = items;
+        job.Count = count;
+        int total = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var s = items[i].Shape;
+            int blocks = pairs < 2 * pool.Parallelism && s.QueryLength > 1
+                ? Math.Min(s.QueryLength, (2 * pool.Parallelism + pairs - 1) / pairs)
+                : 1;
+            job.Starts[i] = total;
+            total += s.Batch * s.Heads * blocks;
+        }
+        job.Starts[count] = total;
+        pool.Run(job, total);
+        job.Items = null;
+    }
+
+    private sealed class ManyJob : ParallelJob
+    {
+        public Args[]? Items;
+        public int Count;
+        public int[] Starts = [];
+
+        public override void Execute(int part, int parts)
+        {
+            int i = 0;
+            while (Starts[i + 1] <= part) i++;
+            ref readonly var a = ref Items![i];
+            int pairs = a.Shape.Batch * a.Shape.Heads;
+            int blocks = (Starts[i + 1] - Starts[i]) / pairs;
+            int local = part - Starts[i];
+            int pair = local / blocks, block = local % blocks;
+            int b = pair / a.Shape.Heads, h = pair % a.Shape.Heads;
+            int q0 = (int)((long)a.Shape.QueryLength * block / blocks);
+            int q1 = (int)((long)a.Shape.QueryLength * (block + 1) / blocks);
+            Head(a, b, h, q0, q1);
+        }
+    }
+
     private sealed class AttentionJob : ParallelJob
     {
         public Args A;

@@ -41,6 +41,9 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
     /// <summary>Single-token steps and the batched decoder calls that ran them (both 0 without batching).</summary>
     public (long Steps, long Batches) BatchCounts => _batcher?.Counts ?? (0, 0);
 
+    /// <summary>Token rows the batched decoder calls fed, and the Stopwatch ticks spent in them (both 0 without batching).</summary>
+    public (long Rows, long BusyTicks) BatchWork => _batcher?.Work ?? (0, 0);
+
     /// <inheritdoc />
     public string ModelId { get; }
 
@@ -75,9 +78,21 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
         if (_ownsDecoder) _decoder.Dispose();
     }
 
-    private sealed class Session(RetroSession session, int maxNeighbours, StepBatcher? batcher) : IRetroDecoderSession
+    private sealed class Session : IRetroDecoderSession
     {
+        private readonly RetroSession session;
+        private readonly int maxNeighbours;
+        private readonly StepBatcher? batcher;
         private float[]? _row;
+        private int _disposed;
+
+        public Session(RetroSession session, int maxNeighbours, StepBatcher? batcher)
+        {
+            this.session = session;
+            this.maxNeighbours = maxNeighbours;
+            this.batcher = batcher;
+            batcher?.Attach();
+        }
 
         public int Length => session.Length;
 
@@ -111,7 +126,12 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
             _row.CopyTo(logits);
         }
 
-        public void Dispose() => session.Dispose();
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            batcher?.Detach();
+            session.Dispose();
+        }
 
         static bool OnlyLastMayComplete(int p, int n, int m)
         {

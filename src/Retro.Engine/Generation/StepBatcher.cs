@@ -5,9 +5,13 @@ namespace Retro.Engine.Generation;
 /// <summary>
 /// Coalesces the feeds of concurrent sessions (single-token steps, and prompt chunks being prefilled) into one
 /// <see cref="RetroDecoder.SegmentBatch"/>, so every weight matrix is read once for all of them and new requests'
-/// prefills share the weight reads with running requests' steps. No timer: whoever arrives while a batch runs joins
-/// the next one, and the first waiter of the next batch runs it (leader/follower), so a lone caller never waits for
-/// company. Thread-safe.
+/// prefills share the weight reads with running requests' steps. Whoever arrives while a batch runs joins the next
+/// one, and the first waiter of the next batch runs it (leader/follower). Before it runs, the leader gathers: while
+/// fewer feeds are queued than sessions are attached, it yields the core to the sessions just released (they are
+/// sampling their next token, tens of microseconds) until the queue stops growing for <see cref="QuietTicks"/> or
+/// <see cref="MaxGatherTicks"/> pass. Without that the sessions split into two groups that alternate, each batch
+/// half as large, and the other group's sampling competes with the batch for the cores. A lone session never waits
+/// (one attached, one queued). Thread-safe.
 /// </summary>
 internal sealed class StepBatcher : IDisposable
 {
@@ -20,10 +24,27 @@ internal sealed class StepBatcher : IDisposable
     private readonly List<IReadOnlyList<int[]>?> _neighbours = [];
     private readonly List<ReadOnlyMemory<int>> _segments = [];
     private bool _running;
-    private long _steps, _batches;
+    private int _attached;
+    private long _lastArrival;
+
+    /// <summary>How long the queue may stay unchanged before the leader stops gathering (200 µs).</summary>
+    public static readonly long QuietTicks = System.Diagnostics.Stopwatch.Frequency / 5000;
+
+    /// <summary>The longest a leader gathers (1 ms).</summary>
+    public static readonly long MaxGatherTicks = System.Diagnostics.Stopwatch.Frequency / 1000;
+
+    /// <summary>Counts a session that will feed through this batcher (until <see cref="Detach"/>): the leader gathers for it.</summary>
+    public void Attach() => Interlocked.Increment(ref _attached);
+
+    /// <summary>The session of an <see cref="Attach"/> feeds no more.</summary>
+    public void Detach() => Interlocked.Decrement(ref _attached);
+    private long _steps, _batches, _rows, _busyTicks;
 
     /// <summary>Feeds run so far (single-token steps and segments), and the batched decoder calls that ran them.</summary>
     public (long Steps, long Batches) Counts => (Interlocked.Read(ref _steps), Interlocked.Read(ref _batches));
+
+    /// <summary>Token rows the batched calls fed in all, and the time spent in them (Stopwatch ticks).</summary>
+    public (long Rows, long BusyTicks) Work => (Interlocked.Read(ref _rows), Interlocked.Read(ref _busyTicks));
 
     public StepBatcher(RetroDecoder decoder, int capacity)
     {
@@ -49,6 +70,7 @@ internal sealed class StepBatcher : IDisposable
         lock (_gate)
         {
             _queue.Add(mine);
+            _lastArrival = System.Diagnostics.Stopwatch.GetTimestamp();
             lead = !_running;
             if (lead) _running = true;
         }
@@ -65,8 +87,26 @@ internal sealed class StepBatcher : IDisposable
         mine.Error?.Throw();
     }
 
+    /// <summary>The leader's wait for the attached sessions still sampling (see the class remarks).</summary>
+    private void Gather()
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
+        {
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            lock (_gate)
+            {
+                if (_queue.Count >= Math.Min(Volatile.Read(ref _attached), _batch.Capacity)
+                    || now - _lastArrival >= QuietTicks || now - start >= MaxGatherTicks)
+                    return;
+            }
+            Thread.Yield();
+        }
+    }
+
     private void RunBatch()
     {
+        Gather();
         Pending[] batch;
         lock (_gate)
         {
@@ -88,7 +128,12 @@ internal sealed class StepBatcher : IDisposable
                 _segments.Add(batch[b].Tokens);
             }
             int v = _decoder.Config.VocabSize;
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
             _decoder.SegmentBatch(_batch, _sessions, _segments, _neighbours, _logits);
+            Interlocked.Add(ref _busyTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+            int rows = 0;
+            foreach (var p in batch) rows += p.Tokens.Length;
+            Interlocked.Add(ref _rows, rows);
             Interlocked.Add(ref _steps, batch.Length);
             Interlocked.Increment(ref _batches);
             for (int b = 0; b < batch.Length; b++) _logits.AsSpan(b * v, v).CopyTo(batch[b].Logits);

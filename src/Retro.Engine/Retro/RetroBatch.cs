@@ -39,6 +39,8 @@ public sealed class RetroBatch : IDisposable
         HostRowPositions = new int[rows];
         HostPositions = new int[capacity];
         HostLengths = new int[capacity];
+        HostPadded = new int[capacity];
+        AttentionItems = new AttentionItem[capacity];
         HostNeighbourCounts = new int[capacity];
         HostLogits = new float[capacity * c.VocabSize];
     }
@@ -67,6 +69,8 @@ public sealed class RetroBatch : IDisposable
     internal int[] HostRowPositions { get; }
     internal int[] HostPositions { get; }
     internal int[] HostLengths { get; }
+    internal AttentionItem[] AttentionItems { get; } // one per session: its attention over its own cache
+    internal int[] HostPadded { get; }  // leading pads of each segment taken from the pad prefix
     internal int[] HostNeighbourCounts { get; }
     internal float[] HostLogits { get; }
 

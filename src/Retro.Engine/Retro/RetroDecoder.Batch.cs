@@ -43,11 +43,13 @@ public sealed partial class RetroDecoder
         ArgumentNullException.ThrowIfNull(tokens);
         int n = CheckBatch(batch, sessions, tokens.Count, neighbours, logits, "token segments");
         var lengths = batch.HostLengths;
+        var padded = batch.HostPadded;
         int rows = 0;
         for (int b = 0; b < n; b++)
         {
             var s = sessions[b].State;
             var segment = tokens[b].Span;
+            padded[b] = segment.IsEmpty ? 0 : PadPrefixLength(s, segment);
             if (segment.IsEmpty) throw new ArgumentException($"no tokens for session {b}", nameof(tokens));
             int p = s.Length;
             if (p + segment.Length > s.MaxSequenceLength)
@@ -57,11 +59,13 @@ public sealed partial class RetroDecoder
             foreach (int t in segment)
                 if ((uint)t >= (uint)Config.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token of session {b} is outside the vocabulary 0..{Config.VocabSize - 1}");
             CheckNeighbours(b, p, neighbours);
+            segment = segment[padded[b]..]; // leading pads come from the pad prefix (the rest starts before chunk 0 completes)
             if (rows + segment.Length > batch.RowCapacity) throw new ArgumentException($"more than {batch.RowCapacity} tokens in all (the batch's row capacity)", nameof(tokens));
             segment.CopyTo(batch.HostIds.AsSpan(rows));
             lengths[b] = segment.Length;
             rows += segment.Length;
         }
+        for (int b = 0; b < n; b++) RestorePadPrefix(sessions[b].State, padded[b]);
         RunBatch(batch, sessions, n, rows, neighbours, logits);
     }
 
@@ -147,14 +151,16 @@ public sealed partial class RetroDecoder
             be.LayerNorm(x, w.AttnNormWeight, w.AttnNormBias, Config.LayerNormEps, xb);
             Project(xb, w, qkv);
             be.Rope(qkv.SliceColumns(0, 2 * d), pos, 2 * Config.NHeads, Config.HeadDim, Config.RopeTheta); // q and k
+            var items = batch.AttentionItems;
             for (int b = 0, r = 0; b < n; r += lengths[b], b++)
             {
                 var s = sessions[b].State;
                 int p = positions[b], len = lengths[b];
                 be.Copy(qkv.Slice(r, len).SliceColumns(d, 2 * d), s.Qkv[i].Slice(p, len).SliceColumns(d, 2 * d)); // k | v into the cache
-                be.Attention(qkv.Slice(r, len).SliceColumns(0, d), s.KeyCache[i], s.ValueCache[i], default, att.Slice(r, len),
+                items[b] = new AttentionItem(qkv.Slice(r, len).SliceColumns(0, d), s.KeyCache[i], s.ValueCache[i], default, att.Slice(r, len),
                     new AttentionShape(1, len, p + len, s.MaxSequenceLength, Config.NHeads, Config.HeadDim, _scale, Causal: true, QueryOffset: p));
             }
+            be.AttentionBatch(items.AsSpan(0, n)); // every session's heads in one parallel job
             be.MatMul(att, w.Wo, default, x, MatMulEpilogue.Accumulate);
 
             // CCA: a session's rows attend to its chunk's neighbours; without any, to no key, which yields exactly 0
@@ -163,13 +169,15 @@ public sealed partial class RetroDecoder
                 int ci = Config.CcaIndex(i);
                 be.LayerNorm(x, cca.NormWeight, cca.NormBias, Config.LayerNormEps, xb);
                 be.MatMul(xb, cca.Wq, default, q);
+                var ccaItems = batch.AttentionItems;
                 for (int b = 0, r = 0; b < n; r += lengths[b], b++)
                 {
                     var s = sessions[b].State;
                     int keys = HasCca(s, positions[b]) ? s.CachedNeighbours * Config.NeighbourLen : 0;
-                    be.Attention(q.Slice(r, lengths[b]), s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att.Slice(r, lengths[b]),
+                    ccaItems[b] = new AttentionItem(q.Slice(r, lengths[b]), s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att.Slice(r, lengths[b]),
                         new AttentionShape(1, lengths[b], keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale));
                 }
+                be.AttentionBatch(ccaItems.AsSpan(0, n));
                 be.MatMul(att, cca.Wo, default, x, MatMulEpilogue.Accumulate);
             }
 

@@ -123,7 +123,19 @@ public sealed partial class RetroDecoder : IDisposable
         if (logits.Length < need) throw new ArgumentException($"logits holds {logits.Length} values, {need} needed", nameof(logits));
         CheckTokens(tokens, state);
 
-        int m = Config.ChunkSize;
+        int padded = PadPrefixLength(state, tokens);
+        if (padded > 0)
+        {
+            RestorePadPrefix(state, padded);
+            tokens = tokens[padded..];
+        }
+        FeedSegments(state, tokens, neighbours, logits, all);
+    }
+
+    /// <summary>The loop of <see cref="Forward"/> over validated input (no pad prefix).</summary>
+    void FeedSegments(RetroRunState state, ReadOnlySpan<int> tokens, Func<int, IReadOnlyList<int[]>?>? neighbours, Span<float> logits, bool all)
+    {
+        int v = Config.VocabSize, m = Config.ChunkSize;
         int done = 0;
         while (done < tokens.Length)
         {
@@ -398,6 +410,11 @@ public sealed partial class RetroDecoder : IDisposable
     /// <summary>Disposes the checkpoint the weights map (when the decoder owns it) and the weights' own copies.</summary>
     public void Dispose()
     {
+        lock (_padGate)
+        {
+            _padPrefix?.Dispose();
+            _padPrefix = null;
+        }
         if (_owner is null) return;
         Weights.Dispose();
         _owner.Dispose();

@@ -77,6 +77,12 @@ public sealed class RetroSession : IDisposable
             if ((p0 + i + 1) % m == 0)
                 throw new ArgumentException($"token {i} of {tokens.Length} (position {p0 + i}) completes a chunk; only the last may", nameof(tokens));
         }
+        int padded = _decoder.PadPrefixLength(_state, tokens);
+        if (padded > 0)
+        {
+            _decoder.RestorePadPrefix(_state, padded);
+            tokens = tokens[padded..];
+        }
         if (tokens.Length > 1) _decoder.Segment(_state, tokens[..^1], null);
         _decoder.Segment(_state, tokens[^1..], neighbours);
         _state.HostLogits.AsSpan(0, v).CopyTo(logits);

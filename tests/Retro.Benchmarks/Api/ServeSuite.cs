@@ -101,6 +101,7 @@ public sealed class ServeSuite : ISuite
             // drifts over the run (a shared machine) slows both sides of the ratio alike; figures sum the windows.
             var results = new Dictionary<int, Result> { [1] = new(), [8] = new() };
             var batchCounts = new Dictionary<int, (long Steps, long Batches)> { [1] = (0, 0), [8] = (0, 0) };
+            var batchWork = new Dictionary<int, (long Rows, long Ticks)> { [1] = (0, 0), [8] = (0, 0) };
             var counts = app.Services.GetRequiredService<Retro.Engine.Generation.IRetroDecoder>() as Retro.Engine.Generation.RetroDecoderAdapter;
             for (int round = 0; round < rounds; round++)
             {
@@ -110,8 +111,12 @@ public sealed class ServeSuite : ISuite
                     GC.WaitForPendingFinalizers();
                     long before = GC.GetTotalMemory(forceFullCollection: true);
                     var (steps0, batches0) = counts?.BatchCounts ?? (0, 0);
+                    var (rows0, ticks0) = counts?.BatchWork ?? (0, 0);
                     await LoadAsync(http, clients, seconds / rounds, tokens, results[clients]);
                     var (steps1, batches1) = counts?.BatchCounts ?? (0, 0);
+                    var (rows1, ticks1) = counts?.BatchWork ?? (0, 0);
+                    var w = batchWork[clients];
+                    batchWork[clients] = (w.Rows + rows1 - rows0, w.Ticks + ticks1 - ticks0);
                     var c = batchCounts[clients];
                     batchCounts[clients] = (c.Steps + steps1 - steps0, c.Batches + batches1 - batches0);
                     GC.Collect();
@@ -123,7 +128,10 @@ public sealed class ServeSuite : ISuite
             {
                 var result = results[clients];
                 var (steps, batches) = batchCounts[clients];
-                if (batches > 0) Console.WriteLine($"serve: {clients} client(s): {(double)steps / batches:F2} sessions per batched decoder step on average");
+                var (rows, ticks) = batchWork[clients];
+                if (batches > 0)
+                    Console.WriteLine($"serve: {clients} client(s): {(double)steps / batches:F2} sessions and {(double)rows / batches:F1} token rows per batched decoder call on average, " +
+                                      $"{ticks * 1000.0 / Stopwatch.Frequency / batches:F2} ms per call, decoder busy {ticks / (double)Stopwatch.Frequency / result.Seconds:P0} of the time");
                 Console.WriteLine($"serve: {clients} client(s), {rounds} windows, {result.Seconds:F0} s: {result.Answers} answers, {result.Rate:F2} answers/s, {result.TokensPerSecond:F1} tokens/s, " +
                                   $"latency p50 {result.Percentile(50):F0} ms p95 {result.Percentile(95):F0} ms p99 {result.Percentile(99):F0} ms, " +
                                   $"errors {result.Errors}, managed memory growth {result.MemoryGrowthMiB:+0.0;-0.0} MiB, working set {Environment.WorkingSet / (1024 * 1024)} MiB");

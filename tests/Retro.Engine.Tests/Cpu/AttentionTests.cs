@@ -85,4 +85,48 @@ public sealed class AttentionTests : IDisposable
         Should.Throw<ArgumentException>(() => _backend.Attention(q, kv, kv, default, q, shape with { KeyLength = 4 }))
             .Message.ShouldContain("alias");
     }
+
+    [Fact]
+    public void A_batch_of_calls_equals_the_calls_one_by_one_and_is_checked_before_any_runs()
+    {
+        // decoding-batch items (each over its own cache, one or a few queries) and a prefill-like item of several
+        // heads: one job over all of them must give exactly what separate calls give
+        (int Batch, int Queries, int Keys, int Capacity, int Heads, int HeadDim, bool Causal, int Offset, bool Masked)[] items =
+        [
+            (1, 1, 130, 160, 4, 64, true, 129, false),
+            (1, 3, 40, 64, 4, 64, true, 37, false),
+            (1, 1, 12, 12, 4, 64, false, 0, true),
+            (2, 5, 9, 16, 2, 16, true, 4, true),
+            (1, 24, 24, 24, 4, 64, true, 0, false),
+            (1, 1, 0, 8, 4, 64, false, 0, false), // no key: zero output
+        ];
+        var batch = new List<AttentionItem>();
+        var separate = new List<Tensor>();
+        int seed = 10;
+        foreach (var (b, tq, tk, cap, heads, hd, causal, offset, masked) in items)
+        {
+            int d = heads * hd;
+            var q = _t.F32(Numerics.Random(b * tq * d, seed: seed++), b * tq, d);
+            var k = _t.F32(Numerics.Random(b * cap * d, seed: seed++), b * cap, d);
+            var v = _t.F32(Numerics.Random(b * cap * d, seed: seed++), b * cap, d);
+            var mask = new int[b * cap];
+            for (int i = 0; i < mask.Length; i++) mask[i] = i % 3 == 0 ? 0 : 1;
+            var m = masked ? _t.I32(mask, b, cap) : default;
+            var shape = new AttentionShape(b, tq, tk, cap, heads, hd, 1f / MathF.Sqrt(hd), causal, offset);
+            var alone = _t.Empty(DType.F32, b * tq, d);
+            _backend.Attention(q, k, v, m, alone, shape);
+            separate.Add(alone);
+            batch.Add(new AttentionItem(q, k, v, m, _t.F32(Numerics.Random(b * tq * d, seed: 99), b * tq, d), shape));
+        }
+        _backend.AttentionBatch(batch.ToArray());
+        for (int i = 0; i < items.Length; i++) _t.Read(batch[i].Output).ShouldBe(_t.Read(separate[i]), $"item {i}");
+
+        // a bad item anywhere: nothing runs
+        var zeros = new float[batch[0].Output.ElementCount];
+        _backend.Upload<float>(zeros, batch[0].Output);
+        var bad = batch.ToArray();
+        bad[^1] = bad[^1] with { Shape = bad[^1].Shape with { KeyLength = 9 } }; // beyond its capacity of 8
+        Should.Throw<ArgumentException>(() => _backend.AttentionBatch(bad)).Message.ShouldContain("KeyLength");
+        _t.Read(batch[0].Output).ShouldBe(zeros); // item 0 did not run
+    }
 }
