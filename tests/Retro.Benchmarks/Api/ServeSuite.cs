@@ -47,10 +47,11 @@ public sealed class ServeSuite : ISuite
         int tokens = (int)Arg(args, "--tokens", 32);
         int docs = (int)Arg(args, "--docs", 400);
         int batch = (int)Arg(args, "--batch", 8);
-        return RunAsync(seconds, rounds, tokens, docs, batch).GetAwaiter().GetResult();
+        int only = (int)Arg(args, "--only", 0); // profiling: run only this client count (1 or 8); no ratio line
+        return RunAsync(seconds, rounds, tokens, docs, batch, only).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(double seconds, int rounds, int tokens, int docs, int batch)
+    private static async Task<int> RunAsync(double seconds, int rounds, int tokens, int docs, int batch, int only)
     {
         string root = RepoRoot();
         string work = Directory.CreateTempSubdirectory("retro-serve-bench-").FullName;
@@ -107,6 +108,7 @@ public sealed class ServeSuite : ISuite
             {
                 foreach (int clients in new[] { 1, 8 })
                 {
+                    if (only != 0 && clients != only) continue;
                     GC.Collect();
                     GC.WaitForPendingFinalizers();
                     long before = GC.GetTotalMemory(forceFullCollection: true);
@@ -126,6 +128,7 @@ public sealed class ServeSuite : ISuite
             }
             foreach (int clients in new[] { 1, 8 })
             {
+                if (only != 0 && clients != only) continue;
                 var result = results[clients];
                 var (steps, batches) = batchCounts[clients];
                 var (rows, ticks) = batchWork[clients];
@@ -139,9 +142,10 @@ public sealed class ServeSuite : ISuite
                     Console.WriteLine($"serve: {clients} client(s), median server timings (ms): " +
                                       string.Join(", ", TimingNames.Select((name, t) => $"{name[..^2]} {Median(result.Timings[t]):F2}")));
             }
-            await MeasureOverlapAsync(app.Services, corpus);
+            if (only == 0) await MeasureOverlapAsync(app.Services, corpus);
             await app.StopAsync();
 
+            if (only != 0) return results[only].Errors == 0 ? 0 : 1;
             double ours = results[8].Rate, peer = results[1].Rate;
             int errors = results.Values.Sum(r => r.Errors);
             if (errors > 0) Console.WriteLine($"serve: {errors} errors (must be 0): {string.Join("; ", results.Values.SelectMany(r => r.ErrorSamples).Distinct().Take(3))}");
