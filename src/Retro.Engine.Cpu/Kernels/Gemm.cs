@@ -11,7 +11,8 @@ namespace Retro.Engine.Cpu.Kernels;
 /// round) into 32-wide panels split in K blocks of ≤ 256 (converted from BF16/F16 on the way), shared by all parts;
 /// each part (128 rows × a column range) sweeps 512-column groups of panels (≤ 512 KiB, in L2) with an 8×32
 /// Vector512 micro-kernel (16 accumulators), each KC×32 panel (≤ 32 KiB) staying in L1 while the part's rows pass.
-/// Small M (decoding) goes to <see cref="Gemv"/>.
+/// Small M (decoding) goes to <see cref="Gemv"/>. Both serve weights nobody prepared (tests, scratch matrices,
+/// F16, hosts without AVX-512): a model's prepared weights take <see cref="PackedGemm"/> at every M.
 /// </summary>
 internal static unsafe class Gemm
 {
