@@ -251,27 +251,9 @@ internal static unsafe class PackedGemm
         Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
         Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
         byte* p = block;
-        var high = Vector512.Create(0xFFFF0000u);
-        bool bf16 = typeof(TLoad) == typeof(Bf16Block);
         for (int i = 0; i < k; i++, p += TLoad.DepthBytes)
         {
-            Vector512<float> w0, w1, w2, w3;
-            if (bf16)
-            {
-                var u0 = Vector512.Load((uint*)p);
-                var u1 = Vector512.Load((uint*)p + 16);
-                w0 = Vector512.ShiftLeft(u0, 16).AsSingle();
-                w1 = (u0 & high).AsSingle();
-                w2 = Vector512.ShiftLeft(u1, 16).AsSingle();
-                w3 = (u1 & high).AsSingle();
-            }
-            else
-            {
-                w0 = Vector512.Load((float*)p);
-                w1 = Vector512.Load((float*)p + 16);
-                w2 = Vector512.Load((float*)p + 32);
-                w3 = Vector512.Load((float*)p + 48);
-            }
+            TLoad.Load(p, out var w0, out var w1, out var w2, out var w3);
             var v = Vector512.Create(x0[i]);
             c00 = Vector512.FusedMultiplyAdd(v, w0, c00); c01 = Vector512.FusedMultiplyAdd(v, w1, c01);
             c02 = Vector512.FusedMultiplyAdd(v, w2, c02); c03 = Vector512.FusedMultiplyAdd(v, w3, c03);
@@ -308,30 +290,11 @@ internal static unsafe class PackedGemm
         float* x = a.X;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
         Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default;
-        var high = Vector512.Create(0xFFFF0000u);
-        bool bf16 = typeof(TLoad) == typeof(Bf16Block);
         byte* p = blockA, q = blockB;
         for (int i = 0; i < k; i++, p += TLoad.DepthBytes, q += TLoad.DepthBytes)
         {
-            Vector512<float> w0, w1, w2, w3, v0, v1, v2, v3;
-            if (bf16)
-            {
-                var u0 = Vector512.Load((uint*)p);
-                var u1 = Vector512.Load((uint*)p + 16);
-                var t0 = Vector512.Load((uint*)q);
-                var t1 = Vector512.Load((uint*)q + 16);
-                w0 = Vector512.ShiftLeft(u0, 16).AsSingle(); w1 = (u0 & high).AsSingle();
-                w2 = Vector512.ShiftLeft(u1, 16).AsSingle(); w3 = (u1 & high).AsSingle();
-                v0 = Vector512.ShiftLeft(t0, 16).AsSingle(); v1 = (t0 & high).AsSingle();
-                v2 = Vector512.ShiftLeft(t1, 16).AsSingle(); v3 = (t1 & high).AsSingle();
-            }
-            else
-            {
-                w0 = Vector512.Load((float*)p); w1 = Vector512.Load((float*)p + 16);
-                w2 = Vector512.Load((float*)p + 32); w3 = Vector512.Load((float*)p + 48);
-                v0 = Vector512.Load((float*)q); v1 = Vector512.Load((float*)q + 16);
-                v2 = Vector512.Load((float*)q + 32); v3 = Vector512.Load((float*)q + 48);
-            }
+            TLoad.Load(p, out var w0, out var w1, out var w2, out var w3);
+            TLoad.Load(q, out var v0, out var v1, out var v2, out var v3);
             var xv = Vector512.Create(x[i]);
             c0 = Vector512.FusedMultiplyAdd(xv, w0, c0); c1 = Vector512.FusedMultiplyAdd(xv, w1, c1);
             c2 = Vector512.FusedMultiplyAdd(xv, w2, c2); c3 = Vector512.FusedMultiplyAdd(xv, w3, c3);
