@@ -106,13 +106,6 @@ internal static unsafe class Gemv
         };
     }
 
-    /// <summary>Activation rows of one <see cref="Dot4xR"/> pass, as a type so that the JIT compiles one loop per count.</summary>
-    private interface IRowCount { static abstract int Count { get; } }
-    private struct Rows1 : IRowCount { public static int Count => 1; }
-    private struct Rows2 : IRowCount { public static int Count => 2; }
-    private struct Rows3 : IRowCount { public static int Count => 3; }
-    private struct Rows4 : IRowCount { public static int Count => 4; }
-
     /// <summary>How 16 weights at element <c>i</c> of a row become 16 floats (and how wide a weight is).</summary>
     private interface IWeightLoad
     {

@@ -189,12 +189,6 @@ internal static unsafe class PackedGemm
         }
     }
 
-    private interface IRowCount { static abstract int Count { get; } }
-    private struct Rows1 : IRowCount { public static int Count => 1; }
-    private struct Rows2 : IRowCount { public static int Count => 2; }
-    private struct Rows3 : IRowCount { public static int Count => 3; }
-    private struct Rows4 : IRowCount { public static int Count => 4; }
-
     /// <summary>How one depth of a block (64 weights) becomes four Vector512 of F32 (columns 0–15, 16–31, 32–47, 48–63).</summary>
     private interface IBlockLoad
     {

@@ -54,20 +54,7 @@ public sealed class MatMulTests : IDisposable
 
                 _backend.MatMul(x, w, bias, y, epilogue);
 
-                var expected = new float[m * n];
-                for (int i = 0; i < m; i++)
-                for (int j = 0; j < n; j++)
-                {
-                    double s = bs[j];
-                    for (int p = 0; p < k; p++) s += (double)xs[i * k + p] * wr[j * k + p];
-                    expected[i * n + j] = epilogue switch
-                    {
-                        MatMulEpilogue.Accumulate => (float)(y0[i * n + j] + s),
-                        MatMulEpilogue.Gelu => (float)Numerics.Gelu(s),
-                        _ => (float)s,
-                    };
-                }
-                Numerics.ShouldBeClose(_t.Read(y), expected, 1e-5, $"y {m}x{n}x{k} {type} {epilogue}");
+                Numerics.ShouldBeClose(_t.Read(y), Naive(xs, wr, bs, y0, m, n, k, epilogue), 1e-5, $"y {m}x{n}x{k} {type} {epilogue}");
             }
         }
     }
@@ -98,6 +85,25 @@ public sealed class MatMulTests : IDisposable
             expected[i * 3 * n + n + j] = (float)s;
         }
         Numerics.ShouldBeClose(got, expected, 1e-5, "strided y (untouched columns stay zero)");
+    }
+
+    /// <summary>y (epilogue) x·wᵀ + bias in double precision, y0 the output's prior contents (for Accumulate).</summary>
+    private static float[] Naive(float[] xs, float[] wr, float[] bs, float[] y0, int m, int n, int k, MatMulEpilogue epilogue)
+    {
+        var expected = new float[m * n];
+        for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+        {
+            double sum = bs[j];
+            for (int p = 0; p < k; p++) sum += (double)xs[i * k + p] * wr[j * k + p];
+            expected[i * n + j] = epilogue switch
+            {
+                MatMulEpilogue.Accumulate => (float)(y0[i * n + j] + sum),
+                MatMulEpilogue.Gelu => (float)Numerics.Gelu(sum),
+                _ => (float)sum,
+            };
+        }
+        return expected;
     }
 
     public static TheoryData<int, int, int> PreparedSizes => new()
@@ -131,20 +137,7 @@ public sealed class MatMulTests : IDisposable
                 var y = _t.F32(y0, m, n);
                 _backend.MatMul(_t.F32(xs, m, k), w, _t.F32(bs, 1, n), y, epilogue);
 
-                var expected = new float[m * n];
-                for (int i = 0; i < m; i++)
-                for (int j = 0; j < n; j++)
-                {
-                    double sum = bs[j];
-                    for (int p = 0; p < k; p++) sum += (double)xs[i * k + p] * wr[j * k + p];
-                    expected[i * n + j] = epilogue switch
-                    {
-                        MatMulEpilogue.Accumulate => (float)(y0[i * n + j] + sum),
-                        MatMulEpilogue.Gelu => (float)Numerics.Gelu(sum),
-                        _ => (float)sum,
-                    };
-                }
-                Numerics.ShouldBeClose(_t.Read(y), expected, 1e-5, $"prepared y {m}x{n}x{k} {type} {epilogue}");
+                Numerics.ShouldBeClose(_t.Read(y), Naive(xs, wr, bs, y0, m, n, k, epilogue), 1e-5, $"prepared y {m}x{n}x{k} {type} {epilogue}");
             }
         }
         _backend.PreparedCount.ShouldBe(0);
