@@ -149,8 +149,9 @@ internal static unsafe class PackedGemm
             for (; b + 2 <= b1; b += 2)
             {
                 byte* block = w.Data + b * w.BlockBytes;
-                if (bf16) OneRowTwoBlocks<Bf16Block>(a, block, block + w.BlockBytes, c);
-                else OneRowTwoBlocks<F32Block>(a, block, block + w.BlockBytes, c);
+                byte* next = b + 4 <= b1 ? block + 2 * w.BlockBytes : null;
+                if (bf16) OneRowTwoBlocks<Bf16Block>(a, block, block + w.BlockBytes, c, next);
+                else OneRowTwoBlocks<F32Block>(a, block, block + w.BlockBytes, c, next);
                 Store(a, 0, 1, b * PackedWeight.BlockColumns, c);
                 Store(a, 0, 1, (b + 1) * PackedWeight.BlockColumns, c + PackedWeight.BlockColumns);
             }
@@ -172,16 +173,17 @@ internal static unsafe class PackedGemm
                 for (int i = r0; i < r1; i += 4)
                 {
                     int rows = Math.Min(4, r1 - i);
+                    byte* next = i == r0 && b + 1 < b1 ? block + w.BlockBytes : null; // the first tile fetches the next block
                     switch (rows, bf16)
                     {
-                        case (4, true): Tile<Rows4, Bf16Block>(a, i, block, c); break;
-                        case (3, true): Tile<Rows3, Bf16Block>(a, i, block, c); break;
-                        case (2, true): Tile<Rows2, Bf16Block>(a, i, block, c); break;
-                        case (1, true): Tile<Rows1, Bf16Block>(a, i, block, c); break;
-                        case (4, false): Tile<Rows4, F32Block>(a, i, block, c); break;
-                        case (3, false): Tile<Rows3, F32Block>(a, i, block, c); break;
-                        case (2, false): Tile<Rows2, F32Block>(a, i, block, c); break;
-                        default: Tile<Rows1, F32Block>(a, i, block, c); break;
+                        case (4, true): Tile<Rows4, Bf16Block>(a, i, block, c, next); break;
+                        case (3, true): Tile<Rows3, Bf16Block>(a, i, block, c, next); break;
+                        case (2, true): Tile<Rows2, Bf16Block>(a, i, block, c, next); break;
+                        case (1, true): Tile<Rows1, Bf16Block>(a, i, block, c, next); break;
+                        case (4, false): Tile<Rows4, F32Block>(a, i, block, c, next); break;
+                        case (3, false): Tile<Rows3, F32Block>(a, i, block, c, next); break;
+                        case (2, false): Tile<Rows2, F32Block>(a, i, block, c, next); break;
+                        default: Tile<Rows1, F32Block>(a, i, block, c, next); break;
                     }
                     Store(a, i, rows, b * PackedWeight.BlockColumns, c);
                 }
@@ -232,7 +234,7 @@ internal static unsafe class PackedGemm
     /// (a call or a stackalloc after the loop makes the JIT spill them inside it: every vector register is caller-saved).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TRows, TLoad>(in Gemm.Args a, int row, byte* block, float* c)
+    private static void Tile<TRows, TLoad>(in Gemm.Args a, int row, byte* block, float* c, byte* next = null)
         where TRows : struct, IRowCount where TLoad : struct, IBlockLoad
     {
         int rows = TRows.Count, k = a.K;
@@ -245,8 +247,10 @@ internal static unsafe class PackedGemm
         Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
         Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
         byte* p = block;
+        long ahead = next == null ? 0 : next - block;
         for (int i = 0; i < k; i++, p += TLoad.DepthBytes)
         {
+            if (ahead != 0) Prefetch<TLoad>(p + ahead);
             TLoad.Load(p, out var w0, out var w1, out var w2, out var w3);
             var v = Vector512.Create(x0[i]);
             c00 = Vector512.FusedMultiplyAdd(v, w0, c00); c01 = Vector512.FusedMultiplyAdd(v, w1, c01);
@@ -276,17 +280,26 @@ internal static unsafe class PackedGemm
         if (rows > 3) { c30.Store(c + 192); c31.Store(c + 208); c32.Store(c + 224); c33.Store(c + 240); }
     }
 
+    /// <summary>One depth of the block to come, into L2 (a whole block ahead: the weights stream from L3 or memory once per step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch<TLoad>(byte* p) where TLoad : struct, IBlockLoad
+    {
+        for (int line = 0; line < TLoad.DepthBytes; line += 64) Sse.Prefetch1(p + line);
+    }
+
     /// <summary>c[0 .. 128) = x[0]·w[columns of blocks a and b]: <see cref="Tile"/> for one row over two blocks at once.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OneRowTwoBlocks<TLoad>(in Gemm.Args a, byte* blockA, byte* blockB, float* c) where TLoad : struct, IBlockLoad
+    private static void OneRowTwoBlocks<TLoad>(in Gemm.Args a, byte* blockA, byte* blockB, float* c, byte* next = null) where TLoad : struct, IBlockLoad
     {
         int k = a.K;
         float* x = a.X;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
         Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default;
         byte* p = blockA, q = blockB;
+        long ahead = next == null ? 0 : next - blockA;
         for (int i = 0; i < k; i++, p += TLoad.DepthBytes, q += TLoad.DepthBytes)
         {
+            if (ahead != 0) { Prefetch<TLoad>(p + ahead); Prefetch<TLoad>(q + ahead); }
             TLoad.Load(p, out var w0, out var w1, out var w2, out var w3);
             TLoad.Load(q, out var v0, out var v1, out var v2, out var v3);
             var xv = Vector512.Create(x[i]);
