@@ -173,7 +173,7 @@ public sealed partial class RetroDecoder
                 for (int b = 0, r = 0; b < n; r += lengths[b], b++)
                 {
                     var s = sessions[b].State;
-                    int keys = HasCca(s, positions[b]) ? s.CachedNeighbours * Config.NeighbourLen : 0;
+                    int keys = HasCca(s, positions[b]) ? s.CachedRows : 0;
                     ccaItems[b] = new AttentionItem(q.Slice(r, lengths[b]), s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att.Slice(r, lengths[b]),
                         new AttentionShape(1, lengths[b], keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale));
                 }

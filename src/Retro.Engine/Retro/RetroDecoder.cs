@@ -199,7 +199,7 @@ public sealed partial class RetroDecoder : IDisposable
             {
                 Debug.Assert(s.CachedChunk == u);
                 int ci = Config.CcaIndex(i);
-                int keys = s.CachedNeighbours * Config.NeighbourLen;
+                int keys = s.CachedRows;
                 b.LayerNorm(x, cca.NormWeight, cca.NormBias, Config.LayerNormEps, xb);
                 var cq = s.Q.Slice(0, n);
                 b.MatMul(xb, cca.Wq, default, cq);
@@ -269,38 +269,45 @@ public sealed partial class RetroDecoder : IDisposable
     /// neighbours longer than r are truncated; a neighbour with no token is skipped.
     /// </summary>
     /// <summary>
-    /// Checks chunk u's neighbours and writes their ids and key mask (k'·r each) into the state's host scratch;
-    /// returns k', the number of non-empty neighbours. Negative ids are padding; neighbours longer than r are
+    /// Checks chunk u's neighbours and writes their ids, key mask and positions into the state's host scratch, each
+    /// neighbour up to its last token, one after another (<c>HostNeighbourStarts</c>); returns k', the number of
+    /// non-empty neighbours. Negative ids are padding (masked; trailing padding takes no row: no row of another
+    /// neighbour, of the chunk or of the decoder can see it, so it is not encoded); neighbours longer than r are
     /// truncated; a neighbour with no token is skipped. Nothing on the backend changes, so a bad list leaves the
     /// sequence as it was.
     /// </summary>
     int PrepareNeighbours(RetroRunState s, int u, IReadOnlyList<int[]>? neighbours)
     {
         if (neighbours is null || neighbours.Count == 0 || Config.CcaLayers.Count == 0) return 0;
-        int r = Config.NeighbourLen, k = 0;
+        int r = Config.NeighbourLen, k = 0, row = 0;
         var ids = s.HostEncIds;
         var mask = s.HostEncMask;
+        var positions = s.HostEncPositions;
+        var starts = s.HostNeighbourStarts;
         for (int j = 0; j < neighbours.Count; j++)
         {
             var tokens = neighbours[j] ?? throw new ArgumentException($"neighbour {j} of chunk {u} is null", nameof(neighbours));
-            int len = Math.Min(tokens.Length, r), valid = 0;
+            int len = Math.Min(tokens.Length, r), last = -1;
             for (int t = 0; t < len; t++)
             {
                 if (tokens[t] >= Config.VocabSize)
                     throw new ArgumentException($"neighbour {j} of chunk {u}: token {tokens[t]} at {t} is outside the vocabulary 0..{Config.VocabSize - 1}", nameof(neighbours));
-                if (tokens[t] >= 0) valid++;
+                if (tokens[t] >= 0) last = t;
             }
-            if (valid == 0) continue;
+            if (last < 0) continue;
             if (k == s.MaxNeighbours)
                 throw new ArgumentException($"chunk {u} has more than {s.MaxNeighbours} non-empty neighbours (the session's limit)", nameof(neighbours));
-            for (int t = 0; t < r; t++)
+            starts[k] = row;
+            for (int t = 0; t <= last; t++, row++)
             {
-                int id = t < len ? tokens[t] : -1;
-                ids[k * r + t] = id < 0 ? 0 : id;
-                mask[k * r + t] = id < 0 ? 0 : 1;
+                int id = tokens[t];
+                ids[row] = id < 0 ? 0 : id;
+                mask[row] = id < 0 ? 0 : 1;
+                positions[row] = t;
             }
             k++;
         }
+        starts[k] = row;
         return k;
     }
 
@@ -312,47 +319,53 @@ public sealed partial class RetroDecoder : IDisposable
     {
         s.CachedChunk = u;
         s.CachedNeighbours = 0;
+        s.CachedRows = 0;
         if (k == 0) return;
-        int r = Config.NeighbourLen;
-        var ids = s.HostEncIds;
-        var mask = s.HostEncMask;
+        var starts = s.HostNeighbourStarts;
 
         var b = Backend;
-        int kr = k * r, d = Config.DModel, m = Config.ChunkSize, heads = Config.EncoderNHeads, hd = Config.EncoderHeadDim;
-        var encIds = s.EncIds.SliceColumns(0, kr);
-        var encMask = s.EncMask.SliceColumns(0, kr);
-        var positions = s.EncPositions.SliceColumns(0, kr);
-        b.Upload<int>(ids.AsSpan(0, kr), encIds);
-        b.Upload<int>(mask.AsSpan(0, kr), encMask);
+        int rows = starts[k], d = Config.DModel, m = Config.ChunkSize, heads = Config.EncoderNHeads, hd = Config.EncoderHeadDim;
+        var encIds = s.EncIds.SliceColumns(0, rows);
+        var encMask = s.EncMask.SliceColumns(0, rows);
+        var positions = s.EncPositions.SliceColumns(0, rows);
+        b.Upload<int>(s.HostEncIds.AsSpan(0, rows), encIds);
+        b.Upload<int>(s.HostEncMask.AsSpan(0, rows), encMask);
+        b.Upload<int>(s.HostEncPositions.AsSpan(0, rows), positions);
 
-        var e = s.EncX.Slice(0, kr);     // (k·r, D)
-        var eb = s.EncXb.Slice(0, kr);
-        var q = s.EncQ.Slice(0, kr);
-        var kk = s.EncK.Slice(0, kr);
-        var vv = s.EncV.Slice(0, kr);
-        var att = s.EncAttnOut.Slice(0, kr);
-        var hidden = s.EncHidden.Slice(0, kr);
+        var e = s.EncX.Slice(0, rows);     // (rows, D): the neighbours' tokens one after another
+        var eb = s.EncXb.Slice(0, rows);
+        var q = s.EncQ.Slice(0, rows);
+        var kk = s.EncK.Slice(0, rows);
+        var vv = s.EncV.Slice(0, rows);
+        var att = s.EncAttnOut.Slice(0, rows);
+        var hidden = s.EncHidden.Slice(0, rows);
         var h = s.ChunkInputs;           // (m, D) H_u, used as is
+        var items = s.EncAttention;
         b.Embedding(Weights.TokEmbeddings, encIds, e);
         foreach (var w in Weights.EncoderLayers)
         {
-            // 1. bidirectional self-attention over each neighbour, RoPE positions 0..r−1, padding keys masked
+            // 1. bidirectional self-attention within each neighbour, RoPE positions 0.., padding keys masked
             b.LayerNorm(e, w.AttnNormWeight, w.AttnNormBias, Config.LayerNormEps, eb);
             b.MatMul(eb, w.Wq, default, q);
             b.MatMul(eb, w.Wk, default, kk);
             b.MatMul(eb, w.Wv, default, vv);
             b.Rope(q, positions, heads, hd, Config.RopeTheta);
             b.Rope(kk, positions, heads, hd, Config.RopeTheta);
-            b.Attention(q, kk, vv, s.EncMask.Reshape(s.EncMask.Columns / r, r).Slice(0, k), att,
-                new AttentionShape(k, r, r, r, heads, hd, _encoderScale));
+            for (int j = 0; j < k; j++)
+            {
+                int r0 = starts[j], len = starts[j + 1] - r0;
+                items[j] = new AttentionItem(q.Slice(r0, len), kk.Slice(r0, len), vv.Slice(r0, len), encMask.SliceColumns(r0, len), att.Slice(r0, len),
+                    new AttentionShape(1, len, len, len, heads, hd, _encoderScale));
+            }
+            b.AttentionBatch(items.AsSpan(0, k));
             b.MatMul(att, w.Wo, default, e, MatMulEpilogue.Accumulate);
 
-            // 2. cross-attention to H_u: queries from the neighbour, keys/values from the chunk's 64 states, no mask
+            // 2. cross-attention to H_u: queries from the neighbours, keys/values from the chunk's 64 states, no mask
             b.LayerNorm(e, w.CrossNormWeight, w.CrossNormBias, Config.LayerNormEps, eb);
             b.MatMul(eb, w.CrossWq, default, q);
             b.MatMul(h, w.CrossWk, default, s.ChunkKeys);
             b.MatMul(h, w.CrossWv, default, s.ChunkValues);
-            b.Attention(q, s.ChunkKeys, s.ChunkValues, default, att, new AttentionShape(1, kr, m, m, heads, hd, _encoderScale));
+            b.Attention(q, s.ChunkKeys, s.ChunkValues, default, att, new AttentionShape(1, rows, m, m, heads, hd, _encoderScale));
             b.MatMul(att, w.CrossWo, default, e, MatMulEpilogue.Accumulate);
 
             // 3. MLP
@@ -360,17 +373,18 @@ public sealed partial class RetroDecoder : IDisposable
             b.MatMul(eb, w.FcIn, default, hidden, MatMulEpilogue.Gelu);
             b.MatMul(hidden, w.FcOut, default, e, MatMulEpilogue.Accumulate);
         }
-        var encoded = s.Encoded.Slice(0, kr);
+        var encoded = s.Encoded.Slice(0, rows);
         b.LayerNorm(e, Weights.EncoderNormFWeight, Weights.EncoderNormFBias, Config.LayerNormEps, encoded);
 
         // CCA keys and values of E_u, once per chunk and CCA layer
         for (int c = 0; c < Config.CcaLayers.Count; c++)
         {
             var cca = Weights.Layers[Config.CcaLayers[c]].Cca!;
-            b.MatMul(encoded, cca.Wk, default, s.CcaKeys[c].Slice(0, kr));
-            b.MatMul(encoded, cca.Wv, default, s.CcaValues[c].Slice(0, kr));
+            b.MatMul(encoded, cca.Wk, default, s.CcaKeys[c].Slice(0, rows));
+            b.MatMul(encoded, cca.Wv, default, s.CcaValues[c].Slice(0, rows));
         }
         s.CachedNeighbours = k;
+        s.CachedRows = rows;
     }
 
     /// <summary>
@@ -381,10 +395,15 @@ public sealed partial class RetroDecoder : IDisposable
     {
         int k = s.CachedNeighbours, r = Config.NeighbourLen, d = Config.DModel;
         if (k == 0) return 0;
-        var rows = s.Encoded.Slice(0, k * r);
-        Backend.Download<float>(rows, destination[..(k * r * d)]);
-        for (int t = 0; t < k * r; t++)
-            if (s.HostEncMask[t] == 0) destination.Slice(t * d, d).Clear();
+        var rows = new float[s.CachedRows * d];
+        Backend.Download<float>(s.Encoded.Slice(0, s.CachedRows), rows);
+        destination[..(k * r * d)].Clear(); // padding rows, trailing ones never encoded, are 0
+        for (int j = 0; j < k; j++)
+        {
+            int r0 = s.HostNeighbourStarts[j], len = s.HostNeighbourStarts[j + 1] - r0;
+            for (int t = 0; t < len; t++)
+                if (s.HostEncMask[r0 + t] != 0) rows.AsSpan((r0 + t) * d, d).CopyTo(destination.Slice((j * r + t) * d, d));
+        }
         return k;
     }
 

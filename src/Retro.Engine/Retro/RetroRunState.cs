@@ -77,9 +77,9 @@ public sealed class RetroRunState : IDisposable
             }
             HostEncIds = new int[kr];
             HostEncMask = new int[kr];
-            var pos = new int[kr];
-            for (int i = 0; i < kr; i++) pos[i] = i % r;
-            backend.Upload<int>(pos, EncPositions);
+            HostEncPositions = new int[kr];
+            HostNeighbourStarts = new int[Math.Max(1, MaxNeighbours) + 1];
+            EncAttention = new AttentionItem[Math.Max(1, MaxNeighbours)];
         }
         HostLogits = new float[config.VocabSize * logitRows];
         Reset();
@@ -109,6 +109,12 @@ public sealed class RetroRunState : IDisposable
     /// <summary>Neighbours encoded for <see cref="CachedChunk"/> (0: closed-book for that chunk).</summary>
     public int CachedNeighbours { get; internal set; }
 
+    /// <summary>
+    /// Token rows of the encoded neighbours in the CCA cache: each neighbour up to its last token (trailing padding is
+    /// not encoded: it can reach no other row), neighbours one after another.
+    /// </summary>
+    public int CachedRows { get; internal set; }
+
     // ---- activations for one segment (S = chunk_size rows)
     internal Tensor X { get; }          // (S, D) residual stream
     internal Tensor Xb { get; }         // (S, D) normed input of a block
@@ -135,12 +141,15 @@ public sealed class RetroRunState : IDisposable
     internal Tensor ChunkKeys { get; }     // (m, D) cross.k_proj(H_u) of one encoder layer
     internal Tensor ChunkValues { get; }   // (m, D) cross.v_proj(H_u)
     internal Tensor EncIds { get; }        // I32 (1, k·r)
-    internal Tensor EncPositions { get; }  // I32 (1, k·r): 0..r−1 per neighbour
+    internal Tensor EncPositions { get; }  // I32 (1, k·r): each neighbour's positions 0.. over its rows
     internal Tensor EncMask { get; }       // I32 (1, k·r): 1 = token, 0 = padding
     internal Tensor[] CcaKeys { get; }     // per CCA layer (k·r, D)
     internal Tensor[] CcaValues { get; }   // per CCA layer (k·r, D)
     internal int[] HostEncIds { get; } = [];
     internal int[] HostEncMask { get; } = [];
+    internal int[] HostEncPositions { get; } = [];      // 0..L_j−1 per neighbour j (its rows only)
+    internal int[] HostNeighbourStarts { get; } = [];   // first row of neighbour j; [k] = rows in all
+    internal AttentionItem[] EncAttention { get; } = []; // one self-attention item per neighbour
     internal float[] HostLogits { get; }
 
     /// <summary>Forgets the sequence (the buffers are kept).</summary>
@@ -149,6 +158,7 @@ public sealed class RetroRunState : IDisposable
         Length = 0;
         CachedChunk = -1;
         CachedNeighbours = 0;
+        CachedRows = 0;
     }
 
     /// <summary>Frees the backend buffers.</summary>

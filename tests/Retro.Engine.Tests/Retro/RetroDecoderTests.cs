@@ -141,6 +141,19 @@ public sealed class RetroDecoderTests : IDisposable
     }
 
     [Fact]
+    public void Neighbours_are_encoded_up_to_their_last_token_only()
+    {
+        // chunk 0's neighbours: 6 tokens, 3 tokens, 6 tokens; chunk 2's: one of 6 positions whose last two are padding
+        using var session = _decoder.CreateSession();
+        session.Prefill(_tokens.AsSpan(0, Config.ChunkSize), Neighbours);
+        session.State.CachedNeighbours.ShouldBe(3);
+        session.State.CachedRows.ShouldBe(6 + 3 + 6);
+        session.Prefill(_tokens.AsSpan(Config.ChunkSize, 2 * Config.ChunkSize), Neighbours);
+        session.State.CachedChunk.ShouldBe(2);
+        session.State.CachedRows.ShouldBe(4); // [20, -1, 21, 22]: the inner padding stays (masked), the trailing goes
+    }
+
+    [Fact]
     public void Positions_before_the_first_chunk_ends_never_see_neighbours()
     {
         int v = Config.VocabSize, m = Config.ChunkSize;
