@@ -41,6 +41,9 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
     /// <summary>Single-token steps and the batched decoder calls that ran them (both 0 without batching).</summary>
     public (long Steps, long Batches) BatchCounts => _batcher?.Counts ?? (0, 0);
 
+    /// <summary>Neighbours the decoder encoded so far, and the token rows they took.</summary>
+    public (long Neighbours, long Rows) EncodedNeighbours => _decoder.EncodedNeighbours;
+
     /// <summary>Token rows the batched decoder calls fed, and the Stopwatch ticks spent in them (both 0 without batching).</summary>
     public (long Rows, long BusyTicks) BatchWork => _batcher?.Work ?? (0, 0);
 

@@ -385,7 +385,14 @@ public sealed partial class RetroDecoder : IDisposable
         }
         s.CachedNeighbours = k;
         s.CachedRows = rows;
+        Interlocked.Add(ref _encodedRows, rows);
+        Interlocked.Add(ref _encodedNeighbours, k);
     }
+
+    long _encodedRows, _encodedNeighbours;
+
+    /// <summary>Neighbours encoded so far over all sequences, and the token rows they took (each up to its last token).</summary>
+    public (long Neighbours, long Rows) EncodedNeighbours => (Interlocked.Read(ref _encodedNeighbours), Interlocked.Read(ref _encodedRows));
 
     /// <summary>
     /// Copies E of the cached chunk (neighbours × r × D, padding rows set to 0 as the reference defines them) into

@@ -146,6 +146,9 @@ public sealed class ServeSuite : ISuite
                     Console.WriteLine($"serve: {clients} client(s), median server timings (ms): " +
                                       string.Join(", ", TimingNames.Select((name, t) => $"{name[..^2]} {Median(result.Timings[t]):F2}")));
             }
+            if (counts?.EncodedNeighbours is ({ } encoded, { } encodedRows) && encoded > 0)
+                Console.WriteLine($"serve: neighbours encoded {encoded}, {encodedRows / (double)encoded:F1} token rows each on average " +
+                                  $"(of at most {app.Services.GetRequiredService<Retro.Engine.Generation.IRetroDecoder>().NeighbourLength}: trailing padding is not encoded)");
             if (only == 0) await MeasureOverlapAsync(app.Services, corpus);
             await app.StopAsync();
 
