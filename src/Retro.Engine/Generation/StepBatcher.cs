@@ -26,6 +26,7 @@ internal sealed class StepBatcher : IDisposable
     private bool _running;
     private int _attached;
     private long _lastArrival;
+    private long _steps, _batches, _rows, _busyTicks;
 
     /// <summary>How long the queue may stay unchanged before the leader stops gathering (200 µs).</summary>
     public static readonly long QuietTicks = System.Diagnostics.Stopwatch.Frequency / 5000;
@@ -38,7 +39,6 @@ internal sealed class StepBatcher : IDisposable
 
     /// <summary>The session of an <see cref="Attach"/> feeds no more.</summary>
     public void Detach() => Interlocked.Decrement(ref _attached);
-    private long _steps, _batches, _rows, _busyTicks;
 
     /// <summary>Feeds run so far (single-token steps and segments), and the batched decoder calls that ran them.</summary>
     public (long Steps, long Batches) Counts => (Interlocked.Read(ref _steps), Interlocked.Read(ref _batches));
