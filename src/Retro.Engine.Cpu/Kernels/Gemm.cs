@@ -246,7 +246,7 @@ internal static unsafe class Gemm
         {
             for (int i = 0; i < mr; i++) KernelRow(x + (long)i * a.Ldx, panel, kc, c + i * NR);
         }
-        Store(a, row, mr, col, nr, c, first, last);
+        Store(a, row, mr, col, nr, c, NR, first, last);
     }
 
     // c[8×32] = x[rows, 0..kc) · panel; rows past mr repeat the last valid row (results discarded)
@@ -314,9 +314,10 @@ internal static unsafe class Gemm
         }
     }
 
-    // y tile (epilogue) c: first K block adds bias (and y when accumulating), later blocks add y; gelu after the last
+    // y tile (epilogue) c (row i at c + i·ldc): first K block adds bias (and y when accumulating), later blocks add y;
+    // gelu after the last. PackedGemm stores its tiles (whole K) through it too.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Store(in Args a, int row, int mr, int col, int nr, float* c, bool first, bool last)
+    internal static void Store(in Args a, int row, int mr, int col, int nr, float* c, int ldc, bool first, bool last)
     {
         bool addY = !first || a.Epilogue == MatMulEpilogue.Accumulate;
         bool gelu = last && a.Epilogue == MatMulEpilogue.Gelu;
@@ -328,8 +329,8 @@ internal static unsafe class Gemm
             for (int i = 0; i < mr; i++)
             {
                 float* y = a.Y + (long)(row + i) * a.Ldy + col;
-                var v0 = Vector512.Load(c + i * NR) + bias0;
-                var v1 = Vector512.Load(c + i * NR + 16) + bias1;
+                var v0 = Vector512.Load(c + i * ldc) + bias0;
+                var v1 = Vector512.Load(c + i * ldc + 16) + bias1;
                 if (addY) { v0 += Vector512.Load(y); v1 += Vector512.Load(y + 16); }
                 if (gelu) { v0 = v0.Apply(); v1 = v1.Apply(); }
                 v0.Store(y); v1.Store(y + 16);
@@ -341,7 +342,7 @@ internal static unsafe class Gemm
             float* y = a.Y + (long)(row + i) * a.Ldy + col;
             for (int j = 0; j < nr; j++)
             {
-                float v = c[i * NR + j];
+                float v = c[i * ldc + j];
                 if (bias != null) v += bias[j];
                 if (addY) v += y[j];
                 if (gelu) v = Gelu.Scalar(v);

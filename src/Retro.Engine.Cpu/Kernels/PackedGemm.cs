@@ -149,9 +149,8 @@ internal static unsafe class PackedGemm
             for (; b + 2 <= b1; b += 2)
             {
                 byte* block = w.Data + b * w.BlockBytes;
-                byte* next = b + 4 <= b1 ? block + 2 * w.BlockBytes : null;
-                if (bf16) OneRowTwoBlocks<Bf16Block>(a, block, block + w.BlockBytes, c, next);
-                else OneRowTwoBlocks<F32Block>(a, block, block + w.BlockBytes, c, next);
+                if (bf16) OneRowTwoBlocks<Bf16Block>(a, block, block + w.BlockBytes, c);
+                else OneRowTwoBlocks<F32Block>(a, block, block + w.BlockBytes, c);
                 Store(a, 0, 1, b * PackedWeight.BlockColumns, c);
                 Store(a, 0, 1, (b + 1) * PackedWeight.BlockColumns, c + PackedWeight.BlockColumns);
             }
@@ -289,17 +288,15 @@ internal static unsafe class PackedGemm
 
     /// <summary>c[0 .. 128) = x[0]·w[columns of blocks a and b]: <see cref="Tile"/> for one row over two blocks at once.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OneRowTwoBlocks<TLoad>(in Gemm.Args a, byte* blockA, byte* blockB, float* c, byte* next = null) where TLoad : struct, IBlockLoad
+    private static void OneRowTwoBlocks<TLoad>(in Gemm.Args a, byte* blockA, byte* blockB, float* c) where TLoad : struct, IBlockLoad
     {
         int k = a.K;
         float* x = a.X;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
         Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default;
         byte* p = blockA, q = blockB;
-        long ahead = next == null ? 0 : next - blockA;
         for (int i = 0; i < k; i++, p += TLoad.DepthBytes, q += TLoad.DepthBytes)
         {
-            if (ahead != 0) { Prefetch<TLoad>(p + ahead); Prefetch<TLoad>(q + ahead); }
             TLoad.Load(p, out var w0, out var w1, out var w2, out var w3);
             TLoad.Load(q, out var v0, out var v1, out var v2, out var v3);
             var xv = Vector512.Create(x[i]);
@@ -312,37 +309,11 @@ internal static unsafe class PackedGemm
         d0.Store(c + 64); d1.Store(c + 80); d2.Store(c + 96); d3.Store(c + 112);
     }
 
-    // y[row + r, col .. col+63] (epilogue) c[r] + bias for r < rows; the block's columns past N are dropped
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // y[row + r, col .. col+63] (epilogue) c[r] + bias for r < rows, as Gemm stores its 32-column tiles (the K sum is
+    // complete: first and last); the block's columns past N are dropped
     private static void Store(in Gemm.Args a, int row, int rows, int col, float* c)
     {
-        int nr = Math.Min(PackedWeight.BlockColumns, a.N - col);
-        for (int r = 0; r < rows; r++, c += PackedWeight.BlockColumns)
-        {
-            float* y = a.Y + (long)(row + r) * a.Ldy + col;
-            if (nr == PackedWeight.BlockColumns)
-            {
-                for (int j = 0; j < PackedWeight.BlockColumns; j += 16) StoreOne(a, y + j, col + j, Vector512.Load(c + j));
-                continue;
-            }
-            // the last block: the same vector epilogue in the scratch row (no bias read past N)
-            if (a.Bias != null)
-                for (int j = 0; j < nr; j++) c[j] += a.Bias[col + j];
-            if (a.Epilogue == MatMulEpilogue.Gelu)
-                for (int j = 0; j < PackedWeight.BlockColumns; j += 16) Vector512.Load(c + j).Apply().Store(c + j);
-            for (int j = 0; j < nr; j++) y[j] = a.Epilogue == MatMulEpilogue.Accumulate ? y[j] + c[j] : c[j];
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreOne(in Gemm.Args a, float* y, int col, Vector512<float> v)
-    {
-        if (a.Bias != null) v += Vector512.Load(a.Bias + col);
-        switch (a.Epilogue)
-        {
-            case MatMulEpilogue.Accumulate: v += Vector512.Load(y); break;
-            case MatMulEpilogue.Gelu: v = v.Apply(); break;
-        }
-        v.Store(y);
+        for (int half = 0; half < PackedWeight.BlockColumns && col + half < a.N; half += Gemm.NR)
+            Gemm.Store(a, row, rows, col + half, Math.Min(Gemm.NR, a.N - col - half), c + half, PackedWeight.BlockColumns, first: true, last: true);
     }
 }
