@@ -43,7 +43,7 @@ internal sealed class StepBatcher : IDisposable
     /// <summary>Feeds run so far (single-token steps and segments), and the batched decoder calls that ran them.</summary>
     public (long Steps, long Batches) Counts => (Interlocked.Read(ref _steps), Interlocked.Read(ref _batches));
 
-    /// <summary>Token rows the batched calls fed in all, and the time spent in them (Stopwatch ticks).</summary>
+    /// <summary>Tokens the batched calls were fed in all (a question's leading pads included, though the decoder restores them), and the time spent in them (Stopwatch ticks).</summary>
     public (long Rows, long BusyTicks) Work => (Interlocked.Read(ref _rows), Interlocked.Read(ref _busyTicks));
 
     public StepBatcher(RetroDecoder decoder, int capacity)

@@ -49,8 +49,8 @@ public sealed partial class RetroDecoder
         {
             var s = sessions[b].State;
             var segment = tokens[b].Span;
-            padded[b] = segment.IsEmpty ? 0 : PadPrefixLength(s, segment);
             if (segment.IsEmpty) throw new ArgumentException($"no tokens for session {b}", nameof(tokens));
+            padded[b] = PadPrefixLength(s, segment);
             int p = s.Length;
             if (p + segment.Length > s.MaxSequenceLength)
                 throw new ArgumentException($"session {b}: sequence of {p + segment.Length} tokens exceeds the session's {s.MaxSequenceLength}", nameof(tokens));

@@ -75,11 +75,13 @@ public sealed class RetroWeights : IDisposable
 
     /// <summary>
     /// Declares every matrix the decoder multiplies by (<see cref="IBackend.PrepareWeight"/>), so that the backend may
-    /// keep its own layout of each; the handles are released by <see cref="Dispose"/>. <see cref="Load"/> calls it.
+    /// keep its own layout of each; the handles are released by <see cref="Dispose"/>. <see cref="Load"/> calls it; a
+    /// second call does nothing.
     /// </summary>
     public void PrepareMatrices(IBackend backend)
     {
         ArgumentNullException.ThrowIfNull(backend);
+        if (_prepared.Count > 0) return;
         void Prepare(Tensor t)
         {
             if (!t.IsEmpty) _prepared.Add(backend.PrepareWeight(t));

@@ -137,7 +137,7 @@ public sealed class ServeSuite : ISuite
                 var (steps, batches) = batchCounts[clients];
                 var (rows, ticks) = batchWork[clients];
                 if (batches > 0)
-                    Console.WriteLine($"serve: {clients} client(s): {(double)steps / batches:F2} sessions and {(double)rows / batches:F1} token rows per batched decoder call on average, " +
+                    Console.WriteLine($"serve: {clients} client(s): {(double)steps / batches:F2} sessions and {(double)rows / batches:F1} tokens fed (leading pads of a question included) per batched decoder call on average, " +
                                       $"{ticks * 1000.0 / Stopwatch.Frequency / batches:F2} ms per call, decoder busy {ticks / (double)Stopwatch.Frequency / result.Seconds:P0} of the time");
                 Console.WriteLine($"serve: {clients} client(s), {rounds} windows, {result.Seconds:F0} s: {result.Answers} answers, {result.Rate:F2} answers/s, {result.TokensPerSecond:F1} tokens/s, " +
                                   $"latency p50 {result.Percentile(50):F0} ms p95 {result.Percentile(95):F0} ms p99 {result.Percentile(99):F0} ms, " +
