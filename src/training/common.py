@@ -425,9 +425,9 @@ def save_model(model, folder, extra=None):
 
 def load_model(folder):
     """Inverse of save_model -> (model in float32 on CPU, index meta)."""
-    from model import Bert, BertConfig, Retro, RetroConfig, _from_dict
+    from model import Bert, BertConfig, Retro, _from_dict, retro_config_from_dict
     tensors, meta = load_sharded(folder)
     c = meta["config"]
-    model = Retro(_from_dict(RetroConfig, c)) if c.get("model_type") == "retro" else Bert(_from_dict(BertConfig, c))
+    model = Retro(retro_config_from_dict(c)) if c.get("model_type") == "retro" else Bert(_from_dict(BertConfig, c))
     model.load_state_dict(tensors, strict=True)
     return model, meta

@@ -54,17 +54,39 @@ def merge_heads(x):
     return x.transpose(1, 2).contiguous().view(B, T, nh * hd)
 
 
-def rope_cos_sin(positions, head_dim, theta, dtype):
-    """cos, sin tables (T, hd) for rotate-half RoPE; angles computed in float64 for accuracy."""
+def rope_cos_sin(positions, head_dim, theta, dtype, device=None):
+    """cos, sin tables (T, hd) for rotate-half RoPE on `device` (default: that of positions); angles computed in
+    float64 for accuracy (on the CPU, then moved: some accelerators have no float64)."""
     j = torch.arange(head_dim // 2, dtype=torch.float64)
     inv_freq = theta ** (-2.0 * j / head_dim)  # (hd/2,)
-    ang = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # (T, hd/2)
+    ang = positions.detach().cpu().to(torch.float64)[:, None] * inv_freq[None, :]  # (T, hd/2)
     ang = torch.cat([ang, ang], dim=-1)  # (T, hd)
-    return ang.cos().to(dtype), ang.sin().to(dtype)
+    device = positions.device if device is None else device
+    return ang.cos().to(device=device, dtype=dtype), ang.sin().to(device=device, dtype=dtype)
+
+
+class RopeTables:
+    """Cached RoPE tables per (positions, head dim, device, dtype): the positions a model uses are few and fixed
+    (0..n-1, a chunk's 0..m-1, a neighbour's 0..r-1), so each table is built once per device instead of per call."""
+
+    def __init__(self, theta):
+        self.theta = theta
+        self._cache = {}
+
+    def __call__(self, start, length, head_dim, device, dtype):
+        """cos, sin (length, hd) of positions start..start+length-1."""
+        key = (start, length, head_dim, str(device), dtype)
+        t = self._cache.get(key)
+        if t is None:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            t = rope_cos_sin(torch.arange(start, start + length), head_dim, self.theta, dtype, device)
+            self._cache[key] = t
+        return t
 
 
 def apply_rope(x, cos, sin):
-    """x (B, nh, T, hd); cos/sin (T, hd). x' = x*cos + rotate_half(x)*sin, rotate_half(x) = [-x2, x1]."""
+    """x (B, nh, T, hd); cos/sin (T, hd) on x's device. x' = x*cos + rotate_half(x)*sin, rotate_half(x) = [-x2, x1]."""
     half = x.size(-1) // 2
     rot = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
     return x * cos + rot * sin
@@ -288,6 +310,9 @@ class Bert(nn.Module):
 # RETRO decoder
 
 
+CCA_POSITIONS = ("none", "rope")
+
+
 @dataclass
 class RetroConfig:
     vocab_size: int = 512
@@ -304,6 +329,11 @@ class RetroConfig:
     encoder_n_heads: int = 4
     encoder_d_ff: int = 128
     rope_theta: float = 10000.0
+    # Relative positions inside the cross-attentions. "rope": CCA queries of the shifted chunk at positions
+    # m-1..2m-2, each neighbour's keys at 0..r-1 (so query i and neighbour token i' are i - i' + m - 1 apart, the
+    # RETRO paper's d(i, i')); the neighbour encoder's cross-attention: neighbour token t at t, chunk state j at j.
+    # "none": no positions in either (format 1 files written before 2026-12-04, which lack the key).
+    cca_positions: str = "rope"
     layer_norm_eps: float = 1e-5
     tie_embeddings: bool = True
     bos_token_id: int = 0
@@ -322,16 +352,29 @@ class RetroConfig:
             raise ValueError(f"cca_layers must be ascending, unique, within [0, {self.n_layers}): {cca}")
         if self.model_type != "retro":
             raise ValueError(f"model_type must be 'retro', got {self.model_type!r}")
+        if self.cca_positions not in CCA_POSITIONS:
+            raise ValueError(f"cca_positions must be one of {CCA_POSITIONS}, got {self.cca_positions!r}")
+
+    @property
+    def cca_rope(self):
+        return self.cca_positions == "rope"
 
     def to_dict(self):
         return asdict(self)
+
+
+def retro_config_from_dict(d):
+    """A RetroConfig from a config.json object; a file without cca_positions predates them: "none"."""
+    d = dict(d)
+    d.setdefault("cca_positions", "none")
+    return _from_dict(RetroConfig, d)
 
 
 def load_config(folder):
     """config.json of a model folder -> BertConfig or RetroConfig (by model_type)."""
     d = _load_config_dict(folder)
     if d.get("model_type") == "retro":
-        return _from_dict(RetroConfig, d)
+        return retro_config_from_dict(d)
     if d.get("model_type") == "bert":
         return _from_dict(BertConfig, d)
     raise ValueError(f"{folder}: unknown model_type {d.get('model_type')!r}")
@@ -388,51 +431,64 @@ class DecoderLayer(nn.Module):
         mask = torch.ones(T, Tk, dtype=torch.bool, device=x.device).tril(diagonal=Tk - T)
         return a.o_proj(merge_heads(attend(q, k, v, mask)))
 
-    def cca_kv(self, E, E_mask):
+    def cca_kv(self, E, E_mask, rope_k=None):
         """Keys/values of chunked cross-attention from encoded neighbours.
-        E (B, U, k, r, D), E_mask (B, U, k, r) -> k, v (B, U, nh, k*r, hd), mask (B, U, 1, 1, k*r)."""
+        E (B, U, k, r, D), E_mask (B, U, k, r), rope_k: None or cos/sin (r, hd) of positions 0..r-1 (every neighbour
+        has the same positions) -> k, v (B, U, nh, k*r, hd), mask (B, U, 1, 1, k*r)."""
         B, U, K, R, D = E.shape
         E = E.reshape(B * U, K * R, D)
         k = split_heads(self.cca.k_proj(E), self.n_heads)  # (B*U, nh, k*r, hd)
         v = split_heads(self.cca.v_proj(E), self.n_heads)
+        if rope_k is not None:
+            cos, sin = rope_k
+            k = apply_rope(k, cos.repeat(K, 1), sin.repeat(K, 1))
         nh, hd = k.shape[1], k.shape[3]
         k = k.reshape(B, U, nh, K * R, hd)
         v = v.reshape(B, U, nh, K * R, hd)
         return k, v, E_mask.reshape(B, U, 1, 1, K * R)
 
-    def cca_attend(self, x, k, v, mask):
+    def cca_attend(self, x, k, v, mask, rope_q=None):
         """x (B, U, T, D) queries grouped by the chunk they attend to; k/v (B, U, nh, k*r, hd);
-        mask (B, U, 1, 1, k*r) -> (B, U, T, D). Chunks without neighbours give exactly 0."""
+        mask (B, U, 1, 1, k*r); rope_q: None or cos/sin (T, hd) of the queries' positions in the shifted chunk
+        (m-1 + i for its i-th position) -> (B, U, T, D). Chunks without neighbours give exactly 0."""
         B, U, T, D = x.shape
         q = split_heads(self.cca.q_proj(x.reshape(B * U, T, D)), self.n_heads)  # (B*U, nh, T, hd)
+        if rope_q is not None:
+            q = apply_rope(q, *rope_q)
         nh, hd = q.shape[1], q.shape[3]
         kr = k.size(3)
         o = attend(q, k.reshape(B * U, nh, kr, hd), v.reshape(B * U, nh, kr, hd),
                    mask.reshape(B * U, 1, 1, kr))
         return self.cca.o_proj(merge_heads(o)).view(B, U, T, D)
 
-    def chunked_cross_attn(self, x, m, E, E_mask):
-        """Full-sequence CCA. x (B, n, D) normed; E (B, U, k, r, D), E_mask (B, U, k, r).
-        Position p attends to chunk u(p) = floor((p+1)/m) - 1; positions p < m-1 get 0."""
+    def chunked_cross_attn(self, x, m, E, E_mask, rope=None):
+        """Full-sequence CCA. x (B, n, D) normed; E (B, U, k, r, D), E_mask (B, U, k, r); rope: None or a
+        RopeTables for cca_positions = "rope". Position p attends to chunk u(p) = floor((p+1)/m) - 1; positions
+        p < m-1 get 0."""
         B, n, D = x.shape
         U = E.size(1)
         out = torch.zeros_like(x)
         if U == 0:
             return out
-        k, v, mask = self.cca_kv(E, E_mask)
+        hd = D // self.n_heads
+        rope_k = rope_q = None
+        if rope is not None:
+            rope_k = rope(0, E.size(3), hd, x.device, x.dtype)
+            rope_q = rope(m - 1, m, hd, x.device, x.dtype)
+        k, v, mask = self.cca_kv(E, E_mask, rope_k)
         # positions m-1 .. n-1 (all have 0 <= u(p) < U), padded to U*m and grouped by chunk
         xs = x[:, m - 1:]
         L = xs.size(1)  # n - m + 1 <= U*m
         xs = F.pad(xs, (0, 0, 0, U * m - L)).view(B, U, m, D)
-        o = self.cca_attend(xs, k, v, mask).reshape(B, U * m, D)[:, :L]
+        o = self.cca_attend(xs, k, v, mask, rope_q).reshape(B, U * m, D)[:, :L]
         out[:, m - 1:] = o
         return out
 
-    def forward(self, h, cos, sin, m, E=None, E_mask=None):
-        """Full sequence: h (B, n, D) -> (B, n, D)."""
+    def forward(self, h, cos, sin, m, E=None, E_mask=None, rope=None):
+        """Full sequence: h (B, n, D) -> (B, n, D). rope: the model's RopeTables when CCA has positions."""
         h = h + self.self_attn(self.attn_norm(h), cos, sin)
         if self.has_cca and E is not None:
-            h = h + self.chunked_cross_attn(self.cca_norm(h), m, E, E_mask)
+            h = h + self.chunked_cross_attn(self.cca_norm(h), m, E, E_mask, rope)
         return h + self.mlp(self.mlp_norm(h))
 
 
@@ -447,8 +503,10 @@ class EncoderLayer(nn.Module):
         self.mlp_norm = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
         self.mlp = MLP(c.d_model, c.encoder_d_ff)
 
-    def forward(self, e, mask, cos, sin, H):
-        """e (N, r, D) neighbour tokens, mask (N, r) bool (False = padding), H (N, m, D) chunk states."""
+    def forward(self, e, mask, cos, sin, H, rope_h=None):
+        """e (N, r, D) neighbour tokens, mask (N, r) bool (False = padding), H (N, m, D) chunk states; cos/sin
+        (r, hd) of the neighbour positions 0..r-1; rope_h: None (cca_positions "none") or cos/sin (m, hd) of the
+        chunk positions 0..m-1, for the cross-attention."""
         a, nh = self.attn, self.n_heads
         x = self.attn_norm(e)
         q, k, v = (split_heads(p(x), nh) for p in (a.q_proj, a.k_proj, a.v_proj))
@@ -457,6 +515,8 @@ class EncoderLayer(nn.Module):
         c = self.cross
         q = split_heads(c.q_proj(self.cross_norm(e)), nh)
         k, v = split_heads(c.k_proj(H), nh), split_heads(c.v_proj(H), nh)  # H as is, no norm, no mask
+        if rope_h is not None:
+            q, k = apply_rope(q, cos, sin), apply_rope(k, *rope_h)
         e = e + c.o_proj(merge_heads(attend(q, k, v)))
         return e + self.mlp(self.mlp_norm(e))
 
@@ -467,20 +527,22 @@ class NeighbourEncoder(nn.Module):
         self.config = c
         self.layers = nn.ModuleList([EncoderLayer(c) for _ in range(c.encoder_layers)])
         self.norm_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
+        self.rope = RopeTables(c.rope_theta)
 
     def forward(self, tok_embeddings, neighbours, H):
         """neighbours (B, U, k, r) int, -1 = padding; H (B, U, m, D) decoder states of each chunk.
         -> E (B, U, k, r, D) with padding rows set to 0, mask (B, U, k, r) bool."""
         B, U, K, R = neighbours.shape
-        D = H.size(-1)
+        D, m_ = H.size(-1), H.size(2)
         mask = neighbours >= 0
         e = tok_embeddings(neighbours.clamp(min=0).reshape(B * U * K, R))  # (N, r, D)
-        Hn = H[:, :, None].expand(B, U, K, H.size(2), D).reshape(B * U * K, H.size(2), D)
-        cos, sin = rope_cos_sin(torch.arange(R), D // self.config.encoder_n_heads,
-                                self.config.rope_theta, e.dtype)
+        Hn = H[:, :, None].expand(B, U, K, m_, D).reshape(B * U * K, m_, D)
+        hd = D // self.config.encoder_n_heads
+        cos, sin = self.rope(0, R, hd, e.device, e.dtype)
+        rope_h = self.rope(0, m_, hd, e.device, e.dtype) if self.config.cca_rope else None
         m = mask.reshape(B * U * K, R)
         for layer in self.layers:
-            e = layer(e, m, cos, sin, Hn)
+            e = layer(e, m, cos, sin, Hn, rope_h)
         e = self.norm_f(e) * m[..., None].to(e.dtype)  # padding rows are defined as 0
         return e.view(B, U, K, R, D), mask
 
@@ -497,6 +559,7 @@ class Retro(nn.Module):
         self.encoder = NeighbourEncoder(c)
         if not c.tie_embeddings:
             self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        self.rope = RopeTables(c.rope_theta)
 
     @property
     def first_cca(self):
@@ -506,8 +569,14 @@ class Retro(nn.Module):
         w = self.tok_embeddings.weight if self.config.tie_embeddings else self.lm_head.weight
         return self.norm_f(h) @ w.t()  # (B, T, V)
 
-    def _rope(self, positions, dtype):
-        return rope_cos_sin(positions, self.config.d_model // self.config.n_heads, self.config.rope_theta, dtype)
+    def _rope(self, start, length, like):
+        """cos, sin (length, hd) of decoder positions start.. on the device and dtype of `like`."""
+        return self.rope(start, length, self.config.d_model // self.config.n_heads, like.device, like.dtype)
+
+    @property
+    def cca_rope(self):
+        """The RopeTables CCA uses, or None when cca_positions is "none"."""
+        return self.rope if self.config.cca_rope else None
 
     def _check_neighbours(self, neighbours, B, U):
         if neighbours.dim() != 4 or neighbours.shape[:2] != (B, U):
@@ -530,13 +599,13 @@ class Retro(nn.Module):
         if neighbours is not None:
             self._check_neighbours(neighbours, B, U)
         h = self.tok_embeddings(tokens.long())  # (B, n, D)
-        cos, sin = self._rope(torch.arange(n), h.dtype)
+        cos, sin = self._rope(0, n, h)
         E = E_mask = None
         for i, layer in enumerate(self.layers):
             if i == self.first_cca and neighbours is not None:
                 H = h[:, :U * m].reshape(B, U, m, c.d_model)  # input of layer min(cca_layers)
                 E, E_mask = self.encode_neighbours(H, neighbours)
-            h = layer(h, cos, sin, m, E, E_mask)
+            h = layer(h, cos, sin, m, E, E_mask, self.cca_rope)
         logits = self._logits(h)
         return (logits, E, E_mask) if return_encoded else logits
 
@@ -556,10 +625,12 @@ class Retro(nn.Module):
         completes = (p + 1) % m == 0
         if neighbours is not None and not completes:
             raise ValueError(f"neighbours given at position {p}, which completes no chunk")
-        token = torch.as_tensor(token).long().view(-1)
+        dev = self.tok_embeddings.weight.device
+        token = torch.as_tensor(token).long().view(-1).to(dev)
         B = token.size(0)
         h = self.tok_embeddings(token)[:, None, :]  # (B, 1, D)
-        cos, sin = self._rope(torch.tensor([p]), h.dtype)
+        cos, sin = self._rope(p, 1, h)
+        hd = c.d_model // c.n_heads
         for i, layer in enumerate(self.layers):
             if i == self.first_cca:
                 cache["h_chunk"].append(h)
@@ -568,14 +639,17 @@ class Retro(nn.Module):
                     cache["h_chunk"] = []
                     cache["cca"] = None
                     if neighbours is not None:
-                        nb = torch.as_tensor(neighbours)[:, None]  # (B, 1, k, r)
+                        nb = torch.as_tensor(neighbours).to(dev)[:, None]  # (B, 1, k, r)
                         self._check_neighbours(nb, B, 1)
                         E, E_mask = self.encode_neighbours(H, nb)
-                        cache["cca"] = {j: self.layers[j].cca_kv(E, E_mask) for j in c.cca_layers}
+                        rope_k = self.rope(0, E.size(3), hd, h.device, h.dtype) if c.cca_rope else None
+                        cache["cca"] = {j: self.layers[j].cca_kv(E, E_mask, rope_k) for j in c.cca_layers}
             h = h + layer.self_attn(layer.attn_norm(h), cos, sin, cache["kv"][i])
             if layer.has_cca and cache["cca"] is not None:
                 k, v, mask = cache["cca"][i]
-                h = h + layer.cca_attend(layer.cca_norm(h)[:, None], k, v, mask)[:, 0]
+                # this position is the ((p+1) mod m)-th of its shifted chunk, at CCA position m-1 + that
+                rope_q = self.rope((p + 1) % m + m - 1, 1, hd, h.device, h.dtype) if c.cca_rope else None
+                h = h + layer.cca_attend(layer.cca_norm(h)[:, None], k, v, mask, rope_q)[:, 0]
             h = h + layer.mlp(layer.mlp_norm(h))
         cache["pos"] = p + 1
         return self._logits(h)[:, 0]  # (B, V)
@@ -636,7 +710,7 @@ class Retro(nn.Module):
 
     @classmethod
     def from_folder(cls, folder):
-        model = cls(_from_dict(RetroConfig, _load_config_dict(folder)))
+        model = cls(retro_config_from_dict(_load_config_dict(folder)))
         tensors = load_file(os.path.join(folder, "model.safetensors"))
         model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()}, strict=True)
         return model

@@ -35,8 +35,10 @@ public sealed class RetroBatch : IDisposable
         Logits = F32(capacity, c.VocabSize);
         Ids = Alloc(DType.I32, 1, rows);
         Positions = Alloc(DType.I32, 1, rows);
+        CcaPositions = Alloc(DType.I32, 1, rows);
         HostIds = new int[rows];
         HostRowPositions = new int[rows];
+        HostCcaPositions = new int[rows];
         HostPositions = new int[capacity];
         HostLengths = new int[capacity];
         HostPadded = new int[capacity];
@@ -65,8 +67,10 @@ public sealed class RetroBatch : IDisposable
     internal Tensor Logits { get; }     // (B, V)
     internal Tensor Ids { get; }        // I32 (1, B)
     internal Tensor Positions { get; }  // I32 (1, B)
+    internal Tensor CcaPositions { get; } // I32 (1, B) CCA query positions m−1 + ((p+1) mod m) (cca_positions = rope)
     internal int[] HostIds { get; }
     internal int[] HostRowPositions { get; }
+    internal int[] HostCcaPositions { get; }
     internal int[] HostPositions { get; }
     internal int[] HostLengths { get; }
     internal AttentionItem[] AttentionItems { get; } // one per session: its attention over its own cache

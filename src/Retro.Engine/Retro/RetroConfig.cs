@@ -50,6 +50,18 @@ public sealed record RetroConfig
     /// <summary>RoPE base theta.</summary>
     public float RopeTheta { get; init; } = 10000f;
 
+    /// <summary>
+    /// Relative positions inside the cross-attentions (<c>cca_positions</c>). <see cref="CcaPositions.Rope"/>: CCA
+    /// queries of the shifted chunk at RoPE positions m−1..2m−2, every neighbour's keys at 0..r−1 (query i and
+    /// neighbour token i′ are i − i′ + m − 1 apart, the RETRO paper's d(i, i′)); the neighbour encoder's
+    /// cross-attention puts neighbour token t at t and chunk state j at j. <see cref="CcaPositions.None"/>: no
+    /// positions (files written before the key existed).
+    /// </summary>
+    public CcaPositions CcaPositions { get; init; } = CcaPositions.Rope;
+
+    /// <summary>True when the cross-attentions carry RoPE positions.</summary>
+    public bool CcaRope => CcaPositions == CcaPositions.Rope;
+
     /// <summary>LayerNorm epsilon.</summary>
     public float LayerNormEps { get; init; } = 1e-5f;
 
@@ -177,6 +189,7 @@ public sealed record RetroConfig
             EncoderNHeads = cca.Count == 0 ? Int(root, "encoder_n_heads", 1) : Int(root, "encoder_n_heads"),
             EncoderDFf = cca.Count == 0 ? Int(root, "encoder_d_ff", 1) : Int(root, "encoder_d_ff"),
             RopeTheta = Float(root, "rope_theta", 10000f),
+            CcaPositions = ParseCcaPositions(root),
             LayerNormEps = Float(root, "layer_norm_eps", 1e-5f),
             TieEmbeddings = Bool(root, "tie_embeddings", true),
             BosTokenId = Int(root, "bos_token_id", -1),
@@ -184,6 +197,17 @@ public sealed record RetroConfig
             PadTokenId = Int(root, "pad_token_id", -1),
             FormatVersion = Int(root, "format_version", 1),
         }.Validate();
+    }
+
+    static CcaPositions ParseCcaPositions(JsonElement root)
+    {
+        if (!root.TryGetProperty("cca_positions", out var e) || e.ValueKind == JsonValueKind.Null) return CcaPositions.None;
+        return e.ValueKind == JsonValueKind.String ? e.GetString() switch
+        {
+            "none" => CcaPositions.None,
+            "rope" => CcaPositions.Rope,
+            _ => throw new InvalidDataException($"config.json: 'cca_positions' is '{e.GetString()}', expected 'none' or 'rope'"),
+        } : throw new InvalidDataException("config.json: 'cca_positions' must be a string ('none' or 'rope')");
     }
 
     static int Int(JsonElement root, string name, int? fallback = null)

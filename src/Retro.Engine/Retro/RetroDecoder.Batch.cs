@@ -111,11 +111,16 @@ public sealed partial class RetroDecoder
         var counts = batch.HostNeighbourCounts;
         var lengths = batch.HostLengths;
         var hostPositions = batch.HostRowPositions;
+        var hostCcaPositions = batch.HostCcaPositions;
         for (int b = 0, r = 0; b < n; b++)
         {
             int p = sessions[b].State.Length;
             positions[b] = p;
-            for (int i = 0; i < lengths[b]; i++) hostPositions[r++] = p + i;
+            for (int i = 0; i < lengths[b]; i++, r++)
+            {
+                hostPositions[r] = p + i;
+                hostCcaPositions[r] = CcaQueryPosition(p + i); // rows before m−1 have no CCA: any position serves
+            }
         }
         for (int b = 0; b < n; b++)
         {
@@ -128,6 +133,8 @@ public sealed partial class RetroDecoder
         var pos = batch.Positions.SliceColumns(0, rows);
         be.Upload<int>(batch.HostIds.AsSpan(0, rows), ids);
         be.Upload<int>(hostPositions.AsSpan(0, rows), pos);
+        var ccaPos = batch.CcaPositions.SliceColumns(0, rows);
+        if (Config.CcaRope) be.Upload<int>(hostCcaPositions.AsSpan(0, rows), ccaPos);
         var x = batch.X.Slice(0, rows);
         var xb = batch.Xb.Slice(0, rows);
         var q = batch.Q.Slice(0, rows);
@@ -169,6 +176,7 @@ public sealed partial class RetroDecoder
                 int ci = Config.CcaIndex(i);
                 be.LayerNorm(x, cca.NormWeight, cca.NormBias, Config.LayerNormEps, xb);
                 be.MatMul(xb, cca.Wq, default, q);
+                if (Config.CcaRope) be.Rope(q, ccaPos, Config.NHeads, Config.HeadDim, Config.RopeTheta);
                 var ccaItems = batch.AttentionItems;
                 for (int b = 0, r = 0; b < n; r += lengths[b], b++)
                 {

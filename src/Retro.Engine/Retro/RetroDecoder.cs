@@ -173,6 +173,12 @@ public sealed partial class RetroDecoder : IDisposable
         var positions = s.Positions.SliceColumns(0, n);
         b.Upload<int>(tokens, ids);
         b.Upload<int>(pos, positions);
+        var ccaPositions = s.CcaPositions.SliceColumns(0, n);
+        if (Config.CcaRope && u >= 0)
+        {
+            for (int i = 0; i < n; i++) pos[i] = CcaQueryPosition(p0 + i);
+            b.Upload<int>(pos, ccaPositions);
+        }
 
         var x = s.X.Slice(0, n);     // (n, D) residual stream
         var xb = s.Xb.Slice(0, n);   // (n, D)
@@ -203,6 +209,7 @@ public sealed partial class RetroDecoder : IDisposable
                 b.LayerNorm(x, cca.NormWeight, cca.NormBias, Config.LayerNormEps, xb);
                 var cq = s.Q.Slice(0, n);
                 b.MatMul(xb, cca.Wq, default, cq);
+                if (Config.CcaRope) b.Rope(cq, ccaPositions, Config.NHeads, Config.HeadDim, Config.RopeTheta);
                 b.Attention(cq, s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att,
                     new AttentionShape(1, n, keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale));
                 b.MatMul(att, cca.Wo, default, x, MatMulEpilogue.Accumulate);
@@ -225,6 +232,13 @@ public sealed partial class RetroDecoder : IDisposable
         b.Download<float>(logits, s.HostLogits.AsSpan(0, rows * Config.VocabSize));
         s.Length = p0 + n;
     }
+
+    /// <summary>
+    /// The RoPE position of decoder position <paramref name="p"/> (≥ m−1) as a CCA query: it is the ((p+1) mod m)-th
+    /// position of its shifted chunk (the last token of chunk u and the first m−1 of chunk u+1), at m−1 + that, so
+    /// that it lines up with the neighbour's continuation (keys at 0..r−1).
+    /// </summary>
+    internal int CcaQueryPosition(int p) => (p + 1) % Config.ChunkSize + Config.ChunkSize - 1;
 
     bool OnlyFirstMayComplete(int p0, int n)
     {
@@ -263,11 +277,6 @@ public sealed partial class RetroDecoder : IDisposable
         if (n > 1) Backend.Copy(x.Slice(1, n - 1), s.ChunkInputs.Slice(0, n - 1));
     }
 
-    /// <summary>
-    /// The neighbour encoder for chunk u: E_u[j] = norm_f(encoder layers(tok_embeddings[neighbour j], H_u)), then
-    /// cca.k_proj(E_u), cca.v_proj(E_u) per CCA layer into the cache. Negative ids are padding (masked as keys);
-    /// neighbours longer than r are truncated; a neighbour with no token is skipped.
-    /// </summary>
     /// <summary>
     /// Checks chunk u's neighbours and writes their ids, key mask and positions into the state's host scratch, each
     /// neighbour up to its last token, one after another (<c>HostNeighbourStarts</c>); returns k', the number of
@@ -365,6 +374,12 @@ public sealed partial class RetroDecoder : IDisposable
             b.MatMul(eb, w.CrossWq, default, q);
             b.MatMul(h, w.CrossWk, default, s.ChunkKeys);
             b.MatMul(h, w.CrossWv, default, s.ChunkValues);
+            if (Config.CcaRope)
+            {
+                // neighbour token t at position t, chunk state j at j
+                b.Rope(q, positions, heads, hd, Config.RopeTheta);
+                b.Rope(s.ChunkKeys, s.ChunkPositions, heads, hd, Config.RopeTheta);
+            }
             b.Attention(q, s.ChunkKeys, s.ChunkValues, default, att, new AttentionShape(1, rows, m, m, heads, hd, _encoderScale));
             b.MatMul(att, w.CrossWo, default, e, MatMulEpilogue.Accumulate);
 
@@ -380,7 +395,9 @@ public sealed partial class RetroDecoder : IDisposable
         for (int c = 0; c < Config.CcaLayers.Count; c++)
         {
             var cca = Weights.Layers[Config.CcaLayers[c]].Cca!;
-            b.MatMul(encoded, cca.Wk, default, s.CcaKeys[c].Slice(0, rows));
+            var keys = s.CcaKeys[c].Slice(0, rows);
+            b.MatMul(encoded, cca.Wk, default, keys);
+            if (Config.CcaRope) b.Rope(keys, positions, Config.NHeads, Config.HeadDim, Config.RopeTheta); // each neighbour's 0..
             b.MatMul(encoded, cca.Wv, default, s.CcaValues[c].Slice(0, rows));
         }
         s.CachedNeighbours = k;

@@ -39,6 +39,7 @@ public sealed class RetroRunState : IDisposable
         Logits = F32(logitRows, config.VocabSize);
         Ids = I32(1, s);
         Positions = I32(1, s);
+        CcaPositions = I32(1, s);
         Qkv = new Tensor[config.NLayers];
         KeyCache = new Tensor[config.NLayers];
         ValueCache = new Tensor[config.NLayers];
@@ -69,6 +70,10 @@ public sealed class RetroRunState : IDisposable
             ChunkValues = F32(s, d);
             EncIds = I32(1, kr);
             EncPositions = I32(1, kr);
+            ChunkPositions = I32(1, s);
+            var chunkPositions = new int[s];
+            for (int i = 0; i < s; i++) chunkPositions[i] = i;
+            backend.Upload<int>(chunkPositions, ChunkPositions);
             EncMask = I32(1, kr);
             for (int c = 0; c < nCca; c++)
             {
@@ -124,6 +129,7 @@ public sealed class RetroRunState : IDisposable
     internal Tensor Logits { get; }     // (1 or S, V)
     internal Tensor Ids { get; }        // I32 (1, S) token ids
     internal Tensor Positions { get; }  // I32 (1, S) absolute positions
+    internal Tensor CcaPositions { get; } // I32 (1, S) CCA query positions m−1 + ((p+1) mod m) (cca_positions = rope)
     internal Tensor[] Qkv { get; }        // per layer (T, 3D): q | k | v per position (q kept only for the current segment)
     internal Tensor[] KeyCache { get; }   // per layer (T, D) view of Qkv
     internal Tensor[] ValueCache { get; } // per layer (T, D) view of Qkv
@@ -142,6 +148,7 @@ public sealed class RetroRunState : IDisposable
     internal Tensor ChunkValues { get; }   // (m, D) cross.v_proj(H_u)
     internal Tensor EncIds { get; }        // I32 (1, k·r)
     internal Tensor EncPositions { get; }  // I32 (1, k·r): each neighbour's positions 0.. over its rows
+    internal Tensor ChunkPositions { get; } // I32 (1, m): 0..m−1, the chunk states' positions in the encoder's cross-attention
     internal Tensor EncMask { get; }       // I32 (1, k·r): 1 = token, 0 = padding
     internal Tensor[] CcaKeys { get; }     // per CCA layer (k·r, D)
     internal Tensor[] CcaValues { get; }   // per CCA layer (k·r, D)

@@ -205,7 +205,7 @@ public sealed class RetroDecoderTests : IDisposable
         (backend.Ops - ops).ShouldBeGreaterThan(plainStep + 10);
         ops = backend.Ops;
         session.Step(4);
-        (backend.Ops - ops).ShouldBe(plainStep + 2 * 4); // + CCA at 2 layers: norm, q, attention, o
+        (backend.Ops - ops).ShouldBe(plainStep + 2 * 5); // + CCA at 2 layers: norm, q, RoPE on q, attention, o
     }
 
     [Fact]
