@@ -25,6 +25,23 @@ public sealed record Chunk(
     int[] ContinuationTokens,
     IReadOnlyDictionary<string, string> Metadata)
 {
+    /// <summary>
+    /// Title of the source document (a dictionary entry's headword, a page title, the first heading); empty when it has
+    /// none. Every chunk of a document carries it: it is indexed (BM25's title field, <see cref="Bm25Options.TitleWeight"/>)
+    /// and embedded with the chunk (<see cref="RetrievalText()"/>), so a chunk from the middle of an entry still matches it.
+    /// </summary>
+    public string Title { get; init; } = "";
+
+    /// <summary>What the bi-encoder embeds for this chunk: <paramref name="title"/> and <paramref name="text"/> on two lines, or the text alone.</summary>
+    public static string RetrievalText(string title, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return string.IsNullOrEmpty(title) ? text : string.Concat(title, "\n", text);
+    }
+
+    /// <summary>This chunk's <see cref="RetrievalText(string, string)"/>.</summary>
+    public string RetrievalText() => RetrievalText(Title, Text);
+
     /// <summary>The neighbour's tokens as RETRO's encoder reads them: the chunk followed by its continuation.</summary>
     public int[] NeighbourTokens()
     {

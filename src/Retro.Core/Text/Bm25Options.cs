@@ -16,6 +16,14 @@ public sealed record Bm25Options
     [Range(0.0, 1.0)]
     public float B { get; init; } = 0.75f;
 
+    /// <summary>
+    /// Weight of the title field (BM25F): a title term counts as this many occurrences in the chunk, and the title adds
+    /// this many times its length to the chunk's length; 0 leaves titles out of BM25. Part of the analysis: changing it
+    /// needs a re-index.
+    /// </summary>
+    [Range(0, 16)]
+    public int TitleWeight { get; init; } = 3;
+
     /// <summary>Drop English stop words (Lucene's 33-word list).</summary>
     public bool StopWords { get; init; }
 
@@ -33,7 +41,7 @@ public sealed record Bm25Options
     public bool SameAnalysis(Bm25Options other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return StopWords == other.StopWords && Stemming == other.Stemming;
+        return StopWords == other.StopWords && Stemming == other.Stemming && TitleWeight == other.TitleWeight;
     }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> when a parameter is out of range.</summary>
@@ -41,6 +49,7 @@ public sealed record Bm25Options
     {
         if (!(K1 >= 0 && K1 <= 10)) throw new ArgumentOutOfRangeException(nameof(K1), K1, "BM25 k1 must be in [0, 10]");
         if (!(B >= 0 && B <= 1)) throw new ArgumentOutOfRangeException(nameof(B), B, "BM25 b must be in [0, 1]");
+        if (TitleWeight is < 0 or > 16) throw new ArgumentOutOfRangeException(nameof(TitleWeight), TitleWeight, "BM25 title weight must be in [0, 16]");
         if (!(AverageLength >= 1)) throw new ArgumentOutOfRangeException(nameof(AverageLength), AverageLength, "BM25 average length must be ≥ 1");
     }
 }

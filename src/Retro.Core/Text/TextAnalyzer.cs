@@ -85,10 +85,25 @@ public sealed class TextAnalyzer
     /// The distinct terms of <paramref name="text"/> with their counts, sorted by term id, and the text's length in terms
     /// (the BM25 document length).
     /// </summary>
-    public TermCount[] Count(ReadOnlySpan<char> text, out int length)
+    public TermCount[] Count(ReadOnlySpan<char> text, out int length) => Count(default, text, out length);
+
+    /// <summary>
+    /// BM25F over two fields: the distinct terms of <paramref name="title"/> (each occurrence counted
+    /// <see cref="Bm25Options.TitleWeight"/> times) and of <paramref name="text"/>, with their weighted counts, sorted by
+    /// term id, and the weighted length (title terms × weight + text terms).
+    /// </summary>
+    public TermCount[] Count(ReadOnlySpan<char> title, ReadOnlySpan<char> text, out int length)
     {
         var ids = new List<uint>(64);
-        length = Analyze(text, ids);
+        int weight = Options.TitleWeight;
+        if (weight > 0 && !title.IsEmpty)
+        {
+            int titleTerms = Analyze(title, ids);
+            for (int r = 1; r < weight; r++)
+                for (int i = 0; i < titleTerms; i++) ids.Add(ids[i]);
+        }
+        Analyze(text, ids);
+        length = ids.Count;
         if (length == 0) return [];
         var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids);
         span.Sort();
