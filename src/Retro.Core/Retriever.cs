@@ -101,7 +101,7 @@ public sealed class Retriever : IRetriever
             if (rerank && neighbours.Count > 0)
             {
                 var texts = new string[neighbours.Count];
-                for (int i = 0; i < texts.Length; i++) texts[i] = neighbours[i].Chunk.Text;
+                for (int i = 0; i < texts.Length; i++) texts[i] = neighbours[i].Chunk.RetrievalText(); // title + text, as embedded
                 var scores = new float[texts.Length];
                 _reranker!.Score(query, texts, scores);
                 for (int i = 0; i < texts.Length; i++) neighbours[i] = neighbours[i] with { RerankScore = scores[i] };

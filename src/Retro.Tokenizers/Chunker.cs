@@ -31,11 +31,14 @@ public sealed class Chunker
         _continuationTokens = options.ContinuationTokens;
     }
 
-    /// <summary>Tokenizes <paramref name="text"/> and chunks it; an empty text gives no chunks.</summary>
-    public IReadOnlyList<Chunk> Split(string documentId, string url, string text, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>
+    /// Tokenizes <paramref name="text"/> and chunks it; an empty text gives no chunks. Every chunk carries
+    /// <paramref name="title"/> (null: none).
+    /// </summary>
+    public IReadOnlyList<Chunk> Split(string documentId, string url, string text, IReadOnlyDictionary<string, string>? metadata = null, string? title = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return Split(documentId, url, text, _tokenizer.EncodeWithOffsets(text), metadata);
+        return Split(documentId, url, text, _tokenizer.EncodeWithOffsets(text), metadata, title);
     }
 
     /// <summary>
@@ -44,7 +47,7 @@ public sealed class Chunker
     /// </summary>
     /// <exception cref="ArgumentException">An offset lies outside <paramref name="text"/>.</exception>
     public IReadOnlyList<Chunk> Split(string documentId, string url, string text, IReadOnlyList<(int Id, Range Offsets)> tokens,
-        IReadOnlyDictionary<string, string>? metadata = null)
+        IReadOnlyDictionary<string, string>? metadata = null, string? title = null)
     {
         ArgumentNullException.ThrowIfNull(documentId);
         ArgumentNullException.ThrowIfNull(text);
@@ -78,7 +81,7 @@ public sealed class Chunker
                 ChunkId.From(documentId, u), documentId, url, u,
                 text[boundary[start]..boundary[end]], ids[start..end],
                 text[boundary[end]..boundary[contEnd]], ids[end..contEnd],
-                meta);
+                meta) { Title = title ?? "" };
         }
         return chunks;
     }

@@ -165,7 +165,7 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
             var p = points[i] ?? throw new ArgumentException($"point {i} is null", nameof(points));
             var c = p.Chunk ?? throw new ArgumentException($"point {i} has no chunk", nameof(points));
             if (c.DocumentId is null || c.Url is null || c.Text is null || c.Tokens is null || c.ContinuationText is null
-                || c.ContinuationTokens is null || c.Metadata is null)
+                || c.ContinuationTokens is null || c.Metadata is null || c.Title is null)
             {
                 throw new ArgumentException($"point {i} ({c.Id}) has a null payload field", nameof(points));
             }
@@ -179,7 +179,7 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
                 if (!float.IsFinite(x)) throw new ArgumentException($"point {i} ({c.Id}) has a non-finite component", nameof(points));
             }
             if (spec.Metric == DistanceMetric.Cosine) VectorMath.Normalize(vector);
-            var terms = analyzer.Count(c.Text, out int length);
+            var terms = analyzer.Count(c.Title, c.Text, out int length); // BM25F: the title is a weighted field
             prepared[i] = new PointWrite(c, vector, 0, PayloadDatabase.ContentHash(c, vector), terms, length);
         }
         return prepared;

@@ -35,11 +35,14 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import chunk_docs, configure, hardware, load_model, load_tokens, pick_device, write_json  # noqa: E402
+from model import from_folder  # noqa: E402
 from pairs import embed  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
 
 DEFAULTS = dict(out_dir="runs/tiny", device="auto", chunk_size=64, neighbour_len=128, nb_k=2, nb_batch=256,
-                nb_block=4096, nb_splits="train,validation")
+                nb_block=4096, nb_splits="train,validation", nb_encoder_folder="")
+# nb_encoder_folder: an exported bi-encoder folder (config.json + model.safetensors, e.g. models/encoder) to
+# retrieve with instead of the run's own <out_dir>/encoder/ckpt.
 
 
 def chunk_sequences(tokens, m):
@@ -109,8 +112,12 @@ def compute(cfg):
     m, r, k = cfg["chunk_size"], cfg["neighbour_len"], cfg["nb_k"]
     out_dir = os.path.join(cfg["out_dir"], "neighbours")
     os.makedirs(out_dir, exist_ok=True)
-    enc_dir = os.path.join(cfg["out_dir"], "encoder")
-    encoder = load_model(os.path.join(enc_dir, "ckpt"))[0].to(device).eval()
+    if cfg["nb_encoder_folder"]:
+        enc_dir = cfg["nb_encoder_folder"]
+        encoder = from_folder(enc_dir).to(device).eval()
+    else:
+        enc_dir = os.path.join(cfg["out_dir"], "encoder")
+        encoder = load_model(os.path.join(enc_dir, "ckpt"))[0].to(device).eval()
     sep = encoder.config.pad_token_id  # the <|endoftext|> id (S of the S A S template)
     db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
     t0 = time.time()
@@ -129,7 +136,7 @@ def compute(cfg):
             idx, sc = search(q_emb, db_emb, k, block=cfg["nb_block"], device=device)
         meta = {"chunk_size": str(m), "neighbour_len": str(r), "k": str(k), "database": "train.safetensors",
                 "database_tokens": str(len(db["tokens"])), "tokenizer_sha256": db["meta"].get("tokenizer_sha256", ""),
-                "encoder": os.path.relpath(enc_dir, cfg["out_dir"]),
+                "encoder": os.path.relpath(os.path.abspath(enc_dir), os.path.abspath(cfg["out_dir"])),
                 "exclude": "own-documents" if split == "train" else "none"}
         save_file({"neighbours": torch.from_numpy(idx), "scores": torch.from_numpy(sc)},
                   os.path.join(out_dir, f"{split}.safetensors"), metadata=meta)

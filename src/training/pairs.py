@@ -160,6 +160,7 @@ def cross_batch(queries, candidates, sep_id, max_len, device, max_query=64):
 
 
 @torch.no_grad()
+@torch.no_grad()
 def embed(model, seqs, sep_id, max_len, device, batch=64, ctx=None):
     """Bi-encoder embeddings (N, H) float32 numpy, L2-normalised (model.embed). Sorted by length for speed."""
     was = model.training

@@ -50,22 +50,39 @@ public sealed class PipelineTests : IDisposable
         stats.Documents.ShouldBe(120);
         stats.Chunks.ShouldBe(store.Points.Count);
         var chunks = store.Points.Values.Select(p => p.Chunk).ToList();
-        foreach (var doc in chunks.GroupBy(c => c.DocumentId))
+        var texts = TestFiles.SampleLines(120).Select(l => JsonDocument.Parse(l).RootElement)
+            .ToDictionary(e => e.GetProperty("url").GetString()!, e => e.GetProperty("text").GetString()!);
+        long skipped = 0;
+        var byDocument = chunks.ToLookup(c => c.DocumentId);
+        foreach (var doc in texts)
         {
-            var ordered = doc.OrderBy(c => c.Ordinal).ToList();
-            ordered.Select(c => c.Ordinal).ShouldBe(Enumerable.Range(0, ordered.Count));
-            for (int i = 0; i < ordered.Count; i++)
+            // the whole token stream, as the store should hold it but for the chunks with too few words
+            var all = new Chunker(Decoder.Value, new ChunkingOptions()).Split(doc.Key, doc.Key, doc.Value);
+            var stored = byDocument[doc.Key].ToDictionary(c => c.Ordinal);
+            for (int i = 0; i < all.Count; i++)
             {
-                ordered[i].Id.ShouldBe(ChunkId.From(doc.Key, i));
-                if (i < ordered.Count - 1)
+                if (!stored.TryGetValue(i, out var c))
                 {
-                    ordered[i].Tokens.Length.ShouldBe(64);
-                    ordered[i].ContinuationTokens.ShouldBe(ordered[i + 1].Tokens.Take(64));
-                    ordered[i].ContinuationText.ShouldBe(ordered[i + 1].Text);
+                    skipped++;
+                    DocumentTitles.CountWords(all[i].Text, 3).ShouldBeLessThan(3, $"{doc.Key} #{i} was not indexed");
+                    continue;
                 }
-                else ordered[i].ContinuationTokens.ShouldBeEmpty();
+                c.Id.ShouldBe(ChunkId.From(doc.Key, i));
+                c.Tokens.ShouldBe(all[i].Tokens);
+                c.ContinuationTokens.ShouldBe(all[i].ContinuationTokens); // unchanged by skipped chunks after it
+                if (i < all.Count - 1)
+                {
+                    c.Tokens.Length.ShouldBe(64);
+                    c.ContinuationTokens.ShouldBe(all[i + 1].Tokens.Take(64));
+                    c.ContinuationText.ShouldBe(all[i + 1].Text);
+                }
+                else c.ContinuationTokens.ShouldBeEmpty();
+                string headword = doc.Value[..doc.Value.IndexOf('\n')];
+                c.Title.ShouldBe(headword.Any(char.IsLetterOrDigit) ? headword : ""); // "!" and "$" name no title
             }
         }
+        stats.SkippedChunks.ShouldBe(skipped);
+        skipped.ShouldBeGreaterThan(0); // FOLDOC entries end in date stamps such as "(1998-09-17)"
         chunks.ShouldAllBe(c => c.Url.StartsWith("foldoc:") && c.DocumentId == c.Url && c.Metadata["source"] == "foldoc");
         var checkpoint = (await store.ListAsync()).Single();
         checkpoint.ShouldBe(new IngestCheckpoint(Shard.For(shard).Key, 120, new FileInfo(shard).Length, true, 120, store.Points.Count, 0, 0));
@@ -76,7 +93,7 @@ public sealed class PipelineTests : IDisposable
     {
         var line = TestFiles.SampleLines(400).OrderByDescending(l => l.Length).First();
         string text = JsonDocument.Parse(line).RootElement.GetProperty("text").GetString()!;
-        var chunks = new DocumentChunker(Decoder.Value, new ChunkingOptions()).Chunk("d", null, text, new Dictionary<string, string>());
+        var chunks = new DocumentChunker(Decoder.Value, new ChunkingOptions { MinKeyWords = 0 }).Chunk("d", null, text, new Dictionary<string, string>());
         chunks.Count.ShouldBeGreaterThan(3);
         string.Concat(chunks.Select(c => c.Text)).ShouldBe(text);
         Decoder.Value.Encode(text).ShouldBe(chunks.SelectMany(c => c.Tokens));

@@ -56,6 +56,48 @@ public sealed class TextSearchTests : IDisposable
     }
 
     [Fact]
+    public async Task Titles_are_a_weighted_bm25_field_and_round_trip_with_the_chunk()
+    {
+        await using var store = await EmbeddedVectorStore.OpenAsync(_directory, Spec);
+        var titled = Point("compiler", "A program that translates source code.", ordinal: 3) is var p
+            ? p with { Chunk = p.Chunk with { Title = "compiler" } } : null!;
+        var mention = Point("yacc", "Yet another compiler compiler generator tool.");
+        await store.UpsertAsync([titled, mention, .. Corpus]);
+
+        // BM25F, title weight 3: "compiler" counts 3 times in the titled chunk, whose length is 3·1 + 6 = 9 terms.
+        // N = 5, df 2: idf = ln(1 + 3.5/2.5) = 0.875469; avgdl = (9 + 6 + 3 + 2 + 4) / 5 = 4.8.
+        // titled: 0.875469 · 3·2.2 / (3 + 1.2·(0.25 + 0.75·9/4.8)) = 0.875469 · 1.323308 = 1.158515
+        // yacc:   0.875469 · 2·2.2 / (2 + 1.2·(0.25 + 0.75·6/4.8)) = 0.875469 · 1.284672 = 1.124690
+        var hits = await SearchAsync(store, "compiler");
+        hits.Select(h => h.Id).ShouldBe([titled.Id, mention.Id]);
+        hits.Select(h => h.Score).ShouldBe([1.158515f, 1.124690f], 1e-5f);
+        (await SearchAsync(store, "translates")).Single().Id.ShouldBe(titled.Id);
+        (await store.GetChunksAsync([titled.Id, mention.Id])).Select(c => c!.Title).ShouldBe(["compiler", ""]);
+    }
+
+    [Fact]
+    public async Task A_store_written_before_titles_opens_and_keeps_its_chunks_untitled()
+    {
+        await using (var store = await EmbeddedVectorStore.OpenAsync(_directory, Spec)) await store.UpsertAsync(Corpus);
+        string db = Directory.GetFiles(_directory, "*.db", SearchOption.AllDirectories).Single(f => !f.Contains("indexer"));
+        using (var connection = new SqliteConnection($"Data Source={db};Pooling=False"))
+        {
+            connection.Open();
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = "ALTER TABLE points DROP COLUMN title";
+            cmd.ExecuteNonQuery();
+        }
+        await using (var store = await EmbeddedVectorStore.OpenAsync(_directory, Spec))
+        {
+            (await store.GetChunksAsync([Corpus[1].Id])).Single()!.Title.ShouldBe("");
+            (await SearchAsync(store, "apple cherry")).Select(h => h.Id).ShouldBe([Corpus[0].Id, Corpus[1].Id, Corpus[2].Id]);
+            var titled = Corpus[2] with { Chunk = Corpus[2].Chunk with { Title = "fruit" } };
+            await store.UpsertAsync([titled]);
+            (await SearchAsync(store, "fruit")).Single().Id.ShouldBe(titled.Id);
+        }
+    }
+
+    [Fact]
     public async Task A_repeated_query_term_counts_twice_and_k1_b_come_from_the_spec()
     {
         var spec = Spec with { Bm25 = new Bm25Options { K1 = 2f, B = 0f } };

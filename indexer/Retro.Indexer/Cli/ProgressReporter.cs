@@ -76,6 +76,7 @@ internal static class ProgressReporter
         Row("records read", s.Records.ToString("N0", CultureInfo.InvariantCulture));
         Row("documents ingested", s.Documents.ToString("N0", CultureInfo.InvariantCulture));
         Row("chunks stored", s.Chunks.ToString("N0", CultureInfo.InvariantCulture));
+        Row("chunks not indexed (too few words)", s.SkippedChunks.ToString("N0", CultureInfo.InvariantCulture));
         Row("duplicates skipped", s.Duplicates.ToString("N0", CultureInfo.InvariantCulture));
         foreach (var reason in RejectReasons.All)
         {

@@ -44,7 +44,7 @@ internal sealed class CheckpointCommitter(IIngestCheckpoints checkpoints, Indexe
             bool reject = item.Record.Reject is not null;
             if (document)
             {
-                rows.Add(new DocumentRow(item.DocumentId!, item.TextHash!, item.Shard.Shard.Key, item.Record.Records, item.Chunks));
+                rows.Add(new DocumentRow(item.DocumentId!, item.TextHash!, item.Shard.Shard.Key, item.Record.Records, item.Chunks) { Skipped = item.Skipped });
                 documents++;
                 chunks += item.Chunks;
             }

@@ -6,7 +6,8 @@ using Retro.Indexer.Telemetry;
 namespace Retro.Indexer.Pipeline;
 
 /// <summary>
-/// Groups chunks into batches of up to <see cref="IngestOptions.BatchSize"/>, embeds each batch's chunk texts with
+/// Groups chunks into batches of up to <see cref="IngestOptions.BatchSize"/>, embeds each batch's chunk texts (with their
+/// document's title, <see cref="Chunk.RetrievalText()"/>) with
 /// the bi-encoder and sends the points on. A batch goes out full, or smaller only when the chunk channel is empty
 /// and completed (end of input), so the encoder always sees full batches while input lasts.
 /// </summary>
@@ -32,7 +33,7 @@ internal sealed class EmbeddingBatcher(ITextEncoder encoder, int batchSize, Inge
     {
         int n = batch.Count;
         var texts = new string[n];
-        for (int i = 0; i < n; i++) texts[i] = batch[i].Chunk.Text;
+        for (int i = 0; i < n; i++) texts[i] = batch[i].Chunk.RetrievalText(); // title + text
         // One array per batch: the points keep slices of it until the store has them.
         var vectors = new float[n * dimension];
         long start = Stopwatch.GetTimestamp();

@@ -28,12 +28,15 @@ internal sealed class IngestItem
     public bool Duplicate { get; init; }
     /// <summary>Chunks produced (set by the chunker before any is sent).</summary>
     public int Chunks { get; private set; }
+    /// <summary>Ordinals of the document's chunks not indexed (too few words), ascending.</summary>
+    public int[] Skipped { get; private set; } = [];
 
     public bool Done => Volatile.Read(ref _pending) == 0;
 
-    public void AddChunks(int count)
+    public void AddChunks(int count, int[] skipped)
     {
         Chunks = count;
+        Skipped = skipped;
         Interlocked.Add(ref _pending, count);
     }
 

@@ -172,8 +172,13 @@ public sealed class IngestPipeline
         {
             if (item.Document is { } document)
             {
-                var list = _chunker.Chunk(item.DocumentId!, document.Url, document.Text, document.Metadata);
-                item.AddChunks(list.Count);
+                var list = _chunker.Chunk(item.DocumentId!, document.Url, document.Text, document.Metadata, out int[] skipped);
+                if (skipped.Length > 0)
+                {
+                    Stats.AddSkippedChunks(skipped.Length);
+                    _metrics.SkippedChunks(skipped.Length);
+                }
+                item.AddChunks(list.Count, skipped);
                 foreach (var chunk in list) await output.WriteAsync(new PendingChunk(item, chunk), ct).ConfigureAwait(false);
             }
             item.Complete();

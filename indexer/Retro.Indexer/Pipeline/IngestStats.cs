@@ -8,7 +8,7 @@ public sealed class IngestStats
 {
     readonly long[] _rejects = new long[RejectReasons.All.Length];
     readonly Stopwatch _clock = Stopwatch.StartNew();
-    long _documents, _chunks, _duplicates, _records, _bytesRead, _embedded, _shardsDone, _shardsSkipped;
+    long _documents, _chunks, _duplicates, _records, _bytesRead, _embedded, _shardsDone, _shardsSkipped, _skippedChunks;
 
     /// <summary>Shards to read in this run.</summary>
     public int Shards { get; internal set; }
@@ -20,6 +20,8 @@ public sealed class IngestStats
     public long Documents => Interlocked.Read(ref _documents);
     /// <summary>Chunks acknowledged by the store.</summary>
     public long Chunks => Interlocked.Read(ref _chunks);
+    /// <summary>Chunks not indexed as retrieval keys (too few words: <see cref="Core.ChunkingOptions.MinKeyWords"/>); they stay in their documents' continuations.</summary>
+    public long SkippedChunks => Interlocked.Read(ref _skippedChunks);
     /// <summary>Exact-duplicate documents skipped.</summary>
     public long Duplicates => Interlocked.Read(ref _duplicates);
     /// <summary>Records read (documents, rejects and blank lines).</summary>
@@ -43,6 +45,7 @@ public sealed class IngestStats
     internal void AddDocuments(long n) => Interlocked.Add(ref _documents, n);
     internal void AddChunks(long n) => Interlocked.Add(ref _chunks, n);
     internal void AddDuplicate() => Interlocked.Increment(ref _duplicates);
+    internal void AddSkippedChunks(long n) => Interlocked.Add(ref _skippedChunks, n);
     internal void AddRecord() => Interlocked.Increment(ref _records);
     internal void AddReject(RejectReason reason) => Interlocked.Increment(ref _rejects[(int)reason]);
     internal void SetBytesRead(long bytes) => Interlocked.Exchange(ref _bytesRead, bytes);

@@ -14,8 +14,8 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
     /// <summary>File name of the state database inside the state folder.</summary>
     public const string FileName = "indexer.db";
 
-    /// <summary>Schema version stored in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 1;
+    /// <summary>Schema version stored in <c>PRAGMA user_version</c> (2: documents record their skipped ordinals; 1 is upgraded in place).</summary>
+    public const int SchemaVersion = 2;
 
     readonly SqliteConnection _read;
     readonly SqliteConnection _write;
@@ -39,7 +39,8 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
                 text_hash   BLOB NOT NULL UNIQUE,
                 shard_key   TEXT NOT NULL,
                 record      INTEGER NOT NULL,
-                chunks      INTEGER NOT NULL);
+                chunks      INTEGER NOT NULL,
+                skipped     TEXT NOT NULL DEFAULT '');
             CREATE TABLE IF NOT EXISTS checkpoints (
                 shard_key   TEXT PRIMARY KEY,
                 records     INTEGER NOT NULL,
@@ -51,6 +52,12 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
                 duplicates  INTEGER NOT NULL);
             """);
         long version = (long)Scalar(_write, "PRAGMA user_version")!;
+        if (version == 1)
+        {
+            // Version 1 stored every chunk of a document: no ordinal was skipped.
+            Execute(_write, "ALTER TABLE documents ADD COLUMN skipped TEXT NOT NULL DEFAULT ''");
+            version = 0;
+        }
         if (version == 0) Execute(_write, $"PRAGMA user_version = {SchemaVersion}");
         else if (version != SchemaVersion)
             throw new InvalidOperationException($"Indexer state {Path.Combine(Folder, FileName)} has schema {version}, this build reads {SchemaVersion}; ingest into a new store.");
@@ -82,7 +89,7 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
         lock (_readLock)
         {
             using var cmd = _read.CreateCommand();
-            cmd.CommandText = "SELECT document_id, text_hash, shard_key, record, chunks FROM documents WHERE text_hash = $h";
+            cmd.CommandText = $"SELECT {Columns} FROM documents WHERE text_hash = $h";
             cmd.Parameters.AddWithValue("$h", hash);
             return ReadOne(cmd);
         }
@@ -94,7 +101,7 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
         lock (_readLock)
         {
             using var cmd = _read.CreateCommand();
-            cmd.CommandText = "SELECT document_id, text_hash, shard_key, record, chunks FROM documents WHERE document_id = $d";
+            cmd.CommandText = $"SELECT {Columns} FROM documents WHERE document_id = $d";
             cmd.Parameters.AddWithValue("$d", documentId);
             return ReadOne(cmd);
         }
@@ -110,15 +117,17 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
             using var tx = _write.BeginTransaction();
             using var cmd = _write.CreateCommand();
             cmd.Transaction = tx;
-            cmd.CommandText = "INSERT OR IGNORE INTO documents VALUES ($d, $h, $s, $r, $c)";
+            cmd.CommandText = $"INSERT OR IGNORE INTO documents({Columns}) VALUES ($d, $h, $s, $r, $c, $k)";
             var d = cmd.Parameters.Add("$d", SqliteType.Text);
             var h = cmd.Parameters.Add("$h", SqliteType.Blob);
             var s = cmd.Parameters.Add("$s", SqliteType.Text);
             var r = cmd.Parameters.Add("$r", SqliteType.Integer);
             var c = cmd.Parameters.Add("$c", SqliteType.Integer);
+            var k = cmd.Parameters.Add("$k", SqliteType.Text);
             foreach (var row in rows)
             {
                 d.Value = row.DocumentId; h.Value = row.TextHash; s.Value = row.ShardKey; r.Value = row.Record; c.Value = row.Chunks;
+                k.Value = string.Join(',', row.Skipped);
                 cmd.ExecuteNonQuery();
             }
             tx.Commit();
@@ -149,8 +158,8 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
             {
                 using var cmd = _read.CreateCommand();
                 cmd.CommandText = after is null
-                    ? "SELECT document_id, text_hash, shard_key, record, chunks FROM documents ORDER BY document_id LIMIT $n"
-                    : "SELECT document_id, text_hash, shard_key, record, chunks FROM documents WHERE document_id > $a ORDER BY document_id LIMIT $n";
+                    ? $"SELECT {Columns} FROM documents ORDER BY document_id LIMIT $n"
+                    : $"SELECT {Columns} FROM documents WHERE document_id > $a ORDER BY document_id LIMIT $n";
                 cmd.Parameters.AddWithValue("$n", pageSize);
                 if (after is not null) cmd.Parameters.AddWithValue("$a", after);
                 using var reader = cmd.ExecuteReader();
@@ -217,7 +226,16 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
         return reader.Read() ? Row(reader) : null;
     }
 
-    static DocumentRow Row(SqliteDataReader r) => new(r.GetString(0), (byte[])r.GetValue(1), r.GetString(2), r.GetInt64(3), r.GetInt32(4));
+    const string Columns = "document_id, text_hash, shard_key, record, chunks, skipped";
+
+    static DocumentRow Row(SqliteDataReader r)
+    {
+        string skipped = r.GetString(5);
+        return new(r.GetString(0), (byte[])r.GetValue(1), r.GetString(2), r.GetInt64(3), r.GetInt32(4))
+        {
+            Skipped = skipped.Length == 0 ? [] : Array.ConvertAll(skipped.Split(','), s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)),
+        };
+    }
 
     static void Execute(SqliteConnection connection, string sql)
     {
@@ -245,5 +263,22 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
 /// <param name="TextHash">SHA-256 of the UTF-8 text (32 bytes).</param>
 /// <param name="ShardKey">Shard it was first read from.</param>
 /// <param name="Record">1-based record number in that shard.</param>
-/// <param name="Chunks">Number of chunks stored (ordinals 0..Chunks-1).</param>
-public sealed record DocumentRow(string DocumentId, byte[] TextHash, string ShardKey, long Record, int Chunks);
+/// <param name="Chunks">Number of chunks stored: ordinals 0..Chunks+Skipped.Count-1 except <see cref="Skipped"/>.</param>
+public sealed record DocumentRow(string DocumentId, byte[] TextHash, string ShardKey, long Record, int Chunks)
+{
+    /// <summary>Ordinals of the document's chunks that were not indexed (too few words), ascending.</summary>
+    public IReadOnlyList<int> Skipped { get; init; } = [];
+
+    /// <summary>Chunks of the document's token stream, stored or skipped.</summary>
+    public int Ordinals => Chunks + Skipped.Count;
+
+    /// <summary>The ordinals of the stored chunks, ascending.</summary>
+    public IEnumerable<int> StoredOrdinals()
+    {
+        for (int o = 0, s = 0; o < Ordinals; o++)
+        {
+            if (s < Skipped.Count && Skipped[s] == o) { s++; continue; }
+            yield return o;
+        }
+    }
+}

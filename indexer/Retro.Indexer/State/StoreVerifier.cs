@@ -41,12 +41,13 @@ public static class StoreVerifier
         await foreach (var (document, stored) in StoredChunks.ReadAsync(state, store, cancellationToken).ConfigureAwait(false))
         {
             documents++;
-            for (int ordinal = 0; ordinal < stored.Count; ordinal++)
+            int index = 0;
+            foreach (int ordinal in document.StoredOrdinals())
             {
                 chunks++;
                 var id = ChunkId.From(document.DocumentId, ordinal);
-                if (stored[ordinal] is not { } chunk) { Problem($"{id} ({document.DocumentId} #{ordinal}): no payload"); continue; }
-                bool last = ordinal == stored.Count - 1;
+                if (stored[index++] is not { } chunk) { Problem($"{id} ({document.DocumentId} #{ordinal}): no payload"); continue; }
+                bool last = ordinal == document.Ordinals - 1;
                 string? bad =
                     chunk.Id != id ? $"id {chunk.Id}" :
                     chunk.DocumentId != document.DocumentId ? $"document '{chunk.DocumentId}'" :
@@ -71,7 +72,7 @@ public static class StoreVerifier
         if (present.Count == 0) return;
         int dim = encoder.Dimension;
         var vectors = new float[present.Count * dim];
-        encoder.Encode(present.Select(c => c.Text).ToArray(), vectors);
+        encoder.Encode(present.Select(c => c.RetrievalText()).ToArray(), vectors);
         var filter = new SearchOptions { Limit = Math.Min(present.Count, 10_000), OnlyDocuments = [document.DocumentId] };
         var hits = new SearchHit[filter.Limit];
         for (int i = 0; i < present.Count; i++)

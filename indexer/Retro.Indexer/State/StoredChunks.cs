@@ -10,8 +10,8 @@ public static class StoredChunks
     public const int FetchBatch = 256;
 
     /// <summary>
-    /// For every recorded document (ordered by identity), its row and the stored chunks of ordinals 0..Chunks-1 as the
-    /// store returns them (null where the store has no such point).
+    /// For every recorded document (ordered by identity), its row and its stored chunks (<see cref="DocumentRow.StoredOrdinals"/>,
+    /// in order) as the store returns them (null where the store has no such point).
     /// </summary>
     public static async IAsyncEnumerable<(DocumentRow Document, IReadOnlyList<Chunk?> Chunks)> ReadAsync(
         IndexerState state, IChunkStore store, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -20,12 +20,13 @@ public static class StoredChunks
         ArgumentNullException.ThrowIfNull(store);
         foreach (var document in state.Documents())
         {
-            var all = new List<Chunk?>(document.Chunks);
-            for (int start = 0; start < document.Chunks; start += FetchBatch)
+            var ordinals = document.StoredOrdinals().ToArray();
+            var all = new List<Chunk?>(ordinals.Length);
+            for (int start = 0; start < ordinals.Length; start += FetchBatch)
             {
-                int n = Math.Min(FetchBatch, document.Chunks - start);
+                int n = Math.Min(FetchBatch, ordinals.Length - start);
                 var ids = new ChunkId[n];
-                for (int i = 0; i < n; i++) ids[i] = ChunkId.From(document.DocumentId, start + i);
+                for (int i = 0; i < n; i++) ids[i] = ChunkId.From(document.DocumentId, ordinals[start + i]);
                 all.AddRange(await store.GetChunksAsync(ids, cancellationToken).ConfigureAwait(false));
             }
             yield return (document, all);

@@ -13,7 +13,7 @@ public sealed class IndexerMetrics : IDisposable
     public const string MeterName = "Retro.Indexer";
 
     readonly Meter _meter;
-    readonly Counter<long> _documents, _chunks, _duplicates, _rejects, _bytes;
+    readonly Counter<long> _documents, _chunks, _duplicates, _rejects, _bytes, _skipped;
     readonly Histogram<double> _embedMs, _upsertMs;
     readonly Histogram<int> _batchSize;
 
@@ -24,6 +24,7 @@ public sealed class IndexerMetrics : IDisposable
         _documents = _meter.CreateCounter<long>("retro.indexer.documents", "{document}", "Documents committed (all their chunks stored).");
         _chunks = _meter.CreateCounter<long>("retro.indexer.chunks", "{chunk}", "Chunks committed.");
         _duplicates = _meter.CreateCounter<long>("retro.indexer.duplicates", "{document}", "Exact-duplicate documents skipped.");
+        _skipped = _meter.CreateCounter<long>("retro.indexer.chunks_skipped", "{chunk}", "Chunks not indexed as retrieval keys (too few words).");
         _rejects = _meter.CreateCounter<long>("retro.indexer.rejects", "{record}", "Records or shards quarantined, by reason.");
         _bytes = _meter.CreateCounter<long>("retro.indexer.bytes_read", "By", "Shard bytes read from disk.");
         _embedMs = _meter.CreateHistogram<double>("retro.indexer.embed.duration", "ms", "Bi-encoder time per batch.");
@@ -41,6 +42,7 @@ public sealed class IndexerMetrics : IDisposable
     }
 
     internal void Duplicate() => _duplicates.Add(1);
+    internal void SkippedChunks(long n) => _skipped.Add(n);
     internal void Rejected(RejectReason reason) => _rejects.Add(1, new KeyValuePair<string, object?>("reason", RejectReasons.Name(reason)));
     internal void BytesRead(long bytes) { if (bytes > 0) _bytes.Add(bytes); }
     internal void Embedded(int batch, double ms) { _batchSize.Record(batch); _embedMs.Record(ms); }

@@ -50,7 +50,8 @@ internal sealed class PayloadDatabase : IDisposable
                 continuation_tokens BLOB NOT NULL,
                 metadata TEXT NOT NULL,
                 vector BLOB NOT NULL,
-                hash INTEGER NOT NULL);
+                hash INTEGER NOT NULL,
+                title TEXT NOT NULL DEFAULT '');
             CREATE INDEX IF NOT EXISTS points_document ON points(document);
             CREATE TABLE IF NOT EXISTS postings(
                 term INTEGER NOT NULL,
@@ -71,6 +72,18 @@ internal sealed class PayloadDatabase : IDisposable
                 rejected INTEGER NOT NULL,
                 duplicates INTEGER NOT NULL);
             """);
+        AddTitleColumn();
+    }
+
+    /// <summary>Stores made before chunks had titles lack the column: add it (their chunks keep an empty title).</summary>
+    private void AddTitleColumn()
+    {
+        using (var cmd = _writer.CreateCommand())
+        {
+            cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('points') WHERE name = 'title'";
+            if ((long)cmd.ExecuteScalar()! > 0) return;
+        }
+        Execute(_writer, "ALTER TABLE points ADD COLUMN title TEXT NOT NULL DEFAULT '';");
     }
 
     // ---------------------------------------------------------------- collection meta
@@ -132,11 +145,12 @@ internal sealed class PayloadDatabase : IDisposable
         {
             cmd.Transaction = tx;
             cmd.CommandText = """
-                INSERT INTO points(id, offset, document, url, ordinal, text, tokens, continuation_text, continuation_tokens, metadata, vector, hash)
-                VALUES($id, $offset, $document, $url, $ordinal, $text, $tokens, $ctext, $ctokens, $metadata, $vector, $hash)
+                INSERT INTO points(id, offset, document, url, ordinal, text, tokens, continuation_text, continuation_tokens, metadata, vector, hash, title)
+                VALUES($id, $offset, $document, $url, $ordinal, $text, $tokens, $ctext, $ctokens, $metadata, $vector, $hash, $title)
                 ON CONFLICT(id) DO UPDATE SET offset = excluded.offset, document = excluded.document, url = excluded.url,
                     ordinal = excluded.ordinal, text = excluded.text, tokens = excluded.tokens, continuation_text = excluded.continuation_text,
-                    continuation_tokens = excluded.continuation_tokens, metadata = excluded.metadata, vector = excluded.vector, hash = excluded.hash
+                    continuation_tokens = excluded.continuation_tokens, metadata = excluded.metadata, vector = excluded.vector, hash = excluded.hash,
+                    title = excluded.title
                 """;
             var pId = cmd.Parameters.Add("$id", SqliteType.Blob);
             var pOffset = cmd.Parameters.Add("$offset", SqliteType.Integer);
@@ -150,6 +164,7 @@ internal sealed class PayloadDatabase : IDisposable
             var pMetadata = cmd.Parameters.Add("$metadata", SqliteType.Text);
             var pVector = cmd.Parameters.Add("$vector", SqliteType.Blob);
             var pHash = cmd.Parameters.Add("$hash", SqliteType.Integer);
+            var pTitle = cmd.Parameters.Add("$title", SqliteType.Text);
             cmd.Prepare();
             foreach (var p in points)
             {
@@ -168,6 +183,7 @@ internal sealed class PayloadDatabase : IDisposable
                 pMetadata.Value = MetadataJson(c.Metadata);
                 pVector.Value = MemoryMarshal.AsBytes(p.Vector.AsSpan()).ToArray();
                 pHash.Value = p.Hash;
+                pTitle.Value = c.Title;
                 cmd.ExecuteNonQuery();
             }
         }
@@ -212,12 +228,12 @@ internal sealed class PayloadDatabase : IDisposable
         var missing = new List<DocumentTerms>();
         using (var cmd = _writer.CreateCommand())
         {
-            cmd.CommandText = "SELECT offset, text FROM points WHERE offset NOT IN (SELECT offset FROM doc_terms) ORDER BY offset";
+            cmd.CommandText = "SELECT offset, title, text FROM points WHERE offset NOT IN (SELECT offset FROM doc_terms) ORDER BY offset";
             using var reader = cmd.ExecuteReader();
             while (reader.Read())
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var terms = analyzer.Count(reader.GetString(1), out int length);
+                var terms = analyzer.Count(reader.GetString(1), reader.GetString(2), out int length);
                 missing.Add(new DocumentTerms((uint)reader.GetInt64(0), terms, length));
             }
         }
@@ -371,7 +387,7 @@ internal sealed class PayloadDatabase : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(Batch, unique.Length - start);
             using var cmd = connection.CreateCommand();
-            var sql = new StringBuilder("SELECT id, document, url, ordinal, text, tokens, continuation_text, continuation_tokens, metadata FROM points WHERE id IN (");
+            var sql = new StringBuilder("SELECT id, document, url, ordinal, text, tokens, continuation_text, continuation_tokens, metadata, title FROM points WHERE id IN (");
             for (int i = 0; i < count; i++)
             {
                 if (i > 0) sql.Append(',');
@@ -385,7 +401,7 @@ internal sealed class PayloadDatabase : IDisposable
                 var id = IdOf((byte[])reader[0]);
                 var chunk = new Chunk(id, reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetString(4),
                     MemoryMarshal.Cast<byte, int>((byte[])reader[5]).ToArray(), reader.GetString(6),
-                    MemoryMarshal.Cast<byte, int>((byte[])reader[7]).ToArray(), ParseMetadata(reader.GetString(8)));
+                    MemoryMarshal.Cast<byte, int>((byte[])reader[7]).ToArray(), ParseMetadata(reader.GetString(8))) { Title = reader.GetString(9) };
                 foreach (int i in positions[id]) result[i] = chunk;
             }
         }
@@ -487,6 +503,7 @@ internal sealed class PayloadDatabase : IDisposable
         AppendInt(h, c.ContinuationTokens.Length);
         h.AppendData(MemoryMarshal.AsBytes(c.ContinuationTokens.AsSpan()));
         AppendString(h, MetadataJson(c.Metadata));
+        if (c.Title.Length > 0) AppendString(h, c.Title); // untitled chunks hash as before titles existed
         h.AppendData(MemoryMarshal.AsBytes(vector));
         Span<byte> digest = stackalloc byte[32];
         h.GetHashAndReset(digest);
