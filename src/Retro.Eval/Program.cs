@@ -10,6 +10,7 @@ internal static class Program
           Retro.Eval compare --config FILE [--out DIR] [--modes closed-book,retrieval,rerank] [--k 1,2,4,8,16]
                              [--candidates 16,32] [--limit N] [--threads N] [--no-cache]
           Retro.Eval diff BEFORE/results.json AFTER/results.json [--out FILE]
+          Retro.Eval qa-data --config FILE --out FILE.jsonl   (QA training lines with the product's neighbours)
         """;
 
     public static async Task<int> Main(string[] args)
@@ -49,6 +50,17 @@ internal static class Program
                         int outAt = Array.IndexOf(args, "--out");
                         if (outAt > 0 && outAt + 1 < args.Length) File.WriteAllText(args[outAt + 1], md);
                         else output.Write(md);
+                        return 0;
+                    }
+                case "qa-data":
+                    {
+                        int outAt = Array.IndexOf(args, "--out");
+                        if (outAt < 0 || outAt + 1 >= args.Length) throw new ArgumentException("qa-data needs --out FILE.jsonl");
+                        string outFile = Path.GetFullPath(args[outAt + 1]);
+                        var rest = args[1..].Where((_, i) => i + 1 != outAt && i + 1 != outAt + 1).ToArray();
+                        var (config, _) = ParseCompare(rest);
+                        int n = await new QaDataExporter(config, log).RunAsync(outFile, ct);
+                        output.WriteLine($"wrote {n} questions to {outFile}");
                         return 0;
                     }
                 default:

@@ -46,7 +46,16 @@ DEFAULTS = dict(
     lm_weight_decay=0.1, lm_grad_clip=1.0, lm_neighbour_dropout=0.25,
     lm_eval_every=1000, lm_eval_windows=64, lm_final_eval_windows=1024, lm_log_every=10, lm_ckpt_every=1000,
     lm_resume=False, lm_max_steps_this_run=None,
+    lm_cca_positions="rope", lm_init_from="", lm_train="all", lm_reinit_cca=True, lm_oracle_windows=64,
 )
+# lm_cca_positions: "rope" (relative positions in both cross-attentions) or "none" (the pre-2026-12-04 decoders).
+# lm_init_from: an exported RETRO folder (config.json + model.safetensors) to start from; its architecture wins over
+#   the lm_* sizes, except cca_positions (lm_cca_positions). lm_reinit_cca: then re-initialise every CCA sub-layer
+#   (q/k/v as at init, o_proj = 0, so training starts from exactly the closed-book decoder).
+# lm_train: "all", or "retrofit" (the RETRO paper's RETRO-fitting: the decoder body and the embeddings stay frozen;
+#   only the CCA sub-layers and the neighbour encoder train).
+# lm_oracle_windows: validation windows of the oracle test (neighbour 0 of chunk u = chunk u and its continuation,
+#   i.e. the true next chunk where RETRO stores it); 0 skips it.
 ALPHAS = (0.125, 0.25, 0.5, 0.75, 1.0)
 
 
@@ -55,13 +64,45 @@ def cca_layers(cfg):
     return list(cfg["lm_cca_layers"]) if cfg["lm_cca_layers"] is not None else list(range(n // 2, n, 3))
 
 
+def init_from(cfg, folder):
+    """The decoder of an exported folder with lm_cca_positions, CCA re-initialised when lm_reinit_cca."""
+    src = Retro.from_folder(folder)
+    c = RetroConfig(**{**src.config.to_dict(), "cca_positions": cfg["lm_cca_positions"]})
+    model = Retro(c)
+    model.load_state_dict(src.state_dict(), strict=True)
+    if cfg["lm_reinit_cca"]:
+        for i in c.cca_layers:
+            layer = model.layers[i]
+            torch.nn.init.ones_(layer.cca_norm.weight)
+            torch.nn.init.zeros_(layer.cca_norm.bias)
+            for proj in (layer.cca.q_proj, layer.cca.k_proj, layer.cca.v_proj):
+                torch.nn.init.normal_(proj.weight, 0.0, 0.02)
+            torch.nn.init.zeros_(layer.cca.o_proj.weight)  # starts as the closed-book decoder
+    return model
+
+
+def trainable(model, mode):
+    """Marks what trains: everything ("all"), or the CCA sub-layers and the neighbour encoder ("retrofit")."""
+    if mode not in ("all", "retrofit"):
+        raise SystemExit(f"lm_train must be 'all' or 'retrofit', got {mode!r}")
+    for name, p in model.named_parameters():
+        p.requires_grad_(mode == "all" or ".cca" in name or name.startswith("encoder."))
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def build_model(cfg, vocab_size, eos_id):
+    if cfg["lm_init_from"]:
+        model = init_from(cfg, cfg["lm_init_from"])
+        if model.config.vocab_size != vocab_size:
+            raise SystemExit(f"lm_init_from has vocab_size {model.config.vocab_size}, the tokenizer {vocab_size}")
+        return model
     c = RetroConfig(vocab_size=vocab_size, d_model=cfg["lm_d_model"], n_layers=cfg["lm_n_layers"],
                     n_heads=cfg["lm_n_heads"], d_ff=cfg["lm_d_ff"], max_seq_len=cfg["lm_seq_len"],
                     chunk_size=cfg["chunk_size"], neighbour_len=cfg["neighbour_len"], num_neighbours=cfg["nb_k"],
                     cca_layers=cca_layers(cfg), encoder_layers=cfg["lm_encoder_layers"],
                     encoder_n_heads=cfg["lm_encoder_heads"], encoder_d_ff=cfg["lm_encoder_d_ff"],
-                    bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id)
+                    bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+                    cca_positions=cfg["lm_cca_positions"])
     model = Retro(c)
     depth = c.n_layers + c.encoder_layers
     for name, p in model.named_parameters():  # GPT-2 init; residual projections scaled by depth
@@ -162,6 +203,46 @@ def breakdown(ce_closed, ce_ret, nbytes, overlaps, alphas=ALPHAS):
     return rows
 
 
+def oracle_neighbours(x_next, U, m, r, k):
+    """(B, U, k, r): neighbour 0 of chunk u = tokens u*m .. u*m+r-1 of the window's stream (chunk u and its
+    continuation, i.e. the true next chunk where RETRO stores it), the others absent. x_next (B, >= U*m + r - m)."""
+    B = x_next.size(0)
+    nb = torch.full((B, U, k, r), -1, dtype=torch.long, device=x_next.device)
+    for u in range(U):
+        seg = x_next[:, u * m:u * m + r]
+        nb[:, u, 0, :seg.size(1)] = seg
+    return nb
+
+
+@torch.no_grad()
+def oracle(model, data, T, windows, device, dtype, batch=8):
+    """The oracle test: mean loss (nats/token) on the targets of chunks 1..U-1 closed-book vs with the true next
+    chunk as neighbour 0 (aligned as RETRO stores neighbours: chunk u + its continuation)."""
+    was = model.training
+    model.eval()
+    m, r = data.m, data.r
+    U = T // m
+    starts = np.arange(0, max(0, (len(data.tokens) - T - r - 1) // m) + 1, U)[:windows]
+    tot_c = tot_o = 0.0
+    count = 0
+    for s in range(0, len(starts), batch):
+        seqs = np.stack([data.tokens[int(c) * m:int(c) * m + T + r] for c in starts[s:s + batch]]).astype(np.int64)
+        seqs = torch.from_numpy(seqs).to(device)
+        x, y = seqs[:, :T], seqs[:, 1:T + 1]
+        nb = oracle_neighbours(seqs, U, m, r, model.config.num_neighbours)
+        with autocast(device, dtype):
+            lc, lo = model(x), model(x, nb)
+        ce_c = F.cross_entropy(lc.float().transpose(1, 2), y.long(), reduction="none")[:, m - 1:]
+        ce_o = F.cross_entropy(lo.float().transpose(1, 2), y.long(), reduction="none")[:, m - 1:]
+        tot_c += float(ce_c.sum())
+        tot_o += float(ce_o.sum())
+        count += ce_c.numel()
+    model.train(was)
+    c, o = tot_c / max(1, count), tot_o / max(1, count)
+    return {"oracle_loss_closed_book": c, "oracle_loss_with_next_chunk": o,
+            "oracle_ratio": o / c if c > 0 else float("nan"), "oracle_windows": int(len(starts))}
+
+
 @torch.no_grad()
 def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
     """BPB closed-book vs retrieval over up to `windows` non-overlapping validation windows, with the overlap
@@ -220,6 +301,7 @@ def train(cfg):
     if train_data.max_start(T) < 0 or val_data.max_start(T) < 0:
         raise SystemExit("a split is shorter than one training window")
     model = build_model(cfg, tok.vocab_size, tok.eos_id)
+    n_train = trainable(model, cfg["lm_train"])
     opt = adamw(model, cfg["lm_lr"], cfg["lm_weight_decay"])
     start, wall_before = 0, 0.0
     if cfg["lm_resume"] and os.path.exists(os.path.join(ckpt, "index.json")):
@@ -236,8 +318,9 @@ def train(cfg):
     log = LossLog(os.path.join(out, "loss.csv"), resume=start > 0)
     steps = cfg["lm_steps"]
     stop = steps if cfg["lm_max_steps_this_run"] is None else min(steps, start + cfg["lm_max_steps_this_run"])
-    print(f"retro: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, cca_layers "
-          f"{model.config.cca_layers}, {len(train_data.tokens)} train tokens, device {device}")
+    print(f"retro: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters ({n_train / 1e6:.2f} M "
+          f"trained, {cfg['lm_train']}), cca_layers {model.config.cca_layers}, cca_positions "
+          f"{model.config.cca_positions}, {len(train_data.tokens)} train tokens, device {device}")
     t0 = time.time()
     model.train()
     loss_val = float("nan")
@@ -261,7 +344,7 @@ def train(cfg):
             (loss / cfg["lm_grad_accum"]).backward()
             loss_val += loss.item() / cfg["lm_grad_accum"]
         if cfg["lm_grad_clip"] > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["lm_grad_clip"])
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg["lm_grad_clip"])
         opt.step()
         if step % cfg["lm_log_every"] == 0 or step == steps - 1:
             log.log(step, "train_loss", loss_val)
@@ -280,6 +363,10 @@ def train(cfg):
         print(f"retro: stopped at step {done} of {steps}; resume with --lm_resume=True")
         return None
     ev = evaluate(model, val_data, token_bytes, T, cfg["lm_final_eval_windows"], device, cfg["dtype"])
+    if cfg["lm_oracle_windows"]:
+        ev.update(oracle(model, val_data, T, cfg["lm_oracle_windows"], device, cfg["dtype"]))
+        print(f"retro: oracle loss {ev['oracle_loss_with_next_chunk']:.4f} vs closed-book "
+              f"{ev['oracle_loss_closed_book']:.4f} nats/token ({100 * ev['oracle_ratio']:.1f}%)")
     log.log(done, "val_bpb_closed_book", ev["bpb_closed_book"])
     log.log(done, "val_bpb_retrieval", ev["bpb_retrieval"])
     log.plot(os.path.join(out, "loss.png"), "RETRO: train loss (nats/token), validation bits per byte")
@@ -290,7 +377,7 @@ def train(cfg):
                     "tokens_seen": done * cfg["lm_batch"] * cfg["lm_grad_accum"] * T,
                     "train_tokens": int(len(train_data.tokens)), "final_train_loss": loss_val,
                     "wall_seconds": round(wall, 1), "hardware": hardware(),
-                    "parameters": sum(p.numel() for p in model.parameters()),
+                    "parameters": sum(p.numel() for p in model.parameters()), "trained_parameters": n_train,
                     "config": {k: v for k, v in cfg.items() if k.startswith("lm_") or k in (
                         "seed", "dtype", "chunk_size", "neighbour_len", "nb_k")}})
     write_json(os.path.join(out, "metrics.json"), metrics)

@@ -161,6 +161,16 @@ internal static class Datasets
         return (queries, corpus);
     }
 
+    /// <summary>
+    /// Definition questions (<see cref="Definitions"/>) of <paramref name="split"/> as QA questions (id = the entry's url, which
+    /// is also the gold passage) and the whole corpus as passages.
+    /// </summary>
+    public static (List<EvalQuestion> Questions, List<EvalDocument> Passages) ReadDefinitions(string path, DefinitionSplit split, int limit)
+    {
+        var (entries, corpus) = Definitions.Read(path, split, limit);
+        return ([.. entries.Select(e => new EvalQuestion(e.Url, e.Question, [e.Answer], false, e.Url))], corpus);
+    }
+
     /// <summary>SHA-256 (hex) of a file's bytes, or of every file under a folder in ordinal path order.</summary>
     public static string HashPath(string path)
     {

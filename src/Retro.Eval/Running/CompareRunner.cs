@@ -81,6 +81,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             List<EvalQuestion> questions;
             List<EvalDocument> passages = [];
             if (qa.Format == "squad") (questions, passages) = Datasets.ReadSquad(qa.Path, qa.Limit);
+            else if (qa.Format == "definitions") (questions, passages) = Datasets.ReadDefinitions(qa.Path, EvalConfig.DefinitionsSplit(qa.Split, qa.Name), qa.Limit);
             else questions = Datasets.ReadQuestionsJsonl(qa.Path, qa.Limit);
             string hash = Datasets.ShortHash(Datasets.HashPath(qa.Path) + JsonSerializer.Serialize(qa, EvalConfig.Json));
             datasets[qa.Name] = new DatasetInfo(qa.Name, qa.Path, hash, questions.Count);
@@ -95,9 +96,14 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             foreach (var (mode, k, c) in Cells(forLm: false))
             {
                 var task = new QaTask(models, Retriever(store, models, mode));
-                var template = new PartResult { Task = "qa", Dataset = qa.Name, Mode = mode, K = k, Candidates = c };
-                parts.Add(await Part(template, new { qa.MaxTokens, qa.Scope }, hash,
-                    p => task.RunAsync(questions, Options(mode, k, c) ?? new RetrievalOptions { Rerank = false }, qa.MaxTokens, config.Seed, p, ct)));
+                // closed-book once; every retrieval mode with each candidate search of the run
+                foreach (string search in mode == Mode.ClosedBook ? [SearchSide.Dense] : config.Search)
+                {
+                    var template = new PartResult { Task = "qa", Dataset = qa.Name, Mode = mode, K = k, Candidates = c, Search = search == SearchSide.Dense ? null : search };
+                    var options = (Options(mode, k, c) ?? new RetrievalOptions { Rerank = false }) with { Mode = SearchSide.Parse(search)!.Value };
+                    parts.Add(await Part(template, new { qa.MaxTokens, qa.Scope }, hash,
+                        p => task.RunAsync(questions, options, qa.MaxTokens, config.Seed, p, ct)));
+                }
             }
         }
 
@@ -107,6 +113,12 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             List<EvalQuery> queries;
             List<EvalDocument> corpus;
             if (rt.Format == "beir") (queries, corpus) = Datasets.ReadBeir(rt.Path, rt.Limit);
+            else if (rt.Format == "definitions")
+            {
+                var (questions, passages) = Datasets.ReadDefinitions(rt.Path, EvalConfig.DefinitionsSplit(rt.Split, rt.Name), rt.Limit);
+                queries = [.. questions.Select(q => new EvalQuery(q.Id, q.Question, new Dictionary<string, int> { [q.PassageId!] = 1 }))];
+                corpus = passages;
+            }
             else
             {
                 var (questions, passages) = Datasets.ReadSquad(rt.Path, rt.Limit);
@@ -170,7 +182,8 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
     static RetrievalOptions? Options(string mode, int k, int c) => mode switch
     {
         Mode.ClosedBook => null,
-        Mode.Retrieval => new RetrievalOptions { K = k, Candidates = k, Rerank = false },
+        // candidates matter to hybrid search alone: each side's list, fused, as the service does (its default 16)
+        Mode.Retrieval => new RetrievalOptions { K = k, Candidates = Math.Max(k, new RetrievalOptions().Candidates), Rerank = false },
         _ => new RetrievalOptions { K = k, Candidates = c, Rerank = true },
     };
 

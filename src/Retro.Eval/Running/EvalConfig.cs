@@ -84,6 +84,14 @@ internal sealed record EvalConfig
         };
     }
 
+    /// <summary>The definitions split named <paramref name="split"/> of dataset <paramref name="name"/>.</summary>
+    public static Data.DefinitionSplit DefinitionsSplit(string split, string name) => split switch
+    {
+        "heldout" => Data.DefinitionSplit.HeldOut,
+        "train" => Data.DefinitionSplit.Train,
+        _ => throw new InvalidDataException($"'{name}': split must be heldout or train, got '{split}'"),
+    };
+
     /// <summary>Throws <see cref="InvalidDataException"/> naming the first bad value.</summary>
     public void Validate()
     {
@@ -101,9 +109,15 @@ internal sealed record EvalConfig
         if (Candidates.Any(c => c is < 1 or > 1000)) throw new InvalidDataException("candidates must be in 1..1000");
         if (Lm is null && Qa.Count == 0 && Retrieval.Count == 0) throw new InvalidDataException("nothing to evaluate: set lm, qa or retrieval");
         foreach (var q in Qa)
-            if (q.Format is not ("squad" or "jsonl")) throw new InvalidDataException($"qa '{q.Name}': format must be squad or jsonl");
+        {
+            if (q.Format is not ("squad" or "jsonl" or "definitions")) throw new InvalidDataException($"qa '{q.Name}': format must be squad, jsonl or definitions");
+            if (q.Format == "definitions") DefinitionsSplit(q.Split, q.Name);
+        }
         foreach (var r in Retrieval)
-            if (r.Format is not ("beir" or "squad")) throw new InvalidDataException($"retrieval '{r.Name}': format must be beir or squad");
+        {
+            if (r.Format is not ("beir" or "squad" or "definitions")) throw new InvalidDataException($"retrieval '{r.Name}': format must be beir, squad or definitions");
+            if (r.Format == "definitions") DefinitionsSplit(r.Split, r.Name);
+        }
         var names = Qa.Select(q => q.Name).Concat(Retrieval.Select(r => r.Name)).ToList();
         if (names.Distinct().Count() != names.Count) throw new InvalidDataException("dataset names must be unique");
     }
@@ -180,6 +194,8 @@ internal sealed record QaTaskConfig
     public string Scope { get; init; } = "dataset";
     /// <summary>New tokens at most per answer.</summary>
     public int MaxTokens { get; init; } = 24;
+    /// <summary><c>definitions</c> only: <c>heldout</c> (evaluation) or <c>train</c> entries (see <see cref="Data.Definitions"/>).</summary>
+    public string Split { get; init; } = "heldout";
 }
 
 /// <summary>A retrieval set: BEIR folder or SQuAD (gold paragraph).</summary>
@@ -190,4 +206,6 @@ internal sealed record RetrievalTaskConfig
     public string Format { get; init; } = "beir";
     public string Path { get; init; } = "";
     public int Limit { get; init; } = 100;
+    /// <summary><c>definitions</c> only: <c>heldout</c> (evaluation) or <c>train</c> entries.</summary>
+    public string Split { get; init; } = "heldout";
 }

@@ -119,6 +119,28 @@ def test_exported_folders_load_and_match_the_trained_models(run):
     assert cfg["post_processor"]["type"] == "TemplateProcessing"
 
 
+def test_retrofit_trains_only_cca_and_the_encoder_and_keeps_closed_book_exact(run, tmp_path):
+    """RETRO-fitting from the exported decoder: the body and embeddings stay bit-identical, CCA starts at o_proj = 0
+    (so closed-book is the source model exactly, before and after), and every CCA/encoder tensor moves."""
+    other = str(tmp_path / "fit")
+    shutil.copytree(run["dir"], other, ignore=shutil.ignore_patterns("retro", "models*"))
+    source = os.path.join(run["dir"], "models", "retro")
+    metrics = train_retro.train(cfg_for(train_retro.DEFAULTS, other, f"--lm_init_from={source}", "--lm_train=retrofit",
+                                        "--lm_cca_positions=rope", "--lm_lr=1e-2", "--lm_oracle_windows=2"))
+    assert metrics["trained_parameters"] < metrics["parameters"]
+    assert finite(metrics["oracle_loss_with_next_chunk"]) and finite(metrics["oracle_ratio"])
+    before = from_folder(source)
+    after, _ = load_model(os.path.join(other, "retro", "model_ckpt"))
+    assert after.config.cca_positions == "rope"
+    for (name, a), b in zip(after.state_dict().items(), before.state_dict().values()):
+        moved = not torch.equal(a, b)
+        assert moved == (".cca" in name or name.startswith("encoder.")) or name.endswith("cca_norm.bias"), name
+    x = torch.from_numpy(load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))["tokens"][:140]
+                         .astype(np.int64))[None]
+    with torch.no_grad():
+        assert torch.equal(after(x), before(x))  # closed-book: the source decoder, bit for bit
+
+
 def test_neighbour_files_exclude_the_documents_they_condition(run):
     m = 64
     db = load_tokens(os.path.join(run["dir"], "tokens", "train.safetensors"))

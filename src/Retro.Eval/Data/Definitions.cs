@@ -1,0 +1,178 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Retro.Eval.Data;
+
+/// <summary>Which definition entries a set takes.</summary>
+internal enum DefinitionSplit
+{
+    /// <summary>Entries whose url's SHA-1 (hex, of its UTF-8 bytes) ends in <c>0</c>: never trained or tuned on.</summary>
+    HeldOut,
+
+    /// <summary>Every other entry: the material of QA training and tuning.</summary>
+    Train,
+}
+
+/// <summary>A dictionary entry turned into a definition question: the headword, its question and the reference answer.</summary>
+internal sealed record DefinitionEntry(string Url, string Source, string Headword, string Question, string Answer);
+
+/// <summary>
+/// Definition questions over a dictionary corpus (the sample corpus's FOLDOC, Jargon File and WordNet entries: each
+/// document starts with its headword): "What is X?", "Define X.", … with the entry's first definition sentence as the
+/// reference answer. The split is by the entry's url (<see cref="IsHeldOut"/>), so an entry is either an evaluation
+/// question or training material, never both. Deterministic: the question form is chosen by a hash of the url.
+/// </summary>
+internal static partial class Definitions
+{
+    /// <summary>Question forms; {0} is the headword.</summary>
+    public static readonly IReadOnlyList<string> Forms = ["What is {0}?", "Define {0}.", "What does {0} mean?", "What is meant by {0}?", "Explain {0}."];
+
+    /// <summary>Sources the extraction understands (the url's scheme, and the record's <c>source</c>).</summary>
+    public static readonly IReadOnlyList<string> Sources = ["foldoc", "jargon", "wordnet"];
+
+    /// <summary>Shortest answer kept, in words; shorter definitions (bare cross-references) make no question.</summary>
+    public const int MinAnswerWords = 3;
+
+    /// <summary>Longest answer kept, in words: a definition's first sentence past this is cut at a clause boundary or here.</summary>
+    public const int MaxAnswerWords = 40;
+
+    /// <summary>True when the entry with <paramref name="url"/> is held out: SHA-1 of its UTF-8 bytes, in hex, ends in <c>0</c>.</summary>
+    public static bool IsHeldOut(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        byte[] digest = SHA1.HashData(Encoding.UTF8.GetBytes(url));
+        return (digest[^1] & 0xF) == 0;
+    }
+
+    /// <summary>
+    /// The definition entries of the corpus file <paramref name="path"/> in <paramref name="split"/>, in file order, at most
+    /// <paramref name="limit"/> (0 = all) spread evenly over the file (every n-th), and every document of the file (the
+    /// retrieval corpus, held-out entries included: they must be findable).
+    /// </summary>
+    public static (List<DefinitionEntry> Entries, List<EvalDocument> Corpus) Read(string path, DefinitionSplit split, int limit)
+    {
+        var corpus = Datasets.ReadDocuments(path, 0);
+        var all = new List<DefinitionEntry>();
+        foreach (var doc in corpus)
+        {
+            if ((split == DefinitionSplit.HeldOut) != IsHeldOut(doc.Id)) continue;
+            if (FromDocument(doc.Id, doc.Text) is { } entry) all.Add(entry);
+        }
+        if (limit <= 0 || all.Count <= limit) return (all, corpus);
+        var picked = new List<DefinitionEntry>(limit);
+        for (int i = 0; i < limit; i++) picked.Add(all[(int)((long)i * all.Count / limit)]);
+        return (picked, corpus);
+    }
+
+    /// <summary>The entry of one document, or null when its source is unknown or it has no usable first sentence.</summary>
+    public static DefinitionEntry? FromDocument(string url, string text)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        ArgumentNullException.ThrowIfNull(text);
+        int colon = url.IndexOf(':');
+        string source = colon > 0 ? url[..colon] : "";
+        if (!Sources.Contains(source)) return null;
+        int nl = text.IndexOf('\n');
+        if (nl <= 0) return null;
+        string headword = text[..nl].Trim();
+        if (!headword.Any(char.IsLetter)) return null;
+        string? answer = source switch
+        {
+            "foldoc" => Foldoc(text[(nl + 1)..]),
+            "jargon" => Jargon(text[(nl + 1)..]),
+            _ => WordNet(text[(nl + 1)..]),
+        };
+        if (answer is null || WordCount(answer) < MinAnswerWords) return null;
+        string form = Forms[(int)(BitConverter.ToUInt32(SHA1.HashData(Encoding.UTF8.GetBytes(url)), 0) % (uint)Forms.Count)];
+        return new DefinitionEntry(url, source, headword, string.Format(System.Globalization.CultureInfo.InvariantCulture, form, headword), answer);
+    }
+
+    // ---------------------------------------------------------------- per source
+
+    /// <summary>FOLDOC: "&lt;tags&gt; Body…" (or "1. &lt;tags&gt; …"); links in braces; the first sentence of the body.</summary>
+    static string? Foldoc(string body)
+    {
+        string text = Squash(body);
+        text = SenseNumber().Replace(text, "", 1);
+        text = LeadingTag().Replace(text, "", 1);
+        text = text.Replace("{", "").Replace("}", "");
+        return FirstSentence(text);
+    }
+
+    /// <summary>
+    /// Jargon File: pronunciation (/…/), part of speech (n., adj., vt., …), etymology ([…]) and sense numbers precede the
+    /// definition; the first sentence after them.
+    /// </summary>
+    static string? Jargon(string body)
+    {
+        string text = Squash(body).Replace("{", "").Replace("}", "");
+        string previous;
+        do
+        {
+            previous = text;
+            text = JargonPreamble().Replace(text, "", 1).TrimStart();
+        }
+        while (text != previous);
+        return FirstSentence(text);
+    }
+
+    /// <summary>WordNet: "1. noun (also: …): gloss; "example"" — sense 1's gloss up to its first example or semicolon.</summary>
+    static string? WordNet(string body)
+    {
+        var m = WordNetSense().Match(body);
+        if (!m.Success) return null;
+        string gloss = m.Groups["gloss"].Value;
+        int cut = gloss.IndexOfAny([';', '"']);
+        if (cut >= 0) gloss = gloss[..cut];
+        gloss = gloss.Trim();
+        return gloss.Length == 0 ? null : Capped(gloss);
+    }
+
+    // ---------------------------------------------------------------- text
+
+    /// <summary>The first sentence: up to the first '.', '!' or '?' followed by a space and a capital, a sense number ("2. "), or the end; capped.</summary>
+    internal static string? FirstSentence(string text)
+    {
+        text = text.Trim();
+        if (text.Length == 0) return null;
+        var m = SentenceEnd().Match(text);
+        string sentence = m.Success ? text[..(m.Index + 1)] : text;
+        return Capped(sentence.Trim());
+    }
+
+    static string Capped(string sentence)
+    {
+        var words = sentence.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length <= MaxAnswerWords) return string.Join(' ', words);
+        // cut at the last clause boundary within the cap, else at the cap
+        int end = MaxAnswerWords;
+        for (int i = MaxAnswerWords - 1; i >= MaxAnswerWords / 2; i--)
+        {
+            if (words[i].EndsWith(',') || words[i].EndsWith(';') || words[i].EndsWith(':')) { end = i + 1; break; }
+        }
+        return string.Join(' ', words[..end]).TrimEnd(',', ';', ':');
+    }
+
+    static string Squash(string text) => Whitespace().Replace(text, " ").Trim();
+
+    static int WordCount(string text) => text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Count(w => w.Any(char.IsLetterOrDigit));
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
+
+    [GeneratedRegex(@"^\d+\.\s+")]
+    private static partial Regex SenseNumber();
+
+    [GeneratedRegex(@"^<[^>]*>\s*")]
+    private static partial Regex LeadingTag();
+
+    [GeneratedRegex(@"^(?:/[^/]{1,60}/|\[[^\]]*\]|\d+\.|(?:n|v|vi|vt|adj|adv|interj|pref|suff|prep|conj|pron|excl|abbrev|obs|pl|num|inc)\.(?:,\s*(?:n|v|vi|vt|adj|adv|interj|obs|pl)\.)*|,)")]
+    private static partial Regex JargonPreamble();
+
+    [GeneratedRegex(@"^1\.\s+(?:noun|verb|adjective|adverb)(?:\s+satellite)?(?:\s*\([^)\n]*\))?:\s*(?<gloss>[^\n]+)", RegexOptions.Multiline)]
+    private static partial Regex WordNetSense();
+
+    [GeneratedRegex(@"[.!?](?=\s+(?:[A-Z(\u201c""]|\d+\.\s)|$)")]
+    private static partial Regex SentenceEnd();
+}

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Retro.Core;
+using Retro.Eval.Data;
+
+namespace Retro.Eval.Running;
+
+/// <summary>
+/// <c>qa-data</c>: training material for the decoder's question answering, retrieved exactly as the service retrieves
+/// (the product's index of each set's passages, its retriever, the run's first <c>search</c> and the largest <c>k</c>;
+/// reranked when the modes include <c>rerank</c>). One JSON line per question: <c>dataset</c>, <c>id</c>,
+/// <c>question</c>, <c>answer</c> (the first reference answer), <c>gold</c> (the gold passage's document id, or null),
+/// <c>question_tokens</c>, <c>answer_tokens</c> (the decoder's ids of the question and of " " + answer, tokenized apart
+/// as the service sees them), <c>neighbours</c> (each neighbour's chunk + continuation ids, at most r), <c>neighbour_docs</c>
+/// and <c>hit</c> (whether a neighbour comes from the gold passage). Unanswerable questions are skipped.
+/// </summary>
+internal sealed class QaDataExporter(EvalConfig config, TextWriter log)
+{
+    /// <summary>Writes the lines of every QA set of the config to <paramref name="outputPath"/>; returns the number written.</summary>
+    public async Task<int> RunAsync(string outputPath, CancellationToken ct)
+    {
+        config.Validate();
+        if (config.Qa.Count == 0) throw new InvalidDataException("qa-data needs at least one qa set in the config");
+        Directory.CreateDirectory(config.Output);
+        int k = config.K.Max();
+        using var models = new EvalModelSet(config.Models, config.Threads, k);
+        bool rerank = config.Modes.Contains(Mode.Rerank);
+        var options = new RetrievalOptions
+        {
+            K = k,
+            Candidates = Math.Max(k, config.Candidates.Max()),
+            Rerank = rerank,
+            Mode = SearchSide.Parse(config.Search[0])!.Value,
+        };
+        int r = models.Decoder.Config.NeighbourLen, written = 0;
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(outputPath));
+        if (folder is not null) Directory.CreateDirectory(folder);
+        using var output = new StreamWriter(outputPath, append: false);
+        foreach (var qa in config.Qa)
+        {
+            var (questions, passages) = qa.Format switch
+            {
+                "squad" => Datasets.ReadSquad(qa.Path, qa.Limit),
+                "definitions" => Datasets.ReadDefinitions(qa.Path, EvalConfig.DefinitionsSplit(qa.Split, qa.Name), qa.Limit),
+                _ => throw new InvalidDataException($"qa-data: qa '{qa.Name}' must be squad or definitions (its passages are indexed)"),
+            };
+            await using var store = await IndexBuilder.BuildAsync(qa.Name, passages, config, models, new LineProgress(log, $"index {qa.Name}"), ct);
+            var retriever = new Retriever(models.Encoder, store, store, rerank ? models.Reranker : null);
+            var progress = new LineProgress(log, $"qa-data {qa.Name}");
+            int hits = 0, count = 0;
+            foreach (var q in questions)
+            {
+                ct.ThrowIfCancellationRequested();
+                if (q.Unanswerable || q.Answers.Count == 0) continue;
+                var result = await retriever.RetrieveAsync(q.Question, options, ct);
+                var neighbours = result.Neighbours;
+                bool hit = q.PassageId is not null && neighbours.Any(n => n.Chunk.DocumentId == q.PassageId);
+                hits += hit ? 1 : 0;
+                var line = new
+                {
+                    dataset = qa.Name,
+                    id = q.Id,
+                    question = q.Question,
+                    answer = q.Answers[0],
+                    gold = q.PassageId,
+                    question_tokens = models.Tokenizer.Encode(q.Question),
+                    answer_tokens = models.Tokenizer.Encode(" " + q.Answers[0]),
+                    neighbours = neighbours.Select(n => n.Chunk.NeighbourTokens() is var t && t.Length > r ? t[..r] : n.Chunk.NeighbourTokens()).ToArray(),
+                    neighbour_docs = neighbours.Select(n => n.Chunk.DocumentId).ToArray(),
+                    hit,
+                };
+                output.WriteLine(JsonSerializer.Serialize(line));
+                count++;
+                written++;
+                progress.Report($"{count}/{questions.Count} questions, gold passage among the neighbours {100.0 * hits / count:F1}%");
+            }
+            progress.Done($"{count} questions, gold passage among the neighbours {100.0 * hits / Math.Max(1, count):F1}% ({config.Search[0]}{(rerank ? " + rerank" : "")}, k = {k})");
+        }
+        return written;
+    }
+}
