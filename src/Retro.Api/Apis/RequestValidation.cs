@@ -31,7 +31,7 @@ internal static class RequestValidation
         errors = [];
         RequireText(errors, "question", request.Question, service.MaxQuestionChars);
         var plan = Common(errors, request.Mode, request.K, request.Candidates, request.Rerank, request.RetrievalMode, request.MaxTokens, request.Temperature,
-            request.TopP, null, request.Seed, null, service, retrieval, generation);
+            request.TopP, request.TopK, request.Seed, null, request.RepetitionPenalty, request.NoRepeatNgramSize, service, retrieval, generation);
         return errors.Count == 0 ? new GenerationPlan(request.Question!, plan.ClosedBook, plan.Retrieval, plan.Generation, request.Stream) : null;
     }
 
@@ -40,7 +40,7 @@ internal static class RequestValidation
         errors = [];
         RequireText(errors, "prompt", request.Prompt, service.MaxPromptChars);
         var plan = Common(errors, request.Mode, request.K, request.Candidates, request.Rerank, request.RetrievalMode, request.MaxTokens, request.Temperature,
-            request.TopP, request.TopK, request.Seed, request.Stop, service, retrieval, generation);
+            request.TopP, request.TopK, request.Seed, request.Stop, request.RepetitionPenalty, request.NoRepeatNgramSize, service, retrieval, generation);
         return errors.Count == 0 ? new GenerationPlan(request.Prompt!, plan.ClosedBook, plan.Retrieval, plan.Generation, request.Stream) : null;
     }
 
@@ -54,7 +54,8 @@ internal static class RequestValidation
 
     private static (bool ClosedBook, RetrievalOptions Retrieval, GenerationOptions Generation) Common(
         Dictionary<string, string[]> errors, string? mode, int? k, int? candidates, bool? rerank, string? retrievalMode, int? maxTokens, float? temperature,
-        float? topP, int? topK, ulong? seed, IReadOnlyList<string>? stop, ServiceOptions service, RetrievalOptions retrieval, GenerationOptions generation)
+        float? topP, int? topK, ulong? seed, IReadOnlyList<string>? stop, float? repetitionPenalty, int? noRepeatNgramSize,
+        ServiceOptions service, RetrievalOptions retrieval, GenerationOptions generation)
     {
         bool closedBook = false;
         if (mode is not null and not Retrieval)
@@ -72,6 +73,10 @@ internal static class RequestValidation
         if (!(p > 0f && p <= 1f)) errors["topP"] = ["topP must be in (0, 1]."];
         int kTokens = topK ?? generation.TopK;
         if (kTokens < 0) errors["topK"] = ["topK must be 0 (off) or positive."];
+        float penalty = repetitionPenalty ?? generation.RepetitionPenalty;
+        if (!(penalty >= 1f && penalty <= 10f)) errors["repetitionPenalty"] = ["repetitionPenalty must be between 1 (off) and 10."];
+        int ngram = noRepeatNgramSize ?? generation.NoRepeatNgramSize;
+        if (ngram is < 0 or > 64) errors["noRepeatNgramSize"] = ["noRepeatNgramSize must be between 0 (off) and 64."];
         if (stop is not null)
         {
             if (stop.Count > MaxStops) errors["stop"] = [$"At most {MaxStops} stop texts."];
@@ -93,6 +98,8 @@ internal static class RequestValidation
             Temperature = temp,
             TopP = p,
             TopK = kTokens,
+            RepetitionPenalty = penalty,
+            NoRepeatNgramSize = ngram,
             Seed = seed ?? generation.Seed,
             Stop = stop ?? generation.Stop,
         };

@@ -27,6 +27,14 @@ public sealed record GenerationOptions
     [Range(1.0, 10.0)]
     public float RepetitionPenalty { get; init; } = 1f;
 
+    /// <summary>
+    /// No n-gram of this many tokens occurs twice in the question and answer (the token that would repeat one is never
+    /// chosen); 0 = off. The default, 4, stops the loops a small decoder falls into without penalising the words it
+    /// copies from its neighbours once.
+    /// </summary>
+    [Range(0, 64)]
+    public int NoRepeatNgramSize { get; init; } = 4;
+
     /// <summary>Seed of the sampler; the same seed, prompt and neighbours give the same tokens.</summary>
     public ulong Seed { get; init; }
 

@@ -3,8 +3,9 @@ using System.Numerics.Tensors;
 namespace Retro.Engine.Sampling;
 
 /// <summary>
-/// Chooses next tokens from logits per <see cref="SamplingOptions"/>: repetition penalty, then greedy or
-/// temperature / top-k / top-p sampling with a seeded generator. One instance per sequence (it holds the generator's
+/// Chooses next tokens from logits per <see cref="SamplingOptions"/>: repetition penalty and the no-repeat n-gram ban
+/// (as Hugging Face's <c>no_repeat_ngram_size</c>: a token that would complete an n-gram already in the history is
+/// excluded), then greedy or temperature / top-k / top-p sampling with a seeded generator. One instance per sequence (it holds the generator's
 /// state and scratch sized by the vocabulary); not thread-safe; allocates nothing per token.
 /// </summary>
 public sealed class Sampler
@@ -14,6 +15,8 @@ public sealed class Sampler
     readonly float[] _probs;   // (V) probabilities of the candidates, then their sorted copy
     readonly int[] _indices;   // (V) candidate token ids
     readonly int[] _seen;      // (V) stamp per token id: penalised in the call with that stamp
+    int[] _bannedIds = [];     // tokens the n-gram ban set to −∞ in this call, and their logits before
+    float[] _bannedLogits = [];
     int _stamp;
     ulong _rng;
 
@@ -42,6 +45,7 @@ public sealed class Sampler
         if (logits.Length != _vocabSize)
             throw new ArgumentException($"logits has length {logits.Length}, expected the vocabulary size {_vocabSize}", nameof(logits));
         if (_options.RepetitionPenalty != 1f) ApplyRepetitionPenalty(logits, history, _options.RepetitionPenalty);
+        if (_options.NoRepeatNgramSize > 0) BanRepeatedNgrams(logits, history, _options.NoRepeatNgramSize);
         if (_options.Temperature == 0f) return ArgMax(logits);
         return SampleCore(logits);
     }
@@ -71,6 +75,36 @@ public sealed class Sampler
             float l = logits[t];
             logits[t] = l > 0f ? l / penalty : l * penalty;
         }
+    }
+
+    /// <summary>
+    /// Sets to −∞ the logit of every token t such that (the last n−1 tokens of the history, t) already occurs in the
+    /// history. When that would leave no token with a finite logit (only possible with a vocabulary smaller than the
+    /// history), the ban is undone.
+    /// </summary>
+    void BanRepeatedNgrams(Span<float> logits, ReadOnlySpan<int> history, int n)
+    {
+        int len = history.Length;
+        if (len < n - 1) return;
+        var tail = history[(len - (n - 1))..];
+        int banned = 0;
+        // start i: history[i .. i+n-2] equals the tail and history[i+n-1] is the token that followed it
+        for (int i = 0; i + n - 1 < len; i++)
+        {
+            if (!history.Slice(i, n - 1).SequenceEqual(tail)) continue;
+            int t = history[i + n - 1];
+            if ((uint)t >= (uint)_vocabSize)
+                throw new ArgumentOutOfRangeException(nameof(history), t, $"history token outside the vocabulary 0..{_vocabSize - 1}");
+            if (float.IsNegativeInfinity(logits[t])) continue;
+            if (banned == _bannedIds.Length) Array.Resize(ref _bannedIds, Math.Max(16, 2 * banned));
+            if (banned == _bannedLogits.Length) Array.Resize(ref _bannedLogits, _bannedIds.Length);
+            _bannedIds[banned] = t;
+            _bannedLogits[banned++] = logits[t];
+            logits[t] = float.NegativeInfinity;
+        }
+        if (banned == 0) return;
+        foreach (float l in logits) if (!float.IsNegativeInfinity(l)) return;
+        for (int i = 0; i < banned; i++) logits[_bannedIds[i]] = _bannedLogits[i];
     }
 
     int SampleCore(Span<float> logits)

@@ -27,6 +27,9 @@ public sealed record SamplingOptions
     /// </summary>
     public float RepetitionPenalty { get; init; } = 1f;
 
+    /// <summary>No n-gram of this many tokens may repeat within the history (0 disables): see <see cref="Sampler"/>.</summary>
+    public int NoRepeatNgramSize { get; init; }
+
     /// <summary>Seed of the random generator (ignored when greedy).</summary>
     public ulong Seed { get; init; }
 
@@ -40,6 +43,7 @@ public sealed record SamplingOptions
             TopK = options.TopK,
             TopP = options.TopP,
             RepetitionPenalty = options.RepetitionPenalty,
+            NoRepeatNgramSize = options.NoRepeatNgramSize,
             Seed = options.Seed,
         }.Validate();
     }
@@ -53,6 +57,7 @@ public sealed record SamplingOptions
         if (!(TopP >= 0f && TopP <= 1f)) throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "top-p must be in [0, 1]");
         if (!(RepetitionPenalty >= 1f) || float.IsInfinity(RepetitionPenalty))
             throw new ArgumentOutOfRangeException(nameof(RepetitionPenalty), RepetitionPenalty, "repetition penalty must be finite and ≥ 1");
+        if (NoRepeatNgramSize < 0) throw new ArgumentOutOfRangeException(nameof(NoRepeatNgramSize), NoRepeatNgramSize, "no-repeat n-gram size must be ≥ 0 (0 disables)");
         return this;
     }
 }

@@ -51,7 +51,7 @@ public sealed class GeneratorParityTests : IDisposable
         var retriever = new TableRetriever(queries, table, k, r);
 
         var generator = new RetroGenerator(new RetroDecoderAdapter(_decoder, tokenizer, "retro-tiny", ownsDecoder: false));
-        var request = new GenerationRequest(promptText, new GenerationOptions { MaxTokens = expected.Length, Temperature = 0 }, new RetrievalOptions { K = k });
+        var request = new GenerationRequest(promptText, new GenerationOptions { MaxTokens = expected.Length, Temperature = 0, NoRepeatNgramSize = 0 }, new RetrievalOptions { K = k });
         var tokens = new List<int>();
         var retrieved = new List<int>();
         GenerationCompletedEvent? done = null;
@@ -94,9 +94,30 @@ public sealed class GeneratorParityTests : IDisposable
 
         var generator = new RetroGenerator(new RetroDecoderAdapter(_decoder, tokenizer, "retro-tiny", ownsDecoder: false));
         var tokens = new List<int>();
-        await foreach (var e in generator.GenerateAsync(new GenerationRequest("p", new GenerationOptions { MaxTokens = n }, new RetrievalOptions()), NullRetriever.Instance))
+        await foreach (var e in generator.GenerateAsync(new GenerationRequest("p", new GenerationOptions { MaxTokens = n, NoRepeatNgramSize = 0 }, new RetrievalOptions()), NullRetriever.Instance))
             if (e is TokenGeneratedEvent t) tokens.Add(t.TokenId);
         tokens.ShouldBe(expected);
+    }
+
+    [Fact]
+    public async Task The_default_no_repeat_ngram_ban_breaks_the_loop_greedy_decoding_falls_into()
+    {
+        var tokenizer = new PinnedPromptTokenizer(TokenizerLoader.FromFolder(Repo.Fixture("retro-tiny")), "p", _golden.Get("greedy_prompt").ToInt32Array());
+        var generator = new RetroGenerator(new RetroDecoderAdapter(_decoder, tokenizer, "retro-tiny", ownsDecoder: false));
+        async Task<List<int>> Run(GenerationOptions options)
+        {
+            var tokens = new List<int>();
+            await foreach (var e in generator.GenerateAsync(new GenerationRequest("p", options, new RetrievalOptions()), NullRetriever.Instance))
+                if (e is TokenGeneratedEvent t) tokens.Add(t.TokenId);
+            return tokens;
+        }
+        var plain = await Run(new GenerationOptions { MaxTokens = 100, NoRepeatNgramSize = 0 });
+        plain.Distinct().Count().ShouldBeLessThan(5); // the random-weight fixture loops on a token or two
+        var defaults = await Run(new GenerationOptions { MaxTokens = 100 });
+        int n = new GenerationOptions().NoRepeatNgramSize;
+        n.ShouldBe(4);
+        var seen = new HashSet<string>();
+        for (int i = 0; i + n <= defaults.Count; i++) seen.Add(string.Join(',', defaults.Skip(i).Take(n))).ShouldBeTrue($"4-gram at {i} repeats");
     }
 
     [Fact]
@@ -106,7 +127,7 @@ public sealed class GeneratorParityTests : IDisposable
         var real = TokenizerLoader.FromFolder(Repo.Fixture("retro-tiny"));
         string[] prompts = ["a", "b", "c", "d", "e"];
         var tokenizer = new PinnedPromptTokenizer(real, "a", prompt);
-        var request = (string p) => new GenerationRequest(p, new GenerationOptions { MaxTokens = 80 }, new RetrievalOptions());
+        var request = (string p) => new GenerationRequest(p, new GenerationOptions { MaxTokens = 80, NoRepeatNgramSize = 0 }, new RetrievalOptions());
 
         var single = new RetroGenerator(new RetroDecoderAdapter(_decoder, tokenizer, "retro-tiny", ownsDecoder: false));
         var expected = new List<int[]>();

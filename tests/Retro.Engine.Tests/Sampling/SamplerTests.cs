@@ -134,6 +134,34 @@ public class SamplerTests
     }
 
     [Fact]
+    public void No_repeat_ngrams_ban_exactly_the_tokens_that_would_repeat_one()
+    {
+        var sampler = new Sampler(6, new SamplingOptions { Temperature = 0f, NoRepeatNgramSize = 3 });
+        // history ... 1 2 4 ... 1 2 5 ... ends in 1 2: both 4 and 5 would repeat a trigram; 3 would not
+        var logits = new float[] { 0f, 0f, 0f, 1f, 9f, 8f };
+        int pick = sampler.Sample(logits, [1, 2, 4, 0, 1, 2, 5, 3, 1, 2]);
+        pick.ShouldBe(3);
+        float.IsNegativeInfinity(logits[4]).ShouldBeTrue();
+        float.IsNegativeInfinity(logits[5]).ShouldBeTrue();
+        logits[..4].ShouldBe([0f, 0f, 0f, 1f]);
+        // the loop "0 1 0 1" greedy would continue with 0: the bigram "1 0" already occurred, so 0 is banned after 1
+        var loop = new Sampler(3, new SamplingOptions { Temperature = 0f, NoRepeatNgramSize = 2 });
+        loop.Sample(new float[] { 5f, 1f, 0f }, [0, 1, 0, 1]).ShouldBe(1);
+    }
+
+    [Fact]
+    public void No_repeat_ngrams_never_ban_every_token_and_are_off_at_zero()
+    {
+        var tiny = new Sampler(2, new SamplingOptions { Temperature = 0f, NoRepeatNgramSize = 1 });
+        var logits = new float[] { 2f, 1f };
+        tiny.Sample(logits, [0, 1]).ShouldBe(0); // unigrams 0 and 1 both seen: banning both would leave nothing
+        logits.ShouldBe([2f, 1f]);
+        var off = new Sampler(3, new SamplingOptions { Temperature = 0f });
+        off.Sample(new float[] { 3f, 0f, 0f }, [0, 0, 0, 0]).ShouldBe(0);
+        Should.Throw<ArgumentOutOfRangeException>(() => new Sampler(4, new SamplingOptions { NoRepeatNgramSize = -1 }));
+    }
+
+    [Fact]
     public void Rejects_bad_input_clearly()
     {
         Should.Throw<ArgumentOutOfRangeException>(() => new Sampler(4, new SamplingOptions { TopP = 1.5f }));
@@ -147,8 +175,9 @@ public class SamplerTests
     [Fact]
     public void Options_map_from_generation_options()
     {
-        var o = SamplingOptions.From(new GenerationOptions { Temperature = 0.7f, TopK = 40, TopP = 0.9f, RepetitionPenalty = 1.1f, Seed = 12 });
-        o.ShouldBe(new SamplingOptions { Temperature = 0.7f, TopK = 40, TopP = 0.9f, RepetitionPenalty = 1.1f, Seed = 12 });
+        var o = SamplingOptions.From(new GenerationOptions { Temperature = 0.7f, TopK = 40, TopP = 0.9f, RepetitionPenalty = 1.1f, NoRepeatNgramSize = 3, Seed = 12 });
+        o.ShouldBe(new SamplingOptions { Temperature = 0.7f, TopK = 40, TopP = 0.9f, RepetitionPenalty = 1.1f, NoRepeatNgramSize = 3, Seed = 12 });
+        SamplingOptions.From(new GenerationOptions()).NoRepeatNgramSize.ShouldBe(4); // the service's default
     }
 
     [Fact]

@@ -12,6 +12,9 @@ namespace Retro.Api.Apis.Contracts;
 /// <param name="Seed">Sampler seed.</param>
 /// <param name="Stream">True: answer as Server-Sent Events (retrieval, token, done).</param>
 /// <param name="RetrievalMode"><c>dense</c>, <c>sparse</c> (BM25) or <c>hybrid</c> (both, fused); unset = <c>Retro:Retrieval:Mode</c>.</param>
+/// <param name="TopK">Keep the best K tokens (0 = off).</param>
+/// <param name="RepetitionPenalty">CTRL repetition penalty (1..10; 1 = off).</param>
+/// <param name="NoRepeatNgramSize">No n-gram of this many tokens repeats (0..64; 0 = off).</param>
 public sealed record AnswerRequest(
     string? Question,
     string? Mode = null,
@@ -23,4 +26,7 @@ public sealed record AnswerRequest(
     float? TopP = null,
     ulong? Seed = null,
     bool Stream = false,
-    string? RetrievalMode = null);
+    string? RetrievalMode = null,
+    int? TopK = null,
+    float? RepetitionPenalty = null,
+    int? NoRepeatNgramSize = null);

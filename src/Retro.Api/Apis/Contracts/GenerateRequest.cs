@@ -14,6 +14,8 @@ namespace Retro.Api.Apis.Contracts;
 /// <param name="Stop">Stop texts (at most 4, each 1..64 characters); the stop text is not returned.</param>
 /// <param name="Stream">True: Server-Sent Events (retrieval at every chunk boundary, token, done).</param>
 /// <param name="RetrievalMode"><c>dense</c>, <c>sparse</c> (BM25) or <c>hybrid</c> (both, fused); unset = <c>Retro:Retrieval:Mode</c>.</param>
+/// <param name="RepetitionPenalty">CTRL repetition penalty (1..10; 1 = off).</param>
+/// <param name="NoRepeatNgramSize">No n-gram of this many tokens repeats (0..64; 0 = off).</param>
 public sealed record GenerateRequest(
     string? Prompt,
     string? Mode = null,
@@ -27,4 +29,6 @@ public sealed record GenerateRequest(
     ulong? Seed = null,
     IReadOnlyList<string>? Stop = null,
     bool Stream = false,
-    string? RetrievalMode = null);
+    string? RetrievalMode = null,
+    float? RepetitionPenalty = null,
+    int? NoRepeatNgramSize = null);
