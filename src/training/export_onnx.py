@@ -64,6 +64,12 @@ def _attend(q, k, v, mask):
     return (att * any_key) @ v
 
 
+def _past_heads(x, n_heads, head_dim):
+    """(B, P, D) -> (B, nh, P, hd) with the head size spelled out: P may be 0 (an empty cache), where a reshape
+    that infers a dimension (split_heads' view exports as -1) is ambiguous and ONNX Runtime rejects it."""
+    return x.reshape(x.size(0), x.size(1), n_heads, int(head_dim)).transpose(1, 2)
+
+
 def _rope_tables(config, head_dim, length):
     cos, sin = rope_cos_sin(torch.arange(length), head_dim, config.rope_theta, torch.float32)
     return cos.contiguous(), sin.contiguous()
@@ -112,8 +118,8 @@ class _DecoderPart(nn.Module):
         q, k, v = (split_heads(p(x), nh) for p in (a.q_proj, a.k_proj, a.v_proj))
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         new_k, new_v = merge_heads(k), merge_heads(v)  # (B, T, D)
-        K = torch.cat([split_heads(past_k, nh), k], dim=2)  # (B, nh, P+T, hd)
-        V = torch.cat([split_heads(past_v, nh), v], dim=2)
+        K = torch.cat([_past_heads(past_k, nh, k.size(-1)), k], dim=2)  # (B, nh, P+T, hd)
+        V = torch.cat([_past_heads(past_v, nh, k.size(-1)), v], dim=2)
         T, Tk = x.size(1), K.size(2)
         # query t (absolute P + t) sees keys 0..P + t that the mask allows
         causal = torch.arange(Tk)[None, :] <= (torch.arange(T) + (Tk - T))[:, None]  # (T, Tk)
