@@ -30,6 +30,7 @@ public static class RetroServicesExtensions
         var services = builder.Services;
         AddValidatedOptions<ServiceOptions>(services, ServiceOptions.Section);
         AddValidatedOptions<ModelOptions>(services, ModelOptions.Section);
+        AddValidatedOptions<EngineOptions>(services, EngineOptions.Section);
         AddValidatedOptions<VectorStoreOptions>(services, VectorStoreOptions.Section);
         AddValidatedOptions<RetrievalOptions>(services, RetrievalOptions.Section);
         AddValidatedOptions<GenerationOptions>(services, GenerationOptions.Section);
