@@ -15,7 +15,7 @@ internal sealed class OnnxBertModel : IDisposable
 {
     private static readonly string[] InputNames = ["input_ids", "attention_mask", "token_type_ids"];
 
-    public OnnxBertModel(string folder, OnnxSessionFactory factory, bool crossEncoder, int maxBatch, int? maxLength)
+    public OnnxBertModel(string folder, OnnxSessionFactory factory, bool crossEncoder, int maxBatch, int? maxLength, Tokenizer? tokenizer = null)
     {
         ArgumentNullException.ThrowIfNull(factory);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
@@ -26,7 +26,7 @@ internal sealed class OnnxBertModel : IDisposable
                 ? $"{folder}: the model has no classifier head (architectures must be BertForSequenceClassification)"
                 : $"{folder}: a cross-encoder (BertForSequenceClassification) cannot embed texts", nameof(folder));
         Export = OnnxExport.Open(folder, "bert");
-        Tokenizer = TokenizerLoader.FromFolder(folder);
+        Tokenizer = tokenizer ?? TokenizerLoader.FromFolder(folder);
         TokenizerFit.Check(Tokenizer.VocabularySize, Config.VocabSize, folder);
         MaxLength = maxLength ?? Config.MaxPositions;
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxLength, crossEncoder ? 5 : 3, nameof(maxLength));

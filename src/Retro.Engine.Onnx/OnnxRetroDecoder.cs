@@ -23,7 +23,7 @@ public sealed class OnnxRetroDecoder : IRetroDecoder, IDisposable
     private readonly StepBatcher<OnnxRetroSession>? _batcher;
     private long _encodedNeighbours, _encodedRows;
 
-    private OnnxRetroDecoder(RetroConfig config, OnnxExport export, Tokenizer tokenizer, OnnxSessionFactory factory, int maxNeighbours, int batchCapacity)
+    private OnnxRetroDecoder(RetroConfig config, OnnxExport export, ITokenizer tokenizer, OnnxSessionFactory factory, int maxNeighbours, int batchCapacity)
     {
         Config = config;
         Tokenizer = tokenizer;
@@ -55,10 +55,11 @@ public sealed class OnnxRetroDecoder : IRetroDecoder, IDisposable
     /// <summary>
     /// Loads <paramref name="folder"/> (config.json, tokenizer.json, model.safetensors and its export in onnx/) on
     /// <paramref name="factory"/>'s device. <paramref name="maxNeighbours"/> bounds k per chunk (default: 8 or the model's
-    /// num_neighbours, whichever is larger); <paramref name="batchCapacity"/> &gt; 1 batches concurrent steps.
+    /// num_neighbours, whichever is larger); <paramref name="batchCapacity"/> &gt; 1 batches concurrent steps;
+    /// <paramref name="tokenizer"/> replaces the folder's tokenizer.json.
     /// </summary>
     /// <exception cref="OnnxExportException">The export is missing, stale, or was made for the other cca_positions.</exception>
-    public static OnnxRetroDecoder Load(string folder, OnnxSessionFactory factory, int? maxNeighbours = null, int batchCapacity = 1)
+    public static OnnxRetroDecoder Load(string folder, OnnxSessionFactory factory, int? maxNeighbours = null, int batchCapacity = 1, ITokenizer? tokenizer = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentNullException.ThrowIfNull(factory);
@@ -72,7 +73,7 @@ public sealed class OnnxRetroDecoder : IRetroDecoder, IDisposable
         string positions = config.CcaRope ? "rope" : "none";
         if (export.CcaPositions != positions)
             throw new OnnxExportException(folder, $"the export has cca_positions '{export.CcaPositions}' but config.json means '{positions}'");
-        var tokenizer = TokenizerLoader.FromFolder(folder);
+        tokenizer ??= TokenizerLoader.FromFolder(folder);
         TokenizerFit.Check(tokenizer.VocabularySize, config.VocabSize, folder);
         int k = maxNeighbours ?? Math.Max(8, config.NumNeighbours);
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1, nameof(maxNeighbours));

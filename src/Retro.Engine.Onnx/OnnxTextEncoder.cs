@@ -17,10 +17,10 @@ public sealed class OnnxTextEncoder : ITextEncoder, IDisposable
     /// <summary>
     /// Loads <paramref name="folder"/> (config.json, tokenizer.json, model.safetensors and its export in onnx/) on
     /// <paramref name="factory"/>'s device; <paramref name="maxBatch"/> texts per run, each at most
-    /// <paramref name="maxLength"/> tokens (default: max positions).
+    /// <paramref name="maxLength"/> tokens (default: max positions); <paramref name="tokenizer"/> replaces the folder's.
     /// </summary>
-    public static OnnxTextEncoder Load(string folder, OnnxSessionFactory factory, int maxBatch = 32, int? maxLength = null) =>
-        new(new OnnxBertModel(folder, factory, crossEncoder: false, maxBatch, maxLength));
+    public static OnnxTextEncoder Load(string folder, OnnxSessionFactory factory, int maxBatch = 32, int? maxLength = null, Tokenizer? tokenizer = null) =>
+        new(new OnnxBertModel(folder, factory, crossEncoder: false, maxBatch, maxLength, tokenizer));
 
     /// <inheritdoc />
     public int Dimension => _model.Config.HiddenSize;

@@ -184,7 +184,8 @@ public sealed class DecodeSuite : ISuite
     /// <summary>ONNX Runtime (CPU execution provider, <paramref name="threads"/> threads) on the export of the same F32 weights, step by step with the KV cache.</summary>
     static Ours RunOrt(string folder, int[] ids, int[] neighbours, int[] checks, int repeats, int threads)
     {
-        using var decoder = Retro.Engine.Onnx.OnnxRetroDecoder.Load(folder, new Retro.Engine.Onnx.OnnxSessionFactory(Retro.Engine.Onnx.OnnxDevice.Cpu, threads));
+        using var decoder = Retro.Engine.Onnx.OnnxRetroDecoder.Load(folder, new Retro.Engine.Onnx.OnnxSessionFactory(Retro.Engine.Onnx.OnnxDevice.Cpu, threads),
+            tokenizer: Retro.Tokenizers.TokenizerLoader.FromFolder(Path.Combine(RepoRoot(), "tests", "fixtures", "retro-tiny"))); // ids only: any tokenizer within the vocabulary
         var c = decoder.Config;
         int v = c.VocabSize, kr = c.NumNeighbours * c.NeighbourLen, m = c.ChunkSize;
         var logits = new float[checks.Length * v];
