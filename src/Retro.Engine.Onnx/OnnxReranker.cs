@@ -26,15 +26,7 @@ public sealed class OnnxReranker : IReranker, IDisposable
     /// <inheritdoc />
     public void Score(string query, ReadOnlySpan<string> candidates, Span<float> scores)
     {
-        ArgumentNullException.ThrowIfNull(query);
-        if (scores.Length < candidates.Length)
-            throw new ArgumentException($"scores holds {scores.Length} values for {candidates.Length} candidates", nameof(scores));
-        var inputs = new ModelInput[candidates.Length];
-        for (int i = 0; i < candidates.Length; i++)
-        {
-            ArgumentNullException.ThrowIfNull(candidates[i], $"candidates[{i}]");
-            inputs[i] = _model.Tokenizer.EncodeForModel(query, candidates[i], MaxLength);
-        }
+        var inputs = Bert.BertInputs.Pairs(_model.Tokenizer, query, candidates, MaxLength, scores.Length);
         _model.Run(inputs, "scores", 1, scores);
     }
 

@@ -35,14 +35,7 @@ public sealed class OnnxTextEncoder : ITextEncoder, IDisposable
     public void Encode(ReadOnlySpan<string> texts, Span<float> destination)
     {
         int d = Dimension;
-        if (destination.Length < texts.Length * d)
-            throw new ArgumentException($"destination holds {destination.Length} values; {texts.Length} texts need {texts.Length * d}", nameof(destination));
-        var inputs = new ModelInput[texts.Length];
-        for (int i = 0; i < texts.Length; i++)
-        {
-            ArgumentNullException.ThrowIfNull(texts[i], $"texts[{i}]");
-            inputs[i] = _model.Tokenizer.EncodeForModel(texts[i], maxLength: MaxLength);
-        }
+        var inputs = Bert.BertInputs.Texts(_model.Tokenizer, texts, MaxLength, d, destination.Length);
         _model.Run(inputs, "embeddings", d, destination);
     }
 
