@@ -6,8 +6,8 @@ cd "$(dirname "$0")"
 
 PY=/usr/bin/python3   # Debian's python: python3-torch & co. live there, not in pyenv's.
 need=()
-# chromium drives the service's page in the browser test (Playwright, with the system browser).
-for pkg in python3-torch python3-numpy python3-pytest chromium; do
+# python3-onnx checks the ONNX exports (src/training/export_onnx.py); chromium drives the service's page in the browser test (Playwright, with the system browser).
+for pkg in python3-torch python3-numpy python3-pytest python3-onnx chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

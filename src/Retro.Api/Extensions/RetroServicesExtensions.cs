@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.VectorData;
 using Microsoft.Extensions.Options;
 using Retro.Api.Apis;
 using Retro.Api.Apis.Contracts;
@@ -13,6 +14,7 @@ using Retro.Api.Options;
 using Retro.Api.Telemetry;
 using Retro.Core;
 using Retro.Engine.Generation;
+using Retro.VectorData;
 
 namespace Retro.Api.Extensions;
 
@@ -22,7 +24,8 @@ public static class RetroServicesExtensions
     /// <summary>
     /// Registers every options section (validated at start-up), the models named by <c>Retro:Models</c> (loaded once,
     /// at start-up), the vector store of <c>Retro:VectorStore</c>, the retriever and the RETRO generator (also as
-    /// <see cref="IChatClient"/> and <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>), the concurrency limit,
+    /// <see cref="IChatClient"/> and <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>), the store as a VectorData
+    /// collection (<see cref="RetroChunkCollection"/>), the concurrency limit,
     /// the request timeout, the body limit and the exception-to-problem mapping.
     /// </summary>
     public static WebApplicationBuilder AddRetroServices(this WebApplicationBuilder builder)
@@ -30,6 +33,7 @@ public static class RetroServicesExtensions
         var services = builder.Services;
         AddValidatedOptions<ServiceOptions>(services, ServiceOptions.Section);
         AddValidatedOptions<ModelOptions>(services, ModelOptions.Section);
+        AddValidatedOptions<EngineOptions>(services, EngineOptions.Section);
         AddValidatedOptions<VectorStoreOptions>(services, VectorStoreOptions.Section);
         AddValidatedOptions<RetrievalOptions>(services, RetrievalOptions.Section);
         AddValidatedOptions<GenerationOptions>(services, GenerationOptions.Section);
@@ -60,6 +64,9 @@ public static class RetroServicesExtensions
         services.AddSingleton<IChatClient>(sp => new RetroChatClient(
             sp.GetRequiredService<IGenerator>(), sp.GetRequiredService<IRetriever>(),
             sp.GetRequiredService<IOptions<GenerationOptions>>().Value, sp.GetRequiredService<IOptions<RetrievalOptions>>().Value));
+        // The store as a Microsoft.Extensions.VectorData collection (Semantic Kernel, M.E.AI): search and upsert chunks.
+        services.AddSingleton<VectorStoreCollection<Guid, ChunkRecord>>(sp => new RetroChunkCollection(
+            sp.GetRequiredService<IVectorStore>(), sp.GetRequiredService<ITextEncoder>(), sp.GetRequiredService<IRetroDecoder>().Tokenizer));
         services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(sp => new TextEncoderEmbeddingGenerator(sp.GetRequiredService<ITextEncoder>()));
         services.AddSingleton<ICorpusIngestor, IndexerCorpusIngestor>();
         services.AddHostedService<StartupService>();

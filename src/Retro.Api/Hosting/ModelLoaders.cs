@@ -3,12 +3,13 @@ using Retro.Engine;
 using Retro.Engine.Bert;
 using Retro.Engine.Checkpoints;
 using Retro.Engine.Generation;
+using Retro.Engine.Onnx;
 using Retro.Engine.Retro;
 using Retro.Tokenizers;
 
 namespace Retro.Api.Hosting;
 
-/// <summary>Model-folder loading for the service, on one backend; every loaded object is added to an owner list.</summary>
+/// <summary>Model-folder loading for the service, on one backend (managed or ONNX Runtime); every loaded object is added to an owner list.</summary>
 internal static class ModelLoaders
 {
     public static ITextEncoder LoadEncoder(string folder, IBackend backend, List<IDisposable> owned)
@@ -35,5 +36,18 @@ internal static class ModelLoaders
         var adapter = new RetroDecoderAdapter(decoder, tokenizer, modelId, ownsDecoder: false, batchCapacity: batchCapacity);
         owned.Add(adapter);
         return adapter;
+    }
+
+    public static ITextEncoder LoadEncoder(string folder, OnnxSessionFactory factory, List<IDisposable> owned) => Own(OnnxTextEncoder.Load(folder, factory), owned);
+
+    public static IReranker LoadReranker(string folder, OnnxSessionFactory factory, List<IDisposable> owned) => Own(OnnxReranker.Load(folder, factory), owned);
+
+    public static IRetroDecoder LoadDecoder(string folder, OnnxSessionFactory factory, int batchCapacity, List<IDisposable> owned) =>
+        Own(OnnxRetroDecoder.Load(folder, factory, batchCapacity: batchCapacity), owned);
+
+    private static T Own<T>(T model, List<IDisposable> owned) where T : IDisposable
+    {
+        owned.Add(model);
+        return model;
     }
 }

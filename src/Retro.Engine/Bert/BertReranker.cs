@@ -59,15 +59,7 @@ public sealed class BertReranker : IReranker, IDisposable
     /// <inheritdoc />
     public void Score(string query, ReadOnlySpan<string> candidates, Span<float> scores)
     {
-        ArgumentNullException.ThrowIfNull(query);
-        if (scores.Length < candidates.Length)
-            throw new ArgumentException($"scores holds {scores.Length} values for {candidates.Length} candidates", nameof(scores));
-        var inputs = new ModelInput[candidates.Length];
-        for (int i = 0; i < candidates.Length; i++)
-        {
-            ArgumentNullException.ThrowIfNull(candidates[i], $"candidates[{i}]");
-            inputs[i] = _tokenizer.EncodeForModel(query, candidates[i], MaxLength);
-        }
+        var inputs = BertInputs.Pairs(_tokenizer, query, candidates, MaxLength, scores.Length);
         var result = new float[candidates.Length];
         _runner.Run(inputs, (lease, members, length) =>
         {

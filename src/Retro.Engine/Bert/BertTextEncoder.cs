@@ -70,14 +70,7 @@ public sealed class BertTextEncoder : ITextEncoder, IDisposable
     public void Encode(ReadOnlySpan<string> texts, Span<float> destination)
     {
         int d = Dimension;
-        if (destination.Length < texts.Length * d)
-            throw new ArgumentException($"destination holds {destination.Length} values; {texts.Length} texts need {texts.Length * d}", nameof(destination));
-        var inputs = new ModelInput[texts.Length];
-        for (int i = 0; i < texts.Length; i++)
-        {
-            ArgumentNullException.ThrowIfNull(texts[i], $"texts[{i}]");
-            inputs[i] = _tokenizer.EncodeForModel(texts[i], maxLength: MaxLength);
-        }
+        var inputs = BertInputs.Texts(_tokenizer, texts, MaxLength, d, destination.Length);
         var result = new float[texts.Length * d];
         _runner.Run(inputs, (lease, members, length) =>
         {

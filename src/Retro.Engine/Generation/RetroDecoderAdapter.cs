@@ -30,10 +30,10 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
         MaxNeighbours = maxNeighbours ?? Math.Max(8, decoder.Config.NumNeighbours);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxNeighbours, 1, nameof(maxNeighbours));
         _ownsDecoder = ownsDecoder;
-        _batcher = batchCapacity > 1 ? new StepBatcher(decoder, batchCapacity) : null;
+        _batcher = batchCapacity > 1 ? new StepBatcher<RetroSession>(new RetroSegmentBatchRunner(decoder, batchCapacity)) : null;
     }
 
-    private readonly StepBatcher? _batcher;
+    private readonly StepBatcher<RetroSession>? _batcher;
 
     /// <summary>Most neighbours a session takes per chunk; more are dropped (the best come first).</summary>
     public int MaxNeighbours { get; }
@@ -85,11 +85,11 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
     {
         private readonly RetroSession session;
         private readonly int maxNeighbours;
-        private readonly StepBatcher? batcher;
+        private readonly StepBatcher<RetroSession>? batcher;
         private float[]? _row;
         private int _disposed;
 
-        public Session(RetroSession session, int maxNeighbours, StepBatcher? batcher)
+        public Session(RetroSession session, int maxNeighbours, StepBatcher<RetroSession>? batcher)
         {
             this.session = session;
             this.maxNeighbours = maxNeighbours;
@@ -102,31 +102,9 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
         public void Feed(ReadOnlySpan<int> tokens, IReadOnlyList<int[]> neighbours, Span<float> logits)
         {
             if (neighbours.Count > maxNeighbours) neighbours = neighbours.Take(maxNeighbours).ToArray();
-            int m = session.Decoder.Config.ChunkSize, p = session.Length;
-            if (batcher is null || tokens.IsEmpty || logits.Length < session.Decoder.Config.VocabSize || !OnlyLastMayComplete(p, tokens.Length, m)
-                || tokens.Length > batcher.RowCapacity)
-            {
+            if (batcher is null || !batcher.TryFeed(session, session.Length, session.MaxSequenceLength, session.Decoder.Config.ChunkSize, tokens, neighbours,
+                    _row ??= new float[session.Decoder.Config.VocabSize], logits))
                 session.Feed(tokens, neighbours, logits); // unbatched, or a feed the session itself rejects
-                return;
-            }
-            // Checked here, before queueing: a bad feed inside a batch would fail every request in it.
-            if (p + tokens.Length > session.MaxSequenceLength)
-                throw new ArgumentException($"sequence of {p + tokens.Length} tokens exceeds the session's {session.MaxSequenceLength}", nameof(tokens));
-            bool completes = (p + tokens.Length) % m == 0; // the last token completes a chunk
-            if (neighbours.Count > 0 && !completes)
-                throw new ArgumentException("neighbours come only with the token that completes a chunk", nameof(neighbours));
-            int v = session.Decoder.Config.VocabSize;
-            foreach (int t in tokens)
-                if ((uint)t >= (uint)v) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token outside the vocabulary 0..{v - 1}");
-            _row ??= new float[v];
-            // A segment may complete a chunk only with its first token: a run ending on a boundary goes as two.
-            if (completes && tokens.Length > 1)
-            {
-                batcher.Feed(session, tokens[..^1].ToArray(), [], _row);
-                batcher.Feed(session, [tokens[^1]], neighbours, _row);
-            }
-            else batcher.Feed(session, tokens.ToArray(), neighbours, _row);
-            _row.CopyTo(logits);
         }
 
         public void Dispose()
@@ -134,12 +112,6 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
             batcher?.Detach();
             session.Dispose();
-        }
-
-        static bool OnlyLastMayComplete(int p, int n, int m)
-        {
-            for (int i = 0; i < n - 1; i++) if ((p + i + 1) % m == 0) return false;
-            return true;
         }
     }
 }

@@ -1,10 +1,9 @@
-using Retro.Engine.Retro;
-
 namespace Retro.Engine.Generation;
 
 /// <summary>
 /// Coalesces the feeds of concurrent sessions (single-token steps, and prompt chunks being prefilled) into one
-/// <see cref="RetroDecoder.SegmentBatch"/>, so every weight matrix is read once for all of them and new requests'
+/// batched decoder call (<see cref="ISegmentBatchRunner{TSession}"/>: the managed engine's
+/// <see cref="Retro.RetroDecoder.SegmentBatch"/>, or ONNX Runtime's), so every weight matrix is read once for all of them and new requests'
 /// prefills share the weight reads with running requests' steps. Whoever arrives while a batch runs joins the next
 /// one, and the first waiter of the next batch runs it (leader/follower). Before it runs, the leader gathers: while
 /// fewer feeds are queued than sessions are attached, it yields the core to the sessions just released (they are
@@ -13,14 +12,13 @@ namespace Retro.Engine.Generation;
 /// half as large, and the other group's sampling competes with the batch for the cores. A lone session never waits
 /// (one attached, one queued). Thread-safe.
 /// </summary>
-internal sealed class StepBatcher : IDisposable
+internal sealed class StepBatcher<TSession> : IDisposable where TSession : class
 {
-    private readonly RetroDecoder _decoder;
-    private readonly RetroBatch _batch;
+    private readonly ISegmentBatchRunner<TSession> _runner;
     private readonly float[] _logits;
     private readonly object _gate = new();
     private readonly List<Pending> _queue = [];
-    private readonly List<RetroSession> _sessions = [];
+    private readonly List<TSession> _sessions = [];
     private readonly List<IReadOnlyList<int[]>?> _neighbours = [];
     private readonly List<ReadOnlyMemory<int>> _segments = [];
     private bool _running;
@@ -46,24 +44,62 @@ internal sealed class StepBatcher : IDisposable
     /// <summary>Tokens the batched calls were fed in all (a question's leading pads included, though the decoder restores them), and the time spent in them (Stopwatch ticks).</summary>
     public (long Rows, long BusyTicks) Work => (Interlocked.Read(ref _rows), Interlocked.Read(ref _busyTicks));
 
-    public StepBatcher(RetroDecoder decoder, int capacity)
+    /// <summary>Batches the feeds of <paramref name="runner"/>'s sessions; disposes the runner with the batcher.</summary>
+    public StepBatcher(ISegmentBatchRunner<TSession> runner)
     {
-        _decoder = decoder;
-        _batch = new RetroBatch(decoder, capacity, rowCapacity: capacity * decoder.Config.ChunkSize);
-        _logits = new float[capacity * decoder.Config.VocabSize];
+        _runner = runner;
+        _logits = new float[runner.Capacity * runner.VocabSize];
     }
 
     /// <summary>Tokens one batch feeds at most (a segment is at most one chunk long).</summary>
-    public int RowCapacity => _batch.RowCapacity;
+    public int RowCapacity => _runner.RowCapacity;
 
     /// <summary>Feeds <paramref name="token"/> to <paramref name="session"/> (with its chunk's neighbours when it completes one) and writes the next-token logits.</summary>
-    public void Step(RetroSession session, int token, IReadOnlyList<int[]> neighbours, float[] logits) => Feed(session, [token], neighbours, logits);
+    public void Step(TSession session, int token, IReadOnlyList<int[]> neighbours, float[] logits) => Feed(session, [token], neighbours, logits);
+
+    /// <summary>
+    /// An adapter's feed (<see cref="IRetroDecoderSession.Feed"/>) through the batcher: <paramref name="tokens"/> at
+    /// positions <paramref name="length"/>.. of which only the last may complete a chunk (then with
+    /// <paramref name="neighbours"/>), checked here, before queueing (a bad feed inside a batch would fail every
+    /// request in it), and split so that a segment completes a chunk only with its first token. Writes the last
+    /// token's logits through <paramref name="row"/> (V). False, with nothing fed, when the feed is one the session
+    /// must run (and reject) itself: empty, too short a logits span, a chunk completed before the last token, or
+    /// more tokens than a batch holds.
+    /// </summary>
+    public bool TryFeed(TSession session, int length, int maxLength, int chunkSize, ReadOnlySpan<int> tokens, IReadOnlyList<int[]> neighbours,
+        float[] row, Span<float> logits)
+    {
+        int v = _runner.VocabSize;
+        if (tokens.IsEmpty || logits.Length < v || !OnlyLastMayComplete(length, tokens.Length, chunkSize) || tokens.Length > RowCapacity)
+            return false;
+        if (length + tokens.Length > maxLength)
+            throw new ArgumentException($"sequence of {length + tokens.Length} tokens exceeds the session's {maxLength}", nameof(tokens));
+        bool completes = (length + tokens.Length) % chunkSize == 0; // the last token completes a chunk
+        if (neighbours.Count > 0 && !completes)
+            throw new ArgumentException("neighbours come only with the token that completes a chunk", nameof(neighbours));
+        foreach (int t in tokens)
+            if ((uint)t >= (uint)v) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token outside the vocabulary 0..{v - 1}");
+        if (completes && tokens.Length > 1)
+        {
+            Feed(session, tokens[..^1].ToArray(), [], row);
+            Feed(session, [tokens[^1]], neighbours, row);
+        }
+        else Feed(session, tokens.ToArray(), neighbours, row);
+        row.AsSpan(0, v).CopyTo(logits);
+        return true;
+    }
+
+    static bool OnlyLastMayComplete(int p, int n, int m)
+    {
+        for (int i = 0; i < n - 1; i++) if ((p + i + 1) % m == 0) return false;
+        return true;
+    }
 
     /// <summary>
     /// Feeds a segment to <paramref name="session"/>: 1 to <see cref="RowCapacity"/> tokens of which only the first
     /// may complete a chunk (then with that chunk's <paramref name="neighbours"/>); writes the last token's logits.
     /// </summary>
-    public void Feed(RetroSession session, int[] tokens, IReadOnlyList<int[]> neighbours, float[] logits)
+    public void Feed(TSession session, int[] tokens, IReadOnlyList<int[]> neighbours, float[] logits)
     {
         var mine = new Pending(session, tokens, neighbours, logits);
         bool lead;
@@ -96,7 +132,7 @@ internal sealed class StepBatcher : IDisposable
             long now = System.Diagnostics.Stopwatch.GetTimestamp();
             lock (_gate)
             {
-                if (_queue.Count >= Math.Min(Volatile.Read(ref _attached), _batch.Capacity)
+                if (_queue.Count >= Math.Min(Volatile.Read(ref _attached), _runner.Capacity)
                     || now - _lastArrival >= QuietTicks || now - start >= MaxGatherTicks)
                     return;
             }
@@ -111,7 +147,7 @@ internal sealed class StepBatcher : IDisposable
         lock (_gate)
         {
             int n = 0, rows = 0;
-            while (n < _queue.Count && n < _batch.Capacity && (n == 0 || rows + _queue[n].Tokens.Length <= _batch.RowCapacity))
+            while (n < _queue.Count && n < _runner.Capacity && (n == 0 || rows + _queue[n].Tokens.Length <= _runner.RowCapacity))
                 rows += _queue[n++].Tokens.Length;
             batch = _queue.GetRange(0, n).ToArray();
             _queue.RemoveRange(0, n);
@@ -127,9 +163,9 @@ internal sealed class StepBatcher : IDisposable
                 _neighbours.Add(batch[b].Neighbours.Count == 0 ? null : batch[b].Neighbours);
                 _segments.Add(batch[b].Tokens);
             }
-            int v = _decoder.Config.VocabSize;
+            int v = _runner.VocabSize;
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
-            _decoder.SegmentBatch(_batch, _sessions, _segments, _neighbours, _logits);
+            _runner.Run(_sessions, _segments, _neighbours, _logits);
             Interlocked.Add(ref _busyTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
             int rows = 0;
             foreach (var p in batch) rows += p.Tokens.Length;
@@ -158,11 +194,11 @@ internal sealed class StepBatcher : IDisposable
         }
     }
 
-    public void Dispose() => _batch.Dispose();
+    public void Dispose() => _runner.Dispose();
 
-    private sealed class Pending(RetroSession session, int[] tokens, IReadOnlyList<int[]> neighbours, float[] logits)
+    private sealed class Pending(TSession session, int[] tokens, IReadOnlyList<int[]> neighbours, float[] logits)
     {
-        public RetroSession Session { get; } = session;
+        public TSession Session { get; } = session;
         public int[] Tokens { get; } = tokens;
         public IReadOnlyList<int[]> Neighbours { get; } = neighbours;
         public float[] Logits { get; } = logits;

@@ -45,12 +45,16 @@ def test_regeneration_reproduces_the_committed_fixtures(fixtures_dir, regenerate
 
 
 def test_size_under_5_mb(fixtures_dir):
-    """fixtures.py's folders stay under 5 MB; the trained-smoke fixture (smoke_fixture.py) under 1.5 MB."""
-    def size(names):
+    """fixtures.py's folders stay under 5 MB; the trained-smoke fixture (smoke_fixture.py) under 1.5 MB; their ONNX
+    exports (onnx/ subfolders, export_onnx.py: the weights again, as graphs) under 3 MB together."""
+    def size(names, onnx=False):
         return sum(os.path.getsize(os.path.join(r, f)) for n in names
-                   for r, _, fs in os.walk(os.path.join(fixtures_dir, n)) for f in fs)
-    assert size(["bert-tiny", "cross-tiny", "retro-tiny", "retro-tiny-bf16"]) < 5_000_000
+                   for r, _, fs in os.walk(os.path.join(fixtures_dir, n)) for f in fs
+                   if (os.path.basename(r) == "onnx") == onnx)
+    tiny = ["bert-tiny", "cross-tiny", "retro-tiny", "retro-tiny-bf16"]
+    assert size(tiny) < 5_000_000
     assert size(["trained-smoke"]) < 1_500_000
+    assert size(tiny + ["trained-smoke"], onnx=True) < 3_000_000
 
 
 def test_tokenizer_ids_fit_the_model_vocabulary(fixtures_dir):

@@ -48,17 +48,35 @@ public sealed class ServeSuite : ISuite
         int docs = (int)Arg(args, "--docs", 400);
         int batch = (int)Arg(args, "--batch", 8);
         int only = (int)Arg(args, "--only", 0); // profiling: run only this client count (1 or 8); no ratio line
-        return RunAsync(seconds, rounds, tokens, docs, batch, only).GetAwaiter().GetResult();
+        int rc = RunAsync(seconds, rounds, tokens, docs, batch, only, onnx: false).GetAwaiter().GetResult();
+        if (args.Contains("--no-ort") || only != 0) return rc;
+        // The same service on ONNX Runtime (Retro:Engine:Backend = Onnx, CPU EP, same threads), measured after it
+        int ortRc = RunAsync(seconds, rounds, tokens, docs, batch, only, onnx: true).GetAwaiter().GetResult();
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"serve-ort: ours={s_rates[false]:F2} ort={s_rates[true]:F2} ratio={s_rates[false] / s_rates[true]:F2} (answers/s at 8 clients; managed engine vs ONNX Runtime CPU EP, one after the other)"));
+        return rc != 0 ? rc : ortRc;
     }
 
-    private static async Task<int> RunAsync(double seconds, int rounds, int tokens, int docs, int batch, int only)
+    private static readonly Dictionary<bool, double> s_rates = [];
+
+    private static async Task<int> RunAsync(double seconds, int rounds, int tokens, int docs, int batch, int only, bool onnx)
     {
         string root = RepoRoot();
         string work = Directory.CreateTempSubdirectory("retro-serve-bench-").FullName;
         try
         {
             bool shipped = new[] { "encoder", "reranker", "retro" }.All(m => File.Exists(Path.Combine(root, "models", m, "model.safetensors")));
-            string Model(string shippedName, string fixture) => shipped ? Path.Combine(root, "models", shippedName) : Path.Combine(root, "tests", "fixtures", fixture);
+            string Model(string shippedName, string fixture)
+            {
+                string folder = shipped ? Path.Combine(root, "models", shippedName) : Path.Combine(root, "tests", "fixtures", fixture);
+                if (!onnx) return folder;
+                string copy = Path.Combine(work, "models", shippedName); // exported beside a copy: the repository's folders stay as they are
+                Directory.CreateDirectory(copy);
+                foreach (var file in Directory.GetFiles(folder)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+                Engine.OnnxPeer.Export(copy);
+                return copy;
+            }
+            Console.WriteLine($"serve: engine = {(onnx ? "ONNX Runtime (Retro:Engine:Backend = Onnx, CPU EP)" : "managed (Retro:Engine:Backend = Managed)")}");
             string corpus = Path.Combine(work, "corpus.jsonl");
             int written = WriteCorpus(Path.Combine(root, "samples", "corpus", "sample.jsonl.gz"), corpus, docs, avoidFixtureGap: !shipped);
             Console.WriteLine($"serve: models = {(shipped ? "shipped (models/encoder, models/reranker, models/retro)" : "FIXTURES (tests/fixtures bert-tiny, cross-tiny, retro-tiny; models/ has no shipped models yet)")}");
@@ -77,6 +95,7 @@ public sealed class ServeSuite : ISuite
                 ["Retro:Service:QueueLimit"] = "64",
                 ["Retro:Service:DecoderBatchSize"] = batch.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["Retro:Service:RequestTimeoutSeconds"] = "600",
+                ["Retro:Engine:Backend"] = onnx ? "Onnx" : "Managed",
             });
             builder.AddRetroDefaults();
             builder.AddRetroServices();
@@ -107,7 +126,9 @@ public sealed class ServeSuite : ISuite
             var results = new Dictionary<int, Result> { [1] = new(), [8] = new() };
             var batchCounts = new Dictionary<int, (long Steps, long Batches)> { [1] = (0, 0), [8] = (0, 0) };
             var batchWork = new Dictionary<int, (long Rows, long Ticks)> { [1] = (0, 0), [8] = (0, 0) };
-            var counts = app.Services.GetRequiredService<Retro.Engine.Generation.IRetroDecoder>() as Retro.Engine.Generation.RetroDecoderAdapter;
+            var decoderService = app.Services.GetRequiredService<Retro.Engine.Generation.IRetroDecoder>();
+            var counts = decoderService as Retro.Engine.Generation.RetroDecoderAdapter;
+            var ortCounts = decoderService as Retro.Engine.Onnx.OnnxRetroDecoder;
             for (int round = 0; round < rounds; round++)
             {
                 foreach (int clients in new[] { 1, 8 })
@@ -116,11 +137,11 @@ public sealed class ServeSuite : ISuite
                     GC.Collect();
                     GC.WaitForPendingFinalizers();
                     long before = GC.GetTotalMemory(forceFullCollection: true);
-                    var (steps0, batches0) = counts?.BatchCounts ?? (0, 0);
-                    var (rows0, ticks0) = counts?.BatchWork ?? (0, 0);
+                    var (steps0, batches0) = counts?.BatchCounts ?? ortCounts?.BatchCounts ?? (0, 0);
+                    var (rows0, ticks0) = counts?.BatchWork ?? ortCounts?.BatchWork ?? (0, 0);
                     await LoadAsync(http, clients, seconds / rounds, tokens, results[clients]);
-                    var (steps1, batches1) = counts?.BatchCounts ?? (0, 0);
-                    var (rows1, ticks1) = counts?.BatchWork ?? (0, 0);
+                    var (steps1, batches1) = counts?.BatchCounts ?? ortCounts?.BatchCounts ?? (0, 0);
+                    var (rows1, ticks1) = counts?.BatchWork ?? ortCounts?.BatchWork ?? (0, 0);
                     var w = batchWork[clients];
                     batchWork[clients] = (w.Rows + rows1 - rows0, w.Ticks + ticks1 - ticks0);
                     var c = batchCounts[clients];
@@ -149,14 +170,15 @@ public sealed class ServeSuite : ISuite
             if (counts?.EncodedNeighbours is ({ } encoded, { } encodedRows) && encoded > 0)
                 Console.WriteLine($"serve: neighbours encoded {encoded}, {encodedRows / (double)encoded:F1} token rows each on average " +
                                   $"(of at most {app.Services.GetRequiredService<Retro.Engine.Generation.IRetroDecoder>().NeighbourLength}: trailing padding is not encoded)");
-            if (only == 0) await MeasureOverlapAsync(app.Services, corpus);
+            if (only == 0 && !onnx) await MeasureOverlapAsync(app.Services, corpus);
             await app.StopAsync();
 
             if (only != 0) return results[only].Errors == 0 ? 0 : 1;
             double ours = results[8].Rate, peer = results[1].Rate;
+            s_rates[onnx] = ours;
             int errors = results.Values.Sum(r => r.Errors);
             if (errors > 0) Console.WriteLine($"serve: {errors} errors (must be 0): {string.Join("; ", results.Values.SelectMany(r => r.ErrorSamples).Distinct().Take(3))}");
-            Console.WriteLine($"serve: ours={ours:F2} peer={peer:F2} ratio={ours / peer:F2}");
+            Console.WriteLine($"serve{(onnx ? " (ONNX Runtime)" : "")}: ours={ours:F2} peer={peer:F2} ratio={ours / peer:F2}");
             return errors == 0 ? 0 : 1;
         }
         finally

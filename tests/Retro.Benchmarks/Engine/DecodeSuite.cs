@@ -20,13 +20,13 @@ public sealed class DecodeSuite : ISuite
 {
     const double Fp32Tolerance = 1e-3;  // fp32 vs fp32: summation order only, through 8 layers at d 512
     const double Bf16Tolerance = 3e-2;  // bf16 weights vs the fp32 reference (the fixtures see ~5e-3 at d 64)
-    // usage: decode [--tokens 512] [--repeats 3] [--threads 2] [--batch B] [--no-peer] [--keep] [--model DIR]
+    // usage: decode [--tokens 512] [--repeats 3] [--threads 2] [--batch B] [--no-peer] [--no-ort] [--keep] [--model DIR]
 
     /// <inheritdoc />
     public string Name => "decode";
 
     /// <inheritdoc />
-    public string Description => "RETRO decoder tokens/s (KV cache, CCA, neighbours every 64 tokens) vs PyTorch model.py";
+    public string Description => "RETRO decoder tokens/s (KV cache, CCA, neighbours every 64 tokens) vs PyTorch model.py and ONNX Runtime";
 
     /// <inheritdoc />
     public int Run(string[] args)
@@ -75,6 +75,14 @@ public sealed class DecodeSuite : ISuite
             double agreeBf16 = ParityAgainst(f32.Logits, bf16.Logits);
             Console.WriteLine($"  ours BF16 vs ours F32 logits: relative error {agreeBf16:E2}");
             if (batchSize > 1) RunBatch(backend, Path.Combine(root, "bf16"), ids, neighbours, batchSize, repeats, bf16, "BF16");
+            if (!args.Contains("--no-ort"))
+            {
+                OnnxPeer.Export(Path.Combine(root, "f32"));
+                var ort = RunOrt(Path.Combine(root, "f32"), ids, neighbours, checks, repeats, threads);
+                Console.WriteLine($"  ONNX Runtime vs ours F32 logits: relative error {ParityAgainst(f32.Logits, ort.Logits):E2}");
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"decode-ort: ours={f32.Rate:F1} ort={ort.Rate:F1} ratio={f32.Rate / ort.Rate:F2} (both F32 weights; ours BF16 {bf16.Rate:F1}, ratio {bf16.Rate / ort.Rate:F2})"));
+            }
 
             double peerRate = double.NaN;
             if (peer)
@@ -171,6 +179,41 @@ public sealed class DecodeSuite : ISuite
                           $"(+ {kvBytes / 1e6:F1} MB KV/CCA cache on average) → {moved:F1} GB/s of {gbs:F1} GB/s measured " +
                           $"(bandwidth bound {gbs * 1e9 / (weightBytes + kvBytes):F0} tok/s)");
         return new Ours(rate, logits) { Checks = checks.Length };
+    }
+
+    /// <summary>ONNX Runtime (CPU execution provider, <paramref name="threads"/> threads) on the export of the same F32 weights, step by step with the KV cache.</summary>
+    static Ours RunOrt(string folder, int[] ids, int[] neighbours, int[] checks, int repeats, int threads)
+    {
+        using var decoder = Retro.Engine.Onnx.OnnxRetroDecoder.Load(folder, new Retro.Engine.Onnx.OnnxSessionFactory(Retro.Engine.Onnx.OnnxDevice.Cpu, threads),
+            tokenizer: Retro.Tokenizers.TokenizerLoader.FromFolder(Path.Combine(RepoRoot(), "tests", "fixtures", "retro-tiny"))); // ids only: any tokenizer within the vocabulary
+        var c = decoder.Config;
+        int v = c.VocabSize, kr = c.NumNeighbours * c.NeighbourLen, m = c.ChunkSize;
+        var logits = new float[checks.Length * v];
+        var row = new float[v];
+        void Decode(bool record)
+        {
+            using var session = decoder.CreateSession();
+            int next = 0;
+            for (int p = 0; p < ids.Length; p++)
+            {
+                int u = (p + 1) / m - 1;
+                IReadOnlyList<int[]> nb = (p + 1) % m == 0 && (u + 1) * kr <= neighbours.Length
+                    ? Enumerable.Range(0, c.NumNeighbours).Select(j => neighbours.AsSpan(u * kr + j * c.NeighbourLen, c.NeighbourLen).ToArray()).ToArray()
+                    : [];
+                session.Feed(ids.AsSpan(p, 1), nb, row);
+                if (record && next < checks.Length && checks[next] == p) row.CopyTo(logits.AsSpan(next++ * v, v));
+            }
+        }
+        Decode(record: true);
+        var rates = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Decode(record: false);
+            rates[i] = ids.Length / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        Console.WriteLine($"  ONNX Runtime F32 (CPU EP, {threads} threads): {Median(rates):F1} tok/s (spread {Spread(rates)})");
+        return new Ours(Median(rates), logits) { Checks = checks.Length };
     }
 
     /// <summary>B sessions stepped together with <see cref="RetroDecoder.StepBatch"/>, all completing chunks on the same step.</summary>

@@ -20,7 +20,7 @@ public sealed class EmbedSuite : ISuite
 
     public string Name => "embed";
 
-    public string Description => "BERT bi-encoder forward (6×384, batch 32×128): ours vs PyTorch, seq/s";
+    public string Description => "BERT bi-encoder forward (6×384, batch 32×128): ours vs PyTorch and ONNX Runtime, seq/s";
 
     public int Run(string[] args)
     {
@@ -43,6 +43,15 @@ public sealed class EmbedSuite : ISuite
             var (ourSeconds, ours) = RunOurs(model, o, ids, mask, types);
             double ourRate = o.Batch / Median(ourSeconds);
             Report("ours", ourSeconds, o.Batch, flops);
+            if (!o.NoOrt)
+            {
+                OnnxPeer.Export(model);
+                var (ortSeconds, ort) = RunOrt(model, o, ids, mask, types);
+                Report("onnxruntime", ortSeconds, o.Batch, flops);
+                double ortError = RelativeError(ours, ort);
+                Console.WriteLine($"agreement: max|ort - ours| / max|ours| over the embeddings = {ortError:E2}");
+                Console.WriteLine($"embed-ort: ours={ourRate:F1} ort={o.Batch / Median(ortSeconds):F1} ratio={ourRate / (o.Batch / Median(ortSeconds)):F2} (ONNX Runtime CPU EP, same weights, {o.Threads} threads)");
+            }
 
             if (o.NoPeer)
             {
@@ -89,6 +98,26 @@ public sealed class EmbedSuite : ISuite
         double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds / o.Repeats;
         Console.WriteLine($"ours: {cpu * 1e3:F0} ms CPU time per batch over {o.Threads} threads " +
                           $"(wall/CPU shows contention: a quiet machine runs a batch in about CPU/{o.Threads})");
+        return (seconds, embeddings);
+    }
+
+    /// <summary>ONNX Runtime (CPU execution provider, same threads) on the same weights, exported by src/training/export_onnx.py.</summary>
+    private static (double[] Seconds, float[] Embeddings) RunOrt(string model, Options o, int[] ids, int[] mask, int[] types)
+    {
+        using var encoder = Retro.Engine.Onnx.OnnxTextEncoder.Load(model, new Retro.Engine.Onnx.OnnxSessionFactory(Retro.Engine.Onnx.OnnxDevice.Cpu, o.Threads), maxBatch: o.Batch,
+            tokenizer: Retro.Tokenizers.TokenizerLoader.FromFolder(Path.Combine(RepoRoot(), "tests", "fixtures", "bert-tiny"))); // inputs come as ids: any tokenizer within the vocabulary
+        var inputs = new List<Retro.Tokenizers.ModelInput>();
+        for (int b = 0; b < o.Batch; b++)
+            inputs.Add(new(ids.AsSpan(b * o.Length, o.Length).ToArray(), types.AsSpan(b * o.Length, o.Length).ToArray(), mask.AsSpan(b * o.Length, o.Length).ToArray()));
+        var embeddings = new float[o.Batch * o.Hidden];
+        for (int i = 0; i < o.Warmup; i++) encoder.Encode(inputs, embeddings);
+        var seconds = new double[o.Repeats];
+        for (int i = 0; i < o.Repeats; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            encoder.Encode(inputs, embeddings);
+            seconds[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
         return (seconds, embeddings);
     }
 
@@ -202,7 +231,7 @@ public sealed class EmbedSuite : ISuite
         throw new InvalidOperationException("no Retro.sln above the benchmark binaries");
     }
 
-    private sealed record Options(int Layers, int Hidden, int Heads, int Ffn, int Batch, int Length, int Warmup, int Repeats, int Threads, DType WeightType, bool NoPeer, bool Profile, string? PeerLibraryPath)
+    private sealed record Options(int Layers, int Hidden, int Heads, int Ffn, int Batch, int Length, int Warmup, int Repeats, int Threads, DType WeightType, bool NoPeer, bool Profile, string? PeerLibraryPath, bool NoOrt = false)
     {
         public static Options Parse(string[] args)
         {
@@ -224,9 +253,10 @@ public sealed class EmbedSuite : ISuite
                     "--threads" => o with { Threads = Next() },
                     "--bf16" => o with { WeightType = DType.BF16 },
                     "--no-peer" => o with { NoPeer = true },
+                    "--no-ort" => o with { NoOrt = true },
                     "--profile" => o with { Profile = true },
                     "--peer-lib" => o with { PeerLibraryPath = args[++i] },
-                    _ => throw new ArgumentException($"unknown option {a} (--layers --hidden --heads --ffn --batch --length --warmup --repeats --threads --bf16 --no-peer --profile --peer-lib DIR)"),
+                    _ => throw new ArgumentException($"unknown option {a} (--layers --hidden --heads --ffn --batch --length --warmup --repeats --threads --bf16 --no-peer --no-ort --profile --peer-lib DIR)"),
                 };
             }
             return o;
