@@ -70,9 +70,10 @@ def all_stage_keys():
     import neighbours
     import train_encoder
     import train_reranker
+    import train_qa
     import train_retro
     return set(train_encoder.DEFAULTS) | set(neighbours.DEFAULTS) | set(train_reranker.DEFAULTS) \
-        | set(train_retro.DEFAULTS)
+        | set(train_retro.DEFAULTS) | set(train_qa.DEFAULTS)
 
 
 # -----------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def export_one(run, out, name, sub, kind, dtype, command, extra):
     return model
 
 
-def export(run, out, dtype="bf16", command=None, max_mb=150):
+def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"):
     command = command or f"src/training/run_pipeline.sh --out {run}"
     tokens = read_json(os.path.join(run, "tokens", "report.json")) if os.path.exists(
         os.path.join(run, "tokens", "report.json")) else {}
@@ -108,9 +108,12 @@ def export(run, out, dtype="bf16", command=None, max_mb=150):
                                "Cross-encoder (BertForSequenceClassification) trained listwise on the positive "
                                "and the bi-encoder's hard negatives; body initialised from the bi-encoder.", dtype,
                                command, token_line),
-        "retro": export_one(run, out, "retro", os.path.join("retro", "model_ckpt"),
+        "retro": export_one(run, out, "retro", os.path.join(retro_stage, "model_ckpt"),
                             "RETRO decoder (chunked cross-attention, neighbour encoder) trained on tokens + k "
-                            "neighbours from other documents, with neighbour dropout.", dtype, command,
+                            "neighbours from other documents, with neighbour dropout." if retro_stage == "retro" else
+                            "RETRO decoder, then trained on question answering (train_qa.py): questions in the "
+                            "service's prompt format with the product's own retrieved neighbours, mixed with LM "
+                            "windows.", dtype, command,
                             token_line + ([f"Neighbours: {json.dumps(nb)}"] if nb else [])),
     }
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
@@ -128,8 +131,10 @@ def main(argv=None):
     ap.add_argument("--dtype", default="bf16", choices=sorted(DTYPES))
     ap.add_argument("--command", default=None, help="the command to print in the model cards")
     ap.add_argument("--max_mb", type=float, default=150, help="fail when the exported folders exceed this (issue: 150)")
+    ap.add_argument("--retro_stage", default="retro", choices=["retro", "qa"],
+                    help="the decoder to export: the LM stage (train_retro.py) or the QA stage (train_qa.py)")
     args = ap.parse_args(argv)
-    export(args.run, args.out, args.dtype, args.command, args.max_mb)
+    export(args.run, args.out, args.dtype, args.command, args.max_mb, args.retro_stage)
 
 
 if __name__ == "__main__":

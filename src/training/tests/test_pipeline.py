@@ -14,6 +14,7 @@ import export
 import neighbours as nbmod
 import train_encoder
 import train_reranker
+import train_qa
 import train_retro
 from common import (BpeTokenizer, configure, load_model, load_sharded, load_tokens, save_sharded)
 from model import Bert, BertConfig, RetroConfig, from_folder
@@ -139,6 +140,49 @@ def test_retrofit_trains_only_cca_and_the_encoder_and_keeps_closed_book_exact(ru
                          .astype(np.int64))[None]
     with torch.no_grad():
         assert torch.equal(after(x), before(x))  # closed-book: the source decoder, bit for bit
+
+
+def _qa_lines(run, n=12, dataset="definitions-train"):
+    """qa-data lines (as Retro.Eval writes them) made from the tiny run's validation tokens."""
+    toks = load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))["tokens"].astype(np.int64)
+    lines = []
+    for i in range(n):
+        s = 7 * i
+        q, a = toks[s:s + 9].tolist(), toks[s + 9:s + 20].tolist()
+        url = next(f"foldoc:t{i}-{j}" for j in range(100) if not train_qa.held_out_definition(f"foldoc:t{i}-{j}"))
+        lines.append({"dataset": dataset, "id": url, "question": "q", "answer": "a", "gold": url,
+                      "question_tokens": q, "answer_tokens": a, "hit": True,
+                      "neighbours": [toks[s:s + 128].tolist(), toks[s + 300:s + 400].tolist()]})
+    return lines
+
+
+def test_qa_lines_become_the_service_prompt_format():
+    line = {"question_tokens": [5, 6, 7], "answer_tokens": [8, 9], "neighbours": [[1, 2, 3], [4]]}
+    x, y, nb = train_qa.encode_line(line, m=8, r=6, k=2, pad_id=0, eos_id=0, max_q=8, max_a=5)
+    assert x.tolist() == [0, 0, 0, 0, 0, 5, 6, 7, 8, 9, 0, 0, 0, 0, 0, 0]  # left-padded question fills chunk 0
+    assert y.tolist() == [-1] * 7 + [8, 9, 0] + [-1] * 6  # loss on the answer and the end token only
+    assert nb[0].tolist() == [[1, 2, 3, -1, -1, -1], [4, -1, -1, -1, -1, -1]] and (nb[1] == -1).all()
+    assert train_qa.encode_line({**line, "question_tokens": list(range(9))}, 8, 6, 2, 0, 0, 8, 5) is None
+    cut = train_qa.encode_line({**line, "answer_tokens": list(range(1, 9))}, 8, 6, 2, 0, 0, 8, 5)
+    assert cut[1].tolist()[7:13] == [1, 2, 3, 4, 5, -1]  # cut answers have no end token
+
+
+def test_qa_training_refuses_held_out_entries_and_trains(run, tmp_path):
+    lines = _qa_lines(run)
+    held = next(f"wordnet:h{j}" for j in range(100) if train_qa.held_out_definition(f"wordnet:h{j}"))
+    with pytest.raises(SystemExit, match="held-out definition"):
+        train_qa.check_held_out(lines + [{**lines[0], "gold": held}])
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps(ln) + "\n" for ln in lines))
+    source = os.path.join(run["dir"], "models", "retro")
+    metrics = train_qa.train(configure(train_qa.DEFAULTS, [TINY, f"--out_dir={run['dir']}", f"--qa_data={data}",
+                                                             f"--qa_init_from={source}", "--qa_steps=3",
+                                                             "--qa_batch=4", "--qa_val_lines=2", "--qa_eval_every=0",
+                                                             "--qa_lm_seq_len=128"]))
+    assert metrics["train_questions"] == 10 and metrics["validation_questions"] == 2 and metrics["lm_rows"] == 1
+    assert finite(metrics["val_answer_loss_retrieval"]) and finite(metrics["val_answer_loss_closed_book"])
+    trained, _ = load_model(os.path.join(run["dir"], "qa", "model_ckpt"))
+    assert trained.config.cca_positions == from_folder(source).config.cca_positions
 
 
 def test_neighbour_files_exclude_the_documents_they_condition(run):
