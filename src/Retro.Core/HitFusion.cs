@@ -14,8 +14,12 @@ public static class HitFusion
     /// <param name="dense">Dense hits, best first.</param>
     /// <param name="sparse">Sparse hits, best first.</param>
     /// <param name="method">RRF or weighted.</param>
-    /// <param name="rrfK">RRF's k (≥ 1): a hit at 1-based rank r in a list adds 1 / (k + r).</param>
-    /// <param name="denseWeight">Weighted fusion's w in [0, 1]: w · dense + (1 − w) · sparse, each min-max normalised to [0, 1].</param>
+    /// <param name="rrfK">RRF's k (≥ 1): a hit at 1-based rank r in a list adds w_side / (k + r).</param>
+    /// <param name="denseWeight">
+    /// The dense side's weight w in [0, 1], the sparse side's 1 − w: weighted RRF adds w / (k + r) for a dense rank r and
+    /// (1 − w) / (k + r) for a sparse one (w = 0.5 orders exactly as plain RRF); weighted score fusion takes
+    /// w · dense + (1 − w) · sparse, each min-max normalised to [0, 1].
+    /// </param>
     /// <param name="destination">Receives the fused hits with their sources.</param>
     public static int Fuse(ReadOnlySpan<SearchHit> dense, ReadOnlySpan<SearchHit> sparse, FusionMethod method, int rrfK, float denseWeight,
         Span<SearchHit> destination)
@@ -34,7 +38,7 @@ public static class HitFusion
         return n;
     }
 
-    /// <summary>Reciprocal rank fusion with <paramref name="k"/> (see <see cref="Fuse"/>).</summary>
+    /// <summary>Reciprocal rank fusion with <paramref name="k"/>, both sides weighted alike (see <see cref="Fuse"/>).</summary>
     public static int ReciprocalRank(ReadOnlySpan<SearchHit> dense, ReadOnlySpan<SearchHit> sparse, int k, Span<SearchHit> destination)
         => Fuse(dense, sparse, FusionMethod.Rrf, k, 0.5f, destination);
 
@@ -54,7 +58,7 @@ public static class HitFusion
         {
             var h = hits[i];
             float contribution = method == FusionMethod.Rrf
-                ? 1f / (rrfK + i + 1)
+                ? weight / (rrfK + i + 1)
                 : weight * (max > min ? (h.Score - min) / (max - min) : 1f);
             entries.TryGetValue(h.Id, out var e);
             if (e.Source.HasFlag(side)) continue; // a duplicate within one list counts once, at its best rank

@@ -18,9 +18,9 @@ public class HitFusionTests
         int n = HitFusion.ReciprocalRank(dense, sparse, 60, fused);
 
         n.ShouldBe(4);
-        // c: 1/63 + 1/61 = 0.032266; a: 1/61; d: 1/62 (rank 2 sparse); b: 1/62 (rank 2 dense)
+        // both sides weigh 0.5: c: 0.5/63 + 0.5/61; a: 0.5/61; d: 0.5/62 (rank 2 sparse); b: 0.5/62 (rank 2 dense)
         fused[0].Id.ShouldBe(Id("c"));
-        fused[0].Score.ShouldBe(1f / 63 + 1f / 61, 1e-7f);
+        fused[0].Score.ShouldBe(0.5f / 63 + 0.5f / 61, 1e-7f);
         fused[0].Source.ShouldBe(HitSource.Both);
         fused[1].Id.ShouldBe(Id("a"));
         fused[1].Source.ShouldBe(HitSource.Dense);
@@ -38,9 +38,24 @@ public class HitFusionTests
         SearchHit[] sparse = [Hit("b", 1f)];
         var fused = new SearchHit[2];
         HitFusion.ReciprocalRank(dense, sparse, 1, fused);
-        fused[0].Score.ShouldBe(1f / 3 + 1f / 2, 1e-6f);
+        fused[0].Score.ShouldBe(0.5f / 3 + 0.5f / 2, 1e-6f);
         fused[0].Id.ShouldBe(Id("b"));
-        fused[1].Score.ShouldBe(0.5f, 1e-6f);
+        fused[1].Score.ShouldBe(0.25f, 1e-6f);
+    }
+
+    [Fact]
+    public void Weighted_rrf_lets_the_stronger_side_lead()
+    {
+        SearchHit[] dense = [Hit("a", 1f), Hit("b", 0.5f)];
+        SearchHit[] sparse = [Hit("b", 9f), Hit("c", 3f)];
+        var fused = new SearchHit[3];
+        HitFusion.Fuse(dense, sparse, FusionMethod.Rrf, 60, 0.8f, fused);
+        // a: 0.8/61 = 0.013115; b: 0.8/62 + 0.2/61 = 0.016182; c: 0.2/62 = 0.003226
+        fused.Select(h => h.Id).ShouldBe([Id("b"), Id("a"), Id("c")]);
+        fused.Select(h => h.Score).ShouldBe([0.8f / 62 + 0.2f / 61, 0.8f / 61, 0.2f / 62], 1e-7f);
+        HitFusion.Fuse(dense, sparse, FusionMethod.Rrf, 60, 1f, fused).ShouldBe(3);
+        fused[0].Id.ShouldBe(Id("a")); // w = 1: the dense order, sparse-only hits last
+        fused[2].Score.ShouldBe(0f);
     }
 
     [Fact]

@@ -111,7 +111,7 @@ public class HybridRetrieverTests
         store.LastSparse!.Limit.ShouldBe(4);
         result.Neighbours[0].Chunk.Text.ShouldBe("apple pie");
         result.Neighbours[0].Source.ShouldBe(HitSource.Both);
-        result.Neighbours[0].Score.ShouldBe(2f / 61, 1e-6f);
+        result.Neighbours[0].Score.ShouldBe(2 * 0.5f / 61, 1e-6f); // rank 1 on both sides, each weighing 0.5
         result.Neighbours.Select(n => n.Chunk.Text).ShouldContain("zucchini apple pie recipe");
         result.Neighbours.Single(n => n.Chunk.Text == "zucchini apple pie recipe").Source.ShouldBe(HitSource.Sparse);
         result.Neighbours.Single(n => n.Chunk.Text == "avocado").Source.ShouldBe(HitSource.Dense);

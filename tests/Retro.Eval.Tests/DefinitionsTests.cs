@@ -77,3 +77,19 @@ public sealed class DefinitionsTests
         return dir?.FullName ?? throw new InvalidOperationException("repository root not found");
     }
 }
+
+/// <summary>Candidate search names of an eval config.</summary>
+public sealed class SearchSideTests
+{
+    [Fact]
+    public void Hybrid_takes_an_optional_dense_weight()
+    {
+        Running.SearchSide.Options("hybrid")!.DenseWeight.ShouldBe(0.5f);
+        var w = Running.SearchSide.Options("hybrid:0.7", new Retro.Core.RetrievalOptions { K = 5 })!;
+        (w.Mode, w.DenseWeight, w.Fusion, w.K).ShouldBe((Retro.Core.RetrievalMode.Hybrid, 0.7f, Retro.Core.FusionMethod.Rrf, 5));
+        Running.SearchSide.Options("sparse")!.Mode.ShouldBe(Retro.Core.RetrievalMode.Sparse);
+        Running.SearchSide.Options("hybrid:1.5").ShouldBeNull();
+        Running.SearchSide.Options("hybrid:x").ShouldBeNull();
+        Running.SearchSide.Options("bm25").ShouldBeNull();
+    }
+}

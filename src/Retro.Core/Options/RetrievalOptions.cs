@@ -35,7 +35,7 @@ public sealed record RetrievalOptions
     [Range(1, 100000)]
     public int RrfK { get; init; } = 60;
 
-    /// <summary>Weighted fusion's dense weight w in [0, 1] (sparse gets 1 − w).</summary>
+    /// <summary>Hybrid fusion's dense weight w in [0, 1] (sparse gets 1 − w), in weighted RRF and in weighted score fusion.</summary>
     [Range(0.0, 1.0)]
     public float DenseWeight { get; init; } = 0.5f;
 }

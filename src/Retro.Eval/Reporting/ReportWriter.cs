@@ -148,7 +148,13 @@ internal static class ReportWriter
         + (p.ExcludeOwnDocument is { } e && p.Mode != Mode.ClosedBook ? (e ? " excl" : " incl") : "");
     static string RetrievalCell(PartResult p)
     {
-        string search = p.Search switch { SearchSide.Sparse => "BM25", SearchSide.Hybrid => "hybrid (bi-encoder + BM25, RRF)", _ => "bi-encoder" };
+        string search = p.Search switch
+        {
+            SearchSide.Sparse => "BM25",
+            SearchSide.Hybrid => "hybrid (bi-encoder + BM25, RRF)",
+            { } s when s.StartsWith(SearchSide.Hybrid + ":", StringComparison.Ordinal) => $"hybrid (RRF, dense weight {s[(SearchSide.Hybrid.Length + 1)..]})",
+            _ => "bi-encoder",
+        };
         return p.Mode == Mode.Rerank ? $"{search} + rerank (c={p.Candidates})" : search;
     }
     static string M(PartResult p, string key) => p.Metrics.TryGetValue(key, out double v) ? v.ToString("F1", CultureInfo.InvariantCulture) : "–";

@@ -100,7 +100,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
                 foreach (string search in mode == Mode.ClosedBook ? [SearchSide.Dense] : config.Search)
                 {
                     var template = new PartResult { Task = "qa", Dataset = qa.Name, Mode = mode, K = k, Candidates = c, Search = search == SearchSide.Dense ? null : search };
-                    var options = (Options(mode, k, c) ?? new RetrievalOptions { Rerank = false }) with { Mode = SearchSide.Parse(search)!.Value };
+                    var options = SearchSide.Options(search, Options(mode, k, c) ?? new RetrievalOptions { Rerank = false })!;
                     parts.Add(await Part(template, new { qa.MaxTokens, qa.Scope }, hash,
                         p => task.RunAsync(questions, options, qa.MaxTokens, config.Seed, p, ct)));
                 }
@@ -133,7 +133,6 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             var ks = config.K.Append(depth).Distinct().Order().ToList();
             foreach (string search in config.Search)
             {
-                var searchMode = SearchSide.Parse(search)!.Value;
                 foreach (var mode in config.Modes.Where(m => m != Mode.ClosedBook))
                 {
                     var retriever = Retriever(store, models, mode);
@@ -141,7 +140,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
                     foreach (int c in candidates)
                     {
                         var template = new PartResult { Task = "retrieval", Dataset = rt.Name, Mode = mode, K = depth, Candidates = c, Search = search == SearchSide.Dense ? null : search };
-                        var options = new RetrievalOptions { K = depth, Candidates = Math.Max(c, depth), Rerank = mode == Mode.Rerank, Mode = searchMode };
+                        var options = SearchSide.Options(search, new RetrievalOptions { K = depth, Candidates = Math.Max(c, depth), Rerank = mode == Mode.Rerank })!;
                         object partConfig = config.RetrievalDepth is null ? new { ks = config.K } : new { ks };
                         parts.Add(await Part(template, partConfig, hash, p => new RetrievalTask(retriever).RunAsync(queries, options, ks, p, ct)));
                     }

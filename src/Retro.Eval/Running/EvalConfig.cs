@@ -101,7 +101,7 @@ internal sealed record EvalConfig
             if (m is not (Mode.ClosedBook or Mode.Retrieval or Mode.Rerank)) throw new InvalidDataException($"unknown mode '{m}' (closed-book, retrieval, rerank)");
         if (Search.Count == 0) throw new InvalidDataException("search needs at least one of dense, sparse, hybrid");
         foreach (var s in Search)
-            if (SearchSide.Parse(s) is null) throw new InvalidDataException($"unknown search '{s}' (dense, sparse, hybrid)");
+            if (SearchSide.Parse(s) is null) throw new InvalidDataException($"unknown search '{s}' (dense, sparse, hybrid, or hybrid:W with a dense weight W in [0, 1])");
         if (RetrievalDepth is < 1 or > 1000) throw new InvalidDataException($"retrievalDepth {RetrievalDepth} must be in 1..1000");
         if (Modes.Contains(Mode.Rerank) && string.IsNullOrEmpty(Models.Reranker))
             throw new InvalidDataException("mode 'rerank' needs models.reranker");
@@ -135,13 +135,26 @@ internal static class SearchSide
     public const string Dense = "dense", Sparse = "sparse", Hybrid = "hybrid";
 
     /// <summary>The retrieval mode of a search name, or null when unknown.</summary>
-    public static RetrievalMode? Parse(string? name) => name switch
+    public static RetrievalMode? Parse(string? name) => Options(name)?.Mode;
+
+    /// <summary>
+    /// The search of a name as retrieval options (mode, and for <c>hybrid:W</c> the dense weight W of weighted RRF; plain
+    /// <c>hybrid</c> weighs both sides alike), applied over <paramref name="baseOptions"/>; null when unknown.
+    /// </summary>
+    public static RetrievalOptions? Options(string? name, RetrievalOptions? baseOptions = null)
     {
-        Dense => RetrievalMode.Dense,
-        Sparse => RetrievalMode.Sparse,
-        Hybrid => RetrievalMode.Hybrid,
-        _ => null,
-    };
+        var o = baseOptions ?? new RetrievalOptions();
+        switch (name)
+        {
+            case Dense: return o with { Mode = RetrievalMode.Dense };
+            case Sparse: return o with { Mode = RetrievalMode.Sparse };
+            case Hybrid: return o with { Mode = RetrievalMode.Hybrid, Fusion = FusionMethod.Rrf, DenseWeight = 0.5f };
+        }
+        if (name is null || !name.StartsWith(Hybrid + ":", StringComparison.Ordinal)) return null;
+        if (!float.TryParse(name.AsSpan(Hybrid.Length + 1), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float w)
+            || !(w >= 0f && w <= 1f)) return null;
+        return o with { Mode = RetrievalMode.Hybrid, Fusion = FusionMethod.Rrf, DenseWeight = w };
+    }
 }
 
 /// <summary>Model folders.</summary>

@@ -24,13 +24,12 @@ internal sealed class QaDataExporter(EvalConfig config, TextWriter log)
         int k = config.K.Max();
         using var models = new EvalModelSet(config.Models, config.Threads, k);
         bool rerank = config.Modes.Contains(Mode.Rerank);
-        var options = new RetrievalOptions
+        var options = SearchSide.Options(config.Search[0], new RetrievalOptions
         {
             K = k,
             Candidates = Math.Max(k, config.Candidates.Max()),
             Rerank = rerank,
-            Mode = SearchSide.Parse(config.Search[0])!.Value,
-        };
+        })!;
         int r = models.Decoder.Config.NeighbourLen, written = 0;
         string? folder = Path.GetDirectoryName(Path.GetFullPath(outputPath));
         if (folder is not null) Directory.CreateDirectory(folder);

@@ -1,0 +1,62 @@
+# RETRO-fitting on 2 CPU cores (no GPU lent): the H200 decoder of ../shared/runs/h200-2026-12-04 (a fluent LM whose
+# cross-attention had no positions) gets CCA with relative positions; its body and embeddings stay frozen and only
+# the CCA sub-layers and the neighbour encoder train (the RETRO paper's RETRO-fitting), then question answering.
+#
+#   ../shared/runs/h200-2026-12-04/assemble.sh runs/fit/h200
+#   python3 src/training/prepare_corpus.py --out data/corpus                     # all sources, ~1 min
+#   python3 src/training/pretokenize.py --corpus data/corpus --tokenizer models/retro/tokenizer.json \
+#       --out runs/fit/tokens --splits train,validation
+#   python3 src/training/neighbours.py src/training/config/retrofit_cpu.py       # H200 bi-encoder, ~1 h on 2 cores
+#   python3 src/training/train_retro.py src/training/config/retrofit_cpu.py      # ~1 h
+#   dotnet run -c Release --project src/Retro.Eval -- qa-data --config eval/qa-train.json --out runs/fit/qa/train.jsonl
+#   python3 src/training/train_qa.py src/training/config/retrofit_cpu.py         # ~1 h
+#   python3 src/training/export.py --run runs/fit --out models --retro_stage qa
+# (src/training/retrofit_cpu.sh runs all of it.)
+out_dir = "runs/fit"
+device = "cpu"
+dtype = "float32"
+seed = 1337
+chunk_size = 64
+neighbour_len = 128
+nb_k = 2
+nb_batch = 128
+nb_block = 2048
+nb_encoder_folder = "runs/fit/h200/encoder"
+
+# RETRO-fitting: the architecture comes from the H200 folder (8 x 384, CCA at 3/5/7, 2-layer encoder)
+lm_init_from = "runs/fit/h200/retro"
+lm_train = "retrofit"
+lm_cca_positions = "rope"
+lm_reinit_cca = True
+lm_seq_len = 512
+lm_steps = 900
+lm_batch = 4
+lm_grad_accum = 1
+lm_lr = 1e-3
+lm_min_lr_ratio = 0.1
+lm_warmup = 50
+lm_weight_decay = 0.0
+lm_neighbour_dropout = 0.0  # the body is frozen: closed-book is the H200 decoder whatever CCA learns
+lm_eval_every = 300
+lm_eval_windows = 16
+lm_final_eval_windows = 256
+lm_oracle_windows = 64
+lm_log_every = 10
+lm_ckpt_every = 100
+
+# question answering (train_qa.py) from the RETRO-fitted decoder
+qa_init_from = "runs/fit/retro/model_ckpt"
+qa_data = "runs/fit/qa/train.jsonl"
+qa_train = "all"
+qa_lr = 5e-4
+qa_body_lr_ratio = 0.2
+qa_steps = 700
+qa_batch = 12
+qa_warmup = 30
+qa_neighbour_dropout = 0.1
+qa_lm_mix = 0.25
+qa_lm_seq_len = 256
+qa_val_lines = 100
+qa_eval_every = 100
+qa_log_every = 10
+qa_ckpt_every = 100
