@@ -19,6 +19,8 @@ internal sealed class EvalModelSet : IDisposable
     public RetroDecoder Decoder { get; }
     public Tokenizer Tokenizer { get; }
     public RetroGenerator Generator { get; }
+    /// <summary>Hash of the decoder's tokenizer.json: what an index depends on (its chunks), unlike the decoder's weights.</summary>
+    public string TokenizerId { get; }
     /// <summary>Folder name plus weights hash of each model (keys the cache; recorded in results.json).</summary>
     public IReadOnlyDictionary<string, string> Ids { get; }
 
@@ -43,6 +45,7 @@ internal sealed class EvalModelSet : IDisposable
             using (var folder = ModelFolder.Open(models.Decoder, "retro")) decoderId = folder.ComputeModelId();
             ids["decoder"] = decoderId;
             Tokenizer = TokenizerLoader.FromFolder(models.Decoder);
+            TokenizerId = Data.Datasets.ShortHash(File.ReadAllText(Path.Combine(models.Decoder, "tokenizer.json")));
             Decoder = RetroDecoder.Load(models.Decoder, _backend);
             _owned.Add(Decoder);
             var adapter = new RetroDecoderAdapter(Decoder, Tokenizer, decoderId, Math.Max(maxNeighbours, Decoder.Config.NumNeighbours), ownsDecoder: false);

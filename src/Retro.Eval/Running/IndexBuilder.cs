@@ -15,11 +15,14 @@ namespace Retro.Eval.Running;
 /// Builds a dataset's index through the indexer pipeline: the documents are written as a C4-style shard (url = the
 /// document id, so store document ids are the dataset's ids), chunked with the decoder's tokenizer, embedded and
 /// upserted into an embedded store under <c>{output}/stores/{hash}</c> or a Qdrant collection
-/// <c>eval-{hash}</c> (hash of the documents and the encoder and decoder ids). A <c>complete.json</c> marker makes a rerun reuse the index; an interrupted build resumes
+/// <c>eval-{hash}</c> (hash of the documents, the encoder id and the decoder's tokenizer). A <c>complete.json</c> marker makes a rerun reuse the index; an interrupted build resumes
 /// from the indexer's checkpoints.
 /// </summary>
 internal static class IndexBuilder
 {
+    /// <summary>Bumped when what an index holds changes for the same documents (2: titles, no junk chunks).</summary>
+    const string IndexFormat = "2";
+
     /// <summary>Opens (building when needed) the index of <paramref name="documents"/>.</summary>
     public static async Task<IVectorStore> BuildAsync(string name, IReadOnlyList<EvalDocument> documents, EvalConfig config, EvalModelSet models,
         IProgress<string> progress, CancellationToken ct)
@@ -28,7 +31,8 @@ internal static class IndexBuilder
         foreach (var d in documents)
             shardText.Append(JsonSerializer.Serialize(new { text = d.Text, url = d.Id })).Append('\n');
         string content = shardText.ToString();
-        string hash = Datasets.ShortHash(content + "\n" + models.Ids["encoder"] + "\n" + models.Ids["decoder"]);
+        // the chunks depend on the decoder's tokenizer, not on its weights: a new decoder with the same tokenizer reuses the index
+        string hash = Datasets.ShortHash(content + "\n" + models.Ids["encoder"] + "\n" + models.TokenizerId + "\n" + IndexFormat);
         string folder = Path.Combine(config.Output, "stores", hash); // same documents, same index (QA and retrieval over one SQuAD file share it)
         string stateFolder = Path.Combine(folder, "ingest");
         Directory.CreateDirectory(stateFolder);

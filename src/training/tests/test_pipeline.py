@@ -432,6 +432,18 @@ def test_retro_config_of_the_full_run_matches_the_issue():
     assert (enc["enc_layers"], enc["enc_hidden"]) == (6, 384)
 
 
+def test_h200_and_cpu_retrofit_configs_train_rope_decoders_and_qa():
+    h200 = os.path.join(TRAINING, "config", "h200_10min.py")
+    lm = configure(train_retro.DEFAULTS, [h200])
+    assert lm["lm_cca_positions"] == "rope" and lm["device"] == "cuda" and lm["lm_train"] == "all"
+    qa = configure(train_qa.DEFAULTS, [h200])
+    assert qa["qa_init_from"] == "runs/gpu/retro/model_ckpt" and qa["qa_data"] == "runs/gpu/qa/train.jsonl"
+    fit = configure(train_retro.DEFAULTS, [os.path.join(TRAINING, "config", "retrofit_cpu.py")])
+    assert fit["lm_train"] == "retrofit" and fit["lm_init_from"] and fit["lm_cca_positions"] == "rope"
+    assert configure(train_qa.DEFAULTS, [os.path.join(TRAINING, "config", "retrofit_cpu.py")])["qa_init_from"] == \
+        "runs/fit/retro/model_ckpt"
+
+
 def test_full_models_fit_the_150_mb_budget_in_bf16():
     """The full config's three models with the product vocabulary (16,384) stay under models/'s 150 MB."""
     full = os.path.join(TRAINING, "config", "full_gpu.py")
