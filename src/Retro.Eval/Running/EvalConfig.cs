@@ -13,6 +13,12 @@ internal sealed record EvalConfig
     /// <summary>Output folder: results.json, report.md, plots, cached parts, built stores.</summary>
     public string Output { get; init; } = "runs/eval";
 
+    /// <summary>Where built indexes go (null = <c>{output}/stores</c>); runs that share it share indexes of the same documents.</summary>
+    public string? Indexes { get; init; }
+
+    /// <summary>The folder of built indexes.</summary>
+    public string IndexFolder => Indexes ?? System.IO.Path.Combine(Output, "stores");
+
     /// <summary>Seed of the generator's sampler (decoding is greedy; the seed is recorded and keys the cache).</summary>
     public ulong Seed { get; init; } = 1;
 
@@ -76,6 +82,7 @@ internal sealed record EvalConfig
         return this with
         {
             Output = R(Output),
+            Indexes = string.IsNullOrEmpty(Indexes) ? null : R(Indexes),
             Models = new EvalModels { Encoder = R(Models.Encoder), Decoder = R(Models.Decoder), Reranker = string.IsNullOrEmpty(Models.Reranker) ? null : R(Models.Reranker) },
             Store = Store with { Path = string.IsNullOrEmpty(Store.Path) ? Store.Path : R(Store.Path!) },
             Lm = Lm is null ? null : Lm with { Documents = R(Lm.Documents), Corpus = [.. Lm.Corpus.Select(R)] },

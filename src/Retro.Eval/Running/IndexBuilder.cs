@@ -33,7 +33,7 @@ internal static class IndexBuilder
         string content = shardText.ToString();
         // the chunks depend on the decoder's tokenizer, not on its weights: a new decoder with the same tokenizer reuses the index
         string hash = Datasets.ShortHash(content + "\n" + models.Ids["encoder"] + "\n" + models.TokenizerId + "\n" + IndexFormat);
-        string folder = Path.Combine(config.Output, "stores", hash); // same documents, same index (QA and retrieval over one SQuAD file share it)
+        string folder = Path.Combine(config.IndexFolder, hash); // same documents, same index (QA and retrieval over one SQuAD file share it)
         string stateFolder = Path.Combine(folder, "ingest");
         Directory.CreateDirectory(stateFolder);
         string marker = Path.Combine(stateFolder, "complete.json");
