@@ -10,7 +10,8 @@ internal static class Program
           Retro.Eval compare --config FILE [--out DIR] [--modes closed-book,retrieval,rerank] [--k 1,2,4,8,16]
                              [--candidates 16,32] [--limit N] [--threads N] [--no-cache]
           Retro.Eval diff BEFORE/results.json AFTER/results.json [--out FILE]
-          Retro.Eval qa-data --config FILE --out FILE.jsonl   (QA training lines with the product's neighbours)
+          Retro.Eval qa-data --config FILE --out FILE.jsonl [--candidates N]
+                             (QA training lines with the product's neighbours; N first-stage candidates for the cross-encoder)
         """;
 
     public static async Task<int> Main(string[] args)
@@ -54,12 +55,21 @@ internal static class Program
                     }
                 case "qa-data":
                     {
-                        int outAt = Array.IndexOf(args, "--out");
-                        if (outAt < 0 || outAt + 1 >= args.Length) throw new ArgumentException("qa-data needs --out FILE.jsonl");
-                        string outFile = Path.GetFullPath(args[outAt + 1]);
-                        var rest = args[1..].Where((_, i) => i + 1 != outAt && i + 1 != outAt + 1).ToArray();
-                        var (config, _) = ParseCompare(rest);
-                        int n = await new QaDataExporter(config, log).RunAsync(outFile, ct);
+                        var rest = args[1..].ToList();
+                        string? Take(string flag)
+                        {
+                            int at = rest.IndexOf(flag);
+                            if (at < 0) return null;
+                            if (at + 1 >= rest.Count) throw new ArgumentException($"{flag} needs a value");
+                            string value = rest[at + 1];
+                            rest.RemoveRange(at, 2);
+                            return value;
+                        }
+                        string outFile = Path.GetFullPath(Take("--out") ?? throw new ArgumentException("qa-data needs --out FILE.jsonl"));
+                        int pool = int.Parse(Take("--candidates") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+                        if (pool is < 0 or > 1000) throw new ArgumentException("--candidates must be in 0..1000");
+                        var (config, _) = ParseCompare([.. rest]);
+                        int n = await new QaDataExporter(config, log, pool).RunAsync(outFile, ct);
                         output.WriteLine($"wrote {n} questions to {outFile}");
                         return 0;
                     }

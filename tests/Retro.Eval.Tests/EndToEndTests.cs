@@ -101,6 +101,62 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task Definition_sets_score_retrieval_and_answers_and_qa_data_exports_training_lines()
+    {
+        // a tiny dictionary: entries of both splits (held out: SHA-1 of the url ends in 0)
+        string corpus = Path.Combine(_dir, "dict.jsonl");
+        string[] words = ["compiler", "modem", "kernel", "daemon", "router", "parser", "linker", "lexer", "shell", "cache", "socket", "thread"];
+        File.WriteAllLines(corpus, words.Select(w => JsonSerializer.Serialize(new
+        {
+            text = $"{w}\n\n<computing> A {w} is a program component that handles {w} work in a system. More text follows here.",
+            url = $"foldoc:{w}",
+        })));
+        var held = words.Where(w => Data.Definitions.IsHeldOut($"foldoc:{w}")).ToList();
+        var train = words.Except(held).ToList();
+        held.ShouldNotBeEmpty();
+        train.ShouldNotBeEmpty();
+
+        var config = WriteInputs() with
+        {
+            Lm = null,
+            Modes = [Mode.ClosedBook, Mode.Retrieval],
+            Search = ["sparse", "hybrid:0.3"],
+            K = [1],
+            Qa = [new QaTaskConfig { Name = "defs", Format = "definitions", Split = "heldout", Path = corpus, MaxTokens = 4 }],
+            Retrieval = [new RetrievalTaskConfig { Name = "defs-ret", Format = "definitions", Split = "heldout", Path = corpus }],
+        };
+        var run = await new CompareRunner(config, new StringWriter()).RunAsync(CancellationToken.None);
+        var qa = run.Parts.Where(p => p.Task == "qa").ToList();
+        qa.Select(p => (p.Mode, p.Search)).ShouldBe([(Mode.ClosedBook, (string?)null), (Mode.Retrieval, "sparse"), (Mode.Retrieval, "hybrid:0.3")]);
+        qa.ShouldAllBe(p => p.Counts["questions"] == held.Count);
+        // BM25 on the headword finds the entry itself: its title and text name it
+        run.Parts.Single(p => p.Task == "retrieval" && p.Search == "sparse").Metrics["recall@1"].ShouldBe(1);
+
+        string lines = Path.Combine(_dir, "qa.jsonl");
+        var export = config with { Qa = [new QaTaskConfig { Name = "defs-train", Format = "definitions", Split = "train", Path = corpus }], Search = ["sparse"], K = [2] };
+        int n = await new QaDataExporter(export, new StringWriter(), candidates: 3).RunAsync(lines, CancellationToken.None);
+        n.ShouldBe(train.Count);
+        var tokenizer = Retro.Tokenizers.TokenizerLoader.FromFolder(config.Models.Decoder);
+        foreach (string line in File.ReadLines(lines))
+        {
+            using var doc = JsonDocument.Parse(line);
+            var e = doc.RootElement;
+            string gold = e.GetProperty("gold").GetString()!;
+            Data.Definitions.IsHeldOut(gold).ShouldBeFalse();
+            tokenizer.Decode(e.GetProperty("question_tokens").EnumerateArray().Select(t => t.GetInt32()).ToArray()).ShouldBe(e.GetProperty("question").GetString());
+            tokenizer.Decode(e.GetProperty("answer_tokens").EnumerateArray().Select(t => t.GetInt32()).ToArray()).ShouldBe(" " + e.GetProperty("answer").GetString());
+            e.GetProperty("neighbours").GetArrayLength().ShouldBe(2);
+            e.GetProperty("neighbours").EnumerateArray().ShouldAllBe(nb => nb.GetArrayLength() > 0 && nb.GetArrayLength() <= 128);
+            e.GetProperty("hit").GetBoolean().ShouldBe(e.GetProperty("neighbour_docs").EnumerateArray().Any(d => d.GetString() == gold));
+            e.GetProperty("hit").GetBoolean().ShouldBeTrue(); // BM25 finds the entry named in the question
+            var pool = e.GetProperty("candidates");
+            pool.GetArrayLength().ShouldBe(3);
+            pool[0].GetProperty("doc").GetString().ShouldBe(gold);
+            tokenizer.Decode(pool[0].GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32()).ToArray()).ShouldStartWith(gold["foldoc:".Length..] + "\n");
+        }
+    }
+
+    [Fact]
     public async Task Bad_command_lines_exit_with_usage_errors()
     {
         var log = new StringWriter();

@@ -11,9 +11,12 @@ namespace Retro.Eval.Running;
 /// <c>question</c>, <c>answer</c> (the first reference answer), <c>gold</c> (the gold passage's document id, or null),
 /// <c>question_tokens</c>, <c>answer_tokens</c> (the decoder's ids of the question and of " " + answer, tokenized apart
 /// as the service sees them), <c>neighbours</c> (each neighbour's chunk + continuation ids, at most r), <c>neighbour_docs</c>
-/// and <c>hit</c> (whether a neighbour comes from the gold passage). Unanswerable questions are skipped.
+/// and <c>hit</c> (whether a neighbour comes from the gold passage). Unanswerable questions are skipped. With
+/// <c>candidates</c> &gt; 0 each line also holds the first stage's top candidates (the same search without reranking):
+/// <c>candidates</c> = [{<c>doc</c>, <c>tokens</c> (the decoder tokenizer's ids of title + text, what the cross-encoder
+/// reads)}], the cross-encoder's training groups (the gold passage's chunks are positives, the others hard negatives).
 /// </summary>
-internal sealed class QaDataExporter(EvalConfig config, TextWriter log)
+internal sealed class QaDataExporter(EvalConfig config, TextWriter log, int candidates = 0)
 {
     /// <summary>Writes the lines of every QA set of the config to <paramref name="outputPath"/>; returns the number written.</summary>
     public async Task<int> RunAsync(string outputPath, CancellationToken ct)
@@ -44,6 +47,7 @@ internal sealed class QaDataExporter(EvalConfig config, TextWriter log)
             };
             await using var store = await IndexBuilder.BuildAsync(qa.Name, passages, config, models, new LineProgress(log, $"index {qa.Name}"), ct);
             var retriever = new Retriever(models.Encoder, store, store, rerank ? models.Reranker : null);
+            var firstStage = options with { K = Math.Max(1, candidates), Candidates = Math.Max(candidates, options.Candidates), Rerank = false };
             var progress = new LineProgress(log, $"qa-data {qa.Name}");
             int hits = 0, count = 0;
             foreach (var q in questions)
@@ -54,6 +58,12 @@ internal sealed class QaDataExporter(EvalConfig config, TextWriter log)
                 var neighbours = result.Neighbours;
                 bool hit = q.PassageId is not null && neighbours.Any(n => n.Chunk.DocumentId == q.PassageId);
                 hits += hit ? 1 : 0;
+                object[]? pool = null;
+                if (candidates > 0)
+                {
+                    var first = options.Rerank || options.K < candidates ? (await retriever.RetrieveAsync(q.Question, firstStage, ct)).Neighbours : neighbours;
+                    pool = [.. first.Take(candidates).Select(n => new { doc = n.Chunk.DocumentId, tokens = models.Tokenizer.Encode(n.Chunk.RetrievalText()) })];
+                }
                 var line = new
                 {
                     dataset = qa.Name,
@@ -66,6 +76,7 @@ internal sealed class QaDataExporter(EvalConfig config, TextWriter log)
                     neighbours = neighbours.Select(n => n.Chunk.NeighbourTokens() is var t && t.Length > r ? t[..r] : n.Chunk.NeighbourTokens()).ToArray(),
                     neighbour_docs = neighbours.Select(n => n.Chunk.DocumentId).ToArray(),
                     hit,
+                    candidates = pool,
                 };
                 output.WriteLine(JsonSerializer.Serialize(line));
                 count++;
