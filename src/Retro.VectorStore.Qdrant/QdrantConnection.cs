@@ -185,6 +185,8 @@ public sealed class QdrantConnection : IDisposable
                 return new VectorStoreUnavailableException($"Qdrant at {Endpoint} is unavailable (circuit open after repeated failures); {operation} was not sent.", e);
             case TimeoutRejectedException:
                 return new VectorStoreUnavailableException($"Qdrant at {Endpoint} did not answer {operation} in time.", e);
+            case RpcException rpc when QdrantResilience.IsTransportFailure(rpc):
+                return new VectorStoreUnavailableException($"Qdrant at {Endpoint} could not be reached for {operation}: {rpc.Status.Detail}", rpc);
             case RpcException rpc:
                 var error = new QdrantException(rpc.StatusCode, operation, rpc.Status.Detail, rpc);
                 return QdrantResilience.IsUnavailableStatus(rpc.StatusCode) || rpc.StatusCode == StatusCode.Cancelled

@@ -72,13 +72,19 @@ internal static class QdrantResilience
     /// <summary>Counts against the circuit: the server is unreachable or says it is unavailable.</summary>
     public static bool IsUnavailable(Exception e) => e switch
     {
-        RpcException rpc => IsUnavailableStatus(rpc.StatusCode),
+        RpcException rpc => IsUnavailableStatus(rpc.StatusCode) || IsTransportFailure(rpc),
         _ => IsTransientException(e),
     };
 
     /// <summary>Statuses that mean "not now" rather than "wrong request".</summary>
     public static bool IsUnavailableStatus(StatusCode status)
         => status is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.ResourceExhausted;
+
+    /// <summary>
+    /// A call that never reached Qdrant: the client failed below gRPC (connection, TLS handshake) and reported it as a
+    /// status of its own (<c>INTERNAL</c> "Error starting gRPC call" for a refused certificate, for instance).
+    /// </summary>
+    public static bool IsTransportFailure(RpcException e) => e.Status.DebugException is HttpRequestException or IOException or System.Security.Authentication.AuthenticationException;
 
     /// <summary>Timeouts (Polly's per-attempt timeout) and transport failures below gRPC.</summary>
     public static bool IsTransientException(Exception e) => e is TimeoutRejectedException or TimeoutException or HttpRequestException or IOException;
