@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
@@ -47,14 +48,18 @@ public sealed class QdrantConnection : IDisposable
     /// API key and per-attempt timeout, and the retry policy, TLS pinning and message limit of <paramref name="options"/>.
     /// Nothing is sent until the first call.
     /// </summary>
-    /// <exception cref="ArgumentException">The url is not an absolute http(s) url, or a thumbprint is set for http.</exception>
+    /// <exception cref="ArgumentException">The options are out of range, the url is not an absolute http(s) url, or a thumbprint is set for http.</exception>
     public static QdrantConnection Open(VectorStoreOptions store, QdrantOptions? options = null, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         options ??= new QdrantOptions();
+        var problems = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(options, new ValidationContext(options), problems, validateAllProperties: true))
+            throw new ArgumentException($"Invalid {QdrantOptions.Section}: {string.Join("; ", problems.Select(p => p.ErrorMessage))}", nameof(options));
         var endpoint = GrpcEndpoint(store.QdrantUrl, options.GrpcPort);
-        if (options.CertificateThumbprint is not null && endpoint.Scheme != Uri.UriSchemeHttps)
-            throw new ArgumentException("Retro:VectorStore:Qdrant:CertificateThumbprint pins a TLS certificate: the url must be https.", nameof(options));
+        string? thumbprint = string.IsNullOrEmpty(options.CertificateThumbprint) ? null : options.CertificateThumbprint; // "" from an unset variable = none
+        if (thumbprint is not null && endpoint.Scheme != Uri.UriSchemeHttps)
+            throw new ArgumentException($"{QdrantOptions.Section}:CertificateThumbprint pins a TLS certificate: the url must be https.", nameof(options));
         var handler = new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(2), // a cluster's DNS changes are seen
@@ -62,7 +67,7 @@ public sealed class QdrantConnection : IDisposable
             KeepAlivePingDelay = TimeSpan.FromSeconds(30),
             KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
         };
-        if (options.CertificateThumbprint is { } thumbprint)
+        if (thumbprint is not null)
         {
             var validate = CertificateValidation.Thumbprint(thumbprint);
             handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>

@@ -203,7 +203,9 @@ public sealed class ResilienceTests
         var wrongPin = Retries(maxRetries: 0) with { CertificateThumbprint = new string('A', 64) };
         await using var mispinned = new QdrantVectorStore(TestSupport.Connect(standIn, wrongPin), wrongPin, ownsConnection: true);
         (await mispinned.IsHealthyAsync()).ShouldBeFalse();
-        Should.Throw<ArgumentException>(() => QdrantConnection.Open(TestSupport.Store(new Uri("http://127.0.0.1:6333")), pinned));
+        Should.Throw<ArgumentException>(() => QdrantConnection.Open(TestSupport.Store(new Uri("http://127.0.0.1:6333")), pinned)).Message.ShouldContain("https");
+        Should.Throw<ArgumentException>(() => QdrantConnection.Open(TestSupport.Store(standIn.Url), pinned with { CertificateThumbprint = "not hex" })).Message.ShouldContain("CertificateThumbprint");
+        QdrantConnection.Open(TestSupport.Store(new Uri("http://127.0.0.1:6333")), pinned with { CertificateThumbprint = "" }).Dispose(); // unset = none
     }
 
     [Theory]
