@@ -31,16 +31,7 @@ public sealed class LiveQdrantContractTests(LiveQdrantFixture live) : VectorStor
         string name = store.Collection.Name;
         await store.DisposeAsync();
         var reopened = QdrantVectorStore.Create(live.Store(), live.Options());
-        try
-        {
-            await reopened.EnsureCollectionAsync(spec with { Name = name });
-        }
-        catch
-        {
-            await reopened.DisposeAsync();
-            throw;
-        }
-        return reopened;
+        return await TestSupport.EnsureOrDisposeAsync(reopened, spec with { Name = name });
     }
 
     public void Dispose() => LiveCleanup.DeleteCollections(live, _collections);

@@ -23,16 +23,7 @@ public sealed class StandInContractTests : VectorStoreContractTests, IDisposable
         await store.DisposeAsync();
         var options = TestSupport.FastRetries();
         var reopened = new QdrantVectorStore(TestSupport.Connect(await _standIn.Value, options), options, ownsConnection: true);
-        try
-        {
-            await reopened.EnsureCollectionAsync(spec with { Name = name });
-        }
-        catch
-        {
-            await reopened.DisposeAsync();
-            throw;
-        }
-        return reopened;
+        return await TestSupport.EnsureOrDisposeAsync(reopened, spec with { Name = name });
     }
 
     public void Dispose()

@@ -41,6 +41,21 @@ internal static class TestSupport
         return store;
     }
 
+    /// <summary>Ensures <paramref name="spec"/> on a reopened <paramref name="store"/>; on failure disposes it and rethrows.</summary>
+    public static async Task<IVectorStore> EnsureOrDisposeAsync(QdrantVectorStore store, CollectionSpec spec)
+    {
+        try
+        {
+            await store.EnsureCollectionAsync(spec);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>The calls of <paramref name="standIn"/> to <paramref name="method"/> (e.g. <c>Points/Upsert</c>) with their requests parsed.</summary>
     public static List<JsonElement> Requests(QdrantStandIn standIn, string method)
         => [.. standIn.Calls.Where(c => c.Method == "/qdrant." + method).Select(c => JsonDocument.Parse(c.RequestJson).RootElement)];
