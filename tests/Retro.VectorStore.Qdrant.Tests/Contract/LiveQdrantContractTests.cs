@@ -44,10 +44,10 @@ internal static class LiveCleanup
     {
         if (live.SkipReason is not null || !names.Any()) return;
         using var connection = QdrantConnection.Open(live.Store(), live.Options());
-        foreach (var name in names)
+        foreach (var name in names.SelectMany(n => new[] { n, n + "__checkpoints" }))
         {
-            connection.Client.DeleteCollectionAsync(name).GetAwaiter().GetResult();
-            connection.Client.DeleteCollectionAsync(name + "__checkpoints").GetAwaiter().GetResult();
+            // The official client throws when Qdrant answers "not deleted" (no such collection).
+            if (connection.Client.CollectionExistsAsync(name).GetAwaiter().GetResult()) connection.Client.DeleteCollectionAsync(name).GetAwaiter().GetResult();
         }
     }
 }

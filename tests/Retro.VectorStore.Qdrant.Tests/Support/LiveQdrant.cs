@@ -53,7 +53,14 @@ public sealed class LiveQdrantFixture : IAsyncLifetime
         }
         catch (DockerUnavailableException e)
         {
-            dockerProblem = FirstLine(e.Message);
+            dockerProblem = "no Docker engine answers for Testcontainers: " + FirstLine(e.Message);
+            _container = null;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // An engine answered but the container did not come up (no registry, no image, a port): say so, and fall back.
+            dockerProblem = $"Testcontainers could not start {Image}: {e.GetType().Name}: {FirstLine(e.Message)}";
+            if (_container is not null) await _container.DisposeAsync();
             _container = null;
         }
         if (Environment.GetEnvironmentVariable("QDRANT_URL") is { Length: > 0 } url)
@@ -64,7 +71,7 @@ public sealed class LiveQdrantFixture : IAsyncLifetime
             Source = "QDRANT_URL";
             return;
         }
-        SkipReason = $"no live Qdrant: no Docker engine answers for Testcontainers ({dockerProblem}) and QDRANT_URL is not set";
+        SkipReason = $"no live Qdrant: {dockerProblem}; and QDRANT_URL is not set";
     }
 
     public async Task DisposeAsync()
@@ -90,7 +97,7 @@ public sealed class LiveQdrantFixture : IAsyncLifetime
     private static string FirstLine(string text)
     {
         int end = text.IndexOfAny(['\r', '\n']);
-        return end < 0 ? text : text[..end];
+        return (end < 0 ? text : text[..end]).TrimEnd('.');
     }
 }
 
