@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Retro.VectorStore.Qdrant;
 
-/// <summary>Log messages of the Qdrant client and store. None carries headers: the API key is never logged.</summary>
+/// <summary>Log messages of the Qdrant store. None carries call metadata: the API key is never logged.</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Qdrant {Operation} failed ({Reason}); attempt {Attempt} in {Delay}")]
@@ -11,8 +11,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Qdrant circuit opened for {BreakDuration}: the server is unreachable or unavailable")]
     public static partial void CircuitOpened(ILogger logger, TimeSpan breakDuration);
 
-    [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Qdrant {Operation} answered {Status} in {ElapsedMs} ms")]
-    public static partial void Answered(ILogger logger, string operation, int status, double elapsedMs);
+    [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Qdrant {Operation} answered in {ElapsedMs} ms")]
+    public static partial void Answered(ILogger logger, string operation, double elapsedMs);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Created Qdrant collection {Collection} ({Dimension} dimensions, {Distance})")]
     public static partial void CreatedCollection(ILogger logger, string collection, int dimension, string distance);

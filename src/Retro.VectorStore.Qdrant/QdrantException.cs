@@ -1,28 +1,28 @@
-using System.Net;
+using Grpc.Core;
 
 namespace Retro.VectorStore.Qdrant;
 
 /// <summary>
-/// Qdrant answered a request with an error status. <see cref="Error"/> is Qdrant's own text (<c>status.error</c> of a
-/// JSON body, or the plain-text body of e.g. 401/403).
+/// Qdrant answered a call with an error status. <see cref="Error"/> is Qdrant's own text (the gRPC status detail, e.g.
+/// "Wrong input: Vector dimension error: expected dim: 4, got 3").
 /// </summary>
 public sealed class QdrantException : Exception
 {
     /// <summary>An error answer <paramref name="statusCode"/> to <paramref name="operation"/> with Qdrant's text <paramref name="error"/>.</summary>
-    public QdrantException(HttpStatusCode statusCode, string operation, string error)
-        : base($"Qdrant {operation} failed with {(int)statusCode} {statusCode}: {error}")
+    public QdrantException(StatusCode statusCode, string operation, string error, Exception? innerException = null)
+        : base($"Qdrant {operation} failed with {statusCode}: {error}", innerException)
     {
         StatusCode = statusCode;
         Operation = operation;
         Error = error;
     }
 
-    /// <summary>HTTP status of the answer.</summary>
-    public HttpStatusCode StatusCode { get; }
+    /// <summary>gRPC status of the answer.</summary>
+    public StatusCode StatusCode { get; }
 
-    /// <summary>Method and path of the request, e.g. <c>PUT /collections/retro/points</c> (never headers).</summary>
+    /// <summary>Service and method of the call, e.g. <c>Points/Upsert</c> (never metadata: the API key stays out).</summary>
     public string Operation { get; }
 
-    /// <summary>Qdrant's error text (empty when the body was empty).</summary>
+    /// <summary>Qdrant's error text (empty when the status carried none).</summary>
     public string Error { get; }
 }

@@ -1,55 +1,54 @@
+using Qdrant.Client.Grpc;
 using Retro.Core;
-using Retro.VectorStore.Qdrant.Rest;
 
 namespace Retro.VectorStore.Qdrant;
 
-/// <summary>Payload field names of chunk points and <see cref="SearchOptions"/> → Qdrant filter JSON.</summary>
+/// <summary>Payload field names of chunk points and <see cref="SearchOptions"/> → Qdrant filters.</summary>
 public static class QdrantFilters
 {
     /// <summary>Payload field of the document identity (keyword index).</summary>
-    public const string DocumentIdField = "document_id";
+    public const string DocumentIdField = QdrantPayload.DocumentId;
 
     /// <summary>Payload object holding a chunk's metadata.</summary>
-    public const string MetadataField = "metadata";
+    public const string MetadataField = QdrantPayload.Metadata;
 
     /// <summary>
     /// The filter that keeps exactly the points <paramref name="options"/> accepts (see <see cref="SearchOptions.Accepts"/>),
-    /// or null when it has no condition. <see cref="SearchOptions.OnlyDocuments"/> → <c>must match.any</c>,
-    /// <see cref="SearchOptions.ExcludeDocument"/> → <c>must_not match.value</c>, each metadata pair →
-    /// <c>must</c> on <c>metadata.&lt;key&gt;</c>. An empty <see cref="SearchOptions.OnlyDocuments"/> matches nothing;
-    /// callers short-circuit it.
+    /// or null when it has no condition. <see cref="SearchOptions.OnlyDocuments"/> → <c>must</c> keyword-any,
+    /// <see cref="SearchOptions.ExcludeDocument"/> → <c>must_not</c> keyword, each metadata pair → <c>must</c> keyword on
+    /// <c>metadata.&lt;key&gt;</c>. An empty <see cref="SearchOptions.OnlyDocuments"/> matches nothing; callers
+    /// short-circuit it.
     /// </summary>
     public static Filter? From(SearchOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (!options.HasFilter) return null;
-        List<FieldCondition>? must = null;
-        List<FieldCondition>? mustNot = null;
+        var filter = new Filter();
         if (options.OnlyDocuments is { } only)
         {
-            var any = new List<string>(only.Count);
+            var any = new RepeatedStrings();
             var seen = new HashSet<string>(only.Count, StringComparer.Ordinal);
             foreach (var document in only)
             {
-                if (seen.Add(document)) any.Add(document); // the spec asks for unique items
+                if (seen.Add(document)) any.Strings.Add(document);
             }
-            (must ??= []).Add(new FieldCondition { Key = DocumentIdField, Match = new Match { Any = any } });
+            filter.Must.Add(Field(DocumentIdField, new Match { Keywords = any }));
         }
         if (options.ExcludeDocument is { } excluded)
-            (mustNot ??= []).Add(DocumentIs(excluded));
+            filter.MustNot.Add(DocumentIs(excluded));
         if (options.MetadataEquals is { Count: > 0 } metadata)
         {
             foreach (var (key, value) in metadata)
-                (must ??= []).Add(new FieldCondition { Key = MetadataPath(key), Match = new Match { Value = value } });
+                filter.Must.Add(Field(MetadataPath(key), new Match { Keyword = value }));
         }
-        return new Filter { Must = must, MustNot = mustNot };
+        return filter;
     }
 
     /// <summary>The filter matching every point of one document.</summary>
     public static Filter Document(string documentId)
     {
         ArgumentNullException.ThrowIfNull(documentId);
-        return new Filter { Must = [DocumentIs(documentId)] };
+        return new Filter { Must = { DocumentIs(documentId) } };
     }
 
     /// <summary>
@@ -69,5 +68,7 @@ public static class QdrantFilters
         return raw ? $"{MetadataField}.{key}" : $"{MetadataField}.\"{key}\"";
     }
 
-    private static FieldCondition DocumentIs(string documentId) => new() { Key = DocumentIdField, Match = new Match { Value = documentId } };
+    private static Condition DocumentIs(string documentId) => Field(DocumentIdField, new Match { Keyword = documentId });
+
+    private static Condition Field(string key, Match match) => new() { Field = new FieldCondition { Key = key, Match = match } };
 }

@@ -3,14 +3,33 @@ using System.ComponentModel.DataAnnotations;
 namespace Retro.VectorStore.Qdrant;
 
 /// <summary>
-/// Section <c>Retro:VectorStore:Qdrant</c>: cluster layout of new collections, write batching, and the client's
-/// retry and circuit-breaker policy. Url, API key, collection, HNSW and timeout come from
-/// <see cref="Retro.Core.VectorStoreOptions"/>.
+/// Section <c>Retro:VectorStore:Qdrant</c>: the gRPC endpoint's port and TLS pinning, cluster layout of new
+/// collections, write batching, and the client's retry and circuit-breaker policy. Url (scheme and host; <c>https</c>
+/// = TLS), API key, collection, HNSW and timeout come from <see cref="Retro.Core.VectorStoreOptions"/>.
 /// </summary>
 public sealed record QdrantOptions
 {
     /// <summary>Configuration section of these options.</summary>
     public const string Section = "Retro:VectorStore:Qdrant";
+
+    /// <summary>
+    /// Qdrant's gRPC port on the host of <c>Retro:VectorStore:QdrantUrl</c> (whose port is Qdrant's REST port, 6333 by
+    /// default, as in Qdrant's own clients); 0 = the url's own port (a proxy that serves gRPC on the url).
+    /// </summary>
+    [Range(0, 65535)]
+    public int GrpcPort { get; init; } = 6334;
+
+    /// <summary>
+    /// SHA-256 thumbprint (hex, ':' or '-' separators allowed) of the server's TLS certificate or one of its issuers: the
+    /// connection trusts that certificate instead of the system's CA store (self-signed Qdrant TLS). Null = CA store.
+    /// Needs an <c>https</c> url.
+    /// </summary>
+    [RegularExpression("^[0-9A-Fa-f:-]{64,95}$")]
+    public string? CertificateThumbprint { get; init; }
+
+    /// <summary>Largest gRPC message the client accepts from the server, in megabytes (retrieve pages of chunks).</summary>
+    [Range(1, 2047)]
+    public int MaxReceiveMegabytes { get; init; } = 64;
 
     /// <summary>Shards of a new collection (null = Qdrant's default: 1 standalone, the number of nodes in a cluster).</summary>
     [Range(1, 1024)]
@@ -28,13 +47,13 @@ public sealed record QdrantOptions
     [RegularExpression("^[A-Za-z0-9_.-]{0,64}$")]
     public string SparseVectorName { get; init; } = "bm25";
 
-    /// <summary>Points per upsert request (Qdrant handles 64..256 well; larger requests risk its 32 MiB body limit).</summary>
+    /// <summary>Points per upsert request (Qdrant handles 64..256 well; larger requests risk its 32 MiB request limit).</summary>
     [Range(1, 1024)]
     public int UpsertBatchSize { get; init; } = 128;
 
     /// <summary>
-    /// Qdrant's <c>service.max_request_size_mb</c>: an upsert batch whose JSON would exceed it is split in halves until
-    /// it fits (a single oversized point is sent as is and Qdrant's refusal surfaces).
+    /// Qdrant's <c>service.max_request_size_mb</c>: an upsert batch whose protobuf encoding would exceed it is split in
+    /// halves until it fits (a single oversized point is sent as is and Qdrant's refusal surfaces).
     /// </summary>
     [Range(1, 4096)]
     public int MaxRequestMegabytes { get; init; } = 32;
@@ -48,7 +67,10 @@ public sealed record QdrantOptions
 
     private readonly long? _maxRequestBytes;
 
-    /// <summary>Retries after the first attempt for 429, 5xx, timeouts and connection errors.</summary>
+    /// <summary>
+    /// Retries after the first attempt for <c>UNAVAILABLE</c> (connection errors, shards not ready),
+    /// <c>RESOURCE_EXHAUSTED</c> (rate limit), <c>INTERNAL</c>, <c>ABORTED</c>, <c>DEADLINE_EXCEEDED</c> and timeouts.
+    /// </summary>
     [Range(0, 10)]
     public int MaxRetries { get; init; } = 4;
 
@@ -56,11 +78,11 @@ public sealed record QdrantOptions
     [Range(1, 60_000)]
     public int RetryBaseDelayMs { get; init; } = 200;
 
-    /// <summary>Longest wait honoured from a <c>Retry-After</c> header, in seconds (longer waits are capped).</summary>
+    /// <summary>Longest wait honoured from Qdrant's <c>retry-after</c> trailer (rate limits), in seconds (longer waits are capped).</summary>
     [Range(0, 600)]
     public int MaxRetryAfterSeconds { get; init; } = 30;
 
-    /// <summary>Failure ratio (timeouts, connection errors, 502/503/504) that opens the circuit.</summary>
+    /// <summary>Failure ratio (timeouts, <c>UNAVAILABLE</c>, <c>DEADLINE_EXCEEDED</c>, <c>RESOURCE_EXHAUSTED</c>) that opens the circuit.</summary>
     [Range(0.01, 1.0)]
     public double CircuitBreakerFailureRatio { get; init; } = 0.5;
 
@@ -76,7 +98,7 @@ public sealed record QdrantOptions
     [Range(1, 3600)]
     public int CircuitBreakerBreakSeconds { get; init; } = 15;
 
-    /// <summary>Timeout of a health probe (<c>/readyz</c>), in seconds.</summary>
+    /// <summary>Timeout of a health probe (gRPC <c>qdrant.Qdrant/HealthCheck</c>), in seconds.</summary>
     [Range(1, 60)]
     public int HealthTimeoutSeconds { get; init; } = 3;
 }

@@ -1,9 +1,7 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
+using Qdrant.Client.Grpc;
 using Retro.Core;
-using Retro.VectorStore.Qdrant.Rest;
 
 namespace Retro.VectorStore.Qdrant;
 
@@ -13,6 +11,7 @@ namespace Retro.VectorStore.Qdrant;
 // chunks were acknowledged is never ahead of them.
 public sealed partial class QdrantVectorStore
 {
+    private const string ShardKeyField = "shard_key";
     private static readonly float[] CheckpointVector = [1f];
     private volatile bool _checkpointCollectionReady;
 
@@ -22,10 +21,12 @@ public sealed partial class QdrantVectorStore
         ArgumentException.ThrowIfNullOrEmpty(shardKey);
         string name = CheckpointCollection;
         if (!await CheckpointCollectionExistsAsync(name, cancellationToken).ConfigureAwait(false)) return null;
-        var records = await _client.RetrievePointsAsync(name, new PointRequest { Ids = [CheckpointId(shardKey)], WithPayload = true }, cancellationToken).ConfigureAwait(false);
+        var ids = new[] { CheckpointId(shardKey) };
+        var records = await _connection.CallAsync("Points/Get", (c, ct) => c.RetrieveAsync(name, ids, withPayload: true, withVectors: false, cancellationToken: ct),
+            cancellationToken).ConfigureAwait(false);
         foreach (var record in records)
         {
-            var checkpoint = ToCheckpoint(record, name);
+            var checkpoint = ToCheckpoint(record.Id, record.Payload, name);
             if (checkpoint.ShardKey == shardKey) return checkpoint;
         }
         return null;
@@ -38,24 +39,16 @@ public sealed partial class QdrantVectorStore
         ArgumentException.ThrowIfNullOrEmpty(checkpoint.ShardKey, nameof(checkpoint));
         string name = CheckpointCollection;
         await EnsureCheckpointCollectionAsync(name, cancellationToken).ConfigureAwait(false);
-        var payload = new CheckpointPayload
-        {
-            ShardKey = checkpoint.ShardKey,
-            Records = checkpoint.Records,
-            ByteOffset = checkpoint.ByteOffset,
-            Completed = checkpoint.Completed,
-            Documents = checkpoint.Documents,
-            Chunks = checkpoint.Chunks,
-            Rejected = checkpoint.Rejected,
-            Duplicates = checkpoint.Duplicates,
-        };
-        var point = new PointStruct
-        {
-            Id = CheckpointId(checkpoint.ShardKey),
-            Vector = CheckpointVector,
-            Payload = JsonSerializer.SerializeToElement(payload, QdrantJsonContext.Default.CheckpointPayload),
-        };
-        await _client.UpsertPointsAsync(name, [point], cancellationToken: cancellationToken).ConfigureAwait(false);
+        var point = new PointStruct { Id = CheckpointId(checkpoint.ShardKey), Vectors = CheckpointVector };
+        point.Payload[ShardKeyField] = checkpoint.ShardKey;
+        point.Payload["records"] = checkpoint.Records;
+        point.Payload["byte_offset"] = checkpoint.ByteOffset;
+        point.Payload["completed"] = checkpoint.Completed;
+        point.Payload["documents"] = checkpoint.Documents;
+        point.Payload["chunks"] = checkpoint.Chunks;
+        point.Payload["rejected"] = checkpoint.Rejected;
+        point.Payload["duplicates"] = checkpoint.Duplicates;
+        await UpsertPointsAsync(name, [point], batchSize: 1, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -67,8 +60,10 @@ public sealed partial class QdrantVectorStore
         PointId? offset = null;
         do
         {
-            var page = await _client.ScrollPointsAsync(name, new ScrollRequest { Offset = offset, Limit = 256, WithPayload = true }, cancellationToken).ConfigureAwait(false);
-            foreach (var record in page.Points) all.Add(ToCheckpoint(record, name));
+            var from = offset;
+            var page = await _connection.CallAsync("Points/Scroll", (c, ct) => c.ScrollAsync(name, limit: 256, offset: from, payloadSelector: true, cancellationToken: ct),
+                cancellationToken).ConfigureAwait(false);
+            foreach (var record in page.Result) all.Add(ToCheckpoint(record.Id, record.Payload, name));
             offset = page.NextPageOffset;
         }
         while (offset is not null);
@@ -83,28 +78,30 @@ public sealed partial class QdrantVectorStore
         SHA256.HashData(Encoding.UTF8.GetBytes(shardKey), hash);
         hash[6] = (byte)((hash[6] & 0x0F) | 0x80); // version 8 (custom)
         hash[8] = (byte)((hash[8] & 0x3F) | 0x80); // RFC 4122 variant
-        return PointId.FromUuid(new Guid(hash[..16], bigEndian: true));
+        return new PointId { Uuid = new Guid(hash[..16], bigEndian: true).ToString() };
     }
 
     private async ValueTask<bool> CheckpointCollectionExistsAsync(string name, CancellationToken cancellationToken)
-        => _checkpointCollectionReady || await _client.CollectionExistsAsync(name, cancellationToken).ConfigureAwait(false);
+        => _checkpointCollectionReady || await _connection.CallAsync("Collections/CollectionExists", (c, ct) => c.CollectionExistsAsync(name, ct), cancellationToken).ConfigureAwait(false);
 
     private async ValueTask EnsureCheckpointCollectionAsync(string name, CancellationToken cancellationToken)
     {
         if (_checkpointCollectionReady) return;
-        if (!await _client.CollectionExistsAsync(name, cancellationToken).ConfigureAwait(false))
+        if (!await CheckpointCollectionExistsAsync(name, cancellationToken).ConfigureAwait(false))
         {
+            var request = new CreateCollection
+            {
+                CollectionName = name,
+                VectorsConfig = new VectorsConfig { Params = new VectorParams { Size = 1, Distance = Distance.Dot } },
+                ShardNumber = 1, // a handful of points: one shard, replicated like the chunks
+            };
+            if (_options.ReplicationFactor is { } replicas) request.ReplicationFactor = (uint)replicas;
+            if (_options.WriteConsistencyFactor is { } consistency) request.WriteConsistencyFactor = (uint)consistency;
             try
             {
-                await _client.CreateCollectionAsync(name, new CreateCollectionRequest
-                {
-                    Vectors = new VectorParams { Size = 1, Distance = QdrantDistance.Dot },
-                    ReplicationFactor = (uint?)_options.ReplicationFactor,
-                    WriteConsistencyFactor = (uint?)_options.WriteConsistencyFactor,
-                    ShardNumber = 1, // a handful of points: one shard, replicated like the chunks
-                }, cancellationToken).ConfigureAwait(false);
+                await _connection.CallAsync("Collections/Create", (c, ct) => c.CreateCollectionAsync(request, ct), cancellationToken).ConfigureAwait(false);
             }
-            catch (QdrantException e) when (e.StatusCode == HttpStatusCode.Conflict)
+            catch (QdrantException e) when (IsAlreadyExists(e))
             {
                 // Created concurrently: fine.
             }
@@ -112,20 +109,12 @@ public sealed partial class QdrantVectorStore
         _checkpointCollectionReady = true;
     }
 
-    private static IngestCheckpoint ToCheckpoint(PointRecord record, string collection)
+    private static IngestCheckpoint ToCheckpoint(PointId id, Google.Protobuf.Collections.MapField<string, Value> payload, string collection)
     {
-        if (record.Payload is not { ValueKind: JsonValueKind.Object } element)
-            throw new InvalidDataException($"Checkpoint point {record.Id} of Qdrant collection '{collection}' has no payload.");
-        CheckpointPayload p;
-        try
-        {
-            p = element.Deserialize(QdrantJsonContext.Default.CheckpointPayload)
-                ?? throw new InvalidDataException($"Checkpoint point {record.Id} of Qdrant collection '{collection}' has a null payload.");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"Checkpoint point {record.Id} of Qdrant collection '{collection}' is not a Retro checkpoint: {e.Message}", e);
-        }
-        return new IngestCheckpoint(p.ShardKey, p.Records, p.ByteOffset, p.Completed, p.Documents, p.Chunks, p.Rejected, p.Duplicates);
+        if (payload.Count == 0)
+            throw new InvalidDataException($"Checkpoint point {id} of Qdrant collection '{collection}' has no payload.");
+        var p = new QdrantPayload.Reader(payload, $"Checkpoint point {id} of Qdrant collection '{collection}'", "a Retro checkpoint");
+        return new IngestCheckpoint(p.String(ShardKeyField), p.Integer("records"), p.Integer("byte_offset"), p.Boolean("completed"),
+            p.Integer("documents"), p.Integer("chunks"), p.Integer("rejected"), p.Integer("duplicates"));
     }
 }

@@ -54,8 +54,9 @@ public sealed class DefinitionsTests
     public void The_sample_corpus_splits_into_disjoint_deterministic_sets_with_answers_for_most_entries()
     {
         if (!File.Exists(Sample)) return; // the repository always has it; a trimmed checkout may not
-        var (held, corpus) = Definitions.Read(Sample, DefinitionSplit.HeldOut, 0);
-        var (train, _) = Definitions.Read(Sample, DefinitionSplit.Train, 0);
+        var set = Definitions.Read(Sample, DefinitionSplit.HeldOut, 0);
+        var (held, corpus) = (set.Entries, set.Corpus);
+        var train = Definitions.Read(Sample, DefinitionSplit.Train, 0).Entries;
         corpus.Count.ShouldBe(25_845);
         held.ShouldAllBe(e => Definitions.IsHeldOut(e.Url));
         train.ShouldAllBe(e => !Definitions.IsHeldOut(e.Url));
@@ -64,10 +65,14 @@ public sealed class DefinitionsTests
         ((double)(held.Count + train.Count) / corpus.Count).ShouldBeGreaterThan(0.85);
         foreach (string source in Definitions.Sources) held.Count(e => e.Source == source).ShouldBeGreaterThan(50, source);
         held.ShouldAllBe(e => e.Answer.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length <= Definitions.MaxAnswerWords);
-        var (again, _) = Definitions.Read(Sample, DefinitionSplit.HeldOut, 300);
+        var again = Definitions.Read(Sample, DefinitionSplit.HeldOut, 300).Entries;
         again.Count.ShouldBe(300);
         again.ShouldBe(Definitions.Read(Sample, DefinitionSplit.HeldOut, 300).Entries);
         again.Select(e => e.Url).Distinct().Count().ShouldBe(300);
+        // a term's entries across dictionaries: every one is an answer to its question
+        set.EntriesOfTerm["epsilon"].Select(e => e.Source).Distinct().ShouldBe(["foldoc", "jargon", "wordnet"], ignoreOrder: true);
+        set.TermOfDocument["foldoc:epsilon"].ShouldBe("epsilon");
+        Definitions.TermOf("  Modern_Ballet ").ShouldBe("modern ballet");
     }
 
     static string FindRoot()

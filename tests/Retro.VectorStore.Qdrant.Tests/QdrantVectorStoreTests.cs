@@ -1,71 +1,59 @@
-using System.Text.Json;
+using Qdrant.Client.Grpc;
 using Retro.Core;
-using Retro.VectorStore.Qdrant.Rest;
-using Retro.VectorStore.Qdrant.Tests.Emulator;
+using Retro.VectorStore.Qdrant.StandIn;
 using Retro.VectorStore.Qdrant.Tests.Support;
+using Distance = Qdrant.Client.Grpc.Distance;
 
 namespace Retro.VectorStore.Qdrant.Tests;
 
-/// <summary>Behaviour of <see cref="QdrantVectorStore"/> beyond the shared contract, over the emulator.</summary>
-public sealed class QdrantVectorStoreTests : IDisposable
+/// <summary>Behaviour of <see cref="QdrantVectorStore"/> beyond the shared contracts, over the gRPC stand-in.</summary>
+public sealed class QdrantVectorStoreTests : IAsyncLifetime
 {
-    private readonly QdrantEmulator _emulator = new();
+    private QdrantStandIn _standIn = null!;
 
-    public void Dispose()
-    {
-        _emulator.SpecViolations.ShouldBeEmpty();
-        _emulator.Dispose();
-    }
+    public async Task InitializeAsync() => _standIn = await QdrantStandIn.StartAsync();
 
-    private static Chunk Chunk(string document, int ordinal, Dictionary<string, string>? metadata = null)
-        => new(ChunkId.From(document, ordinal), document, "", ordinal, $"text {ordinal}", [ordinal], "", [], metadata ?? []);
+    public async Task DisposeAsync() => await _standIn.DisposeAsync();
+
+    private int Calls(string method) => _standIn.Calls.Count(c => c.Method == "/qdrant." + method);
 
     [Fact]
     public async Task Collection_BeforeEnsure_Throws()
     {
-        var options = TestSupport.FastRetries();
-        await using var store = new QdrantVectorStore(TestSupport.Client(_emulator, options), options, ownsClient: true);
+        await using var store = new QdrantVectorStore(TestSupport.Connect(_standIn), ownsConnection: true);
         Should.Throw<InvalidOperationException>(() => store.Collection).Message.ShouldContain("EnsureCollectionAsync");
         await Should.ThrowAsync<InvalidOperationException>(async () => await store.CountAsync());
     }
 
     [Fact]
-    public async Task EnsureCollection_CreatesKeywordIndexOnDocumentId()
+    public async Task EnsureCollection_InvalidSpecOrReservedName_ThrowsArgumentException_AndCreatesNothing()
     {
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "idx", Dimension = 3 });
-        var info = await store.Client.GetCollectionAsync("idx");
-        info.ShouldNotBeNull().PayloadSchema.ShouldNotBeNull()[QdrantFilters.DocumentIdField].DataType.ShouldBe("keyword");
-        info.Config.Params.Vectors!.Single!.Distance.ShouldBe(QdrantDistance.Cosine);
-    }
-
-    [Fact]
-    public async Task EnsureCollection_InvalidSpecOrReservedName_ThrowsArgumentException()
-    {
-        var options = TestSupport.FastRetries();
-        await using var store = new QdrantVectorStore(TestSupport.Client(_emulator, options), options, ownsClient: true);
+        await using var store = new QdrantVectorStore(TestSupport.Connect(_standIn), ownsConnection: true);
         await Should.ThrowAsync<ArgumentException>(async () => await store.EnsureCollectionAsync(new CollectionSpec { Name = "bad name!", Dimension = 3 }));
         await Should.ThrowAsync<ArgumentException>(async () => await store.EnsureCollectionAsync(new CollectionSpec { Name = "x", Dimension = 0 }));
         await Should.ThrowAsync<ArgumentException>(async () => await store.EnsureCollectionAsync(new CollectionSpec { Name = "x__checkpoints", Dimension = 3 }));
-        _emulator.CollectionNames.ShouldBeEmpty();
+        _standIn.CollectionNames.ShouldBeEmpty();
+        _standIn.Calls.ShouldBeEmpty();
     }
 
     [Fact]
-    public async Task EnsureCollection_NamedVectorCollection_IsAConflict()
+    public async Task EnsureCollection_ForeignCollection_IsAConflict_AndOneWithoutRecordedAnalysisIsAccepted()
     {
-        using var client = TestSupport.Client(_emulator);
-        // The emulator holds unnamed vectors only; a foreign collection of another metric stands in for "not ours".
-        await client.CreateCollectionAsync("foreign", new CreateCollectionRequest { Vectors = new VectorParams { Size = 3, Distance = QdrantDistance.Manhattan } });
-        var options = TestSupport.FastRetries();
-        await using var store = new QdrantVectorStore(TestSupport.Client(_emulator, options), options, ownsClient: true);
+        using var connection = TestSupport.Connect(_standIn);
+        await connection.Client.CreateCollectionAsync("foreign", new VectorParams { Size = 3, Distance = Distance.Manhattan });
+        await connection.Client.CreateCollectionAsync("older", new VectorParams { Size = 3, Distance = Distance.Cosine });
+        await using var store = new QdrantVectorStore(TestSupport.Connect(_standIn), ownsConnection: true);
+
         var e = await Should.ThrowAsync<InvalidOperationException>(async () => await store.EnsureCollectionAsync(new CollectionSpec { Name = "foreign", Dimension = 3 }));
         e.Message.ShouldContain("Manhattan");
+        await store.EnsureCollectionAsync(new CollectionSpec { Name = "older", Dimension = 3, Bm25 = new Bm25Options { TitleWeight = 5 } });
     }
 
     [Fact]
     public async Task Euclid_ScoreIsNegativeSquaredDistance()
     {
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "l2", Dimension = 2, Metric = DistanceMetric.Euclid });
-        await store.UpsertAsync([new VectorPoint(Chunk("d", 0), new float[] { 3, 4 }), new VectorPoint(Chunk("d", 1), new float[] { 1, 1 })]);
+        await using var store = await TestSupport.StoreAsync(_standIn, new CollectionSpec { Name = "l2", Dimension = 2, Metric = DistanceMetric.Euclid });
+        await store.UpsertAsync([new VectorPoint(TestSupport.Chunk("d", 0), new float[] { 3, 4 }), new VectorPoint(TestSupport.Chunk("d", 1), new float[] { 1, 1 })]);
         var hits = new SearchHit[2];
 
         (await store.SearchAsync(new float[] { 0, 0 }, new SearchOptions { Limit = 2 }, hits)).ShouldBe(2);
@@ -78,16 +66,16 @@ public sealed class QdrantVectorStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task Search_EmptyOnlyDocuments_ReturnsNothingWithoutAsking()
+    public async Task Search_EmptyOnlyDocumentsOrBuffer_ReturnsNothingWithoutAsking_AndBadInputThrows()
     {
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "e", Dimension = 2 });
-        await store.UpsertAsync([new VectorPoint(Chunk("d", 0), new float[] { 1, 0 })]);
-        int before = _emulator.Requests.Count;
+        await using var store = await TestSupport.StoreAsync(_standIn, new CollectionSpec { Name = "e", Dimension = 2 });
+        await store.UpsertAsync([new VectorPoint(TestSupport.Chunk("d", 0), new float[] { 1, 0 })]);
+        int before = _standIn.Calls.Count;
         (await store.SearchAsync(new float[] { 1, 0 }, new SearchOptions { OnlyDocuments = new HashSet<string>() }, new SearchHit[4])).ShouldBe(0);
         (await store.SearchAsync(new float[] { 1, 0 }, new SearchOptions(), Memory<SearchHit>.Empty)).ShouldBe(0);
-        _emulator.Requests.Count.ShouldBe(before);
         await Should.ThrowAsync<ArgumentException>(async () => await store.SearchAsync(new float[] { float.NaN, 0 }, new SearchOptions(), new SearchHit[4]));
         await Should.ThrowAsync<ArgumentOutOfRangeException>(async () => await store.SearchAsync(new float[] { 1, 0 }, new SearchOptions { Limit = 0 }, new SearchHit[4]));
+        _standIn.Calls.Count.ShouldBe(before);
     }
 
     [Theory]
@@ -107,11 +95,11 @@ public sealed class QdrantVectorStoreTests : IDisposable
     [Fact]
     public async Task MetadataFilter_OnDottedAndSymbolKeys_MatchesExactly()
     {
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "meta", Dimension = 2 });
+        await using var store = await TestSupport.StoreAsync(_standIn, new CollectionSpec { Name = "meta", Dimension = 2 });
         await store.UpsertAsync([
-            new VectorPoint(Chunk("a", 0, new() { ["a.b"] = "1", ["k=v"] = "x" }), new float[] { 1, 0 }),
-            new VectorPoint(Chunk("b", 0, new() { ["a.b"] = "2", ["k=v"] = "x" }), new float[] { 1, 0.1f }),
-            new VectorPoint(Chunk("c", 0, new() { ["a"] = "{\"b\":\"1\"}" }), new float[] { 1, 0.2f }),
+            new VectorPoint(TestSupport.Chunk("a", 0, metadata: new() { ["a.b"] = "1", ["k=v"] = "x" }), new float[] { 1, 0 }),
+            new VectorPoint(TestSupport.Chunk("b", 0, metadata: new() { ["a.b"] = "2", ["k=v"] = "x" }), new float[] { 1, 0.1f }),
+            new VectorPoint(TestSupport.Chunk("c", 0, metadata: new() { ["a"] = "{\"b\":\"1\"}" }), new float[] { 1, 0.2f }),
         ]);
         var hits = new SearchHit[5];
         int n = await store.SearchAsync(new float[] { 1, 0 }, new SearchOptions { MetadataEquals = new Dictionary<string, string> { ["a.b"] = "1", ["k=v"] = "x" } }, hits);
@@ -120,21 +108,10 @@ public sealed class QdrantVectorStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task ForeignPoint_WithoutRetroPayload_IsReportedClearly()
-    {
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "mixed", Dimension = 2 });
-        var id = ChunkId.From("foreign", 0);
-        await store.Client.UpsertPointsAsync("mixed", [new PointStruct { Id = PointId.FromUuid(id.Value), Vector = new float[] { 1, 0 }, Payload = JsonSerializer.SerializeToElement(new Dictionary<string, int> { ["city"] = 1 }) }]);
-        var e = await Should.ThrowAsync<InvalidDataException>(async () => await store.GetChunksAsync([id]));
-        e.Message.ShouldContain(id.ToString());
-        e.Message.ShouldContain("not a Retro chunk");
-    }
-
-    [Fact]
     public async Task GetChunks_DuplicatesAndManyIds_OneEntryPerIdInOrder()
     {
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "many", Dimension = 2 });
-        var points = Enumerable.Range(0, 1500).Select(i => new VectorPoint(Chunk("d", i), new float[] { 1, i })).ToList();
+        await using var store = await TestSupport.StoreAsync(_standIn, new CollectionSpec { Name = "many", Dimension = 2 });
+        var points = Enumerable.Range(0, 1500).Select(i => new VectorPoint(TestSupport.Chunk("d", i), new float[] { 1, i })).ToList();
         await store.UpsertAsync(points);
         var ids = new List<ChunkId> { points[3].Id, ChunkId.From("absent", 0), points[3].Id };
         ids.AddRange(points.Select(p => p.Id));
@@ -146,44 +123,7 @@ public sealed class QdrantVectorStoreTests : IDisposable
         chunks[1].ShouldBeNull();
         chunks[2]!.Ordinal.ShouldBe(3);
         for (int i = 0; i < points.Count; i++) chunks[i + 3]!.Ordinal.ShouldBe(i);
-        _emulator.Requests.Count(r => r.PathAndQuery == "/collections/many/points").ShouldBe(2, "1,501 distinct ids in retrieve batches of 1,024");
-    }
-
-    [Fact]
-    public async Task Checkpoints_LiveInASideCollection_AndRoundTrip()
-    {
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "corpus", Dimension = 2 });
-        (await store.GetAsync("shard-a")).ShouldBeNull();
-        (await store.ListAsync()).ShouldBeEmpty();
-        _emulator.CollectionNames.ShouldBe(["corpus"], "reading checkpoints creates nothing");
-
-        var a = new IngestCheckpoint("/data/shard-a.jsonl.gz|1234|2026-11-22T00:00:00Z", 100, 65_536, false, 90, 400, 7, 3);
-        var b = new IngestCheckpoint("/data/shard-b.jsonl", 5, 10, true, 5, 20, 0, 0);
-        await store.SetAsync(a);
-        await store.SetAsync(b);
-        await store.SetAsync(a with { Records = 200, ByteOffset = 131_072, Completed = true });
-
-        (await store.GetAsync(a.ShardKey)).ShouldBe(a with { Records = 200, ByteOffset = 131_072, Completed = true });
-        (await store.GetAsync("/data/unknown")).ShouldBeNull();
-        var all = await store.ListAsync();
-        all.Select(c => c.ShardKey).ShouldBe([a.ShardKey, b.ShardKey]);
-        _emulator.CollectionNames.Order().ShouldBe(["corpus", "corpus__checkpoints"]);
-        (await store.CountAsync()).ShouldBe(0, "checkpoints are not chunks");
-
-        // A second store instance (a restarted indexer) sees them.
-        await using var again = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "corpus", Dimension = 2 });
-        (await again.GetAsync(b.ShardKey)).ShouldBe(b);
-    }
-
-    [Fact]
-    public async Task Checkpoints_ManyShards_ListPagesThroughAll()
-    {
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "paged", Dimension = 2 });
-        for (int i = 0; i < 300; i++) await store.SetAsync(new IngestCheckpoint($"shard-{i:D3}", i, i, false, 0, 0, 0, 0));
-        var all = await store.ListAsync();
-        all.Count.ShouldBe(300);
-        all[299].ShardKey.ShouldBe("shard-299");
-        _emulator.Requests.Count(r => r.PathAndQuery == "/collections/paged__checkpoints/points/scroll").ShouldBe(2, "pages of 256");
+        Calls("Points/Get").ShouldBe(2, "1,501 distinct ids in retrieve batches of 1,024");
     }
 
     [Fact]
@@ -192,33 +132,40 @@ public sealed class QdrantVectorStoreTests : IDisposable
         var id = QdrantVectorStore.CheckpointId("shard-a");
         id.ShouldBe(QdrantVectorStore.CheckpointId("shard-a"));
         id.ShouldNotBe(QdrantVectorStore.CheckpointId("shard-b"));
-        id.IsUuid.ShouldBeTrue();
-        id.ToString()[14].ShouldBe('8', "version 8");
+        Guid.TryParse(id.Uuid, out _).ShouldBeTrue();
+        id.Uuid[14].ShouldBe('8', "version 8");
     }
 
     [Fact]
-    public async Task AliasesAndSnapshots_ThroughTheClient()
+    public async Task Checkpoints_ListPagesOf256()
     {
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "retro_v2", Dimension = 2 });
-        await store.UpsertAsync([new VectorPoint(Chunk("d", 0), new float[] { 1, 0 })]);
-        await store.Client.UpdateAliasesAsync([AliasOperation.Create("retro", "retro_v2")]);
-
-        await using var viaAlias = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "retro", Dimension = 2 });
-        (await viaAlias.CountAsync()).ShouldBe(1, "an alias reads the collection it names");
-
-        var snapshot = await store.Client.CreateSnapshotAsync("retro_v2");
-        snapshot.Name.ShouldStartWith("retro_v2-");
-        (await store.Client.ListSnapshotsAsync("retro_v2")).ShouldHaveSingleItem().Checksum.ShouldBe(snapshot.Checksum);
-        Should.Throw<ArgumentException>(() => store.Client.UpdateAliasesAsync([new AliasOperation()]));
+        await using var store = await TestSupport.StoreAsync(_standIn, new CollectionSpec { Name = "paged", Dimension = 2 });
+        for (int i = 0; i < 300; i++) await store.SetAsync(new IngestCheckpoint($"shard-{i:D3}", i, i, false, 0, 0, 0, 0));
+        (await store.ListAsync()).Count.ShouldBe(300);
+        Calls("Points/Scroll").ShouldBe(2, "pages of 256");
+        _standIn.CollectionNames.Order().ShouldBe(["paged", "paged__checkpoints"]);
     }
 
     [Fact]
     public async Task Upsert_NonFiniteVector_IsRejectedBeforeSending()
     {
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "nan", Dimension = 2 });
-        int before = _emulator.Requests.Count;
-        await Should.ThrowAsync<ArgumentException>(async () => await store.UpsertAsync([new VectorPoint(Chunk("d", 0), new float[] { float.PositiveInfinity, 0 })]));
-        _emulator.Requests.Count.ShouldBe(before);
+        await using var store = await TestSupport.StoreAsync(_standIn, new CollectionSpec { Name = "nan", Dimension = 2 });
+        int before = _standIn.Calls.Count;
+        await Should.ThrowAsync<ArgumentException>(async () => await store.UpsertAsync([new VectorPoint(TestSupport.Chunk("d", 0), new float[] { float.PositiveInfinity, 0 })]));
+        _standIn.Calls.Count.ShouldBe(before);
+    }
+
+    [Fact]
+    public async Task Upsert_IsBatched_AndEveryBatchWaits()
+    {
+        var options = TestSupport.FastRetries() with { UpsertBatchSize = 10 };
+        await using var store = await TestSupport.StoreAsync(_standIn, new CollectionSpec { Name = "batched", Dimension = 2 }, options);
+        await store.UpsertAsync([.. Enumerable.Range(0, 25).Select(i => new VectorPoint(TestSupport.Chunk("d", i), new float[] { 1, i }))]);
+
+        var upserts = TestSupport.Requests(_standIn, "Points/Upsert");
+        upserts.Select(u => u.GetProperty("points").GetArrayLength()).ShouldBe([10, 10, 5]);
+        upserts.ShouldAllBe(u => u.GetProperty("wait").GetBoolean());
+        (await store.CountAsync()).ShouldBe(25);
     }
 
     [Fact]
@@ -226,15 +173,15 @@ public sealed class QdrantVectorStoreTests : IDisposable
     {
         const int limit = 64 * 1024;
         var options = TestSupport.FastRetries() with { MaxRequestBytes = limit, UpsertBatchSize = 1024 };
-        await using var store = await TestSupport.StoreAsync(_emulator, new CollectionSpec { Name = "big", Dimension = 200 }, options);
+        await using var store = await TestSupport.StoreAsync(_standIn, new CollectionSpec { Name = "big", Dimension = 200 }, options);
         var random = new Random(9);
-        var points = Enumerable.Range(0, 100).Select(i => new VectorPoint(Chunk("d", i), Enumerable.Range(0, 200).Select(_ => (float)random.NextDouble()).ToArray())).ToList();
+        var points = Enumerable.Range(0, 100).Select(i => new VectorPoint(TestSupport.Chunk("d", i), Enumerable.Range(0, 200).Select(_ => (float)random.NextDouble()).ToArray())).ToList();
 
         await store.UpsertAsync(points);
 
-        var upserts = _emulator.Requests.Where(r => r.PathAndQuery == "/collections/big/points?wait=true").ToList();
+        var upserts = _standIn.Calls.Where(c => c.Method == "/qdrant.Points/Upsert").ToList();
         upserts.Count.ShouldBeGreaterThan(1);
-        upserts.ShouldAllBe(r => System.Text.Encoding.UTF8.GetByteCount(r.Body!) <= limit);
+        upserts.ShouldAllBe(c => c.RequestBytes <= limit);
         (await store.CountAsync()).ShouldBe(100);
     }
 }

@@ -163,12 +163,15 @@ internal static class Datasets
 
     /// <summary>
     /// Definition questions (<see cref="Definitions"/>) of <paramref name="split"/> as QA questions (id = the entry's url, which
-    /// is also the gold passage) and the whole corpus as passages.
+    /// is also the gold passage; reference answers: the entry's first sentence, then those of the term's other entries)
+    /// and the whole corpus as passages.
     /// </summary>
-    public static (List<EvalQuestion> Questions, List<EvalDocument> Passages) ReadDefinitions(string path, DefinitionSplit split, int limit)
+    public static (List<EvalQuestion> Questions, List<EvalDocument> Passages, DefinitionSet Set) ReadDefinitions(string path, DefinitionSplit split, int limit)
     {
-        var (entries, corpus) = Definitions.Read(path, split, limit);
-        return ([.. entries.Select(e => new EvalQuestion(e.Url, e.Question, [e.Answer], false, e.Url))], corpus);
+        var set = Definitions.Read(path, split, limit);
+        var questions = set.Entries.Select(e => new EvalQuestion(e.Url, e.Question,
+            [e.Answer, .. set.EntriesOfTerm[e.Term].Where(o => o.Url != e.Url).Select(o => o.Answer)], false, e.Url)).ToList();
+        return (questions, set.Corpus, set);
     }
 
     /// <summary>SHA-256 (hex) of a file's bytes, or of every file under a folder in ordinal path order.</summary>

@@ -15,7 +15,19 @@ internal enum DefinitionSplit
 }
 
 /// <summary>A dictionary entry turned into a definition question: the headword, its question and the reference answer.</summary>
-internal sealed record DefinitionEntry(string Url, string Source, string Headword, string Question, string Answer);
+internal sealed record DefinitionEntry(string Url, string Source, string Headword, string Question, string Answer)
+{
+    /// <summary>The term the question is about (<see cref="Definitions.TermOf"/> of the headword).</summary>
+    public string Term => Definitions.TermOf(Headword);
+}
+
+/// <summary>
+/// A definition set: its questions and the retrieval corpus, with every entry of a term. A question names a term, not a
+/// dictionary, so every entry of its term (FOLDOC's, the Jargon File's, WordNet's "modem") answers it: retrieval scores
+/// the term (a document counts as the term of its headword), and each entry's first sentence is a reference answer.
+/// </summary>
+internal sealed record DefinitionSet(List<DefinitionEntry> Entries, List<EvalDocument> Corpus,
+    IReadOnlyDictionary<string, string> TermOfDocument, IReadOnlyDictionary<string, List<DefinitionEntry>> EntriesOfTerm);
 
 /// <summary>
 /// Definition questions over a dictionary corpus (the sample corpus's FOLDOC, Jargon File and WordNet entries: each
@@ -50,19 +62,35 @@ internal static partial class Definitions
     /// <paramref name="limit"/> (0 = all) spread evenly over the file (every n-th), and every document of the file (the
     /// retrieval corpus, held-out entries included: they must be findable).
     /// </summary>
-    public static (List<DefinitionEntry> Entries, List<EvalDocument> Corpus) Read(string path, DefinitionSplit split, int limit)
+    public static DefinitionSet Read(string path, DefinitionSplit split, int limit)
     {
         var corpus = Datasets.ReadDocuments(path, 0);
         var all = new List<DefinitionEntry>();
+        var terms = new Dictionary<string, string>(StringComparer.Ordinal);
+        var byTerm = new Dictionary<string, List<DefinitionEntry>>(StringComparer.Ordinal);
         foreach (var doc in corpus)
         {
-            if ((split == DefinitionSplit.HeldOut) != IsHeldOut(doc.Id)) continue;
-            if (FromDocument(doc.Id, doc.Text) is { } entry) all.Add(entry);
+            int nl = doc.Text.IndexOf('\n');
+            terms[doc.Id] = TermOf(nl > 0 ? doc.Text[..nl] : doc.Text);
+            if (FromDocument(doc.Id, doc.Text) is not { } entry) continue;
+            if (!byTerm.TryGetValue(entry.Term, out var list)) byTerm[entry.Term] = list = [];
+            list.Add(entry);
+            if ((split == DefinitionSplit.HeldOut) == IsHeldOut(doc.Id)) all.Add(entry);
         }
-        if (limit <= 0 || all.Count <= limit) return (all, corpus);
-        var picked = new List<DefinitionEntry>(limit);
-        for (int i = 0; i < limit; i++) picked.Add(all[(int)((long)i * all.Count / limit)]);
-        return (picked, corpus);
+        if (limit > 0 && all.Count > limit)
+        {
+            var picked = new List<DefinitionEntry>(limit);
+            for (int i = 0; i < limit; i++) picked.Add(all[(int)((long)i * all.Count / limit)]);
+            all = picked;
+        }
+        return new DefinitionSet(all, corpus, terms, byTerm);
+    }
+
+    /// <summary>A headword as a term: trimmed, lower-case (invariant), inner whitespace and underscores as one space.</summary>
+    public static string TermOf(string headword)
+    {
+        ArgumentNullException.ThrowIfNull(headword);
+        return Whitespace().Replace(headword.Replace('_', ' '), " ").Trim().ToLowerInvariant();
     }
 
     /// <summary>The entry of one document, or null when its source is unknown or it has no usable first sentence.</summary>

@@ -81,7 +81,11 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             List<EvalQuestion> questions;
             List<EvalDocument> passages = [];
             if (qa.Format == "squad") (questions, passages) = Datasets.ReadSquad(qa.Path, qa.Limit);
-            else if (qa.Format == "definitions") (questions, passages) = Datasets.ReadDefinitions(qa.Path, EvalConfig.DefinitionsSplit(qa.Split, qa.Name), qa.Limit);
+            else if (qa.Format == "definitions")
+            {
+                var defs = Datasets.ReadDefinitions(qa.Path, EvalConfig.DefinitionsSplit(qa.Split, qa.Name), qa.Limit);
+                (questions, passages) = (defs.Questions, defs.Passages);
+            }
             else questions = Datasets.ReadQuestionsJsonl(qa.Path, qa.Limit);
             string hash = Datasets.ShortHash(Datasets.HashPath(qa.Path) + JsonSerializer.Serialize(qa, EvalConfig.Json));
             datasets[qa.Name] = new DatasetInfo(qa.Name, qa.Path, hash, questions.Count);
@@ -112,12 +116,15 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
         {
             List<EvalQuery> queries;
             List<EvalDocument> corpus;
+            Func<string, string>? relevanceKey = null;
             if (rt.Format == "beir") (queries, corpus) = Datasets.ReadBeir(rt.Path, rt.Limit);
             else if (rt.Format == "definitions")
             {
-                var (questions, passages) = Datasets.ReadDefinitions(rt.Path, EvalConfig.DefinitionsSplit(rt.Split, rt.Name), rt.Limit);
-                queries = [.. questions.Select(q => new EvalQuery(q.Id, q.Question, new Dictionary<string, int> { [q.PassageId!] = 1 }))];
+                // a question names a term: any entry of the term is relevant, so documents are scored as their terms
+                var (_, passages, set) = Datasets.ReadDefinitions(rt.Path, EvalConfig.DefinitionsSplit(rt.Split, rt.Name), rt.Limit);
+                queries = [.. set.Entries.Select(e => new EvalQuery(e.Url, e.Question, new Dictionary<string, int> { [e.Term] = 1 }))];
                 corpus = passages;
+                relevanceKey = id => set.TermOfDocument.TryGetValue(id, out var term) ? term : id;
             }
             else
             {
@@ -142,7 +149,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
                         var template = new PartResult { Task = "retrieval", Dataset = rt.Name, Mode = mode, K = depth, Candidates = c, Search = search == SearchSide.Dense ? null : search };
                         var options = SearchSide.Options(search, new RetrievalOptions { K = depth, Candidates = Math.Max(c, depth), Rerank = mode == Mode.Rerank })!;
                         object partConfig = config.RetrievalDepth is null ? new { ks = config.K } : new { ks };
-                        parts.Add(await Part(template, partConfig, hash, p => new RetrievalTask(retriever).RunAsync(queries, options, ks, p, ct)));
+                        parts.Add(await Part(template, partConfig, hash, p => new RetrievalTask(retriever, relevanceKey).RunAsync(queries, options, ks, p, ct)));
                     }
                 }
             }

@@ -39,29 +39,45 @@ internal sealed class QaDataExporter(EvalConfig config, TextWriter log, int cand
         using var output = new StreamWriter(outputPath, append: false);
         foreach (var qa in config.Qa)
         {
-            var (questions, passages) = qa.Format switch
-            {
-                "squad" => Datasets.ReadSquad(qa.Path, qa.Limit),
-                "definitions" => Datasets.ReadDefinitions(qa.Path, EvalConfig.DefinitionsSplit(qa.Split, qa.Name), qa.Limit),
-                _ => throw new InvalidDataException($"qa-data: qa '{qa.Name}' must be squad or definitions (its passages are indexed)"),
-            };
+            List<EvalQuestion> questions;
+            List<EvalDocument> passages;
+            DefinitionSet? set = null;
+            if (qa.Format == "squad") (questions, passages) = Datasets.ReadSquad(qa.Path, qa.Limit);
+            else if (qa.Format == "definitions") (questions, passages, set) = Datasets.ReadDefinitions(qa.Path, EvalConfig.DefinitionsSplit(qa.Split, qa.Name), qa.Limit);
+            else throw new InvalidDataException($"qa-data: qa '{qa.Name}' must be squad or definitions (its passages are indexed)");
             await using var store = await IndexBuilder.BuildAsync(qa.Name, passages, config, models, new LineProgress(log, $"index {qa.Name}"), ct);
             var retriever = new Retriever(models.Encoder, store, store, rerank ? models.Reranker : null);
-            var firstStage = options with { K = Math.Max(1, candidates), Candidates = Math.Max(candidates, options.Candidates), Rerank = false };
+            var setOptions = options;
+            if (set is not null && EvalConfig.DefinitionsSplit(qa.Split, qa.Name) == DefinitionSplit.Train)
+            {
+                // training material never shows a held-out entry, not even as a neighbour
+                var trainDocuments = set.Corpus.Select(d => d.Id).Where(id => !Definitions.IsHeldOut(id)).ToHashSet(StringComparer.Ordinal);
+                setOptions = options with { Filter = new SearchOptions { OnlyDocuments = trainDocuments } };
+            }
+            var firstStage = setOptions with { K = Math.Max(1, candidates), Candidates = Math.Max(candidates, options.Candidates), Rerank = false };
             var progress = new LineProgress(log, $"qa-data {qa.Name}");
             int hits = 0, count = 0;
             foreach (var q in questions)
             {
                 ct.ThrowIfCancellationRequested();
                 if (q.Unanswerable || q.Answers.Count == 0) continue;
-                var result = await retriever.RetrieveAsync(q.Question, options, ct);
+                var result = await retriever.RetrieveAsync(q.Question, setOptions, ct);
                 var neighbours = result.Neighbours;
-                bool hit = q.PassageId is not null && neighbours.Any(n => n.Chunk.DocumentId == q.PassageId);
+                // the entry the neighbours answer with: the gold one, else the best-ranked entry of the same term
+                string? gold = q.PassageId;
+                string answer = q.Answers[0];
+                if (set is not null && gold is not null && !neighbours.Any(n => n.Chunk.DocumentId == gold))
+                {
+                    var ofTerm = set.EntriesOfTerm[set.TermOfDocument[gold]];
+                    var sibling = neighbours.Select(n => ofTerm.FirstOrDefault(e => e.Url == n.Chunk.DocumentId)).FirstOrDefault(e => e is not null);
+                    if (sibling is not null) (gold, answer) = (sibling.Url, sibling.Answer);
+                }
+                bool hit = gold is not null && neighbours.Any(n => n.Chunk.DocumentId == gold);
                 hits += hit ? 1 : 0;
                 object[]? pool = null;
                 if (candidates > 0)
                 {
-                    var first = options.Rerank || options.K < candidates ? (await retriever.RetrieveAsync(q.Question, firstStage, ct)).Neighbours : neighbours;
+                    var first = setOptions.Rerank || setOptions.K < candidates ? (await retriever.RetrieveAsync(q.Question, firstStage, ct)).Neighbours : neighbours;
                     pool = [.. first.Take(candidates).Select(n => new { doc = n.Chunk.DocumentId, tokens = models.Tokenizer.Encode(n.Chunk.RetrievalText()) })];
                 }
                 var line = new
@@ -69,10 +85,10 @@ internal sealed class QaDataExporter(EvalConfig config, TextWriter log, int cand
                     dataset = qa.Name,
                     id = q.Id,
                     question = q.Question,
-                    answer = q.Answers[0],
-                    gold = q.PassageId,
+                    answer,
+                    gold,
                     question_tokens = models.Tokenizer.Encode(q.Question),
-                    answer_tokens = models.Tokenizer.Encode(" " + q.Answers[0]),
+                    answer_tokens = models.Tokenizer.Encode(" " + answer),
                     neighbours = neighbours.Select(n => n.Chunk.NeighbourTokens() is var t && t.Length > r ? t[..r] : n.Chunk.NeighbourTokens()).ToArray(),
                     neighbour_docs = neighbours.Select(n => n.Chunk.DocumentId).ToArray(),
                     hit,

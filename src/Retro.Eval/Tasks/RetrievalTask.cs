@@ -10,9 +10,10 @@ namespace Retro.Eval.Tasks;
 /// Retrieval quality: each query retrieves <c>depth</c> chunks (bi-encoder order, or the cross-encoder's order over
 /// <c>candidates</c> in rerank mode); chunks map to their documents (first occurrence wins) and the document ranking
 /// is scored against the qrels: recall@k for every k of the sweep, MRR@10 and nDCG@10. Queries without a relevant
-/// document are counted and skipped.
+/// document are counted and skipped. <paramref name="relevanceKey"/> maps a document id to what the qrels judge (a
+/// definition entry to its term); by default the id itself.
 /// </summary>
-internal sealed class RetrievalTask(IRetriever retriever)
+internal sealed class RetrievalTask(IRetriever retriever, Func<string, string>? relevanceKey = null)
 {
     /// <summary>Scores <paramref name="queries"/> in one mode.</summary>
     public async Task<PartResult> RunAsync(IReadOnlyList<EvalQuery> queries, RetrievalOptions options, IReadOnlyList<int> ks,
@@ -36,7 +37,10 @@ internal sealed class RetrievalTask(IRetriever retriever)
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var ranked = new List<string>();
             foreach (var n in result.Neighbours)
-                if (seen.Add(n.Chunk.DocumentId)) ranked.Add(n.Chunk.DocumentId);
+            {
+                string key = relevanceKey is null ? n.Chunk.DocumentId : relevanceKey(n.Chunk.DocumentId);
+                if (seen.Add(key)) ranked.Add(key);
+            }
             done++;
             if (RankingMetrics.MrrAt(ranked, q.Qrels) is not { } mrr) { skipped++; continue; }
             scored++;

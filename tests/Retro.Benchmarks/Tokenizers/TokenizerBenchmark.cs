@@ -3,16 +3,20 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Retro.Tokenizers;
+using Retro.Tokenizers.Tests;
 using Retro.Tokenizers.Training;
 
 namespace Retro.Benchmarks.Tokenizers;
 
 /// <summary>
 /// Tokenizer benchmark: BPE training on a corpus of real text (../shared/data repeated in seeded shuffled passes up
-/// to --mb MB), then encoding throughput and the GPT-2 pre-tokenizer (hand-written scanner vs .NET Regex).
+/// to --mb MB), then encoding throughput and the GPT-2 pre-tokenizer (hand-written scanner vs .NET Regex), then the
+/// peer: Microsoft.ML.Tokenizers built from the same vocabulary and merges (<see cref="MLTokenizers"/>) against our
+/// encoder on the same documents, ids compared, for the shipped byte-level BPE (<c>--tokenizer</c>, default
+/// models/retro/tokenizer.json) and for WordPiece (a vocabulary derived from it, BERT's rules).
 /// <c>--extra DIR[,DIR]</c> adds every file under those folders (gzip/dictzip decompressed, split at blank lines into
 /// ~8 KB documents), e.g. /usr/share/dictd,/usr/share/man for ~100 MB of distinct text instead of repeats.
-/// Usage: <c>tokenizer [--mb 100] [--vocab 16384] [--threads 2] [--data DIR] [--extra DIRS] [--out tokenizer.json]</c>.
+/// Usage: <c>tokenizer [--mb 100] [--vocab 16384] [--threads 2] [--data DIR] [--extra DIRS] [--out tokenizer.json] [--tokenizer tokenizer.json] [--reps 5]</c>.
 /// Dumps for the Python reference checks beside this file (documents of the data folder, one JSON line each):
 /// <c>tokenizer dump-docs OUT.jsonl</c>, <c>tokenizer dump-pieces TOKENIZER OUT.jsonl</c> (GPT-2 pre-tokens and our
 /// ids) and <c>tokenizer dump-ids TOKENIZER OUT.jsonl</c> (our ids); TOKENIZER is a tokenizer.json or vocab.txt.
@@ -110,9 +114,68 @@ public static partial class TokenizerBenchmark
         });
         double chars = docs.Sum(d => (double)d.Length);
         Console.WriteLine($"pre-tokenizer (CPU time, median): scanner {chars / 1e6 / scanner:F1} M chars/s, source-generated Regex {chars / 1e6 / regex:F1} M chars/s");
-        Console.WriteLine($"tokenizer: train {s.Utf8Bytes / 1e6:F0} MB vocab {tokenizer.VocabularySize} wall {s.CountingSeconds + s.MergeSeconds:F1} s CPU {(cpu2 - cpu0).TotalSeconds:F1} s; " +
+        Console.WriteLine($"tokenizer train: {s.Utf8Bytes / 1e6:F0} MB vocab {tokenizer.VocabularySize} wall {s.CountingSeconds + s.MergeSeconds:F1} s CPU {(cpu2 - cpu0).TotalSeconds:F1} s; " +
                           $"encode warm {baseBytes / 1e6 / Math.Min(encodeTimes[2], encodeTimes[3]):F1} MB/s; scanner/regex {regex / scanner:F2}x");
+
+        // ---- peer: Microsoft.ML.Tokenizers on the same vocabulary and merges --------------------------------------
+        int reps = (int)Option(args, "--reps", 5.0);
+        string shipped = OptionString(args, "--tokenizer") ?? Path.Combine(FindRepoRoot(), "models", "retro", "tokenizer.json");
+        var bpe = TokenizerLoader.FromFile(shipped);
+        var wordPiece = Tokenizer.CreateWordPiece(DerivedWordPiece.Vocabulary(bpe));
+        Compare("BPE trained above", cold, docs, baseBytes, reps);
+        Compare($"WordPiece ({wordPiece.VocabularySize:N0} pieces derived from it)", wordPiece, docs, baseBytes, reps);
+        var peer = Compare($"BPE {Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(shipped)))}/tokenizer.json", bpe, docs, baseBytes, reps);
+        Console.WriteLine("(MB/s of UTF-8 text, CPU time of one thread, median of the interleaved repetitions; ratio = ours / peer.)");
+        Console.WriteLine($"tokenizer: ours={peer.Ours:F1} peer={peer.Peer:F1} ratio={peer.Ours / peer.Peer:F2} " +
+                          $"(MB/s, byte-level BPE encode, Microsoft.ML.Tokenizers {LibraryVersion()} as peer, " +
+                          $"equal ids on {peer.Equal}/{docs.Count} documents)");
         return 0;
+    }
+
+    /// <summary>
+    /// Our encoder and its Microsoft.ML.Tokenizers twin on <paramref name="docs"/>: documents with equal ids (a first,
+    /// unmeasured pass that also warms both up), then <paramref name="reps"/> interleaved timed passes of each.
+    /// </summary>
+    private static (double Ours, double Peer, int Equal) Compare(string what, Tokenizer ours, List<string> docs, long bytes, int reps)
+    {
+        var library = MLTokenizers.Create(ours);
+        int equal = 0;
+        foreach (string d in docs)
+        {
+            if (ours.Encode(d).AsSpan().SequenceEqual(library.EncodeToIds(d).ToArray())) equal++;
+        }
+        var oursTimes = new List<double>();
+        var peerTimes = new List<double>();
+        for (int rep = 0; rep < reps; rep++)
+        {
+            oursTimes.Add(CpuSeconds(() => { long n = 0; foreach (string d in docs) n += ours.Encode(d).Length; return n; }));
+            peerTimes.Add(CpuSeconds(() => { long n = 0; foreach (string d in docs) n += library.EncodeToIds(d).Count; return n; }));
+        }
+        oursTimes.Sort();
+        peerTimes.Sort();
+        double o = bytes / 1e6 / oursTimes[reps / 2], p = bytes / 1e6 / peerTimes[reps / 2];
+        Console.WriteLine($"peer, {what}: ours {o:F1} MB/s (range {bytes / 1e6 / oursTimes[^1]:F1}-{bytes / 1e6 / oursTimes[0]:F1}), " +
+                          $"Microsoft.ML.Tokenizers {p:F1} MB/s (range {bytes / 1e6 / peerTimes[^1]:F1}-{bytes / 1e6 / peerTimes[0]:F1}), ratio {o / p:F2}; " +
+                          $"equal ids on {equal}/{docs.Count} documents");
+        return (o, p, equal);
+    }
+
+    private static string LibraryVersion()
+    {
+        var attribute = typeof(Microsoft.ML.Tokenizers.BpeTokenizer).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false);
+        string version = attribute.Length > 0 ? ((System.Reflection.AssemblyInformationalVersionAttribute)attribute[0]).InformationalVersion : "?";
+        int plus = version.IndexOf('+');
+        return plus < 0 ? version : version[..plus];
+    }
+
+    private static double CpuSeconds(Func<long> work)
+    {
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var before = process.TotalProcessorTime;
+        GC.KeepAlive(work());
+        process.Refresh();
+        return (process.TotalProcessorTime - before).TotalSeconds;
     }
 
     private static int Dump(string[] args)
@@ -154,15 +217,7 @@ public static partial class TokenizerBenchmark
     private static double Median(int runs, Func<long> work)
     {
         var times = new List<double>();
-        var process = Process.GetCurrentProcess();
-        for (int i = 0; i < runs; i++)
-        {
-            process.Refresh();
-            var before = process.TotalProcessorTime;
-            GC.KeepAlive(work());
-            process.Refresh();
-            times.Add((process.TotalProcessorTime - before).TotalSeconds);
-        }
+        for (int i = 0; i < runs; i++) times.Add(CpuSeconds(work));
         times.Sort();
         return times[times.Count / 2];
     }
@@ -233,6 +288,18 @@ public static partial class TokenizerBenchmark
             }
             if (doc.Length > 0) yield return doc.ToString();
         }
+    }
+
+    private static string FindRepoRoot()
+    {
+        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Retro.sln"))) return dir.FullName;
+            }
+        }
+        throw new DirectoryNotFoundException("Retro.sln not found; pass --tokenizer PATH.");
     }
 
     private static string FindData()

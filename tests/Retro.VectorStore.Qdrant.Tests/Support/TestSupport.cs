@@ -1,50 +1,74 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Retro.Core;
-using Retro.VectorStore.Qdrant.Tests.Emulator;
+using Retro.VectorStore.Qdrant.StandIn;
 
 namespace Retro.VectorStore.Qdrant.Tests.Support;
 
 /// <summary>Options and factories shared by the tests.</summary>
 internal static class TestSupport
 {
-    public const string Url = "http://qdrant.test:6333";
-
     /// <summary>Retries without real waiting (1 ms base delay) and a circuit that needs many calls to open.</summary>
     public static QdrantOptions FastRetries(int maxRetries = 3) => new()
     {
+        GrpcPort = 0, // the stand-in serves gRPC on its url's port
         MaxRetries = maxRetries,
         RetryBaseDelayMs = 1,
         MaxRetryAfterSeconds = 0,
         CircuitBreakerMinimumThroughput = 1000,
     };
 
-    public static VectorStoreOptions Store(string? apiKey = null, int timeoutSeconds = 30) => new()
+    public static VectorStoreOptions Store(Uri url, string? apiKey = null, int timeoutSeconds = 30) => new()
     {
         Provider = VectorStoreProvider.Qdrant,
-        QdrantUrl = Url,
+        QdrantUrl = url.ToString(),
         ApiKey = apiKey,
         TimeoutSeconds = timeoutSeconds,
     };
 
-    /// <summary>A client over <paramref name="handler"/>.</summary>
-    public static QdrantClient Client(HttpMessageHandler handler, QdrantOptions? options = null, string? apiKey = null,
-        ILogger? logger = null, TimeProvider? time = null, int timeoutSeconds = 30)
-        => new(new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan }, Store(apiKey, timeoutSeconds),
-            options ?? FastRetries(), logger, time, ownsHttp: true);
+    /// <summary>A connection to <paramref name="standIn"/> with its api-key unless another is given.</summary>
+    public static QdrantConnection Connect(QdrantStandIn standIn, QdrantOptions? options = null, string? apiKey = null, ILoggerFactory? loggers = null,
+        TimeProvider? time = null, int timeoutSeconds = 30)
+        => QdrantConnection.Open(Store(standIn.Url, apiKey ?? standIn.ApiKey, timeoutSeconds), options ?? FastRetries(), loggers, time);
 
-    /// <summary>A store over the emulator, its collection ensured.</summary>
-    public static async Task<QdrantVectorStore> StoreAsync(QdrantEmulator emulator, CollectionSpec spec, QdrantOptions? options = null, string? apiKey = null)
+    /// <summary>A store over the stand-in, its collection ensured.</summary>
+    public static async Task<QdrantVectorStore> StoreAsync(QdrantStandIn standIn, CollectionSpec spec, QdrantOptions? options = null)
     {
         options ??= FastRetries();
-        var store = new QdrantVectorStore(Client(emulator, options, apiKey), options, ownsClient: true);
+        var store = new QdrantVectorStore(Connect(standIn, options), options, ownsConnection: true);
         await store.EnsureCollectionAsync(spec);
         return store;
     }
+
+    /// <summary>Ensures <paramref name="spec"/> on a reopened <paramref name="store"/>; on failure disposes it and rethrows.</summary>
+    public static async Task<IVectorStore> EnsureOrDisposeAsync(QdrantVectorStore store, CollectionSpec spec)
+    {
+        try
+        {
+            await store.EnsureCollectionAsync(spec);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The calls of <paramref name="standIn"/> to <paramref name="method"/> (e.g. <c>Points/Upsert</c>) with their requests parsed.</summary>
+    public static List<JsonElement> Requests(QdrantStandIn standIn, string method)
+        => [.. standIn.Calls.Where(c => c.Method == "/qdrant." + method).Select(c => JsonDocument.Parse(c.RequestJson).RootElement)];
+
+    public static Chunk Chunk(string document, int ordinal, string text = "", string title = "", Dictionary<string, string>? metadata = null)
+        => new(ChunkId.From(document, ordinal), document, "", ordinal, text.Length > 0 ? text : $"text {ordinal}", [ordinal], "", [], metadata ?? [])
+        {
+            Title = title,
+        };
 }
 
 /// <summary>A logger that keeps every formatted message and every structured value.</summary>
-internal sealed class CapturingLogger : ILogger
+internal sealed class CapturingLogger : ILogger, ILoggerFactory
 {
     public ConcurrentQueue<string> Lines { get; } = new();
 
@@ -59,6 +83,12 @@ internal sealed class CapturingLogger : ILogger
             line += " " + string.Join(", ", values.Select(v => $"{v.Key}={v.Value}"));
         Lines.Enqueue(line);
     }
+
+    public ILogger CreateLogger(string categoryName) => this;
+
+    public void AddProvider(ILoggerProvider provider) { }
+
+    public void Dispose() { }
 }
 
 /// <summary>
@@ -94,39 +124,4 @@ internal sealed class InstantTimeProvider(TimeSpan fireBelow) : TimeProvider
         public void Dispose() { }
         public ValueTask DisposeAsync() => default;
     }
-}
-
-/// <summary>Answers requests from a script (one function per attempt, the last one repeating) and counts them.</summary>
-internal sealed class ScriptedHandler(params Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>>[] script) : HttpMessageHandler
-{
-    private int _calls;
-
-    public int Calls => Volatile.Read(ref _calls);
-
-    public ConcurrentQueue<HttpRequestMessage> Received { get; } = new();
-
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        int call = Interlocked.Increment(ref _calls) - 1;
-        Received.Enqueue(request);
-        return script[Math.Min(call, script.Length - 1)](request, cancellationToken);
-    }
-
-    public static Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Reply(System.Net.HttpStatusCode status, string body, string mediaType = "application/json", Action<HttpResponseMessage>? configure = null)
-        => (_, _) =>
-        {
-            var response = new HttpResponseMessage(status) { Content = new StringContent(body, System.Text.Encoding.UTF8, mediaType) };
-            configure?.Invoke(response);
-            return Task.FromResult(response);
-        };
-
-    public static Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Throw(Exception e) => (_, _) => Task.FromException<HttpResponseMessage>(e);
-
-    /// <summary>Never answers: waits until the request is cancelled (a hung server).</summary>
-    public static Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Hang()
-        => async (_, ct) =>
-        {
-            await Task.Delay(Timeout.Infinite, ct);
-            throw new InvalidOperationException("unreachable");
-        };
 }
