@@ -93,6 +93,9 @@ public sealed class SearchSideTests
         var w = Running.SearchSide.Options("hybrid:0.7", new Retro.Core.RetrievalOptions { K = 5 })!;
         (w.Mode, w.DenseWeight, w.Fusion, w.K).ShouldBe((Retro.Core.RetrievalMode.Hybrid, 0.7f, Retro.Core.FusionMethod.Rrf, 5));
         Running.SearchSide.Options("sparse")!.Mode.ShouldBe(Retro.Core.RetrievalMode.Sparse);
+        var wk = Running.SearchSide.Options("hybrid:0.2:10")!;
+        (wk.DenseWeight, wk.RrfK).ShouldBe((0.2f, 10));
+        Running.SearchSide.Options("hybrid:0.2:0").ShouldBeNull();
         Running.SearchSide.Options("hybrid:1.5").ShouldBeNull();
         Running.SearchSide.Options("hybrid:x").ShouldBeNull();
         Running.SearchSide.Options("bm25").ShouldBeNull();

@@ -152,7 +152,8 @@ internal static class ReportWriter
         {
             SearchSide.Sparse => "BM25",
             SearchSide.Hybrid => "hybrid (bi-encoder + BM25, RRF)",
-            { } s when s.StartsWith(SearchSide.Hybrid + ":", StringComparison.Ordinal) => $"hybrid (RRF, dense weight {s[(SearchSide.Hybrid.Length + 1)..]})",
+            { } s when s.StartsWith(SearchSide.Hybrid + ":", StringComparison.Ordinal) && SearchSide.Options(s) is { } o =>
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"hybrid (RRF k={o.RrfK}, dense weight {o.DenseWeight})"),
             _ => "bi-encoder",
         };
         return p.Mode == Mode.Rerank ? $"{search} + rerank (c={p.Candidates})" : search;

@@ -145,8 +145,9 @@ internal static class SearchSide
     public static RetrievalMode? Parse(string? name) => Options(name)?.Mode;
 
     /// <summary>
-    /// The search of a name as retrieval options (mode, and for <c>hybrid:W</c> the dense weight W of weighted RRF; plain
-    /// <c>hybrid</c> weighs both sides alike), applied over <paramref name="baseOptions"/>; null when unknown.
+    /// The search of a name as retrieval options (mode, and for <c>hybrid:W</c> or <c>hybrid:W:K</c> the dense weight W and
+    /// RRF's k of weighted RRF; plain <c>hybrid</c> weighs both sides alike with k = 60), applied over
+    /// <paramref name="baseOptions"/>; null when unknown.
     /// </summary>
     public static RetrievalOptions? Options(string? name, RetrievalOptions? baseOptions = null)
     {
@@ -158,9 +159,12 @@ internal static class SearchSide
             case Hybrid: return o with { Mode = RetrievalMode.Hybrid, Fusion = FusionMethod.Rrf, DenseWeight = 0.5f };
         }
         if (name is null || !name.StartsWith(Hybrid + ":", StringComparison.Ordinal)) return null;
-        if (!float.TryParse(name.AsSpan(Hybrid.Length + 1), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float w)
-            || !(w >= 0f && w <= 1f)) return null;
-        return o with { Mode = RetrievalMode.Hybrid, Fusion = FusionMethod.Rrf, DenseWeight = w };
+        var parts = name[(Hybrid.Length + 1)..].Split(':');
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        if (parts.Length > 2 || !float.TryParse(parts[0], System.Globalization.NumberStyles.Float, inv, out float w) || !(w >= 0f && w <= 1f)) return null;
+        int k = o.RrfK;
+        if (parts.Length == 2 && (!int.TryParse(parts[1], System.Globalization.NumberStyles.None, inv, out k) || k < 1)) return null;
+        return o with { Mode = RetrievalMode.Hybrid, Fusion = FusionMethod.Rrf, DenseWeight = w, RrfK = k };
     }
 }
 
