@@ -43,7 +43,7 @@ if has qa-data && [ ! -f $run/qa/train.jsonl ]; then
   mkdir -p data/eval $run/qa
   [ -f data/eval/squad-train.json ] || "$py" src/training/squad_heldout.py --split train --out data/eval/squad-train.json
   "$py" src/training/export.py --run $run --out $run/retrofit-models --dtype fp32 >/dev/null
-  dotnet run -c Release --project src/Retro.Eval -- qa-data --config eval/qa-train.json --out $run/qa/train.jsonl
+  dotnet run -c Release --project src/Retro.Eval -- qa-data --config eval/qa-train.json --out $run/qa/train.jsonl --candidates 16
 fi
 if has qa && [ ! -f $run/qa/metrics.json ]; then
   step qa; "$py" src/training/train_qa.py $cfg $( [ -f $run/qa/ckpt/index.json ] && echo --qa_resume=True )

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (BpeTokenizer, LossLog, adamw, autocast, bert_tokenizer_json, configure, cosine_lr,  # noqa: E402
                     hardware, load_model, pick_device, read_json, save_model, seed_all, write_json)
-from model import Bert, BertConfig  # noqa: E402
+from model import Bert, BertConfig, from_folder  # noqa: E402
 from pairs import cross_batch, corpus_pairs, embed, ndcg_at, rank_of, recall_at, squad_data  # noqa: E402
 from train_encoder import init_bert  # noqa: E402
 
@@ -33,8 +33,34 @@ DEFAULTS = dict(
     out_dir="runs/tiny", device="auto", dtype="bfloat16", seed=1337, chunk_size=64,
     enc_max_len=256, rr_max_len=320, rr_steps=2000, rr_batch=16, rr_negatives=7, rr_mine_top=30, rr_lr=5e-5,
     rr_warmup=100, rr_weight_decay=0.01, rr_rerank_top=20, rr_max_corpus_queries=20000, rr_log_every=10,
-    rr_eval_max_questions=2000, squad_max_train_questions=None,
+    rr_eval_max_questions=2000, squad_max_train_questions=None, rr_encoder_folder="", rr_groups="",
 )
+# rr_encoder_folder: an exported bi-encoder folder (e.g. the H200 one) to start from and to rank the evaluation with,
+#   instead of the run's <out_dir>/encoder/ckpt (its squad_split.json is read from the same folder).
+# rr_groups: qa-data lines with candidates (Retro.Eval qa-data --candidates N): the groups come from the product's
+#   own first stage (e.g. hybrid), not from the bi-encoder alone; a line's positive is its first candidate from a
+#   relevant document (relevant_docs, else gold) and its negatives the first rr_negatives others.
+
+
+def product_groups(path, n_neg):
+    """Groups (question ids, [positive ids, negative ids...]) from qa-data lines with candidates; lines whose
+    candidates hold no relevant document or too few others are skipped. -> groups, skipped."""
+    import json
+    groups, skipped = [], 0
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            if not raw.strip():
+                continue
+            ln = json.loads(raw)
+            relevant = set(ln.get("relevant_docs") or [ln.get("gold")])
+            cands = ln.get("candidates") or []
+            pos = [c["tokens"] for c in cands if c["doc"] in relevant]
+            neg = [c["tokens"] for c in cands if c["doc"] not in relevant][:n_neg]
+            if not pos or len(neg) < n_neg:
+                skipped += 1
+                continue
+            groups.append((ln["question_tokens"], [pos[0]] + neg))
+    return groups, skipped
 
 
 def cross_from_encoder(encoder):
@@ -95,14 +121,20 @@ def train(cfg):
     out = os.path.join(cfg["out_dir"], "reranker")
     os.makedirs(out, exist_ok=True)
     tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
-    encoder = load_model(os.path.join(cfg["out_dir"], "encoder", "ckpt"))[0].to(device).eval()
+    enc_dir = cfg["rr_encoder_folder"] or os.path.join(cfg["out_dir"], "encoder")
+    encoder = (from_folder(enc_dir) if cfg["rr_encoder_folder"] else load_model(os.path.join(enc_dir, "ckpt"))[0])
+    encoder = encoder.to(device).eval()
     if cfg["rr_max_len"] > encoder.config.max_position_embeddings:
         raise SystemExit(f"rr_max_len {cfg['rr_max_len']} exceeds the bi-encoder's max_position_embeddings "
                          f"{encoder.config.max_position_embeddings} (the cross-encoder starts from it): lower rr_max_len")
-    split = read_json(os.path.join(cfg["out_dir"], "encoder", "squad_split.json"))
+    split = read_json(os.path.join(enc_dir, "squad_split.json"))
     paragraphs, squad_train, heldout = squad_data(tok, cfg["enc_max_len"], split,
                                                   max_train=cfg["squad_max_train_questions"])
     heldout = heldout[: cfg["rr_eval_max_questions"]]
+    if cfg["rr_groups"]:
+        groups, skipped = product_groups(cfg["rr_groups"], cfg["rr_negatives"])
+        print(f"reranker: {len(groups)} groups from the product's first stage ({skipped} lines skipped)")
+        return train_on(cfg, device, out, tok, encoder, groups, paragraphs, heldout)
     # SQuAD groups: candidates = paragraphs of training articles
     train_pids = sorted({g[1] for g in squad_train.groups})
     pid_pos = {p: i for i, p in enumerate(train_pids)}
@@ -115,6 +147,11 @@ def train(cfg):
                       cfg["enc_max_len"], cfg["rr_max_corpus_queries"], cfg["rr_max_corpus_queries"], cfg["seed"])
     groups += mine_groups(encoder, cp.queries, cp.positives, list(range(len(cp))), cp.positives, cp.groups,
                           cp.groups, cfg, device)
+    return train_on(cfg, device, out, tok, encoder, groups, paragraphs, heldout)
+
+
+def train_on(cfg, device, out, tok, encoder, groups, paragraphs, heldout):
+    """Listwise training on the groups, then the held-out SQuAD evaluation; writes the stage's files."""
     if not groups:
         raise SystemExit("reranker: no training groups (corpus too small for rr_negatives)")
     print(f"reranker: {len(groups)} training groups of 1 positive + {cfg['rr_negatives']} negatives")

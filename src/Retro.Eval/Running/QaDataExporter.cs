@@ -8,7 +8,8 @@ namespace Retro.Eval.Running;
 /// <c>qa-data</c>: training material for the decoder's question answering, retrieved exactly as the service retrieves
 /// (the product's index of each set's passages, its retriever, the run's first <c>search</c> and the largest <c>k</c>;
 /// reranked when the modes include <c>rerank</c>). One JSON line per question: <c>dataset</c>, <c>id</c>,
-/// <c>question</c>, <c>answer</c> (the first reference answer), <c>gold</c> (the gold passage's document id, or null),
+/// <c>question</c>, <c>answer</c> (the first reference answer, or the answer of the retrieved entry of the same term),
+/// <c>gold</c> (the answering passage's document id, or null), <c>relevant_docs</c> (every document that answers it),
 /// <c>question_tokens</c>, <c>answer_tokens</c> (the decoder's ids of the question and of " " + answer, tokenized apart
 /// as the service sees them), <c>neighbours</c> (each neighbour's chunk + continuation ids, at most r), <c>neighbour_docs</c>
 /// and <c>hit</c> (whether a neighbour comes from the gold passage). Unanswerable questions are skipped. With
@@ -87,6 +88,10 @@ internal sealed class QaDataExporter(EvalConfig config, TextWriter log, int cand
                     question = q.Question,
                     answer,
                     gold,
+                    // every document that answers the question: the term's entries (definitions), else the gold passage
+                    relevant_docs = set is not null && q.PassageId is not null
+                        ? set.EntriesOfTerm[set.TermOfDocument[q.PassageId]].Select(e => e.Url).ToArray()
+                        : gold is null ? [] : new[] { gold },
                     question_tokens = models.Tokenizer.Encode(q.Question),
                     answer_tokens = models.Tokenizer.Encode(" " + answer),
                     neighbours = neighbours.Select(n => n.Chunk.NeighbourTokens() is var t && t.Length > r ? t[..r] : n.Chunk.NeighbourTokens()).ToArray(),

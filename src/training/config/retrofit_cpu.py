@@ -60,3 +60,17 @@ qa_val_lines = 100
 qa_eval_every = 100
 qa_log_every = 10
 qa_ckpt_every = 100
+
+# cross-encoder: the H200 bi-encoder's body + a new head, groups from the product's hybrid first stage (the same
+# qa-data lines, exported with --candidates 16)
+rr_encoder_folder = "runs/fit/h200/encoder"
+rr_groups = "runs/fit/qa/train.jsonl"
+rr_max_len = 192
+rr_steps = 300
+rr_batch = 4
+rr_negatives = 7
+rr_lr = 1e-4
+rr_warmup = 20
+rr_rerank_top = 20
+rr_eval_max_questions = 300
+rr_log_every = 10

@@ -185,6 +185,21 @@ def test_qa_training_refuses_held_out_entries_and_trains(run, tmp_path):
     assert trained.config.cca_positions == from_folder(source).config.cca_positions
 
 
+def test_reranker_groups_from_the_product_first_stage(tmp_path):
+    lines = [
+        {"question_tokens": [1, 2], "gold": "a", "relevant_docs": ["a", "a2"],
+         "candidates": [{"doc": "b", "tokens": [5]}, {"doc": "a2", "tokens": [6]}, {"doc": "c", "tokens": [7]},
+                        {"doc": "a", "tokens": [8]}, {"doc": "d", "tokens": [9]}]},
+        {"question_tokens": [3], "gold": "x", "candidates": [{"doc": "y", "tokens": [1]}, {"doc": "z", "tokens": [2]}]},
+        {"question_tokens": [4], "gold": "x", "candidates": [{"doc": "x", "tokens": [1]}]},
+    ]
+    path = tmp_path / "g.jsonl"
+    path.write_text("".join(json.dumps(ln) + "\n" for ln in lines))
+    groups, skipped = train_reranker.product_groups(str(path), 2)
+    # the first relevant candidate is the positive (a sibling entry of the term counts), others in order negatives
+    assert groups == [([1, 2], [[6], [5], [7]])] and skipped == 2
+
+
 def test_neighbour_files_exclude_the_documents_they_condition(run):
     m = 64
     db = load_tokens(os.path.join(run["dir"], "tokens", "train.safetensors"))
