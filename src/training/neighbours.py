@@ -71,14 +71,29 @@ def search(queries, db, k, db_doc=None, lo=None, hi=None, block=4096, device="cp
         return idx, sc
     D = torch.from_numpy(db).to(device)
     doc = torch.from_numpy(np.asarray(db_doc)).to(device) if db_doc is not None else None
+    spare = 16  # excluded candidates are rare: take k + spare, drop the excluded, redo only the rows left short
     for s in range(0, Q, block):
         q = torch.from_numpy(queries[s:s + block]).to(device)
         S = q @ D.t()
         if doc is not None:
             lo_t = torch.from_numpy(np.asarray(lo[s:s + block])).to(device)[:, None]
             hi_t = torch.from_numpy(np.asarray(hi[s:s + block])).to(device)[:, None]
-            S = S.masked_fill((doc[None] >= lo_t) & (doc[None] <= hi_t), float("-inf"))
-        v, i = S.topk(kk, dim=1)
+            wide = min(len(db), kk + spare)
+            v, i = S.topk(wide, dim=1)
+            d = doc[i]
+            v = v.masked_fill((d >= lo_t) & (d <= hi_t), float("-inf"))
+            by_index = i.argsort(dim=1)  # ties keep the lower database index first
+            v, i = v.gather(1, by_index), i.gather(1, by_index)
+            v, order = v.sort(dim=1, descending=True, stable=True)
+            i = i.gather(1, order)
+            short = torch.nonzero(~torch.isfinite(v[:, kk - 1])).flatten()
+            if len(short) and wide < len(db):  # more than `spare` excluded among the best: exact search for these rows
+                Ss = S[short].masked_fill((doc[None] >= lo_t[short]) & (doc[None] <= hi_t[short]), float("-inf"))
+                vs, js = Ss.topk(kk, dim=1)
+                v[short, :kk], i[short, :kk] = vs, js
+            v, i = v[:, :kk].contiguous(), i[:, :kk].contiguous()
+        else:
+            v, i = S.topk(kk, dim=1)
         v, i = v.cpu().numpy(), i.cpu().numpy().astype(np.int32)
         i[~np.isfinite(v)] = -1
         idx[s:s + len(q), :kk] = i

@@ -411,6 +411,23 @@ def test_materialize_and_search():
     assert lo.tolist() == [0, 0, 0, 1, 1, 1] and hi.tolist() == [0, 1, 1, 1, 1, 1]
 
 
+def test_search_with_exclusion_equals_the_fully_masked_search():
+    """search() takes k + a few candidates and redoes only rows with too many excluded: the same result as masking
+    every excluded row first, also when the excluded documents fill the whole top (queries = their own chunks)."""
+    rng = np.random.default_rng(3)
+    db = rng.standard_normal((300, 16)).astype(np.float32)
+    doc = np.repeat(np.arange(10), 30)  # 10 documents of 30 chunks: a query's own document fills its top 16 and more
+    q = db[::7] + 0.01 * rng.standard_normal((43, 16)).astype(np.float32)
+    lo = doc[::7]
+    hi = np.minimum(lo + rng.integers(0, 2, len(lo)), 9)
+    got_i, got_s = nbmod.search(q, db, 3, doc, lo, hi, block=8)
+    S = q @ db.T
+    S[(doc[None] >= lo[:, None]) & (doc[None] <= hi[:, None])] = -np.inf
+    want_i = np.argsort(-S, axis=1, kind="stable")[:, :3]
+    assert (np.take_along_axis(S, want_i, 1) == got_s).all()
+    assert (got_i == want_i).all()
+
+
 def test_sharded_checkpoint_round_trip(tmp_path):
     t = {"a": torch.randn(300, 50), "b": torch.arange(7, dtype=torch.int64), "c": torch.randn(3).to(torch.bfloat16)}
     folder = str(tmp_path / "ck")
