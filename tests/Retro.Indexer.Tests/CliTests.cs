@@ -1,5 +1,6 @@
 using Retro.Core;
 using Retro.Indexer.Cli;
+using Retro.Ingestion.Tests;
 using Retro.VectorStore;
 
 namespace Retro.Indexer.Tests;

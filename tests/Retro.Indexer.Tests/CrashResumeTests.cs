@@ -1,7 +1,8 @@
 using Retro.Core;
 using Retro.Engine.Bert;
 using Retro.Engine.Cpu;
-using Retro.Indexer.State;
+using Retro.Ingestion.State;
+using Retro.Ingestion.Tests;
 using Retro.VectorStore;
 using Xunit.Abstractions;
 

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Retro.Core;
-using Retro.Indexer.State;
+using Retro.Ingestion.State;
+using Retro.Ingestion.Tests;
 using Retro.VectorStore;
 
 namespace Retro.Indexer.Tests;

@@ -130,7 +130,7 @@ public sealed class IndexerCli
         if (parse.GetValue(_collection) is { } collection) store = store with { Collection = collection };
         IndexerConfiguration.Validate(store, VectorStoreOptions.Section);
         string encoder = parse.GetValue(_encoder) ?? models.Encoder;
-        string state = parse.GetValue(_state) ?? State.IndexerState.DefaultFolder(store);
+        string state = parse.GetValue(_state) ?? Retro.Ingestion.State.IndexerState.DefaultFolder(store);
         return new Context(configuration, store, models, chunking, Path.GetFullPath(state), encoder);
     }
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Retro.Core;
-using Retro.Indexer.State;
+using Retro.Ingestion.State;
 using Spectre.Console;
 
 namespace Retro.Indexer.Cli;
@@ -15,7 +15,7 @@ internal sealed class StatsCommand(IndexerCli cli, ParseResult parse, TextWriter
         int dimension = cli.Components.EncoderDimension(IndexerCli.RequireFolder(context.EncoderFolder, "Encoder", "--encoder"));
         await using var store = await cli.OpenStoreAsync(context, dimension, ct).ConfigureAwait(false);
         using var state = new IndexerState(context.StateFolder);
-        IIngestCheckpoints checkpoints = store as IIngestCheckpoints ?? state;
+        var checkpoints = state.CheckpointsFor(store);
         var list = await checkpoints.ListAsync(ct).ConfigureAwait(false);
         long points = await store.CountAsync(ct).ConfigureAwait(false);
 

@@ -68,7 +68,6 @@ public static class RetroServicesExtensions
         services.AddSingleton<VectorStoreCollection<Guid, ChunkRecord>>(sp => new RetroChunkCollection(
             sp.GetRequiredService<IVectorStore>(), sp.GetRequiredService<ITextEncoder>(), sp.GetRequiredService<IRetroDecoder>().Tokenizer));
         services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(sp => new TextEncoderEmbeddingGenerator(sp.GetRequiredService<ITextEncoder>()));
-        services.AddSingleton<ICorpusIngestor, IndexerCorpusIngestor>();
         services.AddHostedService<StartupService>();
 
         // Limits and errors.

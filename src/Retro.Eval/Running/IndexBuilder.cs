@@ -1,18 +1,16 @@
 using System.Text.Json;
 using Retro.Core;
 using Retro.Eval.Data;
-using Retro.Indexer.Chunking;
-using Retro.Indexer.Pipeline;
-using Retro.Indexer.Reading;
-using Retro.Indexer.State;
-using Retro.Indexer.Telemetry;
+using Retro.Ingestion;
+using Retro.Ingestion.Pipeline;
+using Retro.Ingestion.Reading;
 using Retro.VectorStore;
 using Retro.VectorStore.Qdrant;
 
 namespace Retro.Eval.Running;
 
 /// <summary>
-/// Builds a dataset's index through the indexer pipeline: the documents are written as a C4-style shard (url = the
+/// Builds a dataset's index through the ingestion library (<see cref="Ingestor"/>): the documents are written as a C4-style shard (url = the
 /// document id, so store document ids are the dataset's ids), chunked with the decoder's tokenizer, embedded and
 /// upserted into an embedded store under <c>{output}/stores/{hash}</c> or a Qdrant collection
 /// <c>eval-{hash}</c> (hash of the documents, the encoder id and the decoder's tokenizer). A <c>complete.json</c> marker makes a rerun reuse the index; an interrupted build resumes
@@ -61,16 +59,9 @@ internal static class IndexBuilder
                 ChunkTokens = models.Decoder.Config.ChunkSize,
                 ContinuationTokens = models.Decoder.Config.NeighbourLen - models.Decoder.Config.ChunkSize,
             };
-            using var metrics = new IndexerMetrics();
-            using var state = new IndexerState(stateFolder);
-            using var rejects = new RejectWriter(Path.Combine(stateFolder, "rejects.jsonl"));
-            var pipeline = new IngestPipeline(new DocumentChunker(models.Tokenizer, chunking), models.Encoder, store,
-                store as IIngestCheckpoints ?? state, state, new IngestOptions { Parallelism = 1 }, rejects, metrics);
-            var run = pipeline.RunAsync([Shard.For(shardPath)], ct);
-            while (await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(2), ct)) != run)
-                progress.Report($"index {name}: {pipeline.Stats.Documents}/{documents.Count} documents, {pipeline.Stats.Chunks} chunks");
-            var stats = await run;
-            await store.FlushAsync(ct);
+            using var ingestor = new Ingestor(store, models.Encoder, models.Tokenizer, chunking, stateFolder, new IngestOptions { Parallelism = 1 });
+            var stats = await ingestor.RunAsync([Shard.For(shardPath)],
+                s => progress.Report($"index {name}: {s.Documents}/{documents.Count} documents, {s.Chunks} chunks"), cancellationToken: ct);
             File.WriteAllText(marker, JsonSerializer.Serialize(new { documents = stats.Documents, chunks = stats.Chunks, duplicates = stats.Duplicates }));
             progress.Report($"index {name}: {stats.Documents} documents, {stats.Chunks} chunks");
             return store;

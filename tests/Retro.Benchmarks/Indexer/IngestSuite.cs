@@ -9,11 +9,11 @@ using Retro.Core;
 using Retro.Engine;
 using Retro.Engine.Bert;
 using Retro.Engine.Cpu;
-using Retro.Indexer.Chunking;
-using Retro.Indexer.Pipeline;
-using Retro.Indexer.Reading;
-using Retro.Indexer.State;
-using Retro.Indexer.Telemetry;
+using Retro.Ingestion;
+using Retro.Ingestion.Chunking;
+using Retro.Ingestion.Pipeline;
+using Retro.Ingestion.Reading;
+using Retro.Ingestion.Telemetry;
 using Retro.Tokenizers;
 using Retro.Tokenizers.Training;
 using Retro.VectorStore;
@@ -102,12 +102,9 @@ public sealed class IngestSuite : ISuite
         {
             await using var store = new EmbeddedVectorStore(storePath, new EmbeddedStoreOptions { BuildThreads = o.BuildThreads });
             await store.EnsureCollectionAsync(new VectorStoreOptions().ToSpec(encoder.Dimension));
-            using var state = new IndexerState(Path.Combine(storePath, "retro", "indexer"));
-            using var rejects = new RejectWriter(null);
-            using var metrics = new IndexerMetrics();
-            var pipeline = new IngestPipeline(new DocumentChunker(decoder, new ChunkingOptions()), encoder, store, store, state,
-                new IngestOptions { BatchSize = o.Batch, Parallelism = o.Parallelism }, rejects, metrics);
-            var stats = await pipeline.RunAsync([Shard.For(shard)]);
+            using var ingestor = new Ingestor(store, encoder, decoder, new ChunkingOptions(), Path.Combine(storePath, "retro", "indexer"),
+                new IngestOptions { BatchSize = o.Batch, Parallelism = o.Parallelism });
+            var stats = await ingestor.RunAsync([Shard.For(shard)]);
             return stats.Chunks;
         }).GetAwaiter().GetResult();
         double seconds = sw.Elapsed.TotalSeconds;
