@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Retro.Core;
-using Retro.Engine.Bert;
 using Retro.Engine.Cpu;
+using Retro.Engine.Models;
 using Retro.Indexer.Cli;
 using Retro.Tokenizers;
 using Retro.VectorStore;
@@ -10,7 +10,7 @@ using Retro.VectorStore.Qdrant;
 namespace Retro.Indexer;
 
 /// <summary>
-/// The product's implementations: the decoder's HF <c>tokenizer.json</c>, the BERT bi-encoder on the CPU backend, and
+/// The product's implementations: the decoder's HF <c>tokenizer.json</c>, the bi-encoder on the managed engine's CPU backend, and
 /// the embedded or Qdrant store. Owns what it loads; dispose at exit.
 /// </summary>
 public sealed class RetroComponents : IIndexerComponents, IDisposable
@@ -33,17 +33,17 @@ public sealed class RetroComponents : IIndexerComponents, IDisposable
 
     public ITextEncoder LoadEncoder(string folder)
     {
-        var backend = new CpuBackend(EncoderThreads);
+        var engine = new ManagedEngine(new CpuBackend(EncoderThreads));
         try
         {
-            var encoder = BertTextEncoder.Load(folder, backend, EncoderBatch);
-            _owned.Add(encoder);
-            _owned.Add(backend);
+            var encoder = engine.LoadEncoder(folder, EncoderBatch);
+            _owned.Add(engine);
+            if (encoder is IDisposable owned) _owned.Add(owned);
             return encoder;
         }
         catch
         {
-            backend.Dispose();
+            engine.Dispose();
             throw;
         }
     }

@@ -14,6 +14,7 @@ using Retro.Api.Options;
 using Retro.Api.Telemetry;
 using Retro.Core;
 using Retro.Engine.Generation;
+using Retro.Engine.Models;
 using Retro.VectorData;
 
 namespace Retro.Api.Extensions;
@@ -43,7 +44,7 @@ public static class RetroServicesExtensions
         services.AddSingleton(sp => new RepositoryPaths(sp.GetRequiredService<IHostEnvironment>().ContentRootPath));
 
         // Models: loaded together, once; each seam resolves to its part so tests can replace any of them.
-        services.AddSingleton<RetroModels>();
+        services.AddSingleton(ServiceModels.Load);
         services.AddSingleton<ITextEncoder>(sp => sp.GetRequiredService<RetroModels>().Encoder);
         services.AddSingleton<IReranker>(sp => sp.GetRequiredService<RetroModels>().Reranker!); // null when none is configured
         services.AddSingleton<IRetroDecoder>(sp => sp.GetRequiredService<RetroModels>().Decoder);

@@ -1,5 +1,7 @@
 using Retro.Core;
+using Retro.Engine.Checkpoints;
 using Retro.Engine.Retro;
+using Retro.Tokenizers;
 
 namespace Retro.Engine.Generation;
 
@@ -34,6 +36,33 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
     }
 
     private readonly StepBatcher<RetroSession>? _batcher;
+
+    /// <summary>
+    /// Loads a RETRO folder (config.json, model.safetensors, tokenizer.json) onto <paramref name="backend"/>, like its
+    /// BERT siblings: the model id ("folder@hash" of the weights) and the tokenizer come from the folder. The adapter owns
+    /// the decoder. See the constructor for <paramref name="maxNeighbours"/> and <paramref name="batchCapacity"/>.
+    /// </summary>
+    public static RetroDecoderAdapter Load(string folder, IBackend backend, int? maxNeighbours = null, int batchCapacity = 1)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentNullException.ThrowIfNull(backend);
+        string modelId;
+        using (var model = ModelFolder.Open(folder, "retro")) modelId = model.ComputeModelId();
+        var tokenizer = TokenizerLoader.FromFolder(folder);
+        var decoder = RetroDecoder.Load(folder, backend);
+        try
+        {
+            return new RetroDecoderAdapter(decoder, tokenizer, modelId, maxNeighbours, ownsDecoder: true, batchCapacity);
+        }
+        catch
+        {
+            decoder.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The engine's decoder behind the adapter (full forward passes, e.g. for scoring).</summary>
+    public RetroDecoder Decoder => _decoder;
 
     /// <summary>Most neighbours a session takes per chunk; more are dropped (the best come first).</summary>
     public int MaxNeighbours { get; }
