@@ -2,6 +2,7 @@ using System.Text.Json;
 using Retro.Core;
 using Retro.Engine.Cpu;
 using Retro.Engine.Models;
+using Retro.Hosting;
 using Retro.Indexer.Cli;
 using Retro.Tokenizers;
 using Retro.VectorStore;
@@ -58,11 +59,8 @@ public sealed class RetroComponents : IIndexerComponents, IDisposable
             : throw new OptionsException($"Encoder config '{path}' has no positive hidden_size.");
     }
 
-    public IVectorStore OpenStore(VectorStoreOptions options) => options.Provider switch
-    {
-        VectorStoreProvider.Qdrant => QdrantVectorStore.Create(options),
-        _ => new EmbeddedVectorStore(options.Path, new EmbeddedStoreOptions { BuildThreads = StoreBuildThreads }),
-    };
+    public IVectorStore OpenStore(VectorStoreOptions options, QdrantOptions qdrant) =>
+        VectorStores.Open(options, qdrant, new EmbeddedStoreOptions { BuildThreads = StoreBuildThreads });
 
     public void Dispose()
     {

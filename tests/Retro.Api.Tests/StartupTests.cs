@@ -75,4 +75,40 @@ public sealed class StartupTests
         var error = Should.Throw<OptionsValidationException>(() => factory.CreateClient());
         error.Message.ShouldContain("MaxConcurrentRequests");
     }
+
+    [Fact]
+    public void An_invalid_qdrant_section_stops_the_start_like_the_other_sections()
+    {
+        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
+            b.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
+            b.UseSetting("Retro:Models:Reranker", "");
+            b.UseSetting("Retro:VectorStore:Qdrant:GrpcPort", "70000");
+        });
+        var error = Should.Throw<OptionsValidationException>(() => factory.CreateClient());
+        error.Message.ShouldContain("GrpcPort");
+    }
+
+    [Fact]
+    public async Task The_qdrant_section_reaches_the_store()
+    {
+        // The url's port is wrong on purpose: only the section's gRPC port reaches the stand-in.
+        await using var qdrant = await Retro.VectorStore.Qdrant.StandIn.QdrantStandIn.StartAsync();
+        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
+            b.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
+            b.UseSetting("Retro:Models:Reranker", "");
+            b.UseSetting("Retro:VectorStore:Provider", "Qdrant");
+            b.UseSetting("Retro:VectorStore:QdrantUrl", "http://127.0.0.1:1");
+            b.UseSetting("Retro:VectorStore:Collection", "from-settings");
+            b.UseSetting("Retro:VectorStore:Qdrant:GrpcPort", qdrant.Url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        });
+        using var client = factory.CreateClient(); // start-up opens the collection
+        var store = factory.Services.GetRequiredService<Retro.Core.IVectorStore>();
+        store.ShouldBeOfType<Retro.VectorStore.Qdrant.QdrantVectorStore>();
+        (await store.IsHealthyAsync()).ShouldBeTrue();
+        qdrant.CollectionNames.ShouldContain("from-settings");
+    }
 }

@@ -100,5 +100,21 @@ public sealed class CliTests : IDisposable
         report.ShouldContain("no payload");
     }
 
+    [Fact]
+    public async Task The_qdrant_section_of_the_configuration_reaches_the_store()
+    {
+        // The url's port is wrong on purpose: only Retro:VectorStore:Qdrant:GrpcPort reaches the stand-in.
+        await using var qdrant = await Retro.VectorStore.Qdrant.StandIn.QdrantStandIn.StartAsync();
+        string shard = TestFiles.WriteLines(_dir["in/a.jsonl"], TestFiles.SampleLines(5));
+        string[] args = ["ingest", shard, "--store", "qdrant", "--qdrant-url", "http://127.0.0.1:1", "--collection", "indexed", "--state", _dir["state"],
+            "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture, "--progress", "none"];
+        string port = qdrant.Url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        (await RealStack.RunAsync(_dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Qdrant__GrpcPort"] = port }, args)).ShouldBe(ExitCodes.Ok);
+        qdrant.CollectionNames.ShouldContain("indexed");
+        qdrant.Calls.ShouldContain(c => c.Method.EndsWith("/Upsert", StringComparison.Ordinal));
+        // Validated like the other sections: a bad value is a configuration error.
+        (await RealStack.RunAsync(_dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Qdrant__GrpcPort"] = "70000" }, args)).ShouldBe(ExitCodes.Usage);
+    }
+
     Task<StoreImage> Image() => RealStack.ImageAsync(_dir["store"]);
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Configuration;
 using Retro.Core;
+using Retro.VectorStore.Qdrant;
 
 namespace Retro.Indexer.Cli;
 
@@ -116,12 +117,14 @@ public sealed class IndexerCli
     internal IIndexerComponents Components => _components;
 
     /// <summary>Everything the commands share, resolved from configuration and the command line.</summary>
-    internal sealed record Context(IConfiguration Configuration, VectorStoreOptions Store, ModelOptions Models, ChunkingOptions Chunking, string StateFolder, string EncoderFolder);
+    internal sealed record Context(IConfiguration Configuration, VectorStoreOptions Store, QdrantOptions Qdrant, ModelOptions Models, ChunkingOptions Chunking,
+        string StateFolder, string EncoderFolder);
 
     internal Context Resolve(ParseResult parse)
     {
         var configuration = IndexerConfiguration.Build();
         var store = IndexerConfiguration.Bind<VectorStoreOptions>(configuration, VectorStoreOptions.Section);
+        var qdrant = IndexerConfiguration.Bind<QdrantOptions>(configuration, QdrantOptions.Section);
         var models = IndexerConfiguration.Bind<ModelOptions>(configuration, ModelOptions.Section);
         var chunking = IndexerConfiguration.Bind<ChunkingOptions>(configuration, ChunkingOptions.Section);
         if (parse.GetValue(_store) is { } provider) store = store with { Provider = Enum.Parse<VectorStoreProvider>(provider, ignoreCase: true) };
@@ -131,7 +134,7 @@ public sealed class IndexerCli
         IndexerConfiguration.Validate(store, VectorStoreOptions.Section);
         string encoder = parse.GetValue(_encoder) ?? models.Encoder;
         string state = parse.GetValue(_state) ?? Retro.Ingestion.State.IndexerState.DefaultFolder(store);
-        return new Context(configuration, store, models, chunking, Path.GetFullPath(state), encoder);
+        return new Context(configuration, store, qdrant, models, chunking, Path.GetFullPath(state), encoder);
     }
 
     internal string DecoderTokenizerFolder(ParseResult parse, Context context) => parse.GetValue(_decoderTokenizer) ?? context.Models.Decoder;
@@ -148,7 +151,7 @@ public sealed class IndexerCli
     /// <summary>Opens the store and its collection for an encoder of <paramref name="dimension"/>.</summary>
     internal async Task<IVectorStore> OpenStoreAsync(Context context, int dimension, CancellationToken ct)
     {
-        var store = _components.OpenStore(context.Store);
+        var store = _components.OpenStore(context.Store, context.Qdrant);
         try
         {
             await store.EnsureCollectionAsync(context.Store.ToSpec(dimension), ct).ConfigureAwait(false);

@@ -15,7 +15,9 @@ using Retro.Api.Telemetry;
 using Retro.Core;
 using Retro.Engine.Generation;
 using Retro.Engine.Models;
+using Retro.Hosting;
 using Retro.VectorData;
+using Retro.VectorStore.Qdrant;
 
 namespace Retro.Api.Extensions;
 
@@ -36,6 +38,7 @@ public static class RetroServicesExtensions
         AddValidatedOptions<ModelOptions>(services, ModelOptions.Section);
         AddValidatedOptions<EngineOptions>(services, EngineOptions.Section);
         AddValidatedOptions<VectorStoreOptions>(services, VectorStoreOptions.Section);
+        AddValidatedOptions<QdrantOptions>(services, QdrantOptions.Section);
         AddValidatedOptions<RetrievalOptions>(services, RetrievalOptions.Section);
         AddValidatedOptions<GenerationOptions>(services, GenerationOptions.Section);
         AddValidatedOptions<ChunkingOptions>(services, ChunkingOptions.Section);
@@ -53,7 +56,12 @@ public static class RetroServicesExtensions
             OverlapPromptRetrieval = sp.GetRequiredService<IOptions<ServiceOptions>>().Value.OverlapPromptRetrieval
                                      ?? sp.GetRequiredService<IOptions<VectorStoreOptions>>().Value.Provider != VectorStoreProvider.Embedded,
         });
-        services.AddSingleton<IVectorStore>(sp => VectorStores.Create(sp));
+        services.AddSingleton<IVectorStore>(sp =>
+        {
+            var store = sp.GetRequiredService<IOptions<VectorStoreOptions>>().Value;
+            return VectorStores.Open(store with { Path = sp.GetRequiredService<RepositoryPaths>().Resolve(store.Path) },
+                sp.GetRequiredService<IOptions<QdrantOptions>>().Value, loggers: sp.GetRequiredService<ILoggerFactory>());
+        });
         services.AddSingleton<IRetriever>(sp =>
         {
             var store = sp.GetRequiredService<IVectorStore>();

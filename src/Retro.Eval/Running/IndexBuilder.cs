@@ -1,11 +1,11 @@
 using System.Text.Json;
 using Retro.Core;
 using Retro.Eval.Data;
+using Retro.Hosting;
 using Retro.Ingestion;
 using Retro.Ingestion.Pipeline;
 using Retro.Ingestion.Reading;
 using Retro.VectorStore;
-using Retro.VectorStore.Qdrant;
 
 namespace Retro.Eval.Running;
 
@@ -36,17 +36,8 @@ internal static class IndexBuilder
         Directory.CreateDirectory(stateFolder);
         string marker = Path.Combine(stateFolder, "complete.json");
 
-        var storeOptions = new VectorStoreOptions
-        {
-            Provider = config.Store.Provider,
-            Path = Path.Combine(folder, "store"),
-            QdrantUrl = config.Store.QdrantUrl,
-            ApiKey = config.Store.ApiKey,
-            Collection = $"eval-{hash}",
-        };
-        IVectorStore store = storeOptions.Provider == VectorStoreProvider.Qdrant
-            ? QdrantVectorStore.Create(storeOptions)
-            : new EmbeddedVectorStore(storeOptions.Path, new EmbeddedStoreOptions { BuildThreads = 1 });
+        var storeOptions = config.Store.Options(Path.Combine(folder, "store"), $"eval-{hash}");
+        var store = VectorStores.Open(storeOptions, config.Store.QdrantOptions, new EmbeddedStoreOptions { BuildThreads = 1 });
         try
         {
             await store.EnsureCollectionAsync(storeOptions.ToSpec(models.Encoder.Dimension), ct);
@@ -76,15 +67,9 @@ internal static class IndexBuilder
     /// <summary>Opens the configured collection store (for <c>scope = collection</c>).</summary>
     public static async Task<IVectorStore> OpenCollectionAsync(EvalConfig config, EvalModelSet models, CancellationToken ct)
     {
-        var options = new VectorStoreOptions
-        {
-            Provider = config.Store.Provider,
-            Path = config.Store.Path ?? throw new InvalidDataException("store.path is required for scope 'collection' with the embedded store"),
-            QdrantUrl = config.Store.QdrantUrl,
-            ApiKey = config.Store.ApiKey,
-            Collection = config.Store.Collection,
-        };
-        IVectorStore store = options.Provider == VectorStoreProvider.Qdrant ? QdrantVectorStore.Create(options) : new EmbeddedVectorStore(options.Path);
+        var options = config.Store.Options(
+            config.Store.Path ?? throw new InvalidDataException("store.path is required for scope 'collection' with the embedded store"), config.Store.Collection);
+        var store = VectorStores.Open(options, config.Store.QdrantOptions);
         await store.EnsureCollectionAsync(options.ToSpec(models.Encoder.Dimension), ct);
         return store;
     }
