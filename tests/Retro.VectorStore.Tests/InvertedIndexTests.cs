@@ -139,7 +139,7 @@ public sealed class InvertedIndexTests
         }
     }
 
-    private sealed class EvenOffsets : Retro.VectorStore.Hnsw.INodeFilter
+    private sealed class EvenOffsets : Retro.VectorStore.INodeFilter
     {
         public bool Accepts(uint node) => node % 2 == 0;
     }
