@@ -117,6 +117,7 @@ public sealed class Retriever : IRetriever
                 SearchMs = Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds,
                 FetchMs = Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds,
                 RerankMs = rerank ? Stopwatch.GetElapsedTime(t3, t4).TotalMilliseconds : 0,
+                TotalMs = Stopwatch.GetElapsedTime(t0, t4).TotalMilliseconds,
             });
         }
         finally

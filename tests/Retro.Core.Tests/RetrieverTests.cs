@@ -112,6 +112,28 @@ public class RetrieverTests
     }
 
     [Fact]
+    public async Task The_retriever_measures_its_stages_and_their_total_once()
+    {
+        var (store, encoder) = Build();
+        var slow = new SlowReranker(new LengthReranker(), TimeSpan.FromMilliseconds(30));
+        var result = await new Retriever(encoder, store, store, slow).RetrieveAsync("a", new RetrievalOptions { K = 2, Candidates = 3, Rerank = true });
+        var t = result.Timings;
+        t.RerankMs.ShouldBeGreaterThanOrEqualTo(25);
+        t.TotalMs.ShouldBeGreaterThanOrEqualTo(t.EmbedMs + t.SearchMs + t.FetchMs + t.RerankMs - 1e-6);
+        (await NullRetriever.Instance.RetrieveAsync("a", new RetrievalOptions())).Timings.TotalMs.ShouldBe(0);
+    }
+
+    private sealed class SlowReranker(IReranker inner, TimeSpan delay) : IReranker
+    {
+        public string ModelId => inner.ModelId;
+        public void Score(string query, ReadOnlySpan<string> candidates, Span<float> scores)
+        {
+            Thread.Sleep(delay);
+            inner.Score(query, candidates, scores);
+        }
+    }
+
+    [Fact]
     public async Task Closed_book_retriever_returns_nothing()
     {
         var result = await NullRetriever.Instance.RetrieveAsync("anything", new RetrievalOptions());

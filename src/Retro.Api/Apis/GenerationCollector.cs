@@ -27,7 +27,7 @@ internal sealed class GenerationCollector(GenerationPlan plan, ModelIds models)
                 _fetch += r.Timings.FetchMs;
                 _rerank += r.Timings.RerankMs;
                 if (!plan.ClosedBook)
-                    RetroTelemetry.RetrievalDuration.Record(r.Timings.EmbedMs + r.Timings.SearchMs + r.Timings.FetchMs + r.Timings.RerankMs);
+                    RetroTelemetry.RetrievalDuration.Record(r.Timings.TotalMs);
                 return chunk;
             case TokenGeneratedEvent t:
                 return new TokenEvent(t.TokenId, t.Position, t.Text);

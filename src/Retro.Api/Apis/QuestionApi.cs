@@ -88,12 +88,10 @@ public static class QuestionApi
         if (options is not null) RequestValidation.CheckRetriever(errors, options, retriever);
         if (options is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
         using var activity = RetroTelemetry.ActivitySource.StartActivity("retrieve");
-        long start = Stopwatch.GetTimestamp();
         var result = await retriever.RetrieveAsync(request.Query!, options, cancellationToken);
-        double total = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        RetroTelemetry.RetrievalDuration.Record(total);
         var t = result.Timings;
+        RetroTelemetry.RetrievalDuration.Record(t.TotalMs);
         return TypedResults.Ok(new RetrieveResponse(request.Query!, GenerationCollector.Neighbours(result.Neighbours),
-            new Timings(t.EmbedMs, t.SearchMs, t.FetchMs, t.RerankMs, 0, 0, 0, total), models));
+            new Timings(t.EmbedMs, t.SearchMs, t.FetchMs, t.RerankMs, 0, 0, 0, t.TotalMs), models));
     }
 }

@@ -131,6 +131,10 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
         public void Feed(ReadOnlySpan<int> tokens, IReadOnlyList<int[]> neighbours, Span<float> logits)
         {
             if (neighbours.Count > maxNeighbours) neighbours = neighbours.Take(maxNeighbours).ToArray();
+            // Before queueing: a bad list inside a batch would fail every request in it, or leave tokens before it fed.
+            var c = session.Decoder.Config;
+            if (c.CcaLayers.Count > 0 && neighbours.Count > 0)
+                DecoderInput.CheckNeighbours(neighbours, (session.Length + tokens.Length) / c.ChunkSize - 1, c.NeighbourLen, c.VocabSize, maxNeighbours);
             if (batcher is null || !batcher.TryFeed(session, session.Length, session.MaxSequenceLength, session.Decoder.Config.ChunkSize, tokens, neighbours,
                     _row ??= new float[session.Decoder.Config.VocabSize], logits))
                 session.Feed(tokens, neighbours, logits); // unbatched, or a feed the session itself rejects

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Retro.Engine.Checkpoints;
 
+using Retro.Engine.Generation;
+
 namespace Retro.Engine.Retro;
 
 /// <summary>
@@ -295,17 +297,10 @@ public sealed partial class RetroDecoder : IDisposable
         var starts = s.HostNeighbourStarts;
         for (int j = 0; j < neighbours.Count; j++)
         {
-            var tokens = neighbours[j] ?? throw new ArgumentException($"neighbour {j} of chunk {u} is null", nameof(neighbours));
-            int len = Math.Min(tokens.Length, r), last = -1;
-            for (int t = 0; t < len; t++)
-            {
-                if (tokens[t] >= Config.VocabSize)
-                    throw new ArgumentException($"neighbour {j} of chunk {u}: token {tokens[t]} at {t} is outside the vocabulary 0..{Config.VocabSize - 1}", nameof(neighbours));
-                if (tokens[t] >= 0) last = t;
-            }
+            int last = DecoderInput.LastToken(neighbours[j], j, u, r, Config.VocabSize);
             if (last < 0) continue;
-            if (k == s.MaxNeighbours)
-                throw new ArgumentException($"chunk {u} has more than {s.MaxNeighbours} non-empty neighbours (the session's limit)", nameof(neighbours));
+            if (k == s.MaxNeighbours) throw DecoderInput.TooManyNeighbours(u, s.MaxNeighbours);
+            var tokens = neighbours[j];
             starts[k] = row;
             for (int t = 0; t <= last; t++, row++)
             {
@@ -439,16 +434,8 @@ public sealed partial class RetroDecoder : IDisposable
             throw new ArgumentException("the state lives on another backend", nameof(state));
     }
 
-    void CheckTokens(ReadOnlySpan<int> tokens, RetroRunState state)
-    {
-        if (state.Length + tokens.Length > state.MaxSequenceLength)
-            throw new ArgumentException($"sequence of {state.Length + tokens.Length} tokens exceeds the state's {state.MaxSequenceLength}", nameof(tokens));
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            if ((uint)tokens[i] >= (uint)Config.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], $"token at {i} is outside the vocabulary 0..{Config.VocabSize - 1}");
-        }
-    }
+    void CheckTokens(ReadOnlySpan<int> tokens, RetroRunState state) =>
+        DecoderInput.CheckTokens(tokens, state.Length, state.MaxSequenceLength, Config.VocabSize, owner: "state");
 
     /// <summary>Disposes the checkpoint the weights map (when the decoder owns it) and the weights' own copies.</summary>
     public void Dispose()
