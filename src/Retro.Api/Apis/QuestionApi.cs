@@ -48,35 +48,40 @@ public static class QuestionApi
     }
 
     /// <summary>POST /v1/answer.</summary>
-    public static async Task<Results<Ok<AnswerResponse>, ServerSentEventsResult<object>, ValidationProblem>> AnswerAsync(
+    public static Task<Results<Ok<AnswerResponse>, ServerSentEventsResult<object>, ValidationProblem>> AnswerAsync(
         AnswerRequest request, IGenerator generator, IRetriever retriever, ModelIds models, IOptions<ServiceOptions> service,
         IOptions<RetrievalOptions> retrieval, IOptions<GenerationOptions> generation, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var plan = RequestValidation.Validate(request, service.Value, retrieval.Value, generation.Value, out var errors);
-        if (plan is not null && !plan.ClosedBook) RequestValidation.CheckRetriever(errors, plan.Retrieval, retriever);
-        if (plan is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
-        var (run, error) = await GenerationRun.StartAsync(generator, retriever, plan, isQuestion: true, "question", models,
-            loggers.CreateLogger(typeof(QuestionApi)), cancellationToken);
-        if (run is null) return error!;
-        if (plan.Stream) return TypedResults.ServerSentEvents(run.StreamAsync(c => c.ToAnswer(), cancellationToken));
-        await run.DrainAsync();
-        return TypedResults.Ok(run.Collector.ToAnswer());
+        return GenerationAsync(plan, errors, isQuestion: true, "question", c => c.ToAnswer(), generator, retriever, models, loggers, cancellationToken);
     }
 
     /// <summary>POST /v1/generate.</summary>
-    public static async Task<Results<Ok<GenerateResponse>, ServerSentEventsResult<object>, ValidationProblem>> GenerateAsync(
+    public static Task<Results<Ok<GenerateResponse>, ServerSentEventsResult<object>, ValidationProblem>> GenerateAsync(
         GenerateRequest request, IGenerator generator, IRetriever retriever, ModelIds models, IOptions<ServiceOptions> service,
         IOptions<RetrievalOptions> retrieval, IOptions<GenerationOptions> generation, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var plan = RequestValidation.Validate(request, service.Value, retrieval.Value, generation.Value, out var errors);
+        return GenerationAsync(plan, errors, isQuestion: false, "prompt", c => c.ToGenerate(), generator, retriever, models, loggers, cancellationToken);
+    }
+
+    /// <summary>
+    /// What both generation endpoints do with a validated request: 400 on a bad one (the text's errors keyed by
+    /// <paramref name="field"/>), else the generation, streamed or collected into <paramref name="respond"/>'s response.
+    /// </summary>
+    private static async Task<Results<Ok<TResponse>, ServerSentEventsResult<object>, ValidationProblem>> GenerationAsync<TResponse>(
+        GenerationPlan? plan, Dictionary<string, string[]> errors, bool isQuestion, string field, Func<GenerationCollector, TResponse> respond,
+        IGenerator generator, IRetriever retriever, ModelIds models, ILoggerFactory loggers, CancellationToken cancellationToken)
+        where TResponse : GenerationResponseBody
+    {
         if (plan is not null && !plan.ClosedBook) RequestValidation.CheckRetriever(errors, plan.Retrieval, retriever);
         if (plan is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
-        var (run, error) = await GenerationRun.StartAsync(generator, retriever, plan, isQuestion: false, "prompt", models,
+        var (run, error) = await GenerationRun.StartAsync(generator, retriever, plan, isQuestion, field, models,
             loggers.CreateLogger(typeof(QuestionApi)), cancellationToken);
         if (run is null) return error!;
-        if (plan.Stream) return TypedResults.ServerSentEvents(run.StreamAsync(c => c.ToGenerate(), cancellationToken));
+        if (plan.Stream) return TypedResults.ServerSentEvents(run.StreamAsync(c => respond(c), cancellationToken));
         await run.DrainAsync();
-        return TypedResults.Ok(run.Collector.ToGenerate());
+        return TypedResults.Ok(respond(run.Collector));
     }
 
     /// <summary>POST /v1/retrieve.</summary>
