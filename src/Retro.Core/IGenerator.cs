@@ -1,3 +1,5 @@
+using Retro.Core.Options;
+
 namespace Retro.Core;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Retro.Core.Options;
+
 namespace Retro.Core;
 
 /// <summary>For a chunk of input (or a question), the k neighbours RETRO conditions on.</summary>

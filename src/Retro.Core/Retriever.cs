@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using Retro.Core.Options;
 
 namespace Retro.Core;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.VectorStore;
 using Retro.VectorStore.Qdrant;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Ingestion.Reading;
 using Retro.VectorStore;
 

@@ -1,3 +1,4 @@
+using Retro.Core.Options;
 using Retro.Eval.Data;
 
 namespace Retro.Eval.Tests;
@@ -90,7 +91,7 @@ public sealed class SearchSideTests
     public void Hybrid_takes_an_optional_dense_weight()
     {
         Running.SearchSide.Options("hybrid")!.DenseWeight.ShouldBe(0.5f);
-        var w = Running.SearchSide.Options("hybrid:0.7", new Retro.Core.RetrievalOptions { K = 5 })!;
+        var w = Running.SearchSide.Options("hybrid:0.7", new Retro.Core.Options.RetrievalOptions { K = 5 })!;
         (w.Mode, w.DenseWeight, w.Fusion, w.K).ShouldBe((Retro.Core.RetrievalMode.Hybrid, 0.7f, Retro.Core.FusionMethod.Rrf, 5));
         Running.SearchSide.Options("sparse")!.Mode.ShouldBe(Retro.Core.RetrievalMode.Sparse);
         Running.SearchSide.Options("hybrid:1.5").ShouldBeNull();

@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Indexer.Cli;
 using Retro.Ingestion.Tests;
 using Retro.VectorStore;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Ingestion.State;
 using Retro.Ingestion.Tests;
 using Retro.VectorStore;

@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Ingestion.Pipeline;
 using Retro.Ingestion.Reading;
 using Retro.Ingestion.State;

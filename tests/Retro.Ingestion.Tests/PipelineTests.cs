@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Ingestion.Chunking;
 using Retro.Ingestion.Pipeline;
 using Retro.Ingestion.Reading;

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Ingestion.Chunking;
 using Retro.Ingestion.State;
 using Retro.Tokenizers;

@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Text;
 using Retro.VectorStore.Text;
 
 namespace Retro.VectorStore.Tests;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Configuration;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.VectorStore.Qdrant;
 
 namespace Retro.Indexer.Cli;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Ingestion;
 using Retro.Ingestion.Pipeline;
 using Retro.Ingestion.Reading;

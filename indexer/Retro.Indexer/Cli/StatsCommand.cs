@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Ingestion.State;
 using Spectre.Console;
 

@@ -5,6 +5,7 @@ using Retro.Api.Apis.Contracts;
 using Retro.Api.Options;
 using Retro.Api.Telemetry;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Api.Apis;
 

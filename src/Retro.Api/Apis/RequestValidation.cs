@@ -1,6 +1,7 @@
 using Retro.Api.Apis.Contracts;
 using Retro.Api.Options;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Api.Apis;
 

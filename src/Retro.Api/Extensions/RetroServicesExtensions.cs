@@ -13,6 +13,7 @@ using Retro.Api.Infrastructure;
 using Retro.Api.Options;
 using Retro.Api.Telemetry;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Generation;
 using Retro.Engine.Models;
 using Retro.Hosting;

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Retro.Api.Infrastructure;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Api.Hosting;
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Retro.Api.Infrastructure;
 using Retro.Api.Options;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Cpu;
 using Retro.Engine.Models;
 using Retro.Engine.Onnx;

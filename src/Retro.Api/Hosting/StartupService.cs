@@ -3,6 +3,7 @@ using Retro.Api.Apis.Contracts;
 using Retro.Api.Infrastructure;
 using Retro.Api.Options;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Generation;
 using Retro.Ingestion;
 using Retro.Ingestion.Pipeline;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Sampling;
 
 namespace Retro.Engine.Generation;

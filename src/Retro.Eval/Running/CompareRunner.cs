@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Eval.Data;
 using Retro.Eval.Reporting;
 using Retro.Eval.Tasks;

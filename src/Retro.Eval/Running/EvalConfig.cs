@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.VectorStore.Qdrant;
 
 namespace Retro.Eval.Running;

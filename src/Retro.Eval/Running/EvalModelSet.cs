@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Cpu;
 using Retro.Engine.Generation;
 using Retro.Engine.Models;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Eval.Data;
 using Retro.Eval.Metrics;
 using Retro.Eval.Running;

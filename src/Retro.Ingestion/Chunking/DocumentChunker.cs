@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Tokenizers;
 
 namespace Retro.Ingestion.Chunking;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Ingestion.Chunking;
 

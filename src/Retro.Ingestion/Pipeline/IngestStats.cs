@@ -20,7 +20,7 @@ public sealed class IngestStats
     public long Documents => Interlocked.Read(ref _documents);
     /// <summary>Chunks acknowledged by the store.</summary>
     public long Chunks => Interlocked.Read(ref _chunks);
-    /// <summary>Chunks not indexed as retrieval keys (too few words: <see cref="Core.ChunkingOptions.MinKeyWords"/>); they stay in their documents' continuations.</summary>
+    /// <summary>Chunks not indexed as retrieval keys (too few words: <see cref="Core.Options.ChunkingOptions.MinKeyWords"/>); they stay in their documents' continuations.</summary>
     public long SkippedChunks => Interlocked.Read(ref _skippedChunks);
     /// <summary>Exact-duplicate documents skipped.</summary>
     public long Duplicates => Interlocked.Read(ref _duplicates);

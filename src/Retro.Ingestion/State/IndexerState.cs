@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Ingestion.State;
 

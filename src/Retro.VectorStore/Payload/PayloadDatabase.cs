@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Retro.Core;
+using Retro.Core.Text;
 using Retro.VectorStore.Text;
 
 namespace Retro.VectorStore.Payload;

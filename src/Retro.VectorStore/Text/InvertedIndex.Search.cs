@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Retro.Core;
+using Retro.Core.Text;
 
 namespace Retro.VectorStore.Text;
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using Retro.Core;
+using Retro.Core.Text;
 
 namespace Retro.VectorStore.Text;
 

@@ -107,7 +107,7 @@ public sealed class ServeSuite : ISuite
             var started = Stopwatch.StartNew();
             await app.StartAsync();
             string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            var retrieval = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Retro.Core.RetrievalOptions>>().Value;
+            var retrieval = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Retro.Core.Options.RetrievalOptions>>().Value;
             Console.WriteLine($"serve: decoder batch {batch}, {tokens} new tokens per answer, greedy, retrieval {retrieval.Mode}, k {retrieval.K} of {retrieval.Candidates} candidates, " +
                               (retrieval.Rerank ? "reranked" : "not reranked") + " (Retro:Retrieval)");
             Console.WriteLine($"serve: started (models loaded, corpus ingested) in {started.Elapsed.TotalSeconds:F1} s at {address}");
@@ -196,7 +196,7 @@ public sealed class ServeSuite : ISuite
         int m = decoder.ChunkSize, chunks = Math.Min(6, (decoder.MaxSequenceLength - 2) / m - 1);
         int[] ids = decoder.Tokenizer.Encode(text);
         string prompt = decoder.Tokenizer.Decode(ids.AsSpan(0, Math.Min(ids.Length, chunks * m + m / 2)));
-        var request = new Retro.Core.GenerationRequest(prompt, new Retro.Core.GenerationOptions { MaxTokens = 1 }, new Retro.Core.RetrievalOptions());
+        var request = new Retro.Core.GenerationRequest(prompt, new Retro.Core.Options.GenerationOptions { MaxTokens = 1 }, new Retro.Core.Options.RetrievalOptions());
         var medians = new List<double>();
         foreach (bool overlap in new[] { true, false })
         {

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Retro.Benchmarks.Engine;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine;
 using Retro.Engine.Bert;
 using Retro.Engine.Cpu;
