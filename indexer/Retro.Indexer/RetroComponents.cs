@@ -17,7 +17,7 @@ namespace Retro.Indexer;
 /// </summary>
 public sealed class RetroComponents : IIndexerComponents, IDisposable
 {
-    readonly List<IDisposable> _owned = [];
+    private readonly List<IDisposable> _owned = [];
 
     /// <summary>Threads of the CPU backend (0 = one per core).</summary>
     public int EncoderThreads { get; init; }

@@ -24,12 +24,12 @@ public sealed class Ingestor : IDisposable
     /// <summary>Time between progress reports when the caller names none.</summary>
     public static readonly TimeSpan DefaultProgressInterval = TimeSpan.FromSeconds(2);
 
-    readonly IVectorStore _store;
-    readonly ITextEncoder _encoder;
-    readonly DocumentChunker _chunker;
-    readonly IngestOptions _options;
-    readonly IndexerState _state;
-    readonly RejectWriter _rejects;
+    private readonly IVectorStore _store;
+    private readonly ITextEncoder _encoder;
+    private readonly DocumentChunker _chunker;
+    private readonly IngestOptions _options;
+    private readonly IndexerState _state;
+    private readonly RejectWriter _rejects;
 
     /// <summary>
     /// Prepares ingestion into <paramref name="store"/> (its collection must exist): chunks are cut from
@@ -111,7 +111,7 @@ public sealed class Ingestor : IDisposable
         return await AnyUnfinishedAsync(state, shards, cancellationToken).ConfigureAwait(false);
     }
 
-    static async Task<bool> AnyUnfinishedAsync(IIngestCheckpoints checkpoints, IEnumerable<Shard> shards, CancellationToken cancellationToken)
+    private static async Task<bool> AnyUnfinishedAsync(IIngestCheckpoints checkpoints, IEnumerable<Shard> shards, CancellationToken cancellationToken)
     {
         foreach (var shard in shards)
         {

@@ -6,7 +6,7 @@ namespace Retro.Eval.Tests;
 /// <summary>Definition questions from the sample corpus: the held-out rule, the answer extraction per source, determinism.</summary>
 public sealed class DefinitionsTests
 {
-    static readonly string Sample = Path.Combine(FindRoot(), "samples", "corpus", "sample.jsonl.gz");
+    private static readonly string Sample = Path.Combine(FindRoot(), "samples", "corpus", "sample.jsonl.gz");
 
     [Theory]
     [InlineData("foldoc:compiler", "compiler\n\n<programming, tool> A program that converts another program\nfrom some {source language} (or {programming language}) to\n{machine language} (object code).  Some compilers output\n{assembly language}.",
@@ -76,7 +76,7 @@ public sealed class DefinitionsTests
         Definitions.TermOf("  Modern_Ballet ").ShouldBe("modern ballet");
     }
 
-    static string FindRoot()
+    private static string FindRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Retro.sln"))) dir = dir.Parent;

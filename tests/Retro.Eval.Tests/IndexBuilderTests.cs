@@ -8,17 +8,17 @@ namespace Retro.Eval.Tests;
 /// <summary>Index builds go through the one store factory: a config's <c>store.qdrant</c> section reaches Qdrant.</summary>
 public sealed class IndexBuilderTests : IDisposable
 {
-    readonly string _dir = Path.Combine(Path.GetTempPath(), $"retro-eval-index-{Guid.NewGuid():N}");
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"retro-eval-index-{Guid.NewGuid():N}");
     public void Dispose() { try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } }
 
-    static string Fixture(string name)
+    private static string Fixture(string name)
     {
         string root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "Retro.sln"))) root = Path.GetDirectoryName(root)!;
         return Path.Combine(root, "tests", "fixtures", name);
     }
 
-    string Config(string store)
+    private string Config(string store)
     {
         Directory.CreateDirectory(_dir);
         string path = Path.Combine(_dir, "config.json");

@@ -9,10 +9,10 @@ namespace Retro.Indexer.Tests;
 /// <summary>The command line in-process over the real stack (fixture models, embedded store).</summary>
 public sealed class CliTests : IDisposable
 {
-    readonly TempFolder _dir = new();
+    private readonly TempFolder _dir = new();
     public void Dispose() => _dir.Dispose();
 
-    async Task<(int Code, string Output)> Run(params string[] args)
+    private async Task<(int Code, string Output)> Run(params string[] args)
     {
         using var components = new RetroComponents { EncoderThreads = 1 };
         var output = new StringWriter();
@@ -20,8 +20,8 @@ public sealed class CliTests : IDisposable
         return (code, output.ToString());
     }
 
-    string[] Store => ["--store-path", _dir["store"], "--encoder", TestFiles.EncoderFixture];
-    string[] Ingest(params string[] inputs) => ["ingest", .. inputs, .. Store, "--decoder-tokenizer", TestFiles.DecoderFixture, "--progress", "log"];
+    private string[] Store => ["--store-path", _dir["store"], "--encoder", TestFiles.EncoderFixture];
+    private string[] Ingest(params string[] inputs) => ["ingest", .. inputs, .. Store, "--decoder-tokenizer", TestFiles.DecoderFixture, "--progress", "log"];
 
     [Fact]
     public async Task Help_explains_every_option_and_the_exit_codes()
@@ -117,5 +117,5 @@ public sealed class CliTests : IDisposable
         (await RealStack.RunAsync(_dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Qdrant__GrpcPort"] = "70000" }, args)).ShouldBe(ExitCodes.Usage);
     }
 
-    Task<StoreImage> Image() => RealStack.ImageAsync(_dir["store"]);
+    private Task<StoreImage> Image() => RealStack.ImageAsync(_dir["store"]);
 }

@@ -12,18 +12,18 @@ namespace Retro.Indexer.Tests;
 /// <summary>kill -9 of the real indexer process at random moments, then a rerun: the store equals a clean run's.</summary>
 public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
 {
-    const int Kills = 10;
-    const int Documents = 600; // some thousands of chunks: enough work after start-up for ten kills with the tiny encoder
-    readonly TempFolder _dir = new();
+    private const int Kills = 10;
+    private const int Documents = 600; // some thousands of chunks: enough work after start-up for ten kills with the tiny encoder
+    private readonly TempFolder _dir = new();
     public void Dispose() => _dir.Dispose();
 
-    string[] Args(params string[] more) =>
+    private string[] Args(params string[] more) =>
     [
         "ingest", _dir["in"], "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture,
         "--batch", "4", .. (more.Contains("--progress") ? more : [.. more, "--progress", "none"]),
     ];
 
-    static long ChunksIn(string line)
+    private static long ChunksIn(string line)
     {
         var m = System.Text.RegularExpressions.Regex.Match(line, @"\| chunks ([\d,]+) ");
         return m.Success ? long.Parse(m.Groups[1].Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture) : -1;

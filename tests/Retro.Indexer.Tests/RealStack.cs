@@ -80,7 +80,7 @@ internal static class RealStack
     /// The store's BM25 index seen through queries (the first words of some chunks): every hit as "id score", sorted, so
     /// equal indexes give equal lists whatever the order points were written in.
     /// </summary>
-    static async Task<List<string>> TextHitsAsync(EmbeddedVectorStore store, SortedDictionary<string, string> chunks)
+    private static async Task<List<string>> TextHitsAsync(EmbeddedVectorStore store, SortedDictionary<string, string> chunks)
     {
         var hits = new SearchHit[10_000];
         var lines = new List<string>();

@@ -10,11 +10,11 @@ namespace Retro.Ingestion.Tests;
 /// <summary>The entry point's own duties: where checkpoints and rejects go, unfinished runs, progress while it runs.</summary>
 public sealed class IngestorTests : IDisposable
 {
-    static readonly Lazy<ITokenizer> Decoder = new(() => TokenizerLoader.FromFolder(TestFiles.DecoderFixture));
-    readonly TempFolder _dir = new();
+    private static readonly Lazy<ITokenizer> Decoder = new(() => TokenizerLoader.FromFolder(TestFiles.DecoderFixture));
+    private readonly TempFolder _dir = new();
     public void Dispose() => _dir.Dispose();
 
-    Ingestor Create(IVectorStore store, ITextEncoder? encoder = null) =>
+    private Ingestor Create(IVectorStore store, ITextEncoder? encoder = null) =>
         new(store, encoder ?? new HashEncoder(), Decoder.Value, new ChunkingOptions(), _dir["state"], new IngestOptions { BatchSize = 4, Parallelism = 2 });
 
     [Fact]
@@ -74,7 +74,7 @@ public sealed class IngestorTests : IDisposable
     }
 
     /// <summary>A store that keeps no checkpoints of its own (as a plain <see cref="IVectorStore"/>).</summary>
-    sealed class WithoutCheckpoints(MemoryStore inner) : IVectorStore
+    private sealed class WithoutCheckpoints(MemoryStore inner) : IVectorStore
     {
         public CollectionSpec Collection => inner.Collection;
         public ValueTask EnsureCollectionAsync(CollectionSpec spec, CancellationToken cancellationToken = default) => inner.EnsureCollectionAsync(spec, cancellationToken);
@@ -90,7 +90,7 @@ public sealed class IngestorTests : IDisposable
     }
 
     /// <summary>An encoder that takes its time, so a run lasts long enough to be watched.</summary>
-    sealed class SlowEncoder(ITextEncoder inner, TimeSpan delay) : ITextEncoder
+    private sealed class SlowEncoder(ITextEncoder inner, TimeSpan delay) : ITextEncoder
     {
         public int Dimension => inner.Dimension;
         public string ModelId => inner.ModelId;

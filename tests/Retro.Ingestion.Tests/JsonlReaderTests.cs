@@ -5,10 +5,10 @@ namespace Retro.Ingestion.Tests;
 
 public sealed class JsonlReaderTests : IDisposable
 {
-    readonly TempFolder _dir = new();
+    private readonly TempFolder _dir = new();
     public void Dispose() => _dir.Dispose();
 
-    static SourceDocument Doc(string json)
+    private static SourceDocument Doc(string json)
     {
         var (document, reject) = JsonlReader.Parse(Encoding.UTF8.GetBytes(json));
         reject.ShouldBeNull();
@@ -200,7 +200,7 @@ public sealed class JsonlReaderTests : IDisposable
 
 public sealed class IndexerStateTests : IDisposable
 {
-    readonly TempFolder _dir = new();
+    private readonly TempFolder _dir = new();
     public void Dispose() => _dir.Dispose();
 
     [Fact]

@@ -11,11 +11,11 @@ namespace Retro.Ingestion.Tests;
 
 public sealed class PipelineTests : IDisposable
 {
-    static readonly Lazy<ITokenizer> Decoder = new(() => TokenizerLoader.FromFolder(TestFiles.DecoderFixture));
-    readonly TempFolder _dir = new();
+    private static readonly Lazy<ITokenizer> Decoder = new(() => TokenizerLoader.FromFolder(TestFiles.DecoderFixture));
+    private readonly TempFolder _dir = new();
     public void Dispose() => _dir.Dispose();
 
-    static async Task<IngestStats> Ingest(IVectorStore store, string stateFolder, IReadOnlyList<Shard> shards, ITextEncoder? encoder = null,
+    private static async Task<IngestStats> Ingest(IVectorStore store, string stateFolder, IReadOnlyList<Shard> shards, ITextEncoder? encoder = null,
         IngestOptions? options = null, string? rejects = null, Action<Ingestor>? before = null)
     {
         using var ingestor = new Ingestor(store, encoder ?? new HashEncoder(), Decoder.Value, new ChunkingOptions(), stateFolder,
@@ -24,11 +24,11 @@ public sealed class PipelineTests : IDisposable
         return await ingestor.RunAsync(shards);
     }
 
-    static Dictionary<ChunkId, string> Snapshot(MemoryStore store) => store.Points.ToDictionary(
+    private static Dictionary<ChunkId, string> Snapshot(MemoryStore store) => store.Points.ToDictionary(
         p => p.Key, p => JsonSerializer.Serialize(p.Value.Chunk) + string.Join(",", p.Value.Vector));
 
     /// <summary>Same point ids, payloads and vectors (reports the first difference, not both stores).</summary>
-    static void SameStore(MemoryStore actual, MemoryStore expected)
+    private static void SameStore(MemoryStore actual, MemoryStore expected)
     {
         var a = Snapshot(actual);
         var e = Snapshot(expected);

@@ -4,7 +4,7 @@ namespace Retro.Ingestion.Tests;
 
 public sealed class ShardResolverTests : IDisposable
 {
-    readonly TempFolder _dir = new();
+    private readonly TempFolder _dir = new();
     public void Dispose() => _dir.Dispose();
 
     [Fact]

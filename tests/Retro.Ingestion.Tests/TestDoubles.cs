@@ -24,9 +24,9 @@ internal sealed class WordTokenizer : ITokenizer
         return tokens;
     }
 
-    static int Id(ReadOnlySpan<char> word) => (int)(XxHash(word) & 0xFFFF);
+    private static int Id(ReadOnlySpan<char> word) => (int)(XxHash(word) & 0xFFFF);
 
-    static uint XxHash(ReadOnlySpan<char> s)
+    private static uint XxHash(ReadOnlySpan<char> s)
     {
         uint h = 2166136261;
         foreach (char c in s) h = (h ^ c) * 16777619;
@@ -50,7 +50,7 @@ internal sealed class WordTokenizer : ITokenizer
 /// <summary>Deterministic encoder: a normalised vector derived from SHA-256 of the text; counts calls.</summary>
 internal sealed class HashEncoder(int dimension = 16) : ITextEncoder
 {
-    int _texts;
+    private int _texts;
     public int Dimension => dimension;
     public string ModelId => "hash";
     public int Texts => Volatile.Read(ref _texts);
@@ -72,9 +72,9 @@ internal sealed class HashEncoder(int dimension = 16) : ITextEncoder
 /// <summary>In-memory store with brute-force search and its own checkpoints; can be told to fail after N upserts.</summary>
 internal sealed class MemoryStore : IVectorStore, IIngestCheckpoints
 {
-    readonly ConcurrentDictionary<ChunkId, (Chunk Chunk, float[] Vector)> _points = new();
-    readonly ConcurrentDictionary<string, IngestCheckpoint> _checkpoints = new();
-    int _upserts;
+    private readonly ConcurrentDictionary<ChunkId, (Chunk Chunk, float[] Vector)> _points = new();
+    private readonly ConcurrentDictionary<string, IngestCheckpoint> _checkpoints = new();
+    private int _upserts;
 
     public int? FailAfterUpserts { get; set; }
     public int Upserts => _upserts;

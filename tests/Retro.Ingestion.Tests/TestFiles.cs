@@ -22,7 +22,7 @@ internal static class TestFiles
     public static string DecoderFixture => System.IO.Path.Combine(RepoRoot, "tests", "fixtures", "retro-tiny");
     public static string EncoderFixture => System.IO.Path.Combine(RepoRoot, "tests", "fixtures", "bert-tiny");
 
-    static string FindRoot()
+    private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

@@ -10,12 +10,12 @@ namespace Retro.Ingestion.Tests;
 /// <summary>Document titles (field, first line), chunks too poor to be retrieval keys, and the state that records them.</summary>
 public sealed class TitlesAndKeysTests : IDisposable
 {
-    static readonly Lazy<ITokenizer> Decoder = new(() => TokenizerLoader.FromFolder(TestFiles.DecoderFixture));
-    readonly TempFolder _dir = new();
+    private static readonly Lazy<ITokenizer> Decoder = new(() => TokenizerLoader.FromFolder(TestFiles.DecoderFixture));
+    private readonly TempFolder _dir = new();
     public void Dispose() => _dir.Dispose();
 
-    static readonly ChunkingOptions Defaults = new();
-    static IReadOnlyDictionary<string, string> Fields(params (string Key, string Value)[] fields) => fields.ToDictionary(f => f.Key, f => f.Value);
+    private static readonly ChunkingOptions Defaults = new();
+    private static IReadOnlyDictionary<string, string> Fields(params (string Key, string Value)[] fields) => fields.ToDictionary(f => f.Key, f => f.Value);
 
     [Theory]
     [InlineData("compiler\n\n<programming> A program that converts another program.", "compiler")]

@@ -50,7 +50,7 @@ internal sealed class IngestCommand(IndexerCli cli, ParseResult parse, TextWrite
         return nothing ? ExitCodes.NothingIngested : ExitCodes.Ok;
     }
 
-    static string StoreName(IndexerCli.Context context) => context.Store.Provider == VectorStoreProvider.Embedded
+    private static string StoreName(IndexerCli.Context context) => context.Store.Provider == VectorStoreProvider.Embedded
         ? $"embedded store {Path.GetFullPath(context.Store.Path)} ({context.Store.Collection})"
         : $"Qdrant {context.Store.QdrantUrl} ({context.Store.Collection})";
 }

@@ -43,21 +43,21 @@ internal static class ProgressReporter
             .ConfigureAwait(false);
     }
 
-    static string Line(IngestStats s)
+    private static string Line(IngestStats s)
     {
         double seconds = Math.Max(1e-3, s.Elapsed.TotalSeconds);
         return string.Create(CultureInfo.InvariantCulture,
             $"shards {s.ShardsDone + s.ShardsSkipped}/{s.Shards} | docs {s.Documents:N0} ({s.Documents / seconds:F1}/s) | chunks {s.Chunks:N0} ({s.Chunks / seconds:F1}/s) | {Bytes(s.BytesRead)}/{Bytes(s.TotalBytes)} | dup {s.Duplicates:N0} | rejects {s.Rejects:N0}");
     }
 
-    static string Eta(IngestStats s)
+    private static string Eta(IngestStats s)
     {
         if (s.TotalBytes <= 0 || s.BytesRead <= 0 || s.BytesRead >= s.TotalBytes) return "";
         double left = s.Elapsed.TotalSeconds * (s.TotalBytes - s.BytesRead) / s.BytesRead;
         return string.Create(CultureInfo.InvariantCulture, $" | eta {TimeSpan.FromSeconds(Math.Round(left)):c}");
     }
 
-    static string Bytes(long bytes) => bytes switch
+    private static string Bytes(long bytes) => bytes switch
     {
         >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F2} GiB"),
         >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):F1} MiB"),

@@ -47,7 +47,7 @@ internal sealed class StatsCommand(IndexerCli cli, ParseResult parse, TextWriter
         return ExitCodes.Ok;
     }
 
-    void Write(Table table) => AnsiConsole.Create(new AnsiConsoleSettings
+    private void Write(Table table) => AnsiConsole.Create(new AnsiConsoleSettings
     {
         Out = new AnsiConsoleOutput(output),
         Ansi = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,

@@ -112,39 +112,39 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
 
     private sealed class Session : IRetroDecoderSession
     {
-        private readonly RetroSession session;
-        private readonly int maxNeighbours;
-        private readonly StepBatcher<RetroSession>? batcher;
+        private readonly RetroSession _session;
+        private readonly int _maxNeighbours;
+        private readonly StepBatcher<RetroSession>? _batcher;
         private float[]? _row;
         private int _disposed;
 
         public Session(RetroSession session, int maxNeighbours, StepBatcher<RetroSession>? batcher)
         {
-            this.session = session;
-            this.maxNeighbours = maxNeighbours;
-            this.batcher = batcher;
+            _session = session;
+            _maxNeighbours = maxNeighbours;
+            _batcher = batcher;
             batcher?.Attach();
         }
 
-        public int Length => session.Length;
+        public int Length => _session.Length;
 
         public void Feed(ReadOnlySpan<int> tokens, IReadOnlyList<int[]> neighbours, Span<float> logits)
         {
-            if (neighbours.Count > maxNeighbours) neighbours = neighbours.Take(maxNeighbours).ToArray();
+            if (neighbours.Count > _maxNeighbours) neighbours = neighbours.Take(_maxNeighbours).ToArray();
             // Before queueing: a bad list inside a batch would fail every request in it, or leave tokens before it fed.
-            var c = session.Decoder.Config;
+            var c = _session.Decoder.Config;
             if (c.CcaLayers.Count > 0 && neighbours.Count > 0)
-                DecoderInput.CheckNeighbours(neighbours, (session.Length + tokens.Length) / c.ChunkSize - 1, c.NeighbourLen, c.VocabSize, maxNeighbours);
-            if (batcher is null || !batcher.TryFeed(session, session.Length, session.MaxSequenceLength, session.Decoder.Config.ChunkSize, tokens, neighbours,
-                    _row ??= new float[session.Decoder.Config.VocabSize], logits))
-                session.Feed(tokens, neighbours, logits); // unbatched, or a feed the session itself rejects
+                DecoderInput.CheckNeighbours(neighbours, (_session.Length + tokens.Length) / c.ChunkSize - 1, c.NeighbourLen, c.VocabSize, _maxNeighbours);
+            if (_batcher is null || !_batcher.TryFeed(_session, _session.Length, _session.MaxSequenceLength, _session.Decoder.Config.ChunkSize, tokens, neighbours,
+                    _row ??= new float[_session.Decoder.Config.VocabSize], logits))
+                _session.Feed(tokens, neighbours, logits); // unbatched, or a feed the session itself rejects
         }
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-            batcher?.Detach();
-            session.Dispose();
+            _batcher?.Detach();
+            _session.Dispose();
         }
     }
 }

@@ -12,10 +12,10 @@ namespace Retro.Engine.Models;
 /// </summary>
 public sealed class RetroModels : IDisposable
 {
-    readonly IModelEngine _engine;
-    readonly List<IDisposable> _owned = [];
+    private readonly IModelEngine _engine;
+    private readonly List<IDisposable> _owned = [];
 
-    RetroModels(IModelEngine engine) => _engine = engine;
+    private RetroModels(IModelEngine engine) => _engine = engine;
 
     /// <summary>The bi-encoder.</summary>
     public ITextEncoder Encoder { get; private set; } = null!;
@@ -50,7 +50,7 @@ public sealed class RetroModels : IDisposable
         }
     }
 
-    T Own<T>(T model)
+    private T Own<T>(T model)
     {
         if (model is IDisposable disposable) _owned.Add(disposable);
         return model;

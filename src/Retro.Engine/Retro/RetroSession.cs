@@ -11,8 +11,8 @@ namespace Retro.Engine.Retro;
 /// </summary>
 public sealed class RetroSession : IDisposable
 {
-    readonly RetroDecoder _decoder;
-    readonly RetroRunState _state;
+    private readonly RetroDecoder _decoder;
+    private readonly RetroRunState _state;
 
     internal RetroSession(RetroDecoder decoder, RetroRunState state)
     {

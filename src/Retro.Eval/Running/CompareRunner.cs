@@ -175,7 +175,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
     }
 
     /// <summary>The (mode, k, candidates) cells of the sweep, in report order.</summary>
-    IEnumerable<(string Mode, int K, int Candidates)> Cells(bool forLm)
+    private IEnumerable<(string Mode, int K, int Candidates)> Cells(bool forLm)
     {
         if (config.Modes.Contains(Mode.ClosedBook)) yield return (Mode.ClosedBook, 0, 0);
         if (config.Modes.Contains(Mode.Retrieval))
@@ -186,7 +186,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
                     yield return (Mode.Rerank, k, c);
     }
 
-    static RetrievalOptions? Options(string mode, int k, int c) => mode switch
+    private static RetrievalOptions? Options(string mode, int k, int c) => mode switch
     {
         Mode.ClosedBook => null,
         // candidates matter to hybrid search alone: each side's list, fused, as the service does (its default 16)
@@ -194,7 +194,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
         _ => new RetrievalOptions { K = k, Candidates = c, Rerank = true },
     };
 
-    static IRetriever Retriever(IVectorStore? store, EvalModelSet models, string mode) => mode == Mode.ClosedBook || store is null
+    private static IRetriever Retriever(IVectorStore? store, EvalModelSet models, string mode) => mode == Mode.ClosedBook || store is null
         ? NullRetriever.Instance
         : new Retriever(models.Encoder, store, store, mode == Mode.Rerank ? models.Reranker : null);
 }
@@ -202,7 +202,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
 /// <summary>Progress lines on the log, one per update, prefixed with the part's label; at most one every 2 seconds.</summary>
 internal sealed class LineProgress(TextWriter log, string label) : IProgress<string>
 {
-    long _last;
+    private long _last;
 
     public void Report(string value)
     {

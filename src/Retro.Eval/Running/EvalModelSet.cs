@@ -13,7 +13,7 @@ namespace Retro.Eval.Running;
 /// </summary>
 internal sealed class EvalModelSet : IDisposable
 {
-    readonly RetroModels _models;
+    private readonly RetroModels _models;
 
     public ITextEncoder Encoder => _models.Encoder;
     public IReranker? Reranker => _models.Reranker;

@@ -20,7 +20,7 @@ namespace Retro.Eval.Running;
 internal static class IndexBuilder
 {
     /// <summary>Bumped when what an index holds changes for the same documents (2: titles, no junk chunks).</summary>
-    const string IndexFormat = "2";
+    private const string IndexFormat = "2";
 
     /// <summary>Opens (building when needed) the index of <paramref name="documents"/>.</summary>
     public static async Task<IVectorStore> BuildAsync(string name, IReadOnlyList<EvalDocument> documents, EvalConfig config, EvalModelSet models,

@@ -142,5 +142,5 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
         return bytes;
     }
 
-    static int[] Truncate(int[] tokens, int r) => tokens.Length <= r ? tokens : tokens[..r];
+    private static int[] Truncate(int[] tokens, int r) => tokens.Length <= r ? tokens : tokens[..r];
 }

@@ -13,8 +13,8 @@ namespace Retro.Ingestion.Chunking;
 /// </summary>
 public sealed class DocumentChunker
 {
-    readonly Chunker _chunker;
-    readonly ChunkingOptions _options;
+    private readonly Chunker _chunker;
+    private readonly ChunkingOptions _options;
 
     /// <summary>Creates a chunker over the decoder tokenizer <paramref name="tokenizer"/>.</summary>
     public DocumentChunker(ITokenizer tokenizer, ChunkingOptions options)

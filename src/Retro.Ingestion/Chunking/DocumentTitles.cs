@@ -80,7 +80,7 @@ public static class DocumentTitles
         return words;
     }
 
-    static string Clean(string title)
+    private static string Clean(string title)
     {
         var sb = new StringBuilder(Math.Min(title.Length, MaxTitleChars));
         bool space = false;

@@ -12,8 +12,8 @@ namespace Retro.Ingestion.Pipeline;
 /// </summary>
 internal sealed class CheckpointCommitter(IIngestCheckpoints checkpoints, IndexerState state, DocumentRegistry registry, IngestStats stats, IndexerMetrics metrics)
 {
-    readonly Queue<IngestItem> _inFlight = new();
-    readonly Lock _lock = new();
+    private readonly Queue<IngestItem> _inFlight = new();
+    private readonly Lock _lock = new();
 
     /// <summary>Items entered and not yet committed.</summary>
     public int InFlight { get { lock (_lock) return _inFlight.Count; } }

@@ -13,9 +13,9 @@ namespace Retro.Ingestion.Pipeline;
 /// </summary>
 internal sealed class DocumentRegistry(IndexerState state)
 {
-    readonly Lock _lock = new();
-    readonly Dictionary<string, DocumentRow> _byHash = new(StringComparer.Ordinal);
-    readonly Dictionary<string, string> _hashById = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, DocumentRow> _byHash = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _hashById = new(StringComparer.Ordinal);
 
     /// <summary>SHA-256 of the UTF-8 text.</summary>
     public static byte[] Hash(string text)
@@ -65,7 +65,7 @@ internal sealed class DocumentRegistry(IndexerState state)
         }
     }
 
-    bool IsTaken(string id, string hex)
+    private bool IsTaken(string id, string hex)
     {
         if (_hashById.TryGetValue(id, out string? other)) return other != hex;
         return state.FindById(id) is { } row && Convert.ToHexStringLower(row.TextHash) != hex;

@@ -29,7 +29,7 @@ internal sealed class EmbeddingBatcher(ITextEncoder encoder, int batchSize, Inge
         if (batch.Count > 0) await output.WriteAsync(Embed(batch, dimension), cancellationToken).ConfigureAwait(false);
     }
 
-    EmbeddedBatch Embed(List<PendingChunk> batch, int dimension)
+    private EmbeddedBatch Embed(List<PendingChunk> batch, int dimension)
     {
         int n = batch.Count;
         var texts = new string[n];

@@ -16,7 +16,7 @@ internal sealed class ShardProgress(Shard shard, IngestCheckpoint start)
 /// </summary>
 internal sealed class IngestItem
 {
-    int _pending = 1; // 1 for the chunking step itself, plus one per chunk sent downstream.
+    private int _pending = 1; // 1 for the chunking step itself, plus one per chunk sent downstream.
 
     public required ShardProgress Shard { get; init; }
     public required ShardRecord Record { get; init; }

@@ -14,14 +14,14 @@ namespace Retro.Ingestion.Pipeline;
 /// </summary>
 internal sealed class IngestPipeline
 {
-    readonly DocumentChunker _chunker;
-    readonly ITextEncoder _encoder;
-    readonly IVectorStore _store;
-    readonly IIngestCheckpoints _checkpoints;
-    readonly IndexerState _state;
-    readonly IngestOptions _options;
-    readonly RejectWriter _rejects;
-    readonly IndexerMetrics _metrics;
+    private readonly DocumentChunker _chunker;
+    private readonly ITextEncoder _encoder;
+    private readonly IVectorStore _store;
+    private readonly IIngestCheckpoints _checkpoints;
+    private readonly IndexerState _state;
+    private readonly IngestOptions _options;
+    private readonly RejectWriter _rejects;
+    private readonly IndexerMetrics _metrics;
 
     /// <summary>Composes a pipeline; <paramref name="checkpoints"/> is the store's own or <paramref name="state"/>.</summary>
     public IngestPipeline(DocumentChunker chunker, ITextEncoder encoder, IVectorStore store, IIngestCheckpoints checkpoints,
@@ -103,7 +103,7 @@ internal sealed class IngestPipeline
         return Stats;
     }
 
-    async Task ReadAsync(IReadOnlyList<Shard> shards, DocumentRegistry registry, CheckpointCommitter committer, ChannelWriter<IngestItem> output, CancellationToken ct)
+    private async Task ReadAsync(IReadOnlyList<Shard> shards, DocumentRegistry registry, CheckpointCommitter committer, ChannelWriter<IngestItem> output, CancellationToken ct)
     {
         var jsonl = new JsonlReader(_options.MaxDocumentBytes);
         long bytesBefore = 0;
@@ -139,7 +139,7 @@ internal sealed class IngestPipeline
         }
     }
 
-    IngestItem Item(ShardRecord record, ShardProgress shard, DocumentRegistry registry, bool endOfShard)
+    private IngestItem Item(ShardRecord record, ShardProgress shard, DocumentRegistry registry, bool endOfShard)
     {
         if (record.Reject is { } reject)
         {
@@ -159,14 +159,14 @@ internal sealed class IngestPipeline
         return new IngestItem { Shard = shard, Record = record, EndOfShard = endOfShard, Document = document, DocumentId = id, TextHash = hash };
     }
 
-    async ValueTask SendAsync(IngestItem item, CheckpointCommitter committer, ChannelWriter<IngestItem> output, CancellationToken ct)
+    private async ValueTask SendAsync(IngestItem item, CheckpointCommitter committer, ChannelWriter<IngestItem> output, CancellationToken ct)
     {
         Stats.AddRecord();
         committer.Enter(item);
         await output.WriteAsync(item, ct).ConfigureAwait(false);
     }
 
-    async Task ChunkAsync(ChannelReader<IngestItem> input, ChannelWriter<PendingChunk> output, CancellationToken ct)
+    private async Task ChunkAsync(ChannelReader<IngestItem> input, ChannelWriter<PendingChunk> output, CancellationToken ct)
     {
         await foreach (var item in input.ReadAllAsync(ct).ConfigureAwait(false))
         {

@@ -6,9 +6,9 @@ namespace Retro.Ingestion.Pipeline;
 /// <summary>Live counters of one run, updated by the stages and read by progress displays (thread-safe).</summary>
 public sealed class IngestStats
 {
-    readonly long[] _rejects = new long[RejectReasons.All.Length];
-    readonly Stopwatch _clock = Stopwatch.StartNew();
-    long _documents, _chunks, _duplicates, _records, _bytesRead, _embedded, _shardsDone, _shardsSkipped, _skippedChunks;
+    private readonly long[] _rejects = new long[RejectReasons.All.Length];
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private long _documents, _chunks, _duplicates, _records, _bytesRead, _embedded, _shardsDone, _shardsSkipped, _skippedChunks;
 
     /// <summary>Shards to read in this run.</summary>
     public int Shards { get; internal set; }

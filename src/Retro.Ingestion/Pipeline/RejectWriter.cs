@@ -9,9 +9,9 @@ namespace Retro.Ingestion.Pipeline;
 /// </summary>
 public sealed class RejectWriter : IDisposable
 {
-    readonly Lock _lock = new();
-    readonly FileStream? _file;
-    readonly Utf8JsonWriter? _json;
+    private readonly Lock _lock = new();
+    private readonly FileStream? _file;
+    private readonly Utf8JsonWriter? _json;
 
     /// <summary>Opens <paramref name="path"/> for appending (creating its folder), or counts only when null.</summary>
     public RejectWriter(string? path)

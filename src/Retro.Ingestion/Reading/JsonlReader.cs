@@ -13,9 +13,9 @@ namespace Retro.Ingestion.Reading;
 /// </summary>
 public sealed class JsonlReader
 {
-    const int SniffBytes = 4096;
+    private const int SniffBytes = 4096;
 
-    readonly int _maxDocumentBytes;
+    private readonly int _maxDocumentBytes;
 
     /// <summary>Creates a reader that rejects lines longer than <paramref name="maxDocumentBytes"/> bytes.</summary>
     public JsonlReader(int maxDocumentBytes)
@@ -27,7 +27,7 @@ public sealed class JsonlReader
     /// <summary>Bytes of the underlying file consumed so far by the current <see cref="Read"/> (for progress).</summary>
     public long FileBytesRead => _file is { } f ? SafePosition(f) : 0;
 
-    FileStream? _file;
+    private FileStream? _file;
 
     /// <summary>
     /// Reads <paramref name="shard"/> from the position of a checkpoint (<paramref name="skipRecords"/> records,
@@ -177,7 +177,7 @@ public sealed class JsonlReader
         }
     }
 
-    static void MergeMetaString(string name, string value, Dictionary<string, string> metadata, ref string? url)
+    private static void MergeMetaString(string name, string value, Dictionary<string, string> metadata, ref string? url)
     {
         try
         {
@@ -192,7 +192,7 @@ public sealed class JsonlReader
         metadata.TryAdd(name, value);
     }
 
-    static void MergeMeta(JsonElement meta, Dictionary<string, string> metadata, ref string? url)
+    private static void MergeMeta(JsonElement meta, Dictionary<string, string> metadata, ref string? url)
     {
         foreach (var property in meta.EnumerateObject())
         {
@@ -203,7 +203,7 @@ public sealed class JsonlReader
         }
     }
 
-    static string? Scalar(JsonElement value) => value.ValueKind switch
+    private static string? Scalar(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.String => value.GetString(),
         JsonValueKind.Number => value.GetRawText(),
@@ -219,10 +219,10 @@ public sealed class JsonlReader
         return text.Length <= ShardRecord.SnippetChars ? text : text[..ShardRecord.SnippetChars];
     }
 
-    static ShardRecord ShardReject(long records, long offset, RejectReason reason, string detail)
+    private static ShardRecord ShardReject(long records, long offset, RejectReason reason, string detail)
         => new(records == 0 ? 0 : records + 1, offset, records, offset, null, new RecordReject(reason, detail, ""));
 
-    static FileStream? Open(string path, out string? error)
+    private static FileStream? Open(string path, out string? error)
     {
         error = null;
         try
@@ -237,7 +237,7 @@ public sealed class JsonlReader
         }
     }
 
-    static bool IsGzip(FileStream file)
+    private static bool IsGzip(FileStream file)
     {
         Span<byte> magic = stackalloc byte[2];
         int read = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
@@ -245,7 +245,7 @@ public sealed class JsonlReader
         return read == 2 && magic[0] == 0x1F && magic[1] == 0x8B;
     }
 
-    static string? Skip(Stream content, FileStream file, bool gzip, long bytes)
+    private static string? Skip(Stream content, FileStream file, bool gzip, long bytes)
     {
         if (bytes == 0) return null;
         if (!gzip)
@@ -272,7 +272,7 @@ public sealed class JsonlReader
         return null;
     }
 
-    static string? TruncationError(FileStream file, long decompressedLength)
+    private static string? TruncationError(FileStream file, long decompressedLength)
     {
         long length = file.Length;
         if (length < 18) return "gzip stream shorter than its header and trailer";
@@ -293,7 +293,7 @@ public sealed class JsonlReader
     /// decompressed, the file is whole. (A header-like byte run inside deflate data makes the sum miss, and the file is
     /// reported as before: never a false "whole".) Scans the compressed bytes once, only when the simple check fails.
     /// </summary>
-    static bool MemberSizesAddUp(FileStream file, uint lastSize, long decompressedLength)
+    private static bool MemberSizesAddUp(FileStream file, uint lastSize, long decompressedLength)
     {
         const int Block = 1 << 20, Keep = 7; // a header test at i reads i-4 .. i+3
         var buffer = new byte[Block + Keep];
@@ -322,7 +322,7 @@ public sealed class JsonlReader
         return members > 1 && sum == (uint)decompressedLength;
     }
 
-    static long SafePosition(FileStream file)
+    private static long SafePosition(FileStream file)
     {
         try { return file.Position; }
         catch (ObjectDisposedException) { return 0; }

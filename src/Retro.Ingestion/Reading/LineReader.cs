@@ -8,14 +8,14 @@ namespace Retro.Ingestion.Reading;
 /// </summary>
 internal sealed class LineReader : IDisposable
 {
-    const int InitialBuffer = 64 * 1024;
-    const int SnippetBytes = 1024;
+    private const int InitialBuffer = 64 * 1024;
+    private const int SnippetBytes = 1024;
 
-    readonly Stream _stream;
-    readonly int _maxLine;
-    byte[] _buffer;
-    int _start, _end;
-    bool _eof;
+    private readonly Stream _stream;
+    private readonly int _maxLine;
+    private byte[] _buffer;
+    private int _start, _end;
+    private bool _eof;
 
     public LineReader(Stream stream, int maxLineBytes, long startOffset)
     {
@@ -77,15 +77,15 @@ internal sealed class LineReader : IDisposable
         }
     }
 
-    ArraySegment<byte> Trim(int start, int end)
+    private ArraySegment<byte> Trim(int start, int end)
     {
         if (end > start && _buffer[end - 1] == (byte)'\r') end--;
         return new ArraySegment<byte>(_buffer, start, end - start);
     }
 
-    static ArraySegment<byte> Snippet(ArraySegment<byte> line) => line[..Math.Min(SnippetBytes, line.Count)];
+    private static ArraySegment<byte> Snippet(ArraySegment<byte> line) => line[..Math.Min(SnippetBytes, line.Count)];
 
-    ArraySegment<byte> SkipLongLine()
+    private ArraySegment<byte> SkipLongLine()
     {
         byte[] snippet = _buffer.AsSpan(_start, Math.Min(SnippetBytes, _end - _start)).ToArray();
         Consume(_end - _start);
@@ -104,13 +104,13 @@ internal sealed class LineReader : IDisposable
         return new ArraySegment<byte>(snippet);
     }
 
-    void Consume(int count)
+    private void Consume(int count)
     {
         _start += count;
         Position += count;
     }
 
-    void Fill()
+    private void Fill()
     {
         if (_start > 0)
         {

@@ -40,7 +40,7 @@ public static class ShardResolver
         return shards;
     }
 
-    static void AddFolder(DirectoryInfo folder, SortedSet<string> paths)
+    private static void AddFolder(DirectoryInfo folder, SortedSet<string> paths)
     {
         foreach (var entry in folder.EnumerateFileSystemInfos())
         {
@@ -50,7 +50,7 @@ public static class ShardResolver
         }
     }
 
-    static void AddGlob(string pattern, SortedSet<string> paths)
+    private static void AddGlob(string pattern, SortedSet<string> paths)
     {
         // Split at the first folder holding a wildcard: the part before is the root the matcher walks.
         string full = Path.GetFullPath(pattern);
@@ -64,5 +64,5 @@ public static class ShardResolver
         foreach (string match in matcher.GetResultsInFullPath(root)) paths.Add(Path.GetFullPath(match));
     }
 
-    static bool IsLink(string path) => new DirectoryInfo(path).LinkTarget is not null;
+    private static bool IsLink(string path) => new DirectoryInfo(path).LinkTarget is not null;
 }

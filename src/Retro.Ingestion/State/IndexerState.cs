@@ -18,10 +18,10 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
     /// <summary>Schema version stored in <c>PRAGMA user_version</c> (2: documents record their skipped ordinals; 1 is upgraded in place).</summary>
     public const int SchemaVersion = 2;
 
-    readonly SqliteConnection _read;
-    readonly SqliteConnection _write;
-    readonly Lock _readLock = new();
-    readonly Lock _writeLock = new();
+    private readonly SqliteConnection _read;
+    private readonly SqliteConnection _write;
+    private readonly Lock _readLock = new();
+    private readonly Lock _writeLock = new();
 
     /// <summary>Opens (creating when needed) the state in <paramref name="folder"/>.</summary>
     public IndexerState(string folder)
@@ -225,18 +225,18 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
         }
     }
 
-    static IngestCheckpoint Checkpoint(SqliteDataReader r) => new(
+    private static IngestCheckpoint Checkpoint(SqliteDataReader r) => new(
         r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3) != 0, r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), r.GetInt64(7));
 
-    static DocumentRow? ReadOne(SqliteCommand cmd)
+    private static DocumentRow? ReadOne(SqliteCommand cmd)
     {
         using var reader = cmd.ExecuteReader();
         return reader.Read() ? Row(reader) : null;
     }
 
-    const string Columns = "document_id, text_hash, shard_key, record, chunks, skipped";
+    private const string Columns = "document_id, text_hash, shard_key, record, chunks, skipped";
 
-    static DocumentRow Row(SqliteDataReader r)
+    private static DocumentRow Row(SqliteDataReader r)
     {
         string skipped = r.GetString(5);
         return new(r.GetString(0), (byte[])r.GetValue(1), r.GetString(2), r.GetInt64(3), r.GetInt32(4))
@@ -245,14 +245,14 @@ public sealed class IndexerState : IIngestCheckpoints, IDisposable
         };
     }
 
-    static void Execute(SqliteConnection connection, string sql)
+    private static void Execute(SqliteConnection connection, string sql)
     {
         using var cmd = connection.CreateCommand();
         cmd.CommandText = sql;
         cmd.ExecuteNonQuery();
     }
 
-    static object? Scalar(SqliteConnection connection, string sql)
+    private static object? Scalar(SqliteConnection connection, string sql)
     {
         using var cmd = connection.CreateCommand();
         cmd.CommandText = sql;

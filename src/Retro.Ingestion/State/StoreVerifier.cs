@@ -67,7 +67,7 @@ public static class StoreVerifier
         return new VerifyReport(documents, chunks, problems, examples);
     }
 
-    static async Task CheckVectorsAsync(DocumentRow document, IReadOnlyList<Chunk?> stored, IVectorStore store, ITextEncoder encoder, Action<string> problem, CancellationToken ct)
+    private static async Task CheckVectorsAsync(DocumentRow document, IReadOnlyList<Chunk?> stored, IVectorStore store, ITextEncoder encoder, Action<string> problem, CancellationToken ct)
     {
         var present = stored.Where(c => c is not null).Select(c => c!).ToList();
         if (present.Count == 0) return;

@@ -12,10 +12,10 @@ public sealed class IndexerMetrics : IDisposable
     /// <summary>Meter name, as OpenTelemetry subscribes to it.</summary>
     public const string MeterName = "Retro.Indexer";
 
-    readonly Meter _meter;
-    readonly Counter<long> _documents, _chunks, _duplicates, _rejects, _bytes, _skipped;
-    readonly Histogram<double> _embedMs, _upsertMs;
-    readonly Histogram<int> _batchSize;
+    private readonly Meter _meter;
+    private readonly Counter<long> _documents, _chunks, _duplicates, _rejects, _bytes, _skipped;
+    private readonly Histogram<double> _embedMs, _upsertMs;
+    private readonly Histogram<int> _batchSize;
 
     /// <summary>Creates the instruments (through <paramref name="factory"/> when given).</summary>
     public IndexerMetrics(IMeterFactory? factory = null)

@@ -12,14 +12,14 @@ namespace Retro.Engine.Tests.Models;
 /// <summary>One loader for the service, the indexer and the comparison runs: ids and tokenizers come from the folders.</summary>
 public sealed class RetroModelsTests
 {
-    static ModelOptions Fixtures(string? reranker = "cross-tiny") => new()
+    private static ModelOptions Fixtures(string? reranker = "cross-tiny") => new()
     {
         Encoder = RepoPaths.Fixture("bert-tiny"),
         Reranker = reranker is null ? null : RepoPaths.Fixture(reranker),
         Decoder = RepoPaths.Fixture("retro-tiny"),
     };
 
-    static string IdOf(string folder, string type)
+    private static string IdOf(string folder, string type)
     {
         using var model = ModelFolder.Open(folder, type);
         return model.ComputeModelId();
@@ -64,7 +64,7 @@ public sealed class RetroModelsTests
         engine.Loaded.ShouldBe(2); // encoder and reranker, released with the engine
     }
 
-    sealed class CountingEngine(IModelEngine inner) : IModelEngine
+    private sealed class CountingEngine(IModelEngine inner) : IModelEngine
     {
         public int Loaded { get; private set; }
         public bool Disposed { get; private set; }
