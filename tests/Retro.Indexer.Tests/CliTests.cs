@@ -102,6 +102,29 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Stats_and_verify_refuse_an_embedded_store_another_instance_has_open()
+    {
+        // As when the service is running on it (README: stop the service first).
+        await using var open = new EmbeddedVectorStore(_dir["store"]);
+        await open.EnsureCollectionAsync(new VectorStoreOptions().ToSpec(32));
+        foreach (string command in new[] { "stats", "verify" })
+        {
+            var error = new StringWriter();
+            var before = Console.Error;
+            Console.SetError(error);
+            try
+            {
+                (await Run([command, .. Store])).Code.ShouldBe(ExitCodes.StoreFailed);
+            }
+            finally
+            {
+                Console.SetError(before);
+            }
+            error.ToString().ShouldContain("is open in another store instance");
+        }
+    }
+
+    [Fact]
     public async Task The_qdrant_section_of_the_configuration_reaches_the_store()
     {
         // The url's port is wrong on purpose: only Retro:VectorStore:Qdrant:GrpcPort reaches the stand-in.

@@ -7,7 +7,7 @@ using Retro.Engine.Sampling;
 namespace Retro.Engine.Generation;
 
 /// <summary>
-/// The RETRO generation loop (docs/architecture.md, "A question"): tokenizes the prompt, retrieves neighbours for every
+/// The RETRO generation loop (docs/architecture.md, "A question" and "RETRO, precisely"): tokenizes the prompt, retrieves neighbours for every
 /// completed m-token chunk of the prompt and of the generated text (query = the chunk's text), feeds the decoder
 /// chunk by chunk with those neighbours, samples per <see cref="GenerationOptions"/> and streams
 /// <see cref="GenerationEvent"/>s. A question is left-padded to whole chunks, retrieved for with the question text,

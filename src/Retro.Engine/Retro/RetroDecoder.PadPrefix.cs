@@ -7,7 +7,7 @@ public sealed partial class RetroDecoder
     private bool _padPrefixFailed;
 
     /// <summary>
-    /// True (default): a sequence that starts with pad tokens (a question left-padded to fill chunk 0, DESIGN.md)
+    /// True (default): a sequence that starts with pad tokens (a question left-padded to fill chunk 0, docs/architecture.md)
     /// gets their keys, values and chunk inputs copied from a prefix computed once per decoder, instead of
     /// recomputing them. With causal attention a position's states depend only on the tokens up to it, so the
     /// leading pads' states are the same for every question: prefix caching (as LLM servers share a system prompt's
