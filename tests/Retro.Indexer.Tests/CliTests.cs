@@ -7,11 +7,8 @@ using Retro.VectorStore;
 namespace Retro.Indexer.Tests;
 
 /// <summary>The command line in-process over the real stack (fixture models, embedded store).</summary>
-public sealed class CliTests : IDisposable
+public sealed class CliTests : FolderTests
 {
-    private readonly TempFolder _dir = new();
-    public void Dispose() => _dir.Dispose();
-
     private async Task<(int Code, string Output)> Run(params string[] args)
     {
         using var components = new RetroComponents { EncoderThreads = 1 };
@@ -20,7 +17,7 @@ public sealed class CliTests : IDisposable
         return (code, output.ToString());
     }
 
-    private string[] Store => ["--store-path", _dir["store"], "--encoder", TestFiles.EncoderFixture];
+    private string[] Store => ["--store-path", Dir["store"], "--encoder", TestFiles.EncoderFixture];
     private string[] Ingest(params string[] inputs) => ["ingest", .. inputs, .. Store, "--decoder-tokenizer", TestFiles.DecoderFixture, "--progress", "log"];
 
     [Fact]
@@ -41,30 +38,30 @@ public sealed class CliTests : IDisposable
     {
         (await Run("ingest", "x.jsonl", "--no-such-option")).Code.ShouldBe(ExitCodes.Usage);
         (await Run("ingest", "x.jsonl", "--store", "mongo")).Code.ShouldBe(ExitCodes.Usage);
-        TestFiles.WriteLines(_dir["in.jsonl"], ["{\"text\":\"a\"}"]);
-        (await Run("ingest", _dir["in.jsonl"], "--store-path", _dir["s"], "--encoder", _dir["missing"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
-        (await Run([.. Ingest(_dir["in.jsonl"]), "--batch", "0"])).Code.ShouldBe(ExitCodes.Usage);
-        Directory.CreateDirectory(_dir["empty"]);
-        (await Run("ingest", _dir["in.jsonl"], "--store-path", _dir["s"], "--encoder", _dir["empty"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
-        (await Run("ingest", _dir["in.jsonl"], "--store-path", _dir["s"], "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", _dir["empty"])).Code.ShouldBe(ExitCodes.Usage);
-        (await Run("ingest", _dir["in.jsonl"], "--collection", "no/slash", "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
+        TestFiles.WriteLines(Dir["in.jsonl"], ["{\"text\":\"a\"}"]);
+        (await Run("ingest", Dir["in.jsonl"], "--store-path", Dir["s"], "--encoder", Dir["missing"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
+        (await Run([.. Ingest(Dir["in.jsonl"]), "--batch", "0"])).Code.ShouldBe(ExitCodes.Usage);
+        Directory.CreateDirectory(Dir["empty"]);
+        (await Run("ingest", Dir["in.jsonl"], "--store-path", Dir["s"], "--encoder", Dir["empty"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
+        (await Run("ingest", Dir["in.jsonl"], "--store-path", Dir["s"], "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", Dir["empty"])).Code.ShouldBe(ExitCodes.Usage);
+        (await Run("ingest", Dir["in.jsonl"], "--collection", "no/slash", "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
     }
 
     [Fact]
     public async Task Input_that_is_all_bad_exits_1_and_no_input_exits_1()
     {
-        TestFiles.WriteLines(_dir["bad.jsonl"], ["{oops", "{\"text\":7}"]);
-        var (code, output) = await Run(Ingest(_dir["bad.jsonl"]));
+        TestFiles.WriteLines(Dir["bad.jsonl"], ["{oops", "{\"text\":7}"]);
+        var (code, output) = await Run(Ingest(Dir["bad.jsonl"]));
         code.ShouldBe(ExitCodes.NothingIngested);
         output.ShouldContain("rejected: malformed-json");
-        File.ReadAllLines(Path.Combine(_dir["store"], "retro", "indexer", "rejects.jsonl")).Length.ShouldBe(2);
-        (await Run(Ingest(_dir["nothing/*.jsonl"]))).Code.ShouldBe(ExitCodes.NothingIngested);
+        File.ReadAllLines(Path.Combine(Dir["store"], "retro", "indexer", "rejects.jsonl")).Length.ShouldBe(2);
+        (await Run(Ingest(Dir["nothing/*.jsonl"]))).Code.ShouldBe(ExitCodes.NothingIngested);
     }
 
     [Fact]
     public async Task Ingest_twice_then_stats_and_verify_and_a_damaged_store_fails_verify()
     {
-        string shard = TestFiles.WriteLines(_dir["in/a.jsonl.gz"], TestFiles.SampleLines(25), gzip: true);
+        string shard = TestFiles.WriteLines(Dir["in/a.jsonl.gz"], TestFiles.SampleLines(25), gzip: true);
         var (code, first) = await Run(Ingest(shard));
         code.ShouldBe(0, first);
         first.ShouldContain("documents ingested");
@@ -91,7 +88,7 @@ public sealed class CliTests : IDisposable
         verifyCode.ShouldBe(0, verify);
         verify.ShouldContain($"25 documents, {image.Points:N0} chunks, 0 problems");
 
-        await using (var store = new EmbeddedVectorStore(_dir["store"]))
+        await using (var store = new EmbeddedVectorStore(Dir["store"]))
         {
             await store.EnsureCollectionAsync(new VectorStoreOptions().ToSpec(32));
             (await store.DeleteDocumentAsync(image.Documents[0].Split(' ')[0])).ShouldBeGreaterThan(0);
@@ -105,7 +102,7 @@ public sealed class CliTests : IDisposable
     public async Task Stats_and_verify_refuse_an_embedded_store_another_instance_has_open()
     {
         // As when the service is running on it (README: stop the service first).
-        await using var open = new EmbeddedVectorStore(_dir["store"]);
+        await using var open = new EmbeddedVectorStore(Dir["store"]);
         await open.EnsureCollectionAsync(new VectorStoreOptions().ToSpec(32));
         foreach (string command in new[] { "stats", "verify" })
         {
@@ -129,16 +126,16 @@ public sealed class CliTests : IDisposable
     {
         // The url's port is wrong on purpose: only Retro:VectorStore:Qdrant:GrpcPort reaches the stand-in.
         await using var qdrant = await Retro.VectorStore.Qdrant.StandIn.QdrantStandIn.StartAsync();
-        string shard = TestFiles.WriteLines(_dir["in/a.jsonl"], TestFiles.SampleLines(5));
-        string[] args = ["ingest", shard, "--store", "qdrant", "--qdrant-url", "http://127.0.0.1:1", "--collection", "indexed", "--state", _dir["state"],
+        string shard = TestFiles.WriteLines(Dir["in/a.jsonl"], TestFiles.SampleLines(5));
+        string[] args = ["ingest", shard, "--store", "qdrant", "--qdrant-url", "http://127.0.0.1:1", "--collection", "indexed", "--state", Dir["state"],
             "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture, "--progress", "none"];
         string port = qdrant.Url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        (await RealStack.RunAsync(_dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Qdrant__GrpcPort"] = port }, args)).ShouldBe(ExitCodes.Ok);
+        (await RealStack.RunAsync(Dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Qdrant__GrpcPort"] = port }, args)).ShouldBe(ExitCodes.Ok);
         qdrant.CollectionNames.ShouldContain("indexed");
         qdrant.Calls.ShouldContain(c => c.Method.EndsWith("/Upsert", StringComparison.Ordinal));
         // Validated like the other sections: a bad value is a configuration error.
-        (await RealStack.RunAsync(_dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Qdrant__GrpcPort"] = "70000" }, args)).ShouldBe(ExitCodes.Usage);
+        (await RealStack.RunAsync(Dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Qdrant__GrpcPort"] = "70000" }, args)).ShouldBe(ExitCodes.Usage);
     }
 
-    private Task<StoreImage> Image() => RealStack.ImageAsync(_dir["store"]);
+    private Task<StoreImage> Image() => RealStack.ImageAsync(Dir["store"]);
 }

@@ -3,11 +3,8 @@ using Retro.Ingestion.Reading;
 
 namespace Retro.Ingestion.Tests;
 
-public sealed class JsonlReaderTests : IDisposable
+public sealed class JsonlReaderTests : FolderTests
 {
-    private readonly TempFolder _dir = new();
-    public void Dispose() => _dir.Dispose();
-
     private static SourceDocument Doc(string json)
     {
         var (document, reject) = JsonlReader.Parse(Encoding.UTF8.GetBytes(json));
@@ -95,7 +92,7 @@ public sealed class JsonlReaderTests : IDisposable
     public void Gzip_is_detected_by_magic_bytes_and_offsets_count_decompressed_bytes()
     {
         string text = "{\"text\":\"one\"}\r\n\n{\"text\":\"two\"}\n{\"text\":\"three\"}";
-        string path = TestFiles.WriteBytes(_dir["misnamed.jsonl"], TestFiles.Gzip(text));
+        string path = TestFiles.WriteBytes(Dir["misnamed.jsonl"], TestFiles.Gzip(text));
         var records = new JsonlReader(1024).Read(Shard.For(path)).ToList();
         records.Select(r => r.Document?.Text).ShouldBe(["one", null, "two", "three"]);
         records.Select(r => r.Records).ShouldBe([1L, 2, 3, 4]);
@@ -109,7 +106,7 @@ public sealed class JsonlReaderTests : IDisposable
     public void Reading_resumes_from_a_checkpoint_position(bool gzip)
     {
         var lines = Enumerable.Range(0, 50).Select(i => $"{{\"text\":\"document {i}\"}}").ToList();
-        string path = TestFiles.WriteLines(_dir[gzip ? "s.json.gz" : "s.jsonl"], lines, gzip);
+        string path = TestFiles.WriteLines(Dir[gzip ? "s.json.gz" : "s.jsonl"], lines, gzip);
         var reader = new JsonlReader(1024);
         var all = reader.Read(Shard.For(path)).ToList();
         var cut = all[19];
@@ -123,7 +120,7 @@ public sealed class JsonlReaderTests : IDisposable
     public void Overlong_lines_are_skipped_without_losing_the_next_record()
     {
         string big = "{\"text\":\"" + new string('x', 5000) + "\"}";
-        string path = TestFiles.WriteLines(_dir["big.jsonl"], ["{\"text\":\"a\"}", big, "{\"text\":\"b\"}"]);
+        string path = TestFiles.WriteLines(Dir["big.jsonl"], ["{\"text\":\"a\"}", big, "{\"text\":\"b\"}"]);
         var records = new JsonlReader(1000).Read(Shard.For(path)).ToList();
         records.Count.ShouldBe(3);
         records[1].Reject.ShouldNotBeNull().Reason.ShouldBe(RejectReason.TooLarge);
@@ -137,7 +134,7 @@ public sealed class JsonlReaderTests : IDisposable
     {
         var lines = Enumerable.Range(0, 2000).Select(i => $"{{\"text\":\"document number {i} {i * 7919 % 1000}\"}}");
         byte[] gz = TestFiles.Gzip(string.Join("\n", lines) + "\n");
-        string path = TestFiles.WriteBytes(_dir["cut.jsonl.gz"], gz[..(gz.Length * 2 / 3)]);
+        string path = TestFiles.WriteBytes(Dir["cut.jsonl.gz"], gz[..(gz.Length * 2 / 3)]);
         var records = new JsonlReader(1024).Read(Shard.For(path)).ToList();
         records.Count(r => r.Document is not null).ShouldBeGreaterThan(100);
         records[^1].Reject.ShouldNotBeNull().Reason.ShouldBe(RejectReason.CorruptCompression);
@@ -146,7 +143,7 @@ public sealed class JsonlReaderTests : IDisposable
     [Fact]
     public void A_whole_gzip_file_is_not_reported_truncated()
     {
-        string path = TestFiles.WriteLines(_dir["ok.jsonl.gz"], TestFiles.SampleLines(300), gzip: true);
+        string path = TestFiles.WriteLines(Dir["ok.jsonl.gz"], TestFiles.SampleLines(300), gzip: true);
         var records = new JsonlReader(1 << 20).Read(Shard.For(path)).ToList();
         records.Count.ShouldBe(300);
         records.ShouldAllBe(r => r.Reject == null);
@@ -159,12 +156,12 @@ public sealed class JsonlReaderTests : IDisposable
         var members = Enumerable.Range(0, 3).Select(m => TestFiles.Gzip(string.Join("\n",
             Enumerable.Range(0, 400).Select(i => $"{{\"text\":\"member {m} document {i} {i * 7919 % 1000}\"}}")) + "\n")).ToArray();
         byte[] all = [.. members[0], .. members[1], .. members[2]];
-        string whole = TestFiles.WriteBytes(_dir["cat.jsonl.gz"], all);
+        string whole = TestFiles.WriteBytes(Dir["cat.jsonl.gz"], all);
         var records = new JsonlReader(1024).Read(Shard.For(whole)).ToList();
         records.Count.ShouldBe(1200);
         records.ShouldAllBe(r => r.Reject == null);
 
-        string cut = TestFiles.WriteBytes(_dir["cat-cut.jsonl.gz"], all[..(members[0].Length + members[1].Length + members[2].Length / 2)]);
+        string cut = TestFiles.WriteBytes(Dir["cat-cut.jsonl.gz"], all[..(members[0].Length + members[1].Length + members[2].Length / 2)]);
         var damaged = new JsonlReader(1024).Read(Shard.For(cut)).ToList();
         damaged.Count(r => r.Document is not null).ShouldBeGreaterThanOrEqualTo(800);
         damaged[^1].Reject.ShouldNotBeNull().Reason.ShouldBe(RejectReason.CorruptCompression);
@@ -177,11 +174,11 @@ public sealed class JsonlReaderTests : IDisposable
         byte[] png = new byte[10_000];
         random.NextBytes(png);
         png[0] = 0x89; png[1] = (byte)'P'; png[5] = 0;
-        string binary = TestFiles.WriteBytes(_dir["image.jsonl"], png);
-        string folder = _dir["folder.jsonl"];
+        string binary = TestFiles.WriteBytes(Dir["image.jsonl"], png);
+        string folder = Dir["folder.jsonl"];
         Directory.CreateDirectory(folder);
-        string link = _dir["dangling.jsonl.gz"];
-        File.CreateSymbolicLink(link, _dir["nowhere"]);
+        string link = Dir["dangling.jsonl.gz"];
+        File.CreateSymbolicLink(link, Dir["nowhere"]);
         var reader = new JsonlReader(1024);
         reader.Read(Shard.For(binary)).Single().Reject!.Reason.ShouldBe(RejectReason.BinaryFile);
         reader.Read(Shard.For(folder)).Single().Reject!.Reason.ShouldBe(RejectReason.Unreadable);
@@ -198,22 +195,19 @@ public sealed class JsonlReaderTests : IDisposable
     }
 }
 
-public sealed class IndexerStateTests : IDisposable
+public sealed class IndexerStateTests : FolderTests
 {
-    private readonly TempFolder _dir = new();
-    public void Dispose() => _dir.Dispose();
-
     [Fact]
     public async Task Documents_page_in_identity_order_and_state_survives_reopening()
     {
-        using (var state = new Retro.Ingestion.State.IndexerState(_dir.Path))
+        using (var state = new Retro.Ingestion.State.IndexerState(Dir.Path))
         {
             var rows = Enumerable.Range(0, 25).Select(i => new Retro.Ingestion.State.DocumentRow($"doc{i:D3}", [(byte)i, .. new byte[31]], "shard", i + 1, i % 4)).Reverse().ToList();
             state.AddDocuments(rows);
             state.AddDocuments(rows.Take(3).ToList()); // already present: ignored
             await state.SetAsync(new Retro.Core.IngestCheckpoint("shard", 25, 999, true, 25, 36, 0, 0));
         }
-        using var reopened = new Retro.Ingestion.State.IndexerState(_dir.Path);
+        using var reopened = new Retro.Ingestion.State.IndexerState(Dir.Path);
         reopened.Documents(pageSize: 4).Select(r => r.DocumentId).ShouldBe(Enumerable.Range(0, 25).Select(i => $"doc{i:D3}"));
         reopened.CountDocuments().ShouldBe(25);
         reopened.CountChunks().ShouldBe(Enumerable.Range(0, 25).Sum(i => i % 4));

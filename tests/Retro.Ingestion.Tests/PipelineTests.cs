@@ -9,16 +9,12 @@ using Retro.Tokenizers;
 
 namespace Retro.Ingestion.Tests;
 
-public sealed class PipelineTests : IDisposable
+public sealed class PipelineTests : FolderTests
 {
-    private static readonly Lazy<ITokenizer> Decoder = new(() => TokenizerLoader.FromFolder(TestFiles.DecoderFixture));
-    private readonly TempFolder _dir = new();
-    public void Dispose() => _dir.Dispose();
-
     private static async Task<IngestStats> Ingest(IVectorStore store, string stateFolder, IReadOnlyList<Shard> shards, ITextEncoder? encoder = null,
         IngestOptions? options = null, string? rejects = null, Action<Ingestor>? before = null)
     {
-        using var ingestor = new Ingestor(store, encoder ?? new HashEncoder(), Decoder.Value, new ChunkingOptions(), stateFolder,
+        using var ingestor = new Ingestor(store, encoder ?? new HashEncoder(), TestFiles.DecoderTokenizer, new ChunkingOptions(), stateFolder,
             options ?? new IngestOptions { BatchSize = 8, Parallelism = 3 }, rejects);
         before?.Invoke(ingestor);
         return await ingestor.RunAsync(shards);
@@ -40,9 +36,9 @@ public sealed class PipelineTests : IDisposable
     [Fact]
     public async Task Sample_documents_become_64_token_chunks_with_continuations_and_checkpoints()
     {
-        string shard = TestFiles.WriteLines(_dir["in/a.jsonl"], TestFiles.SampleLines(120));
+        string shard = TestFiles.WriteLines(Dir["in/a.jsonl"], TestFiles.SampleLines(120));
         var store = new MemoryStore();
-        var stats = await Ingest(store, _dir["state"], ShardResolver.Resolve([shard]));
+        var stats = await Ingest(store, Dir["state"], ShardResolver.Resolve([shard]));
 
         stats.Documents.ShouldBe(120);
         stats.Chunks.ShouldBe(store.Points.Count);
@@ -54,7 +50,7 @@ public sealed class PipelineTests : IDisposable
         foreach (var doc in texts)
         {
             // the whole token stream, as the store should hold it but for the chunks with too few words
-            var all = new Chunker(Decoder.Value, new ChunkingOptions()).Split(doc.Key, doc.Key, doc.Value);
+            var all = new Chunker(TestFiles.DecoderTokenizer, new ChunkingOptions()).Split(doc.Key, doc.Key, doc.Value);
             var stored = byDocument[doc.Key].ToDictionary(c => c.Ordinal);
             for (int i = 0; i < all.Count; i++)
             {
@@ -90,10 +86,10 @@ public sealed class PipelineTests : IDisposable
     {
         var line = TestFiles.SampleLines(400).OrderByDescending(l => l.Length).First();
         string text = JsonDocument.Parse(line).RootElement.GetProperty("text").GetString()!;
-        var chunks = new DocumentChunker(Decoder.Value, new ChunkingOptions { MinKeyWords = 0 }).Chunk("d", null, text, new Dictionary<string, string>());
+        var chunks = new DocumentChunker(TestFiles.DecoderTokenizer, new ChunkingOptions { MinKeyWords = 0 }).Chunk("d", null, text, new Dictionary<string, string>());
         chunks.Count.ShouldBeGreaterThan(3);
         string.Concat(chunks.Select(c => c.Text)).ShouldBe(text);
-        Decoder.Value.Encode(text).ShouldBe(chunks.SelectMany(c => c.Tokens));
+        TestFiles.DecoderTokenizer.Encode(text).ShouldBe(chunks.SelectMany(c => c.Tokens));
         chunks.ShouldAllBe(c => c.Url == "");
     }
 
@@ -113,8 +109,8 @@ public sealed class PipelineTests : IDisposable
         string? meterName = null;
 
         var lines = TestFiles.SampleLines(20);
-        string shard = TestFiles.WriteLines(_dir["in/m.jsonl"], [.. lines, "{bad", lines[0]]);
-        var stats = await Ingest(new MemoryStore(), _dir["state"], ShardResolver.Resolve([shard]), before: ingestor =>
+        string shard = TestFiles.WriteLines(Dir["in/m.jsonl"], [.. lines, "{bad", lines[0]]);
+        var stats = await Ingest(new MemoryStore(), Dir["state"], ShardResolver.Resolve([shard]), before: ingestor =>
         {
             // Only this run's meter: other tests run ingestions in parallel under the same meter name.
             var meter = ingestor.Metrics.Meter;
@@ -138,17 +134,17 @@ public sealed class PipelineTests : IDisposable
     [Fact]
     public async Task Rerunning_finished_input_changes_nothing()
     {
-        var shards = ShardResolver.Resolve([TestFiles.WriteLines(_dir["in/a.jsonl"], TestFiles.SampleLines(80)),
-                                            TestFiles.WriteLines(_dir["in/b.jsonl.gz"], TestFiles.SampleLines(60, skip: 80), gzip: true)]);
+        var shards = ShardResolver.Resolve([TestFiles.WriteLines(Dir["in/a.jsonl"], TestFiles.SampleLines(80)),
+                                            TestFiles.WriteLines(Dir["in/b.jsonl.gz"], TestFiles.SampleLines(60, skip: 80), gzip: true)]);
         var store = new MemoryStore();
         var encoder = new HashEncoder();
-        await Ingest(store, _dir["state"], shards, encoder);
+        await Ingest(store, Dir["state"], shards, encoder);
         var before = new MemoryStore();
         foreach (var (_, p) in store.Points) await before.UpsertAsync([new VectorPoint(p.Chunk, p.Vector)]);
         var checkpoints = await store.ListAsync();
         int upserts = store.Upserts, embedded = encoder.Texts;
 
-        var again = await Ingest(store, _dir["state"], shards, encoder);
+        var again = await Ingest(store, Dir["state"], shards, encoder);
         again.Documents.ShouldBe(0);
         again.Chunks.ShouldBe(0);
         again.ShardsSkipped.ShouldBe(2);
@@ -164,14 +160,14 @@ public sealed class PipelineTests : IDisposable
         var lines = TestFiles.SampleLines(30);
         string dupOfFirst = lines[0].Replace("\"url\": \"foldoc:", "\"url\": \"mirror:");
         string sameUrlOtherText = lines[1].Replace("\"text\": \"", "\"text\": \"Changed. ");
-        string first = TestFiles.WriteLines(_dir["in/1.jsonl"], [.. lines, lines[3], dupOfFirst]);
+        string first = TestFiles.WriteLines(Dir["in/1.jsonl"], [.. lines, lines[3], dupOfFirst]);
         var store = new MemoryStore();
-        var stats = await Ingest(store, _dir["state"], ShardResolver.Resolve([first]));
+        var stats = await Ingest(store, Dir["state"], ShardResolver.Resolve([first]));
         stats.Documents.ShouldBe(30);
         stats.Duplicates.ShouldBe(2);
 
-        string second = TestFiles.WriteLines(_dir["in/2.jsonl"], [lines[5], sameUrlOtherText]);
-        var more = await Ingest(store, _dir["state"], ShardResolver.Resolve([second]));
+        string second = TestFiles.WriteLines(Dir["in/2.jsonl"], [lines[5], sameUrlOtherText]);
+        var more = await Ingest(store, Dir["state"], ShardResolver.Resolve([second]));
         more.Duplicates.ShouldBe(1);
         more.Documents.ShouldBe(1);
         string url = JsonDocument.Parse(lines[1]).RootElement.GetProperty("url").GetString()!;
@@ -184,24 +180,24 @@ public sealed class PipelineTests : IDisposable
     [Fact]
     public async Task A_store_failure_commits_only_acknowledged_records_and_a_rerun_equals_a_clean_run()
     {
-        var shards = ShardResolver.Resolve([TestFiles.WriteLines(_dir["in/a.jsonl"], TestFiles.SampleLines(150)),
-                                            TestFiles.WriteLines(_dir["in/b.jsonl"], [.. TestFiles.SampleLines(40, skip: 150), "not json"])]);
+        var shards = ShardResolver.Resolve([TestFiles.WriteLines(Dir["in/a.jsonl"], TestFiles.SampleLines(150)),
+                                            TestFiles.WriteLines(Dir["in/b.jsonl"], [.. TestFiles.SampleLines(40, skip: 150), "not json"])]);
         var clean = new MemoryStore();
-        await Ingest(clean, _dir["clean"], shards);
+        await Ingest(clean, Dir["clean"], shards);
 
         var store = new MemoryStore { FailAfterUpserts = 30 };
-        await Should.ThrowAsync<VectorStoreUnavailableException>(() => Ingest(store, _dir["crash"], shards));
+        await Should.ThrowAsync<VectorStoreUnavailableException>(() => Ingest(store, Dir["crash"], shards));
         var partial = (await store.ListAsync()).Single();
         partial.Completed.ShouldBeFalse();
         // Every chunk of every committed record is in the store.
-        using (var state = new IndexerState(_dir["crash"]))
+        using (var state = new IndexerState(Dir["crash"]))
         {
             await foreach (var (_, chunks) in StoredChunks.ReadAsync(state, store)) chunks.ShouldAllBe(c => c != null);
             state.CountDocuments().ShouldBe(partial.Documents);
         }
 
         store.FailAfterUpserts = null;
-        await Ingest(store, _dir["crash"], shards);
+        await Ingest(store, Dir["crash"], shards);
         SameStore(store, clean);
         (await store.ListAsync()).ShouldBe(await clean.ListAsync());
     }
@@ -210,23 +206,23 @@ public sealed class PipelineTests : IDisposable
     public async Task Bad_input_never_stops_the_job_and_is_quarantined_by_kind()
     {
         var good = TestFiles.SampleLines(10);
-        string mixed = TestFiles.WriteBytes(_dir["in/mixed.jsonl"], [
+        string mixed = TestFiles.WriteBytes(Dir["in/mixed.jsonl"], [
             .. System.Text.Encoding.UTF8.GetBytes(string.Join("\n", [
                 good[0], "{\"text\": \"unterminated", "{\"url\":\"u\"}", "{\"text\":\"\"}", "{\"text\":[1]}",
                 "{\"text\":\"" + new string('y', 3000) + "\"}", good[1]]) + "\n"),
             .. "{\"text\":\"bad "u8, 0xC3, 0x28, .. " bytes\"}\n"u8, .. System.Text.Encoding.UTF8.GetBytes(good[2] + "\n")]);
         byte[] gz = TestFiles.Gzip(string.Join("\n", good.Skip(3)) + "\n");
-        TestFiles.WriteBytes(_dir["in/cut.jsonl.gz"], gz[..(gz.Length - 20)]);
+        TestFiles.WriteBytes(Dir["in/cut.jsonl.gz"], gz[..(gz.Length - 20)]);
         byte[] binary = new byte[4096];
         new Random(3).NextBytes(binary);
         binary[10] = 0;
-        TestFiles.WriteBytes(_dir["in/blob.json"], binary);
-        Directory.CreateDirectory(_dir["in/folder.jsonl"]);
-        File.CreateSymbolicLink(_dir["in/gone.jsonl"], _dir["nowhere.jsonl"]);
+        TestFiles.WriteBytes(Dir["in/blob.json"], binary);
+        Directory.CreateDirectory(Dir["in/folder.jsonl"]);
+        File.CreateSymbolicLink(Dir["in/gone.jsonl"], Dir["nowhere.jsonl"]);
 
         var store = new MemoryStore();
-        string rejects = _dir["rejects.jsonl"];
-        var stats = await Ingest(store, _dir["state"], ShardResolver.Resolve([_dir["in"]]),
+        string rejects = Dir["rejects.jsonl"];
+        var stats = await Ingest(store, Dir["state"], ShardResolver.Resolve([Dir["in"]]),
             options: new IngestOptions { BatchSize = 4, Parallelism = 2, MaxDocumentBytes = 2048 }, rejects: rejects);
 
         stats.RejectsOf(RejectReason.MalformedJson).ShouldBeGreaterThanOrEqualTo(1);
@@ -244,7 +240,7 @@ public sealed class PipelineTests : IDisposable
         var lines = File.ReadAllLines(rejects).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         lines.Count.ShouldBe((int)stats.Rejects);
         var utf8 = lines.Single(l => l.GetProperty("reason").GetString() == "invalid-utf8");
-        utf8.GetProperty("shard").GetString().ShouldBe(_dir["in/mixed.jsonl"]);
+        utf8.GetProperty("shard").GetString().ShouldBe(Dir["in/mixed.jsonl"]);
         utf8.GetProperty("line").GetInt64().ShouldBe(8);
         utf8.GetProperty("snippet").GetString()!.ShouldStartWith("{\"text\":\"bad ");
         lines.Single(l => l.GetProperty("reason").GetString() == "missing-text").GetProperty("offset").GetInt64()

@@ -1,10 +1,13 @@
 using System.IO.Compression;
 using System.Text;
+using Retro.Core;
+using Retro.Tokenizers;
 
 namespace Retro.Ingestion.Tests;
 
 /// <summary>Paths of the repository, a temporary folder per test, and shard writers.</summary>
-internal sealed class TempFolder : IDisposable
+/// <remarks>Test classes that write files derive from <see cref="FolderTests"/>: each test gets its own <see cref="TempFolder"/>.</remarks>
+public sealed class TempFolder : IDisposable
 {
     public TempFolder() => Directory.CreateDirectory(Path);
     public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "retro-indexer-tests", Guid.NewGuid().ToString("N"));
@@ -15,12 +18,25 @@ internal sealed class TempFolder : IDisposable
     }
 }
 
+/// <summary>A test class whose every test has a fresh temporary folder, <see cref="Dir"/>, deleted afterwards.</summary>
+public abstract class FolderTests : IDisposable
+{
+    protected TempFolder Dir { get; } = new();
+
+    public void Dispose() => Dir.Dispose();
+}
+
 internal static class TestFiles
 {
     public static string RepoRoot { get; } = FindRoot();
     public static string SampleCorpus => System.IO.Path.Combine(RepoRoot, "samples", "corpus", "sample.jsonl.gz");
     public static string DecoderFixture => System.IO.Path.Combine(RepoRoot, "tests", "fixtures", "retro-tiny");
     public static string EncoderFixture => System.IO.Path.Combine(RepoRoot, "tests", "fixtures", "bert-tiny");
+
+    /// <summary>The fixture decoder's tokenizer (retro-tiny's byte-level BPE), loaded once: chunks are counted in it.</summary>
+    public static ITokenizer DecoderTokenizer => Decoder.Value;
+
+    private static readonly Lazy<ITokenizer> Decoder = new(() => TokenizerLoader.FromFolder(DecoderFixture));
 
     private static string FindRoot()
     {

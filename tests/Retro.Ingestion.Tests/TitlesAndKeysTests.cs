@@ -8,12 +8,8 @@ using Retro.Tokenizers;
 namespace Retro.Ingestion.Tests;
 
 /// <summary>Document titles (field, first line), chunks too poor to be retrieval keys, and the state that records them.</summary>
-public sealed class TitlesAndKeysTests : IDisposable
+public sealed class TitlesAndKeysTests : FolderTests
 {
-    private static readonly Lazy<ITokenizer> Decoder = new(() => TokenizerLoader.FromFolder(TestFiles.DecoderFixture));
-    private readonly TempFolder _dir = new();
-    public void Dispose() => _dir.Dispose();
-
     private static readonly ChunkingOptions Defaults = new();
     private static IReadOnlyDictionary<string, string> Fields(params (string Key, string Value)[] fields) => fields.ToDictionary(f => f.Key, f => f.Value);
 
@@ -54,11 +50,11 @@ public sealed class TitlesAndKeysTests : IDisposable
     {
         // 64 tokens of prose, then a date stamp alone in the last chunk
         string prose = string.Join(' ', Enumerable.Repeat("the cat sat on the mat", 40));
-        var tokens = Decoder.Value.Encode(prose);
-        string body = Decoder.Value.Decode(tokens.AsSpan(0, 64 * 2 - 3));
+        var tokens = TestFiles.DecoderTokenizer.Encode(prose);
+        string body = TestFiles.DecoderTokenizer.Decode(tokens.AsSpan(0, 64 * 2 - 3));
         string text = "Cats\n" + body + "\n\n(1998-09-17)";
-        var chunker = new DocumentChunker(Decoder.Value, Defaults);
-        var all = new DocumentChunker(Decoder.Value, Defaults with { MinKeyWords = 0 }).Chunk("cats", null, text, Fields());
+        var chunker = new DocumentChunker(TestFiles.DecoderTokenizer, Defaults);
+        var all = new DocumentChunker(TestFiles.DecoderTokenizer, Defaults with { MinKeyWords = 0 }).Chunk("cats", null, text, Fields());
         var keys = chunker.Chunk("cats", null, text, Fields(), out int[] skipped);
 
         skipped.ShouldBe([all.Count - 1]);
@@ -73,7 +69,7 @@ public sealed class TitlesAndKeysTests : IDisposable
     [Fact]
     public void State_records_skipped_ordinals_and_upgrades_a_version_1_file()
     {
-        string folder = _dir["state"];
+        string folder = Dir["state"];
         using (var state = new IndexerState(folder))
         {
             state.AddDocuments([new DocumentRow("a", new byte[32], "s", 1, 3) { Skipped = [1, 4] }]);
@@ -82,7 +78,7 @@ public sealed class TitlesAndKeysTests : IDisposable
             row.StoredOrdinals().ShouldBe([0, 2, 3]);
             state.CountChunks().ShouldBe(3);
         }
-        string v1 = _dir["v1"];
+        string v1 = Dir["v1"];
         Directory.CreateDirectory(v1);
         using (var connection = new SqliteConnection($"Data Source={Path.Combine(v1, IndexerState.FileName)};Pooling=False"))
         {

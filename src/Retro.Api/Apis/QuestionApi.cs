@@ -27,26 +27,27 @@ public static class QuestionApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
-        api.MapPost("/answer", AnswerAsync)
-            .WithName("Answer")
-            .WithSummary("Answer a question with RETRO")
-            .Produces<AnswerResponse>(StatusCodes.Status200OK, "application/json")
-            .AddOpenApiOperationTransformer(OpenApiStreams.AddEventStream)
-            .WithDescription("Retrieves neighbours for the question (mode \"retrieval\") or none (\"closed-book\"), generates the answer, "
-                + "and returns it with the neighbours used for every chunk, token counts, timings and model ids. "
-                + "With stream = true the answer comes as Server-Sent Events: retrieval, token, done.");
-        api.MapPost("/generate", GenerateAsync)
-            .WithName("Generate")
-            .WithSummary("Continue a prompt with RETRO")
-            .Produces<GenerateResponse>(StatusCodes.Status200OK, "application/json")
-            .AddOpenApiOperationTransformer(OpenApiStreams.AddEventStream)
-            .WithDescription("Retrieves for every completed 64-token chunk of the prompt and of the generated text. With stream = true: "
-                + "Server-Sent Events, a retrieval event at every chunk boundary before the tokens that use it, tokens as they come, and done.");
+        MapGeneration<AnswerResponse>(api, "/answer", AnswerAsync, "Answer", "Answer a question with RETRO",
+            "Retrieves neighbours for the question (mode \"retrieval\") or none (\"closed-book\"), generates the answer, "
+            + "and returns it with the neighbours used for every chunk, token counts, timings and model ids. "
+            + "With stream = true the answer comes as Server-Sent Events: retrieval, token, done.");
+        MapGeneration<GenerateResponse>(api, "/generate", GenerateAsync, "Generate", "Continue a prompt with RETRO",
+            "Retrieves for every completed 64-token chunk of the prompt and of the generated text. With stream = true: "
+            + "Server-Sent Events, a retrieval event at every chunk boundary before the tokens that use it, tokens as they come, and done.");
         api.MapPost("/retrieve", RetrieveAsync)
             .WithName("Retrieve")
             .WithSummary("Retrieve and rerank chunks for a query");
         return app;
     }
+
+    /// <summary>A generation endpoint: JSON of <typeparamref name="TResponse"/>, or its events as Server-Sent Events.</summary>
+    private static void MapGeneration<TResponse>(RouteGroupBuilder api, string pattern, Delegate handler, string name, string summary, string description) =>
+        api.MapPost(pattern, handler)
+            .WithName(name)
+            .WithSummary(summary)
+            .Produces<TResponse>(StatusCodes.Status200OK, "application/json")
+            .AddOpenApiOperationTransformer(OpenApiStreams.AddEventStream)
+            .WithDescription(description);
 
     /// <summary>POST /v1/answer.</summary>
     public static Task<Results<Ok<AnswerResponse>, ServerSentEventsResult<object>, ValidationProblem>> AnswerAsync(

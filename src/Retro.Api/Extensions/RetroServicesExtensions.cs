@@ -114,17 +114,17 @@ public static class RetroServicesExtensions
         RetroTelemetry.Rejected.Add(1);
         http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         http.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        await WriteProblemAsync(http, StatusCodes.Status429TooManyRequests, "Too many requests",
+            $"{options.MaxConcurrentRequests} requests are being served and {options.QueueLimit} are waiting; retry after {options.RetryAfterSeconds} s.");
+    }
+
+    /// <summary>Answers with problem details (the status code must be set already, as the limiters do).</summary>
+    private static ValueTask WriteProblemAsync(HttpContext http, int status, string title, string detail) =>
+        http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status429TooManyRequests,
-                Title = "Too many requests",
-                Detail = $"{options.MaxConcurrentRequests} requests are being served and {options.QueueLimit} are waiting; retry after {options.RetryAfterSeconds} s.",
-            },
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
         });
-    }
 
     private sealed class ConfigureTimeouts(IOptions<ServiceOptions> service) : IConfigureOptions<RequestTimeoutOptions>
     {
@@ -132,17 +132,8 @@ public static class RetroServicesExtensions
         {
             Timeout = TimeSpan.FromSeconds(service.Value.RequestTimeoutSeconds),
             TimeoutStatusCode = StatusCodes.Status504GatewayTimeout,
-            WriteTimeoutResponse = async context =>
-                await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = context,
-                    ProblemDetails =
-                    {
-                        Status = StatusCodes.Status504GatewayTimeout,
-                        Title = "Request timed out",
-                        Detail = $"The request took longer than {service.Value.RequestTimeoutSeconds} s.",
-                    },
-                }),
+            WriteTimeoutResponse = async context => await WriteProblemAsync(context, StatusCodes.Status504GatewayTimeout, "Request timed out",
+                $"The request took longer than {service.Value.RequestTimeoutSeconds} s."),
         };
     }
 

@@ -29,6 +29,6 @@ internal static class ServiceModels
 
     /// <summary>The managed CPU backend, or ONNX Runtime on the CPU or CUDA execution provider.</summary>
     private static IModelEngine Engine(EngineOptions options) => options.Backend == EngineBackend.Onnx
-        ? new OnnxEngine(new OnnxSessionFactory(string.Equals(options.Device, "cuda", StringComparison.OrdinalIgnoreCase) ? OnnxDevice.Cuda : OnnxDevice.Cpu, options.Threads))
+        ? new OnnxSessionFactory(string.Equals(options.Device, "cuda", StringComparison.OrdinalIgnoreCase) ? OnnxDevice.Cuda : OnnxDevice.Cpu, options.Threads)
         : new ManagedEngine(new CpuBackend(options.Threads));
 }

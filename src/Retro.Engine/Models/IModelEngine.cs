@@ -5,7 +5,7 @@ namespace Retro.Engine.Models;
 
 /// <summary>
 /// An engine that runs model folders (<c>Retro:Engine:Backend</c>): the managed engine on an <see cref="IBackend"/>
-/// (<see cref="ManagedEngine"/>) or ONNX Runtime (<c>Retro.Engine.Onnx.OnnxEngine</c>). Each load reads one folder
+/// (<see cref="ManagedEngine"/>) or ONNX Runtime (<c>Retro.Engine.Onnx.OnnxSessionFactory</c>). Each load reads one folder
 /// (config.json, weights, tokenizer.json) and takes its model id from it. The caller owns what it loads; disposing the
 /// engine releases the engine itself (the backend, its threads), so dispose the models first.
 /// </summary>
