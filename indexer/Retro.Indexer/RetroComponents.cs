@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Retro.Core;
-using Retro.Engine.Bert;
+using Retro.Core.Options;
 using Retro.Engine.Cpu;
+using Retro.Engine.Models;
+using Retro.Hosting;
 using Retro.Indexer.Cli;
 using Retro.Tokenizers;
 using Retro.VectorStore;
@@ -10,12 +12,12 @@ using Retro.VectorStore.Qdrant;
 namespace Retro.Indexer;
 
 /// <summary>
-/// The product's implementations: the decoder's HF <c>tokenizer.json</c>, the BERT bi-encoder on the CPU backend, and
+/// The product's implementations: the decoder's HF <c>tokenizer.json</c>, the bi-encoder on the managed engine's CPU backend, and
 /// the embedded or Qdrant store. Owns what it loads; dispose at exit.
 /// </summary>
 public sealed class RetroComponents : IIndexerComponents, IDisposable
 {
-    readonly List<IDisposable> _owned = [];
+    private readonly List<IDisposable> _owned = [];
 
     /// <summary>Threads of the CPU backend (0 = one per core).</summary>
     public int EncoderThreads { get; init; }
@@ -33,17 +35,17 @@ public sealed class RetroComponents : IIndexerComponents, IDisposable
 
     public ITextEncoder LoadEncoder(string folder)
     {
-        var backend = new CpuBackend(EncoderThreads);
+        var engine = new ManagedEngine(new CpuBackend(EncoderThreads));
         try
         {
-            var encoder = BertTextEncoder.Load(folder, backend, EncoderBatch);
-            _owned.Add(encoder);
-            _owned.Add(backend);
+            var encoder = engine.LoadEncoder(folder, EncoderBatch);
+            _owned.Add(engine);
+            if (encoder is IDisposable owned) _owned.Add(owned);
             return encoder;
         }
         catch
         {
-            backend.Dispose();
+            engine.Dispose();
             throw;
         }
     }
@@ -58,11 +60,8 @@ public sealed class RetroComponents : IIndexerComponents, IDisposable
             : throw new OptionsException($"Encoder config '{path}' has no positive hidden_size.");
     }
 
-    public IVectorStore OpenStore(VectorStoreOptions options) => options.Provider switch
-    {
-        VectorStoreProvider.Qdrant => QdrantVectorStore.Create(options),
-        _ => new EmbeddedVectorStore(options.Path, new EmbeddedStoreOptions { BuildThreads = StoreBuildThreads }),
-    };
+    public IVectorStore OpenStore(VectorStoreOptions options, QdrantOptions qdrant) =>
+        VectorStores.Open(options, qdrant, new EmbeddedStoreOptions { BuildThreads = StoreBuildThreads });
 
     public void Dispose()
     {

@@ -1,7 +1,7 @@
 namespace Retro.Core;
 
 /// <summary>
-/// One stored RETRO neighbour: a chunk of <see cref="ChunkingOptions.ChunkTokens"/> tokens of a document plus its
+/// One stored RETRO neighbour: a chunk of <see cref="Options.ChunkingOptions.ChunkTokens"/> tokens of a document plus its
 /// continuation (the next tokens of the same document, shorter at the document's end). Token ids are those of the
 /// decoder's tokenizer.
 /// </summary>
@@ -27,7 +27,7 @@ public sealed record Chunk(
 {
     /// <summary>
     /// Title of the source document (a dictionary entry's headword, a page title, the first heading); empty when it has
-    /// none. Every chunk of a document carries it: it is indexed (BM25's title field, <see cref="Bm25Options.TitleWeight"/>)
+    /// none. Every chunk of a document carries it: it is indexed (BM25's title field, <see cref="Text.Bm25Options.TitleWeight"/>)
     /// and embedded with the chunk (<see cref="RetrievalText()"/>), so a chunk from the middle of an entry still matches it.
     /// </summary>
     public string Title { get; init; } = "";

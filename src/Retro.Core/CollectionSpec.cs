@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Retro.Core.Text;
 
 namespace Retro.Core;
 

@@ -1,3 +1,5 @@
+using Retro.Core.Options;
+
 namespace Retro.Core;
 
 /// <summary>
@@ -22,7 +24,7 @@ public interface IGenerator
 /// <param name="Generation">Sampling and stopping.</param>
 /// <param name="Retrieval">Neighbours per chunk, candidates, rerank; ignored by closed-book retrievers.</param>
 /// <param name="IsQuestion">True: the question is left-padded to fill whole chunks, retrieved for as a whole, and the
-/// answer starts at the next chunk (DESIGN.md, "Questions").</param>
+/// answer starts at the next chunk (docs/architecture.md, "RETRO, precisely").</param>
 public sealed record GenerationRequest(string Prompt, GenerationOptions Generation, RetrievalOptions Retrieval, bool IsQuestion = false);
 
 /// <summary>One event of a generation stream.</summary>

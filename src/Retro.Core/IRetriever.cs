@@ -1,3 +1,5 @@
+using Retro.Core.Options;
+
 namespace Retro.Core;
 
 /// <summary>For a chunk of input (or a question), the k neighbours RETRO conditions on.</summary>
@@ -16,13 +18,18 @@ public sealed record RetrievalResult(IReadOnlyList<Neighbour> Neighbours, Retrie
     public static readonly RetrievalResult Empty = new([], new RetrievalTimings());
 }
 
-/// <summary>Time spent per retrieval stage, in milliseconds.</summary>
+/// <summary>
+/// Time spent per retrieval stage, in milliseconds, measured once by the retriever (<see cref="Retriever"/>); callers
+/// that report retrieval time (the generator's stats, the service's timings and histogram) read it from here.
+/// </summary>
 public sealed record RetrievalTimings
 {
     public double EmbedMs { get; init; }
     public double SearchMs { get; init; }
     public double FetchMs { get; init; }
     public double RerankMs { get; init; }
+    /// <summary>The whole retrieval, wall clock (the stages and what lies between them).</summary>
+    public double TotalMs { get; init; }
 }
 
 /// <summary>Closed-book retrieval: no neighbours, ever.</summary>

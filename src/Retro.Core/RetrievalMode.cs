@@ -7,7 +7,7 @@ public enum RetrievalMode
     Dense = 0,
     /// <summary>BM25 over chunk text only.</summary>
     Sparse = 1,
-    /// <summary>Both searches, fused by <see cref="RetrievalOptions.Fusion"/>.</summary>
+    /// <summary>Both searches, fused by <see cref="Options.RetrievalOptions.Fusion"/>.</summary>
     Hybrid = 2,
 }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using Retro.Core.Options;
 
 namespace Retro.Core;
 
@@ -117,6 +118,7 @@ public sealed class Retriever : IRetriever
                 SearchMs = Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds,
                 FetchMs = Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds,
                 RerankMs = rerank ? Stopwatch.GetElapsedTime(t3, t4).TotalMilliseconds : 0,
+                TotalMs = Stopwatch.GetElapsedTime(t0, t4).TotalMilliseconds,
             });
         }
         finally

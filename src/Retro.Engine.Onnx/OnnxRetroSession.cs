@@ -101,22 +101,11 @@ internal sealed class OnnxRetroSession : IRetroDecoderSession
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         ArgumentNullException.ThrowIfNull(neighbours);
         if (neighbours.Count > _decoder.MaxNeighbours) neighbours = neighbours.Take(_decoder.MaxNeighbours).ToArray();
-        CheckNeighbours(neighbours); // before queueing: a bad list inside a batch would fail every request in it
+        int v = _c.VocabSize;
+        DecoderInput.CheckFeed(tokens, Length, MaxSequenceLength, _c.ChunkSize, v, logits.Length, neighbours.Count);
+        CheckNeighbours(neighbours, (Length + tokens.Length) / _c.ChunkSize - 1); // before queueing: a bad list inside a batch would fail every request in it
         if (_batcher is not null && _batcher.TryFeed(this, Length, MaxSequenceLength, _c.ChunkSize, tokens, neighbours, _row ??= new float[_c.VocabSize], logits))
             return;
-        int m = _c.ChunkSize, v = _c.VocabSize, p0 = Length;
-        if (tokens.IsEmpty) throw new ArgumentException("no tokens to feed", nameof(tokens));
-        if (logits.Length < v) throw new ArgumentException($"logits holds {logits.Length} values, {v} needed", nameof(logits));
-        if (p0 + tokens.Length > MaxSequenceLength)
-            throw new ArgumentException($"sequence of {p0 + tokens.Length} tokens exceeds the session's {MaxSequenceLength}", nameof(tokens));
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            if ((uint)tokens[i] >= (uint)v) throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], $"token at {i} is outside the vocabulary 0..{v - 1}");
-            if (i < tokens.Length - 1 && (p0 + i + 1) % m == 0)
-                throw new ArgumentException($"token {i} of {tokens.Length} (position {p0 + i}) completes a chunk; only the last may", nameof(tokens));
-        }
-        if (neighbours.Count > 0 && (p0 + tokens.Length) % m != 0)
-            throw new ArgumentException("neighbours come only with the token that completes a chunk", nameof(neighbours));
         if (tokens.Length > 1) Segment(tokens[..^1], null);
         Segment(tokens[^1..], neighbours);
         Logits.Span(0, v).CopyTo(logits);
@@ -126,27 +115,8 @@ internal sealed class OnnxRetroSession : IRetroDecoderSession
     /// Checks a chunk's neighbours (ids below V, at most MaxNeighbours non-empty) and notes each one's last real token;
     /// returns k', the non-empty ones. Changes nothing else, so a bad list leaves the session as it was.
     /// </summary>
-    internal int CheckNeighbours(IReadOnlyList<int[]>? neighbours)
-    {
-        if (neighbours is null) return 0;
-        int r = _c.NeighbourLen, k = 0;
-        for (int j = 0; j < neighbours.Count; j++)
-        {
-            var tokens = neighbours[j] ?? throw new ArgumentException($"neighbour {j} is null", nameof(neighbours));
-            int len = Math.Min(tokens.Length, r), last = -1;
-            for (int t = 0; t < len; t++)
-            {
-                if (tokens[t] >= _c.VocabSize)
-                    throw new ArgumentException($"neighbour {j}: token {tokens[t]} at {t} is outside the vocabulary 0..{_c.VocabSize - 1}", nameof(neighbours));
-                if (tokens[t] >= 0) last = t;
-            }
-            if (last < 0) continue;
-            if (k == _decoder.MaxNeighbours)
-                throw new ArgumentException($"more than {_decoder.MaxNeighbours} non-empty neighbours (the session's limit)", nameof(neighbours));
-            _lasts[k++] = last;
-        }
-        return k;
-    }
+    internal int CheckNeighbours(IReadOnlyList<int[]>? neighbours, int chunk) =>
+        DecoderInput.CheckNeighbours(neighbours, chunk, _c.NeighbourLen, _c.VocabSize, _decoder.MaxNeighbours, _lasts);
 
     /// <summary>
     /// Feeds checked tokens at positions Length.. that share their CCA chunk (only the first may complete one; then
@@ -232,7 +202,7 @@ internal sealed class OnnxRetroSession : IRetroDecoderSession
     private void EncodeNeighbours(IReadOnlyList<int[]>? neighbours)
     {
         CcaRows = 0;
-        int k = CheckNeighbours(neighbours);
+        int k = CheckNeighbours(neighbours, (Length + 1) / _c.ChunkSize - 1); // the chunk position Length completes
         if (k == 0) return;
         int length = 0;
         for (int j = 0; j < k; j++) length = Math.Max(length, _lasts[j] + 1);

@@ -1,5 +1,8 @@
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
+using Retro.Core;
+using Retro.Engine.Generation;
+using Retro.Engine.Models;
 
 namespace Retro.Engine.Onnx;
 
@@ -8,8 +11,10 @@ namespace Retro.Engine.Onnx;
 /// intra-op threads (the managed engine's worker count, so the two compare on the same cores), sequential execution.
 /// <see cref="OnnxDevice.Cuda"/> appends the CUDA execution provider (CPU for what it does not run); when CUDA 13, cuDNN 9
 /// or the provider library is missing it throws <see cref="OnnxDeviceUnavailableException"/> naming them, at start-up.
+/// It is also ONNX Runtime as an <see cref="IModelEngine"/>: each model folder's export (onnx/, src/training/export_onnx.py)
+/// in sessions from this factory.
 /// </summary>
-public sealed class OnnxSessionFactory
+public sealed class OnnxSessionFactory : IModelEngine
 {
     /// <summary>What the CUDA execution provider of ONNX Runtime 1.32's Linux GPU build loads (CUDA 13, cuDNN 9) and the driver.</summary>
     public static readonly IReadOnlyList<string> CudaLibraries =
@@ -88,4 +93,19 @@ public sealed class OnnxSessionFactory
         NativeLibrary.Free(handle);
         return true;
     }
+
+    // ---- the model engine
+
+    /// <inheritdoc />
+    public ITextEncoder LoadEncoder(string folder, int maxBatch = 32) => OnnxTextEncoder.Load(folder, this, maxBatch);
+
+    /// <inheritdoc />
+    public IReranker LoadReranker(string folder) => OnnxReranker.Load(folder, this);
+
+    /// <inheritdoc />
+    public IRetroDecoder LoadDecoder(string folder, int? maxNeighbours = null, int batchCapacity = 1) =>
+        OnnxRetroDecoder.Load(folder, this, maxNeighbours, batchCapacity);
+
+    /// <summary>Nothing to release: each session belongs to the model that created it.</summary>
+    public void Dispose() { }
 }

@@ -5,7 +5,7 @@ namespace Retro.Eval;
 /// <summary>Entry point: <c>compare</c> and <c>diff</c> (see README.md).</summary>
 internal static class Program
 {
-    const string Usage = """
+    private const string Usage = """
         usage:
           Retro.Eval compare --config FILE [--out DIR] [--modes closed-book,retrieval,rerank] [--k 1,2,4,8,16]
                              [--candidates 16,32] [--limit N] [--threads N] [--no-cache]
@@ -86,7 +86,7 @@ internal static class Program
         }
     }
 
-    static string Results(string path) => Directory.Exists(path) ? Path.Combine(path, RunResults.FileName) : path;
+    private static string Results(string path) => Directory.Exists(path) ? Path.Combine(path, RunResults.FileName) : path;
 
     /// <summary>Parses <c>compare</c>'s flags; flags override the config file.</summary>
     internal static (EvalConfig Config, bool UseCache) ParseCompare(string[] args)
@@ -120,10 +120,10 @@ internal static class Program
         return (config, useCache);
     }
 
-    static List<int> Ints(string value) =>
+    private static List<int> Ints(string value) =>
         [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture))];
 
-    static EvalConfig WithLimit(EvalConfig config, int limit) => config with
+    private static EvalConfig WithLimit(EvalConfig config, int limit) => config with
     {
         Lm = config.Lm is null ? null : config.Lm with { Limit = limit },
         Qa = [.. config.Qa.Select(q => q with { Limit = limit })],

@@ -7,23 +7,23 @@ namespace Retro.Tokenizers;
 /// </summary>
 public static class ByteLevelAlphabet
 {
-    private static readonly char[] s_byteToChar = BuildByteToChar();
-    private static readonly short[] s_charToByte = BuildCharToByte(s_byteToChar);
+    private static readonly char[] ByteToCharTable = BuildByteToChar();
+    private static readonly short[] CharToByteTable = BuildCharToByte(ByteToCharTable);
 
     /// <summary>The character that stands for byte <paramref name="b"/>.</summary>
-    public static char ByteToChar(byte b) => s_byteToChar[b];
+    public static char ByteToChar(byte b) => ByteToCharTable[b];
 
     /// <summary>The byte a character stands for, or -1 when <paramref name="c"/> is not in the alphabet.</summary>
-    public static int CharToByte(char c) => c < s_charToByte.Length ? s_charToByte[c] : -1;
+    public static int CharToByte(char c) => c < CharToByteTable.Length ? CharToByteTable[c] : -1;
 
     /// <summary>The 256 alphabet characters, indexed by byte.</summary>
-    public static ReadOnlySpan<char> Characters => s_byteToChar;
+    public static ReadOnlySpan<char> Characters => ByteToCharTable;
 
     /// <summary>Maps UTF-8 <paramref name="bytes"/> to alphabet characters (one per byte) in <paramref name="destination"/>.</summary>
     public static void Map(ReadOnlySpan<byte> bytes, Span<char> destination)
     {
         if (destination.Length < bytes.Length) throw new ArgumentException("Destination is shorter than the byte input.", nameof(destination));
-        for (int i = 0; i < bytes.Length; i++) destination[i] = s_byteToChar[bytes[i]];
+        for (int i = 0; i < bytes.Length; i++) destination[i] = ByteToCharTable[bytes[i]];
     }
 
     private static char[] BuildByteToChar()

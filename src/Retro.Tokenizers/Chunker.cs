@@ -2,6 +2,7 @@ using System.Collections.ObjectModel;
 using System.Security.Cryptography;
 using System.Text;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Tokenizers;
 

@@ -17,7 +17,7 @@ public static class Gpt2PreTokenizer
     public const string Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
     private const byte Letter = 0, Number = 1, Space = 2, Other = 3;
-    private static readonly byte[] s_ascii = BuildAscii();
+    private static readonly byte[] AsciiClasses = BuildAscii();
 
     /// <summary>Length of the match starting at <paramref name="start"/> (&gt; 0 when start &lt; text.Length).</summary>
     public static int MatchLength(ReadOnlySpan<char> text, int start)
@@ -70,14 +70,14 @@ public static class Gpt2PreTokenizer
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool IsSpace(char c) => c < 128 ? s_ascii[c] == Space : char.IsWhiteSpace(c);
+    private static bool IsSpace(char c) => c < 128 ? AsciiClasses[c] == Space : char.IsWhiteSpace(c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static byte Classify(ReadOnlySpan<char> text, int i, out int width)
     {
         char c = text[i];
         width = 1;
-        if (c < 128) return s_ascii[c];
+        if (c < 128) return AsciiClasses[c];
         if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
         {
             width = 2;

@@ -13,6 +13,7 @@ using Polly.Timeout;
 using Qdrant.Client;
 using Qdrant.Client.Grpc;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.VectorStore.Qdrant;
 

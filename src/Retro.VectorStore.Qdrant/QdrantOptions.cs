@@ -5,7 +5,7 @@ namespace Retro.VectorStore.Qdrant;
 /// <summary>
 /// Section <c>Retro:VectorStore:Qdrant</c>: the gRPC endpoint's port and TLS pinning, cluster layout of new
 /// collections, write batching, and the client's retry and circuit-breaker policy. Url (scheme and host; <c>https</c>
-/// = TLS), API key, collection, HNSW and timeout come from <see cref="Retro.Core.VectorStoreOptions"/>.
+/// = TLS), API key, collection, HNSW and timeout come from <see cref="Retro.Core.Options.VectorStoreOptions"/>.
 /// </summary>
 public sealed record QdrantOptions
 {

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Qdrant.Client;
 using Qdrant.Client.Grpc;
 using Retro.Core;
+using Retro.Core.Options;
+using Retro.Core.Text;
 using Distance = Qdrant.Client.Grpc.Distance;
 
 namespace Retro.VectorStore.Qdrant;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Retro.Core;
+using Retro.Core.Text;
 using Retro.VectorStore.Hnsw;
 using Retro.VectorStore.Payload;
 using Retro.VectorStore.Text;

@@ -3,6 +3,7 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Retro.Core;
+using Retro.Core.Text;
 using Retro.VectorStore.Hnsw;
 using Retro.VectorStore.Metrics;
 using Retro.VectorStore.Payload;

@@ -7,7 +7,6 @@ sharded checkpoints (files of at most 16 MiB), loss-curve logging (CSV + PNG) an
 import ast
 import csv
 import gzip
-import hashlib
 import json
 import math
 import os
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from safetensors_io import load_file, save_file
-from tokenizers_ref import byte_level_pre_tokenize, bytes_to_unicode
+from tokenizers_ref import ByteLevelBPE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -65,15 +64,33 @@ def configure(defaults, argv):
     return cfg
 
 
+# The key registry: the stage scripts whose DEFAULTS make up every key a command line may carry (run_pipeline.sh
+# passes the same overrides to every stage). Their keys are read from their source (the `DEFAULTS = dict(...)`
+# assignment), never by importing them: they import this module.
+STAGES = ("train_encoder", "neighbours", "train_reranker", "train_retro", "train_qa")
+
+
+def stage_keys(stage):
+    """The keys of `DEFAULTS = dict(key=..., ...)` in the stage script `stage` (the registry's entry for it)."""
+    path = os.path.join(HERE, stage + ".py")
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "DEFAULTS" for t in node.targets)
+                and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) and node.value.func.id == "dict"):
+            return {kw.arg for kw in node.value.keywords if kw.arg is not None}
+    raise RuntimeError(f"{path}: no `DEFAULTS = dict(...)` at module level for the key registry")
+
+
+_ALL_STAGE_KEYS = None
+
+
 def all_stage_keys():
-    """Every configuration key of every stage (encoder, neighbours, reranker, RETRO)."""
-    import neighbours
-    import train_encoder
-    import train_reranker
-    import train_qa
-    import train_retro
-    return set(train_encoder.DEFAULTS) | set(neighbours.DEFAULTS) | set(train_reranker.DEFAULTS) \
-        | set(train_retro.DEFAULTS) | set(train_qa.DEFAULTS)
+    """Every configuration key of every stage in STAGES (encoder, neighbours, reranker, RETRO, QA)."""
+    global _ALL_STAGE_KEYS
+    if _ALL_STAGE_KEYS is None:
+        _ALL_STAGE_KEYS = set().union(*(stage_keys(s) for s in STAGES))
+    return _ALL_STAGE_KEYS
 
 
 # -----------------------------------------------------------------------------
@@ -123,83 +140,8 @@ def adamw(model, lr, weight_decay, betas=(0.9, 0.95)):
 # -----------------------------------------------------------------------------
 # tokenizer (byte-level BPE from tokenizer.json)
 
-
-class BpeTokenizer:
-    """Byte-level BPE encoder/decoder over any Hugging Face tokenizer.json with a BPE model and a ByteLevel
-    pre-tokenizer (the C# trainer's output or tokenizers_ref's). Encoding caches words (Zipf: fast enough)."""
-
-    def __init__(self, obj):
-        model = obj["model"]
-        if model.get("type") != "BPE":
-            raise ValueError(f"expected a BPE model, got {model.get('type')!r}")
-        self.json = obj
-        self.vocab = dict(model["vocab"])
-        for t in obj.get("added_tokens") or []:
-            self.vocab[t["content"]] = t["id"]
-        merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-        self.ranks = {m: i for i, m in enumerate(merges)}
-        self.specials = {t["content"]: t["id"] for t in obj.get("added_tokens") or [] if t.get("special")}
-        self.vocab_size = max(self.vocab.values()) + 1
-        self._cache = {}
-        self._inv = {i: s for s, i in self.vocab.items()}
-        self._u2b = {u: b for b, u in bytes_to_unicode().items()}
-        eos = self.specials.get("<|endoftext|>")
-        self.eos_id = eos if eos is not None else (min(self.specials.values()) if self.specials else None)
-
-    @classmethod
-    def load(cls, path):
-        with open(path, encoding="utf-8") as f:
-            return cls(json.load(f))
-
-    def _word(self, word):
-        ids = self._cache.get(word)
-        if ids is not None:
-            return ids
-        symbols = list(word)
-        while len(symbols) > 1:
-            best, at = None, -1
-            for i in range(len(symbols) - 1):
-                r = self.ranks.get((symbols[i], symbols[i + 1]))
-                if r is not None and (best is None or r < best):
-                    best, at = r, i
-            if best is None:
-                break
-            a, b = symbols[at], symbols[at + 1]
-            out, i = [], 0
-            while i < len(symbols):
-                if i < len(symbols) - 1 and symbols[i] == a and symbols[i + 1] == b:
-                    out.append(a + b)
-                    i += 2
-                else:
-                    out.append(symbols[i])
-                    i += 1
-            symbols = out
-        ids = [self.vocab[s] for s in symbols]
-        if len(self._cache) < 2_000_000:
-            self._cache[word] = ids
-        return ids
-
-    def encode(self, text):
-        return [i for w in byte_level_pre_tokenize(text) for i in self._word(w)]
-
-    def decode(self, ids):
-        out = bytearray()
-        for i in ids:
-            s = self._inv.get(int(i))
-            if s is None or s in self.specials:
-                continue
-            out.extend(self._u2b[ch] for ch in s)
-        return out.decode("utf-8", errors="replace")
-
-    def token_byte_lengths(self):
-        """(V,) int64: UTF-8 bytes each token stands for; special tokens count 1 (a document separator)."""
-        n = np.zeros(self.vocab_size, np.int64)
-        for s, i in self.vocab.items():
-            n[i] = 1 if s in self.specials else len(s)  # one byte symbol per byte
-        return n
-
-    def sha256(self):
-        return hashlib.sha256(json.dumps(self.json, sort_keys=True).encode()).hexdigest()[:16]
+# The one byte-level BPE encoder (tokenizers_ref.ByteLevelBPE), under the name the stage scripts import.
+BpeTokenizer = ByteLevelBPE
 
 
 def bert_tokenizer_json(bpe_json, sep_token="<|endoftext|>"):

@@ -1,15 +1,20 @@
 """
 Tiny reference tokenizers that write and apply Hugging Face `tokenizer.json` files (the `tokenizers` package is
 not available here): a BERT WordPiece tokenizer and a GPT-2 style byte-level BPE (with a small trainer).
-Used by fixtures.py to build the fixture tokenizers and the token ids of the golden inputs.
+Used by fixtures.py to build the fixture tokenizers and the token ids of the golden inputs; ByteLevelBPE is also the
+training pipeline's encoder of any byte-level BPE tokenizer.json (common.BpeTokenizer).
 
 Limitation: GPT-2's pre-tokenizer regex uses \\p{L}/\\p{N}; Python's `re` lacks them, so letters are
 approximated by [^\\W\\d_] and numbers by \\d. This is exact for ASCII and Latin text (what the fixtures use).
 """
 
+import hashlib
+import json
 import re
 import unicodedata
 from collections import Counter
+
+import numpy as np
 
 # -----------------------------------------------------------------------------
 # WordPiece (BERT)
@@ -189,35 +194,100 @@ def train_bpe(text, num_symbols):
 
 
 class ByteLevelBPE:
-    def __init__(self, merges, specials):
-        symbols = list(bytes_to_unicode().values())
-        self.vocab = {s: i for i, s in enumerate(symbols)}
-        for a, b in merges:
-            self.vocab.setdefault(a + b, len(self.vocab))
-        for s in specials:
-            self.vocab[s] = len(self.vocab)
-        self.merges = list(merges)
-        self.ranks = {m: i for i, m in enumerate(merges)}
+    """The byte-level BPE encoder/decoder of the training code, the one both paths use: a trained one
+    (`ByteLevelBPE(merges, specials)`: byte symbols in GPT-2's order, then one symbol per merge, then the specials) and
+    any Hugging Face tokenizer.json with a BPE model and a ByteLevel pre-tokenizer (`load`, `from_json`: the C#
+    trainer's output or this module's). Encoding applies the lowest-ranked merge first and caches words (Zipf: fast
+    enough for whole corpora)."""
+
+    def __init__(self, merges, specials, vocab=None, added_tokens=None, source=None):
+        """merges: [(a, b)] by rank; specials: special token strings. vocab (token -> id) defaults to byte symbols,
+        merges, then specials in that order; added_tokens (content -> id) are non-special added tokens; source: the
+        tokenizer.json this came from (kept as `json`)."""
+        if vocab is None:
+            vocab = {s: i for i, s in enumerate(bytes_to_unicode().values())}
+            for a, b in merges:
+                vocab.setdefault(a + b, len(vocab))
+            for s in specials:
+                vocab[s] = len(vocab)
+        self.vocab = dict(vocab)
+        for content, i in (added_tokens or {}).items():
+            self.vocab[content] = i
+        self.merges = [tuple(m) for m in merges]
+        self.ranks = {m: i for i, m in enumerate(self.merges)}
         self.specials = list(specials)
+        self._special_set = set(self.specials)
+        self.vocab_size = max(self.vocab.values()) + 1
+        self._source = source
+        self._cache = {}
+        self._inv = {i: s for s, i in self.vocab.items()}
+        self._u2b = {u: b for b, u in bytes_to_unicode().items()}
+        ids = {s: self.vocab[s] for s in self.specials}
+        eos = ids.get("<|endoftext|>")
+        self.eos_id = eos if eos is not None else (min(ids.values()) if ids else None)
+
+    @classmethod
+    def from_json(cls, obj):
+        """The tokenizer of a tokenizer.json object (a BPE model; its added tokens, special or not, join the vocab)."""
+        model = obj["model"]
+        if model.get("type") != "BPE":
+            raise ValueError(f"expected a BPE model, got {model.get('type')!r}")
+        added = obj.get("added_tokens") or []
+        merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+        return cls(merges, [t["content"] for t in added if t.get("special")], vocab=model["vocab"],
+                   added_tokens={t["content"]: t["id"] for t in added}, source=obj)
+
+    @classmethod
+    def load(cls, path):
+        with open(path, encoding="utf-8") as f:
+            return cls.from_json(json.load(f))
+
+    @property
+    def json(self):
+        """The tokenizer.json object: the one loaded, else this tokenizer's own (`to_json`)."""
+        return self._source if self._source is not None else self.to_json()
 
     def encode_word(self, word):
+        """Ids of one pre-tokenized word (byte symbols): merges applied lowest rank first."""
+        ids = self._cache.get(word)
+        if ids is not None:
+            return ids
         symbols = tuple(word)
         while len(symbols) > 1:
-            pairs = [(self.ranks.get(p, 1 << 30), p) for p in zip(symbols, symbols[1:])]
-            rank, pair = min(pairs)
-            if rank == 1 << 30:
+            best, at = None, -1
+            for i in range(len(symbols) - 1):
+                r = self.ranks.get((symbols[i], symbols[i + 1]))
+                if r is not None and (best is None or r < best):
+                    best, at = r, i
+            if best is None:
                 break
-            symbols = _merge_word(symbols, pair, pair[0] + pair[1])
-        return [self.vocab[s] for s in symbols]
+            symbols = _merge_word(symbols, (symbols[at], symbols[at + 1]), symbols[at] + symbols[at + 1])
+        ids = [self.vocab[s] for s in symbols]
+        if len(self._cache) < 2_000_000:
+            self._cache[word] = ids
+        return ids
 
     def encode(self, text):
         return [i for w in byte_level_pre_tokenize(text) for i in self.encode_word(w)]
 
     def decode(self, ids):
-        u2b = {u: b for b, u in bytes_to_unicode().items()}
-        inv = {i: s for s, i in self.vocab.items()}
-        return bytes(u2b[ch] for i in ids if inv[i] not in self.specials for ch in inv[i]).decode(
-            "utf-8", errors="replace")
+        out = bytearray()
+        for i in ids:
+            s = self._inv.get(int(i))
+            if s is None or s in self._special_set:
+                continue
+            out.extend(self._u2b[ch] for ch in s)
+        return out.decode("utf-8", errors="replace")
+
+    def token_byte_lengths(self):
+        """(V,) int64: UTF-8 bytes each token stands for; special tokens count 1 (a document separator)."""
+        n = np.zeros(self.vocab_size, np.int64)
+        for s, i in self.vocab.items():
+            n[i] = 1 if s in self._special_set else len(s)  # one byte symbol per byte
+        return n
+
+    def sha256(self):
+        return hashlib.sha256(json.dumps(self.json, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_json(self):
         byte_level = {"add_prefix_space": False, "trim_offsets": True, "use_regex": True}

@@ -3,7 +3,8 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Retro.Core;
-using Retro.Indexer.Reading;
+using Retro.Core.Options;
+using Retro.Ingestion.Reading;
 using Retro.VectorStore;
 
 namespace Retro.Api.Tests;

@@ -49,15 +49,8 @@ public sealed class StartupTests
     [InlineData("false", false)]
     public void Prompt_retrieval_overlaps_the_prefill_only_where_configured_or_the_store_is_remote(string? setting, bool expected)
     {
-        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
-        {
-            b.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
-            b.UseSetting("Retro:Models:Reranker", "");
-            b.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
-            b.UseSetting("Retro:Service:IngestSampleWhenEmpty", "false");
-            b.UseSetting("Retro:VectorStore:Path", Path.Combine(Path.GetTempPath(), $"retro-overlap-{Guid.NewGuid():N}"));
-            if (setting is not null) b.UseSetting("Retro:Service:OverlapPromptRetrieval", setting);
-        });
+        (string, string)[] overlap = setting is null ? [] : [("Retro:Service:OverlapPromptRetrieval", setting)];
+        using var factory = Service([("Retro:VectorStore:Path", Path.Combine(Path.GetTempPath(), $"retro-overlap-{Guid.NewGuid():N}")), .. overlap]);
         var generator = factory.Services.GetRequiredService<Retro.Core.IGenerator>().ShouldBeOfType<Retro.Engine.Generation.RetroGenerator>();
         generator.OverlapPromptRetrieval.ShouldBe(expected);
     }
@@ -65,14 +58,41 @@ public sealed class StartupTests
     [Fact]
     public void Invalid_limits_stop_the_start_with_a_message()
     {
-        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        using var factory = Service(("Retro:Service:MaxConcurrentRequests", "0"));
+        var error = Should.Throw<OptionsValidationException>(() => factory.CreateClient());
+        error.Message.ShouldContain("MaxConcurrentRequests");
+    }
+
+    /// <summary>The service on the fixture models (no reranker, no sample ingestion) with <paramref name="settings"/> on top.</summary>
+    private static WebApplicationFactory<Program> Service(params (string Key, string Value)[] settings) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
             b.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
             b.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
             b.UseSetting("Retro:Models:Reranker", "");
-            b.UseSetting("Retro:Service:MaxConcurrentRequests", "0");
+            b.UseSetting("Retro:Service:IngestSampleWhenEmpty", "false");
+            foreach (var (key, value) in settings) b.UseSetting(key, value);
         });
-        var error = Should.Throw<OptionsValidationException>(() => factory.CreateClient());
-        error.Message.ShouldContain("MaxConcurrentRequests");
+
+    [Fact]
+    public void An_invalid_qdrant_section_stops_the_start_like_the_other_sections()
+    {
+        using var factory = Service(("Retro:VectorStore:Qdrant:GrpcPort", "70000"));
+        Should.Throw<OptionsValidationException>(() => factory.CreateClient()).Message.ShouldContain("GrpcPort");
+    }
+
+    [Fact]
+    public async Task The_qdrant_section_reaches_the_store()
+    {
+        // The url's port is wrong on purpose: only the section's gRPC port reaches the stand-in.
+        await using var qdrant = await Retro.VectorStore.Qdrant.StandIn.QdrantStandIn.StartAsync();
+        using var factory = Service(("Retro:VectorStore:Provider", "Qdrant"), ("Retro:VectorStore:QdrantUrl", "http://127.0.0.1:1"),
+            ("Retro:VectorStore:Collection", "from-settings"),
+            ("Retro:VectorStore:Qdrant:GrpcPort", qdrant.Url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        using var client = factory.CreateClient(); // start-up opens the collection
+        var store = factory.Services.GetRequiredService<Retro.Core.IVectorStore>();
+        store.ShouldBeOfType<Retro.VectorStore.Qdrant.QdrantVectorStore>();
+        (await store.IsHealthyAsync()).ShouldBeTrue();
+        qdrant.CollectionNames.ShouldContain("from-settings");
     }
 }

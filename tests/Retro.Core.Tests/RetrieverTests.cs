@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Core.Tests;
 
@@ -109,6 +110,28 @@ public class RetrieverTests
         var result = await retriever.RetrieveAsync("a", new RetrievalOptions { K = 5, Rerank = false, Filter = new SearchOptions { ExcludeDocument = "doc0" } });
         result.Neighbours.ShouldNotContain(n => n.Chunk.DocumentId == "doc0");
         result.Neighbours.Count.ShouldBe(4);
+    }
+
+    [Fact]
+    public async Task The_retriever_measures_its_stages_and_their_total_once()
+    {
+        var (store, encoder) = Build();
+        var slow = new SlowReranker(new LengthReranker(), TimeSpan.FromMilliseconds(30));
+        var result = await new Retriever(encoder, store, store, slow).RetrieveAsync("a", new RetrievalOptions { K = 2, Candidates = 3, Rerank = true });
+        var t = result.Timings;
+        t.RerankMs.ShouldBeGreaterThanOrEqualTo(25);
+        t.TotalMs.ShouldBeGreaterThanOrEqualTo(t.EmbedMs + t.SearchMs + t.FetchMs + t.RerankMs - 1e-6);
+        (await NullRetriever.Instance.RetrieveAsync("a", new RetrievalOptions())).Timings.TotalMs.ShouldBe(0);
+    }
+
+    private sealed class SlowReranker(IReranker inner, TimeSpan delay) : IReranker
+    {
+        public string ModelId => inner.ModelId;
+        public void Score(string query, ReadOnlySpan<string> candidates, Span<float> scores)
+        {
+            Thread.Sleep(delay);
+            inner.Score(query, candidates, scores);
+        }
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Text;
 
 namespace Retro.Core.Tests;
 

@@ -4,7 +4,7 @@ namespace Retro.Eval.Tests;
 
 public sealed class DatasetsTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("retro-eval-data-").FullName;
+    private readonly string _dir = Directory.CreateTempSubdirectory("retro-eval-data-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 

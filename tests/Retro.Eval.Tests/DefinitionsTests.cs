@@ -1,3 +1,4 @@
+using Retro.Core.Options;
 using Retro.Eval.Data;
 
 namespace Retro.Eval.Tests;
@@ -5,7 +6,7 @@ namespace Retro.Eval.Tests;
 /// <summary>Definition questions from the sample corpus: the held-out rule, the answer extraction per source, determinism.</summary>
 public sealed class DefinitionsTests
 {
-    static readonly string Sample = Path.Combine(FindRoot(), "samples", "corpus", "sample.jsonl.gz");
+    private static readonly string Sample = Path.Combine(FindRoot(), "samples", "corpus", "sample.jsonl.gz");
 
     [Theory]
     [InlineData("foldoc:compiler", "compiler\n\n<programming, tool> A program that converts another program\nfrom some {source language} (or {programming language}) to\n{machine language} (object code).  Some compilers output\n{assembly language}.",
@@ -75,7 +76,7 @@ public sealed class DefinitionsTests
         Definitions.TermOf("  Modern_Ballet ").ShouldBe("modern ballet");
     }
 
-    static string FindRoot()
+    private static string FindRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Retro.sln"))) dir = dir.Parent;
@@ -90,7 +91,7 @@ public sealed class SearchSideTests
     public void Hybrid_takes_an_optional_dense_weight()
     {
         Running.SearchSide.Options("hybrid")!.DenseWeight.ShouldBe(0.5f);
-        var w = Running.SearchSide.Options("hybrid:0.7", new Retro.Core.RetrievalOptions { K = 5 })!;
+        var w = Running.SearchSide.Options("hybrid:0.7", new Retro.Core.Options.RetrievalOptions { K = 5 })!;
         (w.Mode, w.DenseWeight, w.Fusion, w.K).ShouldBe((Retro.Core.RetrievalMode.Hybrid, 0.7f, Retro.Core.FusionMethod.Rrf, 5));
         Running.SearchSide.Options("sparse")!.Mode.ShouldBe(Retro.Core.RetrievalMode.Sparse);
         var wk = Running.SearchSide.Options("hybrid:0.2:10")!;

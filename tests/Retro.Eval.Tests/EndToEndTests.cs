@@ -9,8 +9,8 @@ namespace Retro.Eval.Tests;
 /// </summary>
 public sealed class EndToEndTests : IDisposable
 {
-    static readonly string Root = FindRoot();
-    readonly string _dir = Directory.CreateTempSubdirectory("retro-eval-").FullName;
+    private static readonly string Root = FindRoot();
+    private readonly string _dir = Directory.CreateTempSubdirectory("retro-eval-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
@@ -170,7 +170,7 @@ public sealed class EndToEndTests : IDisposable
         log.ToString().ShouldContain("needs models.reranker");
     }
 
-    EvalConfig WriteInputs()
+    private EvalConfig WriteInputs()
     {
         string c4 = Path.GetFullPath(Path.Combine(Root, "..", "shared", "data", "c4-en-sample", "c4_sample.jsonl"));
         string docs = Path.Combine(_dir, "docs.jsonl");
@@ -212,7 +212,7 @@ public sealed class EndToEndTests : IDisposable
     }
 
     // keep the test in seconds: at most 1,000 characters of each record
-    static string TrimDoc(string line)
+    private static string TrimDoc(string line)
     {
         using var json = JsonDocument.Parse(line);
         string text = json.RootElement.GetProperty("text").GetString()!;
@@ -220,7 +220,7 @@ public sealed class EndToEndTests : IDisposable
         return JsonSerializer.Serialize(new { text = text.Length > 1000 ? text[..1000] : text, url });
     }
 
-    static string FindRoot()
+    private static string FindRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "Retro.sln"))) return d.FullName;

@@ -1,5 +1,6 @@
 using System.Text;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Eval.Data;
 using Retro.Eval.Metrics;
 using Retro.Eval.Running;
@@ -10,7 +11,7 @@ namespace Retro.Eval.Tests;
 /// <summary>BPB of <see cref="LmTask"/> against an independent token-by-token computation with the decoder's step API.</summary>
 public sealed class LmTaskTests : IDisposable
 {
-    readonly EvalModelSet _models;
+    private readonly EvalModelSet _models;
 
     public LmTaskTests()
     {
@@ -24,7 +25,7 @@ public sealed class LmTaskTests : IDisposable
     public void Dispose() => _models.Dispose();
 
     /// <summary>Returns one neighbour per query, made from the query's own tokens reversed, and records the queries.</summary>
-    sealed class EchoRetriever(Retro.Core.ITokenizer tokenizer) : IRetriever
+    private sealed class EchoRetriever(Retro.Core.ITokenizer tokenizer) : IRetriever
     {
         public List<string> Queries { get; } = [];
 

@@ -4,7 +4,7 @@ namespace Retro.Eval.Tests;
 
 public class RankingMetricsTests
 {
-    static readonly Dictionary<string, int> Qrels = new() { ["d1"] = 1, ["d3"] = 2, ["d9"] = 0 };
+    private static readonly Dictionary<string, int> Qrels = new() { ["d1"] = 1, ["d3"] = 2, ["d9"] = 0 };
 
     [Fact]
     public void Recall_counts_relevant_documents_in_the_first_k()

@@ -1,16 +1,15 @@
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Indexer.Cli;
+using Retro.Ingestion.Tests;
 using Retro.VectorStore;
 
 namespace Retro.Indexer.Tests;
 
 /// <summary>The command line in-process over the real stack (fixture models, embedded store).</summary>
-public sealed class CliTests : IDisposable
+public sealed class CliTests : FolderTests
 {
-    readonly TempFolder _dir = new();
-    public void Dispose() => _dir.Dispose();
-
-    async Task<(int Code, string Output)> Run(params string[] args)
+    private async Task<(int Code, string Output)> Run(params string[] args)
     {
         using var components = new RetroComponents { EncoderThreads = 1 };
         var output = new StringWriter();
@@ -18,8 +17,8 @@ public sealed class CliTests : IDisposable
         return (code, output.ToString());
     }
 
-    string[] Store => ["--store-path", _dir["store"], "--encoder", TestFiles.EncoderFixture];
-    string[] Ingest(params string[] inputs) => ["ingest", .. inputs, .. Store, "--decoder-tokenizer", TestFiles.DecoderFixture, "--progress", "log"];
+    private string[] Store => ["--store-path", Dir["store"], "--encoder", TestFiles.EncoderFixture];
+    private string[] Ingest(params string[] inputs) => ["ingest", .. inputs, .. Store, "--decoder-tokenizer", TestFiles.DecoderFixture, "--progress", "log"];
 
     [Fact]
     public async Task Help_explains_every_option_and_the_exit_codes()
@@ -39,30 +38,30 @@ public sealed class CliTests : IDisposable
     {
         (await Run("ingest", "x.jsonl", "--no-such-option")).Code.ShouldBe(ExitCodes.Usage);
         (await Run("ingest", "x.jsonl", "--store", "mongo")).Code.ShouldBe(ExitCodes.Usage);
-        TestFiles.WriteLines(_dir["in.jsonl"], ["{\"text\":\"a\"}"]);
-        (await Run("ingest", _dir["in.jsonl"], "--store-path", _dir["s"], "--encoder", _dir["missing"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
-        (await Run([.. Ingest(_dir["in.jsonl"]), "--batch", "0"])).Code.ShouldBe(ExitCodes.Usage);
-        Directory.CreateDirectory(_dir["empty"]);
-        (await Run("ingest", _dir["in.jsonl"], "--store-path", _dir["s"], "--encoder", _dir["empty"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
-        (await Run("ingest", _dir["in.jsonl"], "--store-path", _dir["s"], "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", _dir["empty"])).Code.ShouldBe(ExitCodes.Usage);
-        (await Run("ingest", _dir["in.jsonl"], "--collection", "no/slash", "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
+        TestFiles.WriteLines(Dir["in.jsonl"], ["{\"text\":\"a\"}"]);
+        (await Run("ingest", Dir["in.jsonl"], "--store-path", Dir["s"], "--encoder", Dir["missing"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
+        (await Run([.. Ingest(Dir["in.jsonl"]), "--batch", "0"])).Code.ShouldBe(ExitCodes.Usage);
+        Directory.CreateDirectory(Dir["empty"]);
+        (await Run("ingest", Dir["in.jsonl"], "--store-path", Dir["s"], "--encoder", Dir["empty"], "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
+        (await Run("ingest", Dir["in.jsonl"], "--store-path", Dir["s"], "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", Dir["empty"])).Code.ShouldBe(ExitCodes.Usage);
+        (await Run("ingest", Dir["in.jsonl"], "--collection", "no/slash", "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture)).Code.ShouldBe(ExitCodes.Usage);
     }
 
     [Fact]
     public async Task Input_that_is_all_bad_exits_1_and_no_input_exits_1()
     {
-        TestFiles.WriteLines(_dir["bad.jsonl"], ["{oops", "{\"text\":7}"]);
-        var (code, output) = await Run(Ingest(_dir["bad.jsonl"]));
+        TestFiles.WriteLines(Dir["bad.jsonl"], ["{oops", "{\"text\":7}"]);
+        var (code, output) = await Run(Ingest(Dir["bad.jsonl"]));
         code.ShouldBe(ExitCodes.NothingIngested);
         output.ShouldContain("rejected: malformed-json");
-        File.ReadAllLines(Path.Combine(_dir["store"], "retro", "indexer", "rejects.jsonl")).Length.ShouldBe(2);
-        (await Run(Ingest(_dir["nothing/*.jsonl"]))).Code.ShouldBe(ExitCodes.NothingIngested);
+        File.ReadAllLines(Path.Combine(Dir["store"], "retro", "indexer", "rejects.jsonl")).Length.ShouldBe(2);
+        (await Run(Ingest(Dir["nothing/*.jsonl"]))).Code.ShouldBe(ExitCodes.NothingIngested);
     }
 
     [Fact]
     public async Task Ingest_twice_then_stats_and_verify_and_a_damaged_store_fails_verify()
     {
-        string shard = TestFiles.WriteLines(_dir["in/a.jsonl.gz"], TestFiles.SampleLines(25), gzip: true);
+        string shard = TestFiles.WriteLines(Dir["in/a.jsonl.gz"], TestFiles.SampleLines(25), gzip: true);
         var (code, first) = await Run(Ingest(shard));
         code.ShouldBe(0, first);
         first.ShouldContain("documents ingested");
@@ -89,7 +88,7 @@ public sealed class CliTests : IDisposable
         verifyCode.ShouldBe(0, verify);
         verify.ShouldContain($"25 documents, {image.Points:N0} chunks, 0 problems");
 
-        await using (var store = new EmbeddedVectorStore(_dir["store"]))
+        await using (var store = new EmbeddedVectorStore(Dir["store"]))
         {
             await store.EnsureCollectionAsync(new VectorStoreOptions().ToSpec(32));
             (await store.DeleteDocumentAsync(image.Documents[0].Split(' ')[0])).ShouldBeGreaterThan(0);
@@ -99,5 +98,44 @@ public sealed class CliTests : IDisposable
         report.ShouldContain("no payload");
     }
 
-    Task<StoreImage> Image() => RealStack.ImageAsync(_dir["store"]);
+    [Fact]
+    public async Task Stats_and_verify_refuse_an_embedded_store_another_instance_has_open()
+    {
+        // As when the service is running on it (README: stop the service first).
+        await using var open = new EmbeddedVectorStore(Dir["store"]);
+        await open.EnsureCollectionAsync(new VectorStoreOptions().ToSpec(32));
+        foreach (string command in new[] { "stats", "verify" })
+        {
+            var error = new StringWriter();
+            var before = Console.Error;
+            Console.SetError(error);
+            try
+            {
+                (await Run([command, .. Store])).Code.ShouldBe(ExitCodes.StoreFailed);
+            }
+            finally
+            {
+                Console.SetError(before);
+            }
+            error.ToString().ShouldContain("is open in another store instance");
+        }
+    }
+
+    [Fact]
+    public async Task The_qdrant_section_of_the_configuration_reaches_the_store()
+    {
+        // The url's port is wrong on purpose: only Retro:VectorStore:Qdrant:GrpcPort reaches the stand-in.
+        await using var qdrant = await Retro.VectorStore.Qdrant.StandIn.QdrantStandIn.StartAsync();
+        string shard = TestFiles.WriteLines(Dir["in/a.jsonl"], TestFiles.SampleLines(5));
+        string[] args = ["ingest", shard, "--store", "qdrant", "--qdrant-url", "http://127.0.0.1:1", "--collection", "indexed", "--state", Dir["state"],
+            "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture, "--progress", "none"];
+        string port = qdrant.Url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        (await RealStack.RunAsync(Dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Qdrant__GrpcPort"] = port }, args)).ShouldBe(ExitCodes.Ok);
+        qdrant.CollectionNames.ShouldContain("indexed");
+        qdrant.Calls.ShouldContain(c => c.Method.EndsWith("/Upsert", StringComparison.Ordinal));
+        // Validated like the other sections: a bad value is a configuration error.
+        (await RealStack.RunAsync(Dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Qdrant__GrpcPort"] = "70000" }, args)).ShouldBe(ExitCodes.Usage);
+    }
+
+    private Task<StoreImage> Image() => RealStack.ImageAsync(Dir["store"]);
 }

@@ -1,27 +1,27 @@
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Bert;
 using Retro.Engine.Cpu;
-using Retro.Indexer.State;
+using Retro.Ingestion.State;
+using Retro.Ingestion.Tests;
 using Retro.VectorStore;
 using Xunit.Abstractions;
 
 namespace Retro.Indexer.Tests;
 
 /// <summary>kill -9 of the real indexer process at random moments, then a rerun: the store equals a clean run's.</summary>
-public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
+public sealed class CrashResumeTests(ITestOutputHelper log) : FolderTests
 {
-    const int Kills = 10;
-    const int Documents = 600; // some thousands of chunks: enough work after start-up for ten kills with the tiny encoder
-    readonly TempFolder _dir = new();
-    public void Dispose() => _dir.Dispose();
+    private const int Kills = 10;
+    private const int Documents = 600; // some thousands of chunks: enough work after start-up for ten kills with the tiny encoder
 
-    string[] Args(params string[] more) =>
+    private string[] Args(params string[] more) =>
     [
-        "ingest", _dir["in"], "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture,
+        "ingest", Dir["in"], "--encoder", TestFiles.EncoderFixture, "--decoder-tokenizer", TestFiles.DecoderFixture,
         "--batch", "4", .. (more.Contains("--progress") ? more : [.. more, "--progress", "none"]),
     ];
 
-    static long ChunksIn(string line)
+    private static long ChunksIn(string line)
     {
         var m = System.Text.RegularExpressions.Regex.Match(line, @"\| chunks ([\d,]+) ");
         return m.Success ? long.Parse(m.Groups[1].Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture) : -1;
@@ -32,12 +32,12 @@ public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
     {
         TimeSpan cleanTime;
         var docs = TestFiles.SampleLines(Documents);
-        TestFiles.WriteLines(_dir["in/a.jsonl"], [.. docs.Take(Documents / 3), "{broken", docs[3]]);
-        TestFiles.WriteLines(_dir["in/b.jsonl.gz"], docs.Skip(Documents / 3), gzip: true);
+        TestFiles.WriteLines(Dir["in/a.jsonl"], [.. docs.Take(Documents / 3), "{broken", docs[3]]);
+        TestFiles.WriteLines(Dir["in/b.jsonl.gz"], docs.Skip(Documents / 3), gzip: true);
 
         // Clean run, with the store path from the environment (as configuration allows).
         var begun = new TaskCompletionSource();
-        using (var cleanRun = RealStack.Start(_dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Path"] = _dir["clean"] }, begun, Args()))
+        using (var cleanRun = RealStack.Start(Dir.Path, new Dictionary<string, string> { ["Retro__VectorStore__Path"] = Dir["clean"] }, begun, Args()))
         {
             await begun.Task.WaitAsync(TimeSpan.FromMinutes(2));
             var started = DateTime.UtcNow;
@@ -45,7 +45,7 @@ public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
             cleanTime = DateTime.UtcNow - started;
             cleanRun.ExitCode.ShouldBe(0);
         }
-        var expected = await RealStack.ImageAsync(_dir["clean"]);
+        var expected = await RealStack.ImageAsync(Dir["clean"]);
         expected.Documents.Count.ShouldBe(Documents);
         expected.Points.ShouldBe(expected.Chunks.Count);
         log.WriteLine($"clean run {cleanTime.TotalSeconds:F1} s, {expected.Points} chunks");
@@ -65,8 +65,8 @@ public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
             long reserve = Math.Max(50, left / 5);
             long target = 1 + random.NextInt64(Math.Max(1, Math.Min(2 * left / (Kills - kills + 1), left - reserve)));
             var reached = new TaskCompletionSource();
-            using var child = RealStack.Start(_dir.Path, null, reached,
-                line => ChunksIn(line) >= target, Args("--store-path", _dir["crash"], "--progress", "log", "--log-interval", "0.01"));
+            using var child = RealStack.Start(Dir.Path, null, reached,
+                line => ChunksIn(line) >= target, Args("--store-path", Dir["crash"], "--progress", "log", "--log-interval", "0.01"));
             await Task.WhenAny(reached.Task, child.WaitForExitAsync());
             bool exited = child.HasExited;
             if (!exited)
@@ -76,7 +76,7 @@ public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
             }
             await child.WaitForExitAsync();
             if (exited) child.ExitCode.ShouldBe(0);
-            progress.Add((await RealStack.ImageAsync(_dir["crash"])).Points);
+            progress.Add((await RealStack.ImageAsync(Dir["crash"])).Points);
             log.WriteLine($"attempt {attempts}: {(exited ? "finished" : $"killed after {target} chunks acknowledged")}, {progress[^1]} points committed");
             if (exited) break; // finished: nothing left to interrupt
         }
@@ -84,8 +84,8 @@ public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
         progress.Distinct().Count().ShouldBeGreaterThanOrEqualTo(3, "kills should land at different stages of the work");
         progress[^1].ShouldBeLessThan(expected.Points, "the last kill should leave work to resume");
 
-        (await RealStack.RunAsync(_dir.Path, null, Args("--store-path", _dir["crash"]))).ShouldBe(0);
-        var actual = await RealStack.ImageAsync(_dir["crash"]);
+        (await RealStack.RunAsync(Dir.Path, null, Args("--store-path", Dir["crash"]))).ShouldBe(0);
+        var actual = await RealStack.ImageAsync(Dir["crash"]);
         actual.Documents.ShouldBe(expected.Documents);
         actual.Chunks.Keys.ShouldBe(expected.Chunks.Keys);
         foreach (var (id, payload) in expected.Chunks) actual.Chunks[id].ShouldBe(payload, $"chunk {id}");
@@ -98,9 +98,9 @@ public sealed class CrashResumeTests(ITestOutputHelper log) : IDisposable
         // Every vector is there and is the chunk's own embedding.
         using var backend = new CpuBackend(1);
         using var encoder = BertTextEncoder.Load(TestFiles.EncoderFixture, backend);
-        await using var store = new EmbeddedVectorStore(_dir["crash"]);
+        await using var store = new EmbeddedVectorStore(Dir["crash"]);
         await store.EnsureCollectionAsync(RealStack.Spec(encoder.Dimension));
-        using var state = new IndexerState(Path.Combine(_dir["crash"], "retro", "indexer"));
+        using var state = new IndexerState(Path.Combine(Dir["crash"], "retro", "indexer"));
         var report = await StoreVerifier.VerifyAsync(state, store, encoder, new ChunkingOptions());
         report.Problems.ShouldBe(0, string.Join("\n", report.Examples));
         report.Chunks.ShouldBe(expected.Points);

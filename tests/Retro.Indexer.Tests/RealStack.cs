@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Retro.Core;
-using Retro.Indexer.State;
+using Retro.Core.Options;
+using Retro.Ingestion.State;
+using Retro.Ingestion.Tests;
 using Retro.VectorStore;
 
 namespace Retro.Indexer.Tests;
@@ -78,7 +80,7 @@ internal static class RealStack
     /// The store's BM25 index seen through queries (the first words of some chunks): every hit as "id score", sorted, so
     /// equal indexes give equal lists whatever the order points were written in.
     /// </summary>
-    static async Task<List<string>> TextHitsAsync(EmbeddedVectorStore store, SortedDictionary<string, string> chunks)
+    private static async Task<List<string>> TextHitsAsync(EmbeddedVectorStore store, SortedDictionary<string, string> chunks)
     {
         var hits = new SearchHit[10_000];
         var lines = new List<string>();

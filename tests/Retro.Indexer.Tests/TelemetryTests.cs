@@ -1,4 +1,4 @@
-using Retro.Indexer.Telemetry;
+using Retro.Indexer.Cli;
 
 namespace Retro.Indexer.Tests;
 

@@ -13,7 +13,7 @@ namespace Retro.Tokenizers.Tests;
 /// </summary>
 public sealed class LibraryParityTests(TrainedTokenizerFixture trained) : IClassFixture<TrainedTokenizerFixture>
 {
-    private static readonly Lazy<IReadOnlyList<string>> s_sample = new(() =>
+    private static readonly Lazy<IReadOnlyList<string>> Sample = new(() =>
         [.. CorpusReader.ReadDocuments(Path.Combine(TestData.RepoRoot, "samples", "corpus", "sample.jsonl.gz"))]);
 
     private static Tokenizer Shipped(string model) => TokenizerLoader.FromFile(Path.Combine(TestData.RepoRoot, "models", model, "tokenizer.json"));
@@ -45,7 +45,7 @@ public sealed class LibraryParityTests(TrainedTokenizerFixture trained) : IClass
         var ours = Shipped(model);
         var library = MLTokenizers.Create(ours);
         SameIds(ours, library, TestData.AllTexts, $"{model}, ../shared/data");
-        SameIds(ours, library, s_sample.Value, $"{model}, sample corpus");
+        SameIds(ours, library, Sample.Value, $"{model}, sample corpus");
         SameIds(ours, library, TestData.Hostile, $"{model}, hostile strings");
     }
 
@@ -64,7 +64,7 @@ public sealed class LibraryParityTests(TrainedTokenizerFixture trained) : IClass
         var ours = Tokenizer.CreateWordPiece(DerivedWordPiece.Vocabulary(Shipped("retro")), lowercase: true, stripAccents: false);
         var library = MLTokenizers.Create(ours);
         var words = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string text in TestData.AllTexts.Concat(s_sample.Value).Concat(TestData.Hostile))
+        foreach (string text in TestData.AllTexts.Concat(Sample.Value).Concat(TestData.Hostile))
         {
             foreach (string word in DerivedWordPiece.Clean(text).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
             {

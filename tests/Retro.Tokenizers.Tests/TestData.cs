@@ -6,7 +6,7 @@ namespace Retro.Tokenizers.Tests;
 /// <summary>The development corpus in ../shared/data (read in place) and hand-made hostile strings.</summary>
 internal static class TestData
 {
-    private static readonly Lazy<IReadOnlyList<string>> s_all = new(LoadAll);
+    private static readonly Lazy<IReadOnlyList<string>> All = new(LoadAll);
 
     /// <summary>The data folder: $RETRO_DATA, else the first "shared/data" found walking up from the test binaries.</summary>
     public static string DataRoot
@@ -40,7 +40,7 @@ internal static class TestData
     /// Every text of the data: each <c>text</c> of every JSON-lines file (plain and gzip), SQuAD titles, contexts,
     /// questions and answers, and WikiText (raw and tokenized) paragraph by paragraph.
     /// </summary>
-    public static IReadOnlyList<string> AllTexts => s_all.Value;
+    public static IReadOnlyList<string> AllTexts => All.Value;
 
     /// <summary>Strings that break naive tokenizers (all valid UTF-16).</summary>
     public static readonly string[] Hostile =

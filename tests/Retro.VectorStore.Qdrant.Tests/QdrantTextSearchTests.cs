@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Qdrant.Client.Grpc;
 using Retro.Core;
+using Retro.Core.Options;
+using Retro.Core.Text;
 using Retro.VectorStore.Qdrant.StandIn;
 using Retro.VectorStore.Qdrant.Tests.Support;
 

@@ -1,5 +1,6 @@
 using Qdrant.Client.Grpc;
 using Retro.Core;
+using Retro.Core.Text;
 using Retro.VectorStore.Qdrant.StandIn;
 using Retro.VectorStore.Qdrant.Tests.Support;
 using Distance = Qdrant.Client.Grpc.Distance;

@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Text;
 using Retro.VectorStore.Text;
 
 namespace Retro.VectorStore.Tests;
@@ -139,7 +140,7 @@ public sealed class InvertedIndexTests
         }
     }
 
-    private sealed class EvenOffsets : Retro.VectorStore.Hnsw.INodeFilter
+    private sealed class EvenOffsets : Retro.VectorStore.INodeFilter
     {
         public bool Accepts(uint node) => node % 2 == 0;
     }

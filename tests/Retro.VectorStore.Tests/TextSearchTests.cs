@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Retro.Core;
+using Retro.Core.Text;
 
 namespace Retro.VectorStore.Tests;
 

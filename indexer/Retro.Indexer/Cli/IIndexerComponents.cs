@@ -1,4 +1,6 @@
 using Retro.Core;
+using Retro.Core.Options;
+using Retro.VectorStore.Qdrant;
 
 namespace Retro.Indexer.Cli;
 
@@ -14,6 +16,6 @@ public interface IIndexerComponents
     /// <summary>The embedding dimension of the bi-encoder in a model folder, without loading its weights.</summary>
     int EncoderDimension(string folder);
 
-    /// <summary>Opens (without creating the collection) the store the options describe.</summary>
-    IVectorStore OpenStore(VectorStoreOptions options);
+    /// <summary>Opens (without creating the collection) the store the options describe (Qdrant with <paramref name="qdrant"/>).</summary>
+    IVectorStore OpenStore(VectorStoreOptions options, QdrantOptions qdrant);
 }

@@ -1,34 +1,36 @@
 using System.CommandLine;
 using Microsoft.Extensions.Configuration;
 using Retro.Core;
+using Retro.Core.Options;
+using Retro.VectorStore.Qdrant;
 
 namespace Retro.Indexer.Cli;
 
 /// <summary>The command line: <c>ingest</c>, <c>stats</c>, <c>verify</c> with shared store options.</summary>
 public sealed class IndexerCli
 {
-    readonly IIndexerComponents _components;
-    readonly TextWriter _out;
+    private readonly IIndexerComponents _components;
+    private readonly TextWriter _out;
 
     // Shared by every command.
-    readonly Option<string?> _store = new("--store") { Description = "Vector store: embedded | qdrant (default Retro:VectorStore:Provider)." };
-    readonly Option<string?> _storePath = new("--store-path") { Description = "Folder of the embedded store (default Retro:VectorStore:Path)." };
-    readonly Option<string?> _qdrantUrl = new("--qdrant-url") { Description = "Qdrant base url, e.g. http://localhost:6333 (default Retro:VectorStore:QdrantUrl)." };
-    readonly Option<string?> _collection = new("--collection") { Description = "Collection name (default Retro:VectorStore:Collection)." };
-    readonly Option<string?> _state = new("--state") { Description = "Folder of the indexer's state (document hashes; checkpoints when the store keeps none); default <store-path>/<collection>/indexer, or data/indexer/<collection> for Qdrant." };
-    readonly Option<string?> _encoder = new("--encoder") { Description = "Bi-encoder model folder (default Retro:Models:Encoder)." };
+    private readonly Option<string?> _store = new("--store") { Description = "Vector store: embedded | qdrant (default Retro:VectorStore:Provider)." };
+    private readonly Option<string?> _storePath = new("--store-path") { Description = "Folder of the embedded store (default Retro:VectorStore:Path)." };
+    private readonly Option<string?> _qdrantUrl = new("--qdrant-url") { Description = "Qdrant base url, e.g. http://localhost:6333 (default Retro:VectorStore:QdrantUrl)." };
+    private readonly Option<string?> _collection = new("--collection") { Description = "Collection name (default Retro:VectorStore:Collection)." };
+    private readonly Option<string?> _state = new("--state") { Description = "Folder of the indexer's state (document hashes; checkpoints when the store keeps none); default <store-path>/<collection>/indexer, or data/indexer/<collection> for Qdrant." };
+    private readonly Option<string?> _encoder = new("--encoder") { Description = "Bi-encoder model folder (default Retro:Models:Encoder)." };
 
     // ingest only.
-    readonly Argument<string[]> _inputs = new("inputs") { Description = "Shards to ingest: files (.json, .jsonl, optionally gzip), folders (searched recursively) or glob patterns.", Arity = ArgumentArity.OneOrMore };
-    readonly Option<string?> _decoderTokenizer = new("--decoder-tokenizer") { Description = "Folder with the decoder's tokenizer.json; chunks are counted in its tokens (default Retro:Models:Decoder)." };
-    readonly Option<int?> _batch = new("--batch") { Description = "Chunks per bi-encoder batch and store upsert (default 32)." };
-    readonly Option<int?> _parallelism = new("--parallelism") { Description = "Tokenization workers (default: one per two cores; the bi-encoder itself uses every core)." };
-    readonly Option<int?> _embedConcurrency = new("--embed-concurrency") { Description = "Concurrent bi-encoder batches (default 1; the encoder is itself parallel)." };
-    readonly Option<int?> _maxDocBytes = new("--max-doc-bytes") { Description = "Longest accepted record in bytes; longer ones are rejected as too-large (default 8 MiB)." };
-    readonly Option<string?> _rejects = new("--rejects") { Description = "JSON lines file receiving rejected records (shard, line, offset, reason, snippet); default <state>/rejects.jsonl." };
-    readonly Option<string> _progress = new("--progress") { Description = "Progress display: auto (live on a terminal, log lines otherwise) | live | log | none.", DefaultValueFactory = _ => "auto" };
-    readonly Option<bool> _skipVectors = new("--skip-vectors") { Description = "verify: check payloads and counts only, without re-embedding every chunk." };
-    readonly Option<double> _logInterval = new("--log-interval") { Description = "Seconds between progress log lines (default 10; fractions allowed, at least 0.01).", DefaultValueFactory = _ => 10 };
+    private readonly Argument<string[]> _inputs = new("inputs") { Description = "Shards to ingest: files (.json, .jsonl, optionally gzip), folders (searched recursively) or glob patterns.", Arity = ArgumentArity.OneOrMore };
+    private readonly Option<string?> _decoderTokenizer = new("--decoder-tokenizer") { Description = "Folder with the decoder's tokenizer.json; chunks are counted in its tokens (default Retro:Models:Decoder)." };
+    private readonly Option<int?> _batch = new("--batch") { Description = "Chunks per bi-encoder batch and store upsert (default 32)." };
+    private readonly Option<int?> _parallelism = new("--parallelism") { Description = "Tokenization workers (default: one per two cores; the bi-encoder itself uses every core)." };
+    private readonly Option<int?> _embedConcurrency = new("--embed-concurrency") { Description = "Concurrent bi-encoder batches (default 1; the encoder is itself parallel)." };
+    private readonly Option<int?> _maxDocBytes = new("--max-doc-bytes") { Description = "Longest accepted record in bytes; longer ones are rejected as too-large (default 8 MiB)." };
+    private readonly Option<string?> _rejects = new("--rejects") { Description = "JSON lines file receiving rejected records (shard, line, offset, reason, snippet); default <state>/rejects.jsonl." };
+    private readonly Option<string> _progress = new("--progress") { Description = "Progress display: auto (live on a terminal, log lines otherwise) | live | log | none.", DefaultValueFactory = _ => "auto" };
+    private readonly Option<bool> _skipVectors = new("--skip-vectors") { Description = "verify: check payloads and counts only, without re-embedding every chunk." };
+    private readonly Option<double> _logInterval = new("--log-interval") { Description = "Seconds between progress log lines (default 10; fractions allowed, at least 0.01).", DefaultValueFactory = _ => 10 };
 
     /// <summary>Creates the command line over <paramref name="components"/>, writing reports to <paramref name="output"/>.</summary>
     public IndexerCli(IIndexerComponents components, TextWriter? output = null)
@@ -53,7 +55,7 @@ public sealed class IndexerCli
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = _out }, cancellationToken).ConfigureAwait(false);
     }
 
-    RootCommand Build()
+    private RootCommand Build()
     {
         var root = new RootCommand("Retro indexer: C4-style JSON lines -> RETRO chunks (64 decoder tokens + 64-token continuation) -> "
             + "bi-encoder embeddings -> vector store. Resumable and idempotent. Defaults come from appsettings.json (Retro:* sections) "
@@ -83,7 +85,7 @@ public sealed class IndexerCli
         return root;
     }
 
-    static async Task<int> Guard(Func<Task<int>> run)
+    private static async Task<int> Guard(Func<Task<int>> run)
     {
         try
         {
@@ -116,12 +118,14 @@ public sealed class IndexerCli
     internal IIndexerComponents Components => _components;
 
     /// <summary>Everything the commands share, resolved from configuration and the command line.</summary>
-    internal sealed record Context(IConfiguration Configuration, VectorStoreOptions Store, ModelOptions Models, ChunkingOptions Chunking, string StateFolder, string EncoderFolder);
+    internal sealed record Context(IConfiguration Configuration, VectorStoreOptions Store, QdrantOptions Qdrant, ModelOptions Models, ChunkingOptions Chunking,
+        string StateFolder, string EncoderFolder);
 
     internal Context Resolve(ParseResult parse)
     {
         var configuration = IndexerConfiguration.Build();
         var store = IndexerConfiguration.Bind<VectorStoreOptions>(configuration, VectorStoreOptions.Section);
+        var qdrant = IndexerConfiguration.Bind<QdrantOptions>(configuration, QdrantOptions.Section);
         var models = IndexerConfiguration.Bind<ModelOptions>(configuration, ModelOptions.Section);
         var chunking = IndexerConfiguration.Bind<ChunkingOptions>(configuration, ChunkingOptions.Section);
         if (parse.GetValue(_store) is { } provider) store = store with { Provider = Enum.Parse<VectorStoreProvider>(provider, ignoreCase: true) };
@@ -130,8 +134,8 @@ public sealed class IndexerCli
         if (parse.GetValue(_collection) is { } collection) store = store with { Collection = collection };
         IndexerConfiguration.Validate(store, VectorStoreOptions.Section);
         string encoder = parse.GetValue(_encoder) ?? models.Encoder;
-        string state = parse.GetValue(_state) ?? State.IndexerState.DefaultFolder(store);
-        return new Context(configuration, store, models, chunking, Path.GetFullPath(state), encoder);
+        string state = parse.GetValue(_state) ?? Retro.Ingestion.State.IndexerState.DefaultFolder(store);
+        return new Context(configuration, store, qdrant, models, chunking, Path.GetFullPath(state), encoder);
     }
 
     internal string DecoderTokenizerFolder(ParseResult parse, Context context) => parse.GetValue(_decoderTokenizer) ?? context.Models.Decoder;
@@ -148,7 +152,7 @@ public sealed class IndexerCli
     /// <summary>Opens the store and its collection for an encoder of <paramref name="dimension"/>.</summary>
     internal async Task<IVectorStore> OpenStoreAsync(Context context, int dimension, CancellationToken ct)
     {
-        var store = _components.OpenStore(context.Store);
+        var store = _components.OpenStore(context.Store, context.Qdrant);
         try
         {
             await store.EnsureCollectionAsync(context.Store.ToSpec(dimension), ct).ConfigureAwait(false);

@@ -39,7 +39,7 @@ public static class IndexerConfiguration
             throw new OptionsException($"Invalid {section}: " + string.Join("; ", results.Select(r => r.ErrorMessage)));
     }
 
-    static string? FindUpwards(string folder, string name)
+    private static string? FindUpwards(string folder, string name)
     {
         for (var dir = new DirectoryInfo(Path.GetFullPath(folder)); dir is not null; dir = dir.Parent)
         {

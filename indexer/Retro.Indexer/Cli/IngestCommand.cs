@@ -1,14 +1,13 @@
 using System.CommandLine;
 using Retro.Core;
-using Retro.Indexer.Chunking;
-using Retro.Indexer.Pipeline;
-using Retro.Indexer.Reading;
-using Retro.Indexer.State;
-using Retro.Indexer.Telemetry;
+using Retro.Core.Options;
+using Retro.Ingestion;
+using Retro.Ingestion.Pipeline;
+using Retro.Ingestion.Reading;
 
 namespace Retro.Indexer.Cli;
 
-/// <summary><c>ingest</c>: composes the pipeline from the options, shows progress, prints the summary.</summary>
+/// <summary><c>ingest</c>: an <see cref="Ingestor"/> from the options, with progress and the final summary.</summary>
 internal sealed class IngestCommand(IndexerCli cli, ParseResult parse, TextWriter output)
 {
     public async Task<int> RunAsync(CancellationToken ct)
@@ -37,26 +36,21 @@ internal sealed class IngestCommand(IndexerCli cli, ParseResult parse, TextWrite
         var encoder = IndexerCli.LoadModel(() => cli.Components.LoadEncoder(encoderFolder), "encoder", "--encoder");
 
         using var telemetry = IndexerTelemetry.StartFromEnvironment();
-        using var metrics = new IndexerMetrics();
         await using var store = await cli.OpenStoreAsync(context, encoder.Dimension, ct).ConfigureAwait(false);
-        using var state = new IndexerState(context.StateFolder);
-        using var rejects = new RejectWriter(parse.GetValue(cli.Rejects) ?? Path.Combine(context.StateFolder, "rejects.jsonl"));
-        IIngestCheckpoints checkpoints = store as IIngestCheckpoints ?? state;
+        using var ingestor = new Ingestor(store, encoder, tokenizer, context.Chunking, context.StateFolder, options, parse.GetValue(cli.Rejects));
 
         long totalBytes = shards.Sum(x => x.Length);
         output.WriteLine($"ingest: {shards.Count} shards, {totalBytes:N0} bytes -> {StoreName(context)}; encoder {encoder.ModelId} (d={encoder.Dimension}), batch {options.BatchSize}, {options.Parallelism} tokenizer workers");
-        var pipeline = new IngestPipeline(new DocumentChunker(tokenizer, context.Chunking), encoder, store, checkpoints, state, options, rejects, metrics);
-        var run = pipeline.RunAsync(shards, ct);
-        await ProgressReporter.ShowAsync(run, pipeline.Stats, parse.GetValue(cli.Progress)!, TimeSpan.FromSeconds(Math.Max(0.01, parse.GetValue(cli.LogInterval))), output).ConfigureAwait(false);
-        var stats = await run.ConfigureAwait(false);
-        ProgressReporter.Summary(stats, rejects.Path, output);
+        var stats = await ProgressReporter.RunAsync(ingestor, shards, parse.GetValue(cli.Progress)!,
+            TimeSpan.FromSeconds(Math.Max(0.01, parse.GetValue(cli.LogInterval))), output, ct).ConfigureAwait(false);
+        ProgressReporter.Summary(stats, ingestor.RejectsPath, output);
 
         // Non-zero only when this run met input and none of it could be ingested (all rejected).
         bool nothing = stats.Documents == 0 && stats.Duplicates == 0 && stats.ShardsSkipped == 0 && stats.Rejects > 0;
         return nothing ? ExitCodes.NothingIngested : ExitCodes.Ok;
     }
 
-    static string StoreName(IndexerCli.Context context) => context.Store.Provider == VectorStoreProvider.Embedded
+    private static string StoreName(IndexerCli.Context context) => context.Store.Provider == VectorStoreProvider.Embedded
         ? $"embedded store {Path.GetFullPath(context.Store.Path)} ({context.Store.Collection})"
         : $"Qdrant {context.Store.QdrantUrl} ({context.Store.Collection})";
 }

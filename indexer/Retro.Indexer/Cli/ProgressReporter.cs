@@ -1,6 +1,7 @@
 using System.Globalization;
-using Retro.Indexer.Pipeline;
-using Retro.Indexer.Reading;
+using Retro.Ingestion;
+using Retro.Ingestion.Pipeline;
+using Retro.Ingestion.Reading;
 using Spectre.Console;
 
 namespace Retro.Indexer.Cli;
@@ -8,57 +9,55 @@ namespace Retro.Indexer.Cli;
 /// <summary>Live progress (Spectre.Console on an interactive terminal) or periodic log lines, and the final summary.</summary>
 internal static class ProgressReporter
 {
-    /// <summary>Shows progress of <paramref name="run"/> until it ends (never throws for the run's failure).</summary>
-    public static async Task ShowAsync(Task run, IngestStats stats, string mode, TimeSpan interval, TextWriter output)
+    /// <summary>
+    /// Runs <paramref name="ingestor"/> over <paramref name="shards"/> showing its progress per <paramref name="mode"/>:
+    /// <c>live</c> (a Spectre.Console bar), <c>log</c> (a line every <paramref name="interval"/>), <c>none</c>, or
+    /// <c>auto</c> (live on an interactive terminal, log lines otherwise). Returns the run's counters.
+    /// </summary>
+    public static async Task<IngestStats> RunAsync(Ingestor ingestor, IReadOnlyList<Shard> shards, string mode, TimeSpan interval, TextWriter output,
+        CancellationToken cancellationToken)
     {
         bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive && ReferenceEquals(output, Console.Out);
-        if (mode == "none") { await Settle(run).ConfigureAwait(false); return; }
+        if (mode == "none") return await ingestor.RunAsync(shards, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (mode == "live" || (mode == "auto" && interactive))
         {
+            IngestStats? stats = null;
+            long totalBytes = shards.Sum(s => s.Length);
             await AnsiConsole.Progress()
                 .AutoClear(false)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
                 .StartAsync(async ctx =>
                 {
-                    var task = ctx.AddTask("ingest", maxValue: Math.Max(1, stats.TotalBytes));
-                    while (!run.IsCompleted)
+                    var task = ctx.AddTask("ingest", maxValue: Math.Max(1, totalBytes));
+                    stats = await ingestor.RunAsync(shards, s =>
                     {
-                        task.Value = stats.BytesRead;
-                        task.Description = Line(stats);
-                        await Task.WhenAny(run, Task.Delay(250)).ConfigureAwait(false);
-                    }
+                        task.Value = s.BytesRead;
+                        task.Description = Line(s);
+                    }, TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
                     task.Value = stats.TotalBytes;
                     task.Description = Line(stats);
                 }).ConfigureAwait(false);
-            return;
+            return stats!;
         }
-        while (!run.IsCompleted)
-        {
-            await Task.WhenAny(run, Task.Delay(interval)).ConfigureAwait(false);
-            if (!run.IsCompleted) output.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {Line(stats)}{Eta(stats)}");
-        }
+        return await ingestor.RunAsync(shards, s => output.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {Line(s)}{Eta(s)}"), interval, cancellationToken)
+            .ConfigureAwait(false);
     }
 
-    static async Task Settle(Task run)
-    {
-        try { await run.ConfigureAwait(false); } catch { /* the caller observes the failure */ }
-    }
-
-    static string Line(IngestStats s)
+    private static string Line(IngestStats s)
     {
         double seconds = Math.Max(1e-3, s.Elapsed.TotalSeconds);
         return string.Create(CultureInfo.InvariantCulture,
             $"shards {s.ShardsDone + s.ShardsSkipped}/{s.Shards} | docs {s.Documents:N0} ({s.Documents / seconds:F1}/s) | chunks {s.Chunks:N0} ({s.Chunks / seconds:F1}/s) | {Bytes(s.BytesRead)}/{Bytes(s.TotalBytes)} | dup {s.Duplicates:N0} | rejects {s.Rejects:N0}");
     }
 
-    static string Eta(IngestStats s)
+    private static string Eta(IngestStats s)
     {
         if (s.TotalBytes <= 0 || s.BytesRead <= 0 || s.BytesRead >= s.TotalBytes) return "";
         double left = s.Elapsed.TotalSeconds * (s.TotalBytes - s.BytesRead) / s.BytesRead;
         return string.Create(CultureInfo.InvariantCulture, $" | eta {TimeSpan.FromSeconds(Math.Round(left)):c}");
     }
 
-    static string Bytes(long bytes) => bytes switch
+    private static string Bytes(long bytes) => bytes switch
     {
         >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F2} GiB"),
         >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):F1} MiB"),

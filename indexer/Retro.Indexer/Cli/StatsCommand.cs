@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Retro.Core;
-using Retro.Indexer.State;
+using Retro.Core.Options;
+using Retro.Ingestion.State;
 using Spectre.Console;
 
 namespace Retro.Indexer.Cli;
@@ -15,7 +16,7 @@ internal sealed class StatsCommand(IndexerCli cli, ParseResult parse, TextWriter
         int dimension = cli.Components.EncoderDimension(IndexerCli.RequireFolder(context.EncoderFolder, "Encoder", "--encoder"));
         await using var store = await cli.OpenStoreAsync(context, dimension, ct).ConfigureAwait(false);
         using var state = new IndexerState(context.StateFolder);
-        IIngestCheckpoints checkpoints = store as IIngestCheckpoints ?? state;
+        var checkpoints = state.CheckpointsFor(store);
         var list = await checkpoints.ListAsync(ct).ConfigureAwait(false);
         long points = await store.CountAsync(ct).ConfigureAwait(false);
 
@@ -46,7 +47,7 @@ internal sealed class StatsCommand(IndexerCli cli, ParseResult parse, TextWriter
         return ExitCodes.Ok;
     }
 
-    void Write(Table table) => AnsiConsole.Create(new AnsiConsoleSettings
+    private void Write(Table table) => AnsiConsole.Create(new AnsiConsoleSettings
     {
         Out = new AnsiConsoleOutput(output),
         Ansi = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Retro.Indexer.State;
+using Retro.Ingestion.State;
 
 namespace Retro.Indexer.Cli;
 

@@ -27,7 +27,7 @@ internal sealed class GenerationCollector(GenerationPlan plan, ModelIds models)
                 _fetch += r.Timings.FetchMs;
                 _rerank += r.Timings.RerankMs;
                 if (!plan.ClosedBook)
-                    RetroTelemetry.RetrievalDuration.Record(r.Timings.EmbedMs + r.Timings.SearchMs + r.Timings.FetchMs + r.Timings.RerankMs);
+                    RetroTelemetry.RetrievalDuration.Record(r.Timings.TotalMs);
                 return chunk;
             case TokenGeneratedEvent t:
                 return new TokenEvent(t.TokenId, t.Position, t.Text);
@@ -49,9 +49,20 @@ internal sealed class GenerationCollector(GenerationPlan plan, ModelIds models)
         _ => "done",
     };
 
-    public AnswerResponse ToAnswer() => new(Done.Text, Done.FinishReason, plan.Mode, _chunks, Usage(), Timings(), models);
+    public AnswerResponse ToAnswer() => Complete(new AnswerResponse(Done.Text));
 
-    public GenerateResponse ToGenerate() => new(Done.Text, Done.FinishReason, plan.Mode, _chunks, Usage(), Timings(), models);
+    public GenerateResponse ToGenerate() => Complete(new GenerateResponse(Done.Text));
+
+    /// <summary><paramref name="response"/> (the text) with the part every generation response shares.</summary>
+    private T Complete<T>(T response) where T : GenerationResponseBody => (T)((GenerationResponseBody)response with
+    {
+        FinishReason = Done.FinishReason,
+        Mode = plan.Mode,
+        Chunks = _chunks,
+        Usage = Usage(),
+        Timings = Timings(),
+        Models = models,
+    });
 
     private GenerationCompletedEvent Done => Completed ?? throw new InvalidOperationException("The generator ended without a completion event.");
 

@@ -1,6 +1,7 @@
 using Retro.Api.Apis.Contracts;
 using Retro.Api.Options;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Api.Apis;
 
@@ -27,22 +28,10 @@ internal static class RequestValidation
     public const int MaxStopChars = 64;
 
     public static GenerationPlan? Validate(AnswerRequest request, ServiceOptions service, RetrievalOptions retrieval, GenerationOptions generation, out Dictionary<string, string[]> errors)
-    {
-        errors = [];
-        RequireText(errors, "question", request.Question, service.MaxQuestionChars);
-        var plan = Common(errors, request.Mode, request.K, request.Candidates, request.Rerank, request.RetrievalMode, request.MaxTokens, request.Temperature,
-            request.TopP, request.TopK, request.Seed, null, request.RepetitionPenalty, request.NoRepeatNgramSize, service, retrieval, generation);
-        return errors.Count == 0 ? new GenerationPlan(request.Question!, plan.ClosedBook, plan.Retrieval, plan.Generation, request.Stream) : null;
-    }
+        => Plan(request, "question", request.Question, service.MaxQuestionChars, stop: null, service, retrieval, generation, out errors);
 
     public static GenerationPlan? Validate(GenerateRequest request, ServiceOptions service, RetrievalOptions retrieval, GenerationOptions generation, out Dictionary<string, string[]> errors)
-    {
-        errors = [];
-        RequireText(errors, "prompt", request.Prompt, service.MaxPromptChars);
-        var plan = Common(errors, request.Mode, request.K, request.Candidates, request.Rerank, request.RetrievalMode, request.MaxTokens, request.Temperature,
-            request.TopP, request.TopK, request.Seed, request.Stop, request.RepetitionPenalty, request.NoRepeatNgramSize, service, retrieval, generation);
-        return errors.Count == 0 ? new GenerationPlan(request.Prompt!, plan.ClosedBook, plan.Retrieval, plan.Generation, request.Stream) : null;
-    }
+        => Plan(request, "prompt", request.Prompt, service.MaxPromptChars, request.Stop, service, retrieval, generation, out errors);
 
     public static RetrievalOptions? Validate(RetrieveRequest request, ServiceOptions service, RetrievalOptions retrieval, out Dictionary<string, string[]> errors)
     {
@@ -52,30 +41,39 @@ internal static class RequestValidation
         return errors.Count == 0 ? options : null;
     }
 
-    private static (bool ClosedBook, RetrievalOptions Retrieval, GenerationOptions Generation) Common(
-        Dictionary<string, string[]> errors, string? mode, int? k, int? candidates, bool? rerank, string? retrievalMode, int? maxTokens, float? temperature,
-        float? topP, int? topK, ulong? seed, IReadOnlyList<string>? stop, float? repetitionPenalty, int? noRepeatNgramSize,
+    /// <summary>The plan of a generation request: its text (the JSON field <paramref name="field"/>), then the shared fields.</summary>
+    private static GenerationPlan? Plan(GenerationRequestBody request, string field, string? text, int maxChars, IReadOnlyList<string>? stop,
+        ServiceOptions service, RetrievalOptions retrieval, GenerationOptions generation, out Dictionary<string, string[]> errors)
+    {
+        errors = [];
+        RequireText(errors, field, text, maxChars);
+        var (closedBook, retrievalOptions, generationOptions) = Shared(errors, request, stop, service, retrieval, generation);
+        return errors.Count == 0 ? new GenerationPlan(text!, closedBook, retrievalOptions, generationOptions, request.Stream) : null;
+    }
+
+    private static (bool ClosedBook, RetrievalOptions Retrieval, GenerationOptions Generation) Shared(
+        Dictionary<string, string[]> errors, GenerationRequestBody request, IReadOnlyList<string>? stop,
         ServiceOptions service, RetrievalOptions retrieval, GenerationOptions generation)
     {
         bool closedBook = false;
-        if (mode is not null and not Retrieval)
+        if (request.Mode is not null and not Retrieval)
         {
-            if (mode == ClosedBook) closedBook = true;
-            else errors["mode"] = [$"Unknown mode '{Shorten(mode)}'; use \"{Retrieval}\" or \"{ClosedBook}\"."];
+            if (request.Mode == ClosedBook) closedBook = true;
+            else errors["mode"] = [$"Unknown mode '{Shorten(request.Mode)}'; use \"{Retrieval}\" or \"{ClosedBook}\"."];
         }
-        var retrievalOptions = RetrievalFrom(errors, k, candidates, rerank, retrievalMode, retrieval);
+        var retrievalOptions = RetrievalFrom(errors, request.K, request.Candidates, request.Rerank, request.RetrievalMode, retrieval);
 
-        int tokens = maxTokens ?? Math.Min(generation.MaxTokens, service.MaxTokensLimit);
+        int tokens = request.MaxTokens ?? Math.Min(generation.MaxTokens, service.MaxTokensLimit);
         if (tokens < 1 || tokens > service.MaxTokensLimit) errors["maxTokens"] = [$"maxTokens must be between 1 and {service.MaxTokensLimit}."];
-        float temp = temperature ?? generation.Temperature;
+        float temp = request.Temperature ?? generation.Temperature;
         if (!(temp >= 0f && temp <= 10f)) errors["temperature"] = ["temperature must be between 0 and 10."];
-        float p = topP ?? generation.TopP;
+        float p = request.TopP ?? generation.TopP;
         if (!(p > 0f && p <= 1f)) errors["topP"] = ["topP must be in (0, 1]."];
-        int kTokens = topK ?? generation.TopK;
+        int kTokens = request.TopK ?? generation.TopK;
         if (kTokens < 0) errors["topK"] = ["topK must be 0 (off) or positive."];
-        float penalty = repetitionPenalty ?? generation.RepetitionPenalty;
+        float penalty = request.RepetitionPenalty ?? generation.RepetitionPenalty;
         if (!(penalty >= 1f && penalty <= 10f)) errors["repetitionPenalty"] = ["repetitionPenalty must be between 1 (off) and 10."];
-        int ngram = noRepeatNgramSize ?? generation.NoRepeatNgramSize;
+        int ngram = request.NoRepeatNgramSize ?? generation.NoRepeatNgramSize;
         if (ngram is < 0 or > 64) errors["noRepeatNgramSize"] = ["noRepeatNgramSize must be between 0 (off) and 64."];
         if (stop is not null)
         {
@@ -100,7 +98,7 @@ internal static class RequestValidation
             TopK = kTokens,
             RepetitionPenalty = penalty,
             NoRepeatNgramSize = ngram,
-            Seed = seed ?? generation.Seed,
+            Seed = request.Seed ?? generation.Seed,
             Stop = stop ?? generation.Stop,
         };
         return (closedBook, retrievalOptions, generationOptions);

@@ -13,8 +13,12 @@ using Retro.Api.Infrastructure;
 using Retro.Api.Options;
 using Retro.Api.Telemetry;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Generation;
+using Retro.Engine.Models;
+using Retro.Hosting;
 using Retro.VectorData;
+using Retro.VectorStore.Qdrant;
 
 namespace Retro.Api.Extensions;
 
@@ -35,6 +39,7 @@ public static class RetroServicesExtensions
         AddValidatedOptions<ModelOptions>(services, ModelOptions.Section);
         AddValidatedOptions<EngineOptions>(services, EngineOptions.Section);
         AddValidatedOptions<VectorStoreOptions>(services, VectorStoreOptions.Section);
+        AddValidatedOptions<QdrantOptions>(services, QdrantOptions.Section);
         AddValidatedOptions<RetrievalOptions>(services, RetrievalOptions.Section);
         AddValidatedOptions<GenerationOptions>(services, GenerationOptions.Section);
         AddValidatedOptions<ChunkingOptions>(services, ChunkingOptions.Section);
@@ -43,7 +48,7 @@ public static class RetroServicesExtensions
         services.AddSingleton(sp => new RepositoryPaths(sp.GetRequiredService<IHostEnvironment>().ContentRootPath));
 
         // Models: loaded together, once; each seam resolves to its part so tests can replace any of them.
-        services.AddSingleton<RetroModels>();
+        services.AddSingleton(ServiceModels.Load);
         services.AddSingleton<ITextEncoder>(sp => sp.GetRequiredService<RetroModels>().Encoder);
         services.AddSingleton<IReranker>(sp => sp.GetRequiredService<RetroModels>().Reranker!); // null when none is configured
         services.AddSingleton<IRetroDecoder>(sp => sp.GetRequiredService<RetroModels>().Decoder);
@@ -52,7 +57,12 @@ public static class RetroServicesExtensions
             OverlapPromptRetrieval = sp.GetRequiredService<IOptions<ServiceOptions>>().Value.OverlapPromptRetrieval
                                      ?? sp.GetRequiredService<IOptions<VectorStoreOptions>>().Value.Provider != VectorStoreProvider.Embedded,
         });
-        services.AddSingleton<IVectorStore>(sp => VectorStores.Create(sp));
+        services.AddSingleton<IVectorStore>(sp =>
+        {
+            var store = sp.GetRequiredService<IOptions<VectorStoreOptions>>().Value;
+            return VectorStores.Open(store with { Path = sp.GetRequiredService<RepositoryPaths>().Resolve(store.Path) },
+                sp.GetRequiredService<IOptions<QdrantOptions>>().Value, loggers: sp.GetRequiredService<ILoggerFactory>());
+        });
         services.AddSingleton<IRetriever>(sp =>
         {
             var store = sp.GetRequiredService<IVectorStore>();
@@ -68,7 +78,6 @@ public static class RetroServicesExtensions
         services.AddSingleton<VectorStoreCollection<Guid, ChunkRecord>>(sp => new RetroChunkCollection(
             sp.GetRequiredService<IVectorStore>(), sp.GetRequiredService<ITextEncoder>(), sp.GetRequiredService<IRetroDecoder>().Tokenizer));
         services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(sp => new TextEncoderEmbeddingGenerator(sp.GetRequiredService<ITextEncoder>()));
-        services.AddSingleton<ICorpusIngestor, IndexerCorpusIngestor>();
         services.AddHostedService<StartupService>();
 
         // Limits and errors.
@@ -105,17 +114,17 @@ public static class RetroServicesExtensions
         RetroTelemetry.Rejected.Add(1);
         http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         http.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        await WriteProblemAsync(http, StatusCodes.Status429TooManyRequests, "Too many requests",
+            $"{options.MaxConcurrentRequests} requests are being served and {options.QueueLimit} are waiting; retry after {options.RetryAfterSeconds} s.");
+    }
+
+    /// <summary>Answers with problem details (the status code must be set already, as the limiters do).</summary>
+    private static ValueTask WriteProblemAsync(HttpContext http, int status, string title, string detail) =>
+        http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status429TooManyRequests,
-                Title = "Too many requests",
-                Detail = $"{options.MaxConcurrentRequests} requests are being served and {options.QueueLimit} are waiting; retry after {options.RetryAfterSeconds} s.",
-            },
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
         });
-    }
 
     private sealed class ConfigureTimeouts(IOptions<ServiceOptions> service) : IConfigureOptions<RequestTimeoutOptions>
     {
@@ -123,17 +132,8 @@ public static class RetroServicesExtensions
         {
             Timeout = TimeSpan.FromSeconds(service.Value.RequestTimeoutSeconds),
             TimeoutStatusCode = StatusCodes.Status504GatewayTimeout,
-            WriteTimeoutResponse = async context =>
-                await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = context,
-                    ProblemDetails =
-                    {
-                        Status = StatusCodes.Status504GatewayTimeout,
-                        Title = "Request timed out",
-                        Detail = $"The request took longer than {service.Value.RequestTimeoutSeconds} s.",
-                    },
-                }),
+            WriteTimeoutResponse = async context => await WriteProblemAsync(context, StatusCodes.Status504GatewayTimeout, "Request timed out",
+                $"The request took longer than {service.Value.RequestTimeoutSeconds} s."),
         };
     }
 

@@ -1,13 +1,14 @@
 using Microsoft.Extensions.Options;
 using Retro.Api.Infrastructure;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Api.Hosting;
 
 /// <summary>Fails start-up with a clear message when a folder named by <c>Retro:Models</c> is missing or lacks its files.</summary>
 internal sealed class ModelFoldersValidator(RepositoryPaths paths) : IValidateOptions<ModelOptions>
 {
-    private static readonly string[] s_required = ["config.json", "model.safetensors"];
+    private static readonly string[] RequiredFiles = ["config.json", "model.safetensors"];
 
     public ValidateOptionsResult Validate(string? name, ModelOptions options)
     {
@@ -33,7 +34,7 @@ internal sealed class ModelFoldersValidator(RepositoryPaths paths) : IValidateOp
             failures.Add($"{setting}: model folder '{folder}' not found (looked in {full}). Ship the model there or point {env} at a folder with config.json and model.safetensors.");
             return;
         }
-        foreach (var file in s_required)
+        foreach (var file in RequiredFiles)
         {
             if (!File.Exists(Path.Combine(full, file)))
                 failures.Add($"{setting}: model folder {full} has no {file}.");

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Api.Hosting;
 

@@ -3,12 +3,18 @@ using Retro.Api.Apis.Contracts;
 using Retro.Api.Infrastructure;
 using Retro.Api.Options;
 using Retro.Core;
+using Retro.Core.Options;
+using Retro.Engine.Generation;
+using Retro.Ingestion;
+using Retro.Ingestion.Pipeline;
+using Retro.Ingestion.Reading;
+using Retro.Ingestion.State;
 
 namespace Retro.Api.Hosting;
 
 /// <summary>
 /// Before the server listens: loads the models (a bad folder stops the start with the loader's message), opens the
-/// collection, and on an empty embedded store ingests the bundled sample corpus, logging progress. A store that does
+/// collection, and on an empty embedded store ingests the bundled sample corpus (<see cref="Ingestor"/>), logging progress. A store that does
 /// not answer is logged and left to <c>/health</c>; closed-book questions still work.
 /// </summary>
 internal sealed partial class StartupService(
@@ -44,10 +50,13 @@ internal sealed partial class StartupService(
         LogStore(logger, storeOptions.Value.Provider, storeOptions.Value.Collection, count);
         if (storeOptions.Value.Provider != VectorStoreProvider.Embedded || !service.Value.IngestSampleWhenEmpty) return;
         string corpus = paths.Resolve(service.Value.SampleCorpus);
-        var ingestor = services.GetRequiredService<ICorpusIngestor>();
+        var shards = ShardResolver.Resolve([corpus]);
+        // The indexer command's default state folder: an interrupted first start resumes, and indexer stats/verify and
+        // later ingest runs see what the service ingested.
+        string stateFolder = IndexerState.DefaultFolder(storeOptions.Value, paths.Root);
         // An empty store gets the sample; so does one whose sample ingestion was interrupted (it resumes), never one
         // filled otherwise (e.g. by the indexer command).
-        bool resume = count > 0 && File.Exists(corpus) && await ingestor.IsUnfinishedAsync(corpus, store, cancellationToken);
+        bool resume = count > 0 && File.Exists(corpus) && await Ingestor.IsUnfinishedAsync(store, stateFolder, shards, cancellationToken);
         if (count > 0 && !resume) return;
         if (!File.Exists(corpus))
         {
@@ -57,9 +66,13 @@ internal sealed partial class StartupService(
         if (resume) LogResuming(logger, corpus, count);
         else LogIngesting(logger, corpus);
         var started = DateTime.UtcNow;
-        var progress = new Progress<(long Documents, long Chunks)>(p => LogProgress(logger, p.Documents, p.Chunks));
-        long chunks = await ingestor.IngestAsync(corpus, encoder, store, progress, cancellationToken);
-        LogIngested(logger, chunks, (DateTime.UtcNow - started).TotalSeconds);
+        // Chunks are counted in the decoder's tokens, so neighbours are decoder tokens.
+        var tokenizer = services.GetRequiredService<IRetroDecoder>().Tokenizer;
+        using var ingestor = new Ingestor(store, encoder, tokenizer, services.GetRequiredService<IOptions<ChunkingOptions>>().Value, stateFolder,
+            new IngestOptions { Parallelism = Math.Max(1, Environment.ProcessorCount) });
+        var stats = await ingestor.RunAsync(shards, s => LogProgress(logger, s.Documents, s.Chunks), cancellationToken: cancellationToken);
+        LogProgress(logger, stats.Documents, stats.Chunks);
+        LogIngested(logger, stats.Chunks, (DateTime.UtcNow - started).TotalSeconds);
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

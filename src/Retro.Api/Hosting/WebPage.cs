@@ -3,7 +3,7 @@ namespace Retro.Api.Hosting;
 /// <summary>The self-contained question page (HTML + JS embedded in the assembly; no CDN).</summary>
 internal static class WebPage
 {
-    private static readonly Lazy<string> s_html = new(() =>
+    private static readonly Lazy<string> Html = new(() =>
     {
         using var stream = typeof(WebPage).Assembly.GetManifestResourceStream("Retro.Api.index.html")
             ?? throw new InvalidOperationException("The embedded page Retro.Api.index.html is missing from the assembly.");
@@ -11,5 +11,5 @@ internal static class WebPage
         return reader.ReadToEnd();
     });
 
-    public static IResult Get() => TypedResults.Content(s_html.Value, "text/html; charset=utf-8");
+    public static IResult Get() => TypedResults.Content(Html.Value, "text/html; charset=utf-8");
 }

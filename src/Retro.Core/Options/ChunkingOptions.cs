@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Retro.Core;
+namespace Retro.Core.Options;
 
 /// <summary>Section <c>Retro:Chunking</c>: RETRO's chunk size m and the stored continuation length.</summary>
 public sealed record ChunkingOptions

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Retro.Core;
+namespace Retro.Core.Options;
 
 /// <summary>Section <c>Retro:Generation</c>: sampling and stopping.</summary>
 public sealed record GenerationOptions

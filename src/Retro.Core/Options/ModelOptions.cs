@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Retro.Core;
+namespace Retro.Core.Options;
 
 /// <summary>Section <c>Retro:Models</c>: model folders (config.json + model.safetensors + tokenizer.json).</summary>
 public sealed record ModelOptions

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Retro.Core;
+namespace Retro.Core.Options;
 
 /// <summary>Section <c>Retro:Retrieval</c>: how many neighbours, from how many candidates, reranked or not.</summary>
 public sealed record RetrievalOptions

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
+using Retro.Core.Text;
 
-namespace Retro.Core;
+namespace Retro.Core.Options;
 
 /// <summary>Which vector store backs the product. Persisted by name in configuration.</summary>
 public enum VectorStoreProvider

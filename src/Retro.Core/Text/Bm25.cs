@@ -1,4 +1,4 @@
-namespace Retro.Core;
+namespace Retro.Core.Text;
 
 /// <summary>The BM25 formulas (Robertson / Lucene form), shared by the stores, the tests and Qdrant's sparse vectors.</summary>
 public static class Bm25

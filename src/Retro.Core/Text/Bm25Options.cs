@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Retro.Core;
+namespace Retro.Core.Text;
 
 /// <summary>
 /// BM25 over chunk text: how text becomes terms (fixed per collection: changing it needs a re-index) and the scoring

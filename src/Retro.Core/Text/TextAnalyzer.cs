@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Retro.Core;
+namespace Retro.Core.Text;
 
 /// <summary>
 /// Turns text into BM25 terms: Unicode word splitting (runs of letters, digits and combining marks; CJK ideographs and

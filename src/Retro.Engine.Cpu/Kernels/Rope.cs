@@ -9,7 +9,7 @@ namespace Retro.Engine.Cpu.Kernels;
 /// </summary>
 internal static unsafe class Rope
 {
-    private static readonly Lock s_gate = new();
+    private static readonly Lock Gate = new();
     private static Table[] s_tables = [];
 
     /// <summary>Positions a table covers at most; rows beyond (or before 0) compute their angles directly.</summary>
@@ -93,7 +93,7 @@ internal static unsafe class Rope
     {
         foreach (var t in Volatile.Read(ref s_tables))
             if (t.Theta == theta && t.HeadDim == headDim && position < t.Positions) return t;
-        lock (s_gate)
+        lock (Gate)
         {
             var tables = s_tables;
             foreach (var t in tables)

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.AI;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Engine.Generation;
 

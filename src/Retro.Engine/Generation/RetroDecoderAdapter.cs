@@ -1,5 +1,7 @@
 using Retro.Core;
+using Retro.Engine.Checkpoints;
 using Retro.Engine.Retro;
+using Retro.Tokenizers;
 
 namespace Retro.Engine.Generation;
 
@@ -34,6 +36,33 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
     }
 
     private readonly StepBatcher<RetroSession>? _batcher;
+
+    /// <summary>
+    /// Loads a RETRO folder (config.json, model.safetensors, tokenizer.json) onto <paramref name="backend"/>, like its
+    /// BERT siblings: the model id ("folder@hash" of the weights) and the tokenizer come from the folder. The adapter owns
+    /// the decoder. See the constructor for <paramref name="maxNeighbours"/> and <paramref name="batchCapacity"/>.
+    /// </summary>
+    public static RetroDecoderAdapter Load(string folder, IBackend backend, int? maxNeighbours = null, int batchCapacity = 1)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentNullException.ThrowIfNull(backend);
+        string modelId;
+        using (var model = ModelFolder.Open(folder, "retro")) modelId = model.ComputeModelId();
+        var tokenizer = TokenizerLoader.FromFolder(folder);
+        var decoder = RetroDecoder.Load(folder, backend);
+        try
+        {
+            return new RetroDecoderAdapter(decoder, tokenizer, modelId, maxNeighbours, ownsDecoder: true, batchCapacity);
+        }
+        catch
+        {
+            decoder.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The engine's decoder behind the adapter (full forward passes, e.g. for scoring).</summary>
+    public RetroDecoder Decoder => _decoder;
 
     /// <summary>Most neighbours a session takes per chunk; more are dropped (the best come first).</summary>
     public int MaxNeighbours { get; }
@@ -83,35 +112,39 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
 
     private sealed class Session : IRetroDecoderSession
     {
-        private readonly RetroSession session;
-        private readonly int maxNeighbours;
-        private readonly StepBatcher<RetroSession>? batcher;
+        private readonly RetroSession _session;
+        private readonly int _maxNeighbours;
+        private readonly StepBatcher<RetroSession>? _batcher;
         private float[]? _row;
         private int _disposed;
 
         public Session(RetroSession session, int maxNeighbours, StepBatcher<RetroSession>? batcher)
         {
-            this.session = session;
-            this.maxNeighbours = maxNeighbours;
-            this.batcher = batcher;
+            _session = session;
+            _maxNeighbours = maxNeighbours;
+            _batcher = batcher;
             batcher?.Attach();
         }
 
-        public int Length => session.Length;
+        public int Length => _session.Length;
 
         public void Feed(ReadOnlySpan<int> tokens, IReadOnlyList<int[]> neighbours, Span<float> logits)
         {
-            if (neighbours.Count > maxNeighbours) neighbours = neighbours.Take(maxNeighbours).ToArray();
-            if (batcher is null || !batcher.TryFeed(session, session.Length, session.MaxSequenceLength, session.Decoder.Config.ChunkSize, tokens, neighbours,
-                    _row ??= new float[session.Decoder.Config.VocabSize], logits))
-                session.Feed(tokens, neighbours, logits); // unbatched, or a feed the session itself rejects
+            if (neighbours.Count > _maxNeighbours) neighbours = neighbours.Take(_maxNeighbours).ToArray();
+            // Before queueing: a bad list inside a batch would fail every request in it, or leave tokens before it fed.
+            var c = _session.Decoder.Config;
+            if (c.CcaLayers.Count > 0 && neighbours.Count > 0)
+                DecoderInput.CheckNeighbours(neighbours, (_session.Length + tokens.Length) / c.ChunkSize - 1, c.NeighbourLen, c.VocabSize, _maxNeighbours);
+            if (_batcher is null || !_batcher.TryFeed(_session, _session.Length, _session.MaxSequenceLength, _session.Decoder.Config.ChunkSize, tokens, neighbours,
+                    _row ??= new float[_session.Decoder.Config.VocabSize], logits))
+                _session.Feed(tokens, neighbours, logits); // unbatched, or a feed the session itself rejects
         }
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-            batcher?.Detach();
-            session.Dispose();
+            _batcher?.Detach();
+            _session.Dispose();
         }
     }
 }

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Sampling;
 
 namespace Retro.Engine.Generation;
 
 /// <summary>
-/// The RETRO generation loop (DESIGN.md, "RETRO, precisely"): tokenizes the prompt, retrieves neighbours for every
+/// The RETRO generation loop (docs/architecture.md, "A question" and "RETRO, precisely"): tokenizes the prompt, retrieves neighbours for every
 /// completed m-token chunk of the prompt and of the generated text (query = the chunk's text), feeds the decoder
 /// chunk by chunk with those neighbours, samples per <see cref="GenerationOptions"/> and streams
 /// <see cref="GenerationEvent"/>s. A question is left-padded to whole chunks, retrieved for with the question text,
@@ -46,32 +47,73 @@ public sealed class RetroGenerator : IGenerator
         ArgumentNullException.ThrowIfNull(request.Prompt, nameof(request.Prompt));
         cancellationToken.ThrowIfCancellationRequested();
 
-        int m = _decoder.ChunkSize;
         var prompt = PreparePrompt(request);
-        int[] sequence = new int[Math.Min(_decoder.MaxSequenceLength, prompt.Tokens.Length + request.Generation.MaxTokens)];
-        prompt.Tokens.CopyTo(sequence, 0);
-        int n = prompt.Tokens.Length;
-        int maxNew = sequence.Length - n;
-        int completeChunks = n / m;
-
         using var activity = ActivitySource.StartActivity("generate");
-        activity?.SetTag("retro.prompt_tokens", n);
+        activity?.SetTag("retro.prompt_tokens", prompt.Tokens.Length);
         activity?.SetTag("retro.question", request.IsQuestion);
 
-        using var pending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var retrievals = new Task<TimedRetrieval>[completeChunks];
-        if (OverlapPromptRetrieval)
+        using var run = new Run(this, request, retriever, prompt, cancellationToken);
+        await foreach (var e in run.PrefillAsync().ConfigureAwait(false)) yield return e;
+        await foreach (var e in run.DecodeAsync().ConfigureAwait(false)) yield return e;
+        yield return run.Complete(activity);
+    }
+
+    /// <summary>
+    /// One generation: the sequence, the decoder session and the clocks, through its steps: the prompt's retrievals
+    /// started (when overlapped), the prefill chunk by chunk, the decode token by token, the completion.
+    /// </summary>
+    private sealed class Run : IDisposable
+    {
+        private readonly RetroGenerator _generator;
+        private readonly IRetroDecoder _decoder;
+        private readonly GenerationRequest _request;
+        private readonly IRetriever _retriever;
+        private readonly PreparedPrompt _prompt;
+        private readonly CancellationToken _cancellationToken;
+        private readonly CancellationTokenSource _pending;
+        private readonly Task<RetrievalResult>[] _retrievals;
+        private readonly IRetroDecoderSession _session;
+        private readonly int[] _sequence;
+        private readonly float[] _logits;
+        private readonly IncrementalText _text;
+        private double _retrieveMs, _waitMs, _encodeMs, _prefillMs, _decodeMs;
+        private int _retrievalCount, _generated;
+        private string _finish = "length";
+
+        public Run(RetroGenerator generator, GenerationRequest request, IRetriever retriever, PreparedPrompt prompt, CancellationToken cancellationToken)
         {
-            for (int u = 0; u < completeChunks; u++) retrievals[u] = RetrieveInBackground(retriever, u, prompt.Queries[u], request.Retrieval, pending.Token);
+            (_generator, _decoder, _request, _retriever, _prompt, _cancellationToken) = (generator, generator._decoder, request, retriever, prompt, cancellationToken);
+            _sequence = new int[Math.Min(_decoder.MaxSequenceLength, prompt.Tokens.Length + request.Generation.MaxTokens)];
+            prompt.Tokens.CopyTo(_sequence, 0);
+            _pending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _retrievals = new Task<RetrievalResult>[CompleteChunks];
+            if (generator.OverlapPromptRetrieval)
+            {
+                for (int u = 0; u < _retrievals.Length; u++)
+                    _retrievals[u] = RetrieveInBackground(retriever, u, prompt.Queries[u], request.Retrieval, _pending.Token);
+            }
+            try
+            {
+                _session = _decoder.CreateSession();
+            }
+            catch
+            {
+                StopRetrievals();
+                _pending.Dispose();
+                throw;
+            }
+            _logits = new float[_decoder.VocabularySize];
+            _text = new IncrementalText(_decoder.Tokenizer, request.Generation.Stop);
         }
 
-        using var session = _decoder.CreateSession();
-        var logits = new float[_decoder.VocabularySize];
-        double retrieveMs = 0, waitMs = 0, encodeMs = 0, prefillMs = 0, decodeMs = 0;
-        int retrievalCount = 0;
-        try
+        private int PromptLength => _prompt.Tokens.Length;
+
+        private int CompleteChunks => PromptLength / _decoder.ChunkSize;
+
+        /// <summary>Prefill, chunk by chunk: the tokens before a boundary, then the boundary token with its chunk's neighbours.</summary>
+        public async IAsyncEnumerable<GenerationEvent> PrefillAsync()
         {
-            // ---- prefill, chunk by chunk: tokens before a boundary, then the boundary token with its neighbours
+            int m = _decoder.ChunkSize, n = PromptLength, completeChunks = CompleteChunks;
             long prefillStart = Stopwatch.GetTimestamp();
             int pos = 0;
             for (int u = 0; u <= completeChunks && pos < n; u++)
@@ -79,90 +121,109 @@ public sealed class RetroGenerator : IGenerator
                 int end = u < completeChunks ? (u + 1) * m : n;
                 if (u == completeChunks)
                 {
-                    session.Feed(sequence.AsSpan(pos, end - pos), [], logits);
-                    pos = end;
+                    _session.Feed(_sequence.AsSpan(pos, end - pos), [], _logits);
                     break;
                 }
-                if (end - 1 > pos) session.Feed(sequence.AsSpan(pos, end - 1 - pos), [], logits);
+                if (end - 1 > pos) _session.Feed(_sequence.AsSpan(pos, end - 1 - pos), [], _logits);
 
                 long waitStart = Stopwatch.GetTimestamp();
-                var retrieved = OverlapPromptRetrieval
-                    ? await retrievals[u].ConfigureAwait(false)
-                    : await RetrieveAsync(retriever, u, prompt.Queries[u], request.Retrieval, cancellationToken).ConfigureAwait(false);
-                waitMs += Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds;
-                retrieveMs += retrieved.Milliseconds;
-                retrievalCount++;
-                yield return new ChunkRetrievedEvent(u, prompt.Queries[u], retrieved.Result.Neighbours, retrieved.Result.Timings);
+                var retrieved = _generator.OverlapPromptRetrieval
+                    ? await _retrievals[u].ConfigureAwait(false)
+                    : await RetrieveAsync(_retriever, u, _prompt.Queries[u], _request.Retrieval, _cancellationToken).ConfigureAwait(false);
+                _waitMs += Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds;
+                yield return Retrieved(u, _prompt.Queries[u], retrieved);
 
-                long encodeStart = Stopwatch.GetTimestamp();
-                session.Feed(sequence.AsSpan(end - 1, 1), NeighbourTokens(retrieved.Result.Neighbours), logits);
-                encodeMs += Stopwatch.GetElapsedTime(encodeStart).TotalMilliseconds;
+                Feed(end - 1, retrieved);
                 pos = end;
             }
-            prefillMs = Stopwatch.GetElapsedTime(prefillStart).TotalMilliseconds - waitMs;
+            _prefillMs = Stopwatch.GetElapsedTime(prefillStart).TotalMilliseconds - _waitMs;
+        }
 
-            // ---- decode: sample, emit, feed; retrieve whenever a generated token completes a chunk
-            var sampler = new Sampler(_decoder.VocabularySize, SamplingOptions.From(request.Generation));
-            var history = new List<int>(prompt.QuestionTokens.Length + maxNew);
-            history.AddRange(prompt.QuestionTokens);
-            var text = new IncrementalText(_decoder.Tokenizer, request.Generation.Stop);
-            string finish = "length";
+        /// <summary>Decode: sample, emit, feed; retrieve whenever a generated token completes a chunk.</summary>
+        public async IAsyncEnumerable<GenerationEvent> DecodeAsync()
+        {
+            int m = _decoder.ChunkSize, n = PromptLength, maxNew = _sequence.Length - n;
+            var sampler = new Sampler(_decoder.VocabularySize, SamplingOptions.From(_request.Generation));
+            var history = new List<int>(_prompt.QuestionTokens.Length + maxNew);
+            history.AddRange(_prompt.QuestionTokens);
             long decodeStart = Stopwatch.GetTimestamp();
-            int generated = 0;
             for (int i = 0; i < maxNew; i++)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                int next = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
-                if (next == _decoder.EosTokenId) { finish = "eos"; break; }
+                _cancellationToken.ThrowIfCancellationRequested();
+                int next = sampler.Sample(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+                if (next == _decoder.EosTokenId) { _finish = "eos"; break; }
                 int position = n + i;
-                sequence[position] = next;
+                _sequence[position] = next;
                 history.Add(next);
-                generated++;
-                bool stopped = text.Append(next, out string delta);
+                _generated++;
+                bool stopped = _text.Append(next, out string delta);
                 yield return new TokenGeneratedEvent(next, position, delta);
-                if (stopped) { finish = "stop"; break; }
+                if (stopped) { _finish = "stop"; break; }
                 if (i == maxNew - 1) break; // the last token's logits are never used
 
                 if ((position + 1) % m != 0)
                 {
-                    session.Feed(sequence.AsSpan(position, 1), [], logits);
+                    _session.Feed(_sequence.AsSpan(position, 1), [], _logits);
                     continue;
                 }
                 int chunk = position / m;
-                string query = _decoder.Tokenizer.Decode(sequence.AsSpan(chunk * m, m));
-                long retrieveStart = Stopwatch.GetTimestamp();
-                var retrieved = await RetrieveAsync(retriever, chunk, query, request.Retrieval, cancellationToken).ConfigureAwait(false);
-                double ms = Stopwatch.GetElapsedTime(retrieveStart).TotalMilliseconds;
-                retrieveMs += ms;
-                waitMs += ms;
-                retrievalCount++;
-                yield return new ChunkRetrievedEvent(chunk, query, retrieved.Result.Neighbours, retrieved.Result.Timings);
-                long encodeStart = Stopwatch.GetTimestamp();
-                session.Feed(sequence.AsSpan(position, 1), NeighbourTokens(retrieved.Result.Neighbours), logits);
-                double encode = Stopwatch.GetElapsedTime(encodeStart).TotalMilliseconds;
-                encodeMs += encode;
-                decodeMs -= ms;
+                string query = _decoder.Tokenizer.Decode(_sequence.AsSpan(chunk * m, m));
+                long waitStart = Stopwatch.GetTimestamp();
+                var retrieved = await RetrieveAsync(_retriever, chunk, query, _request.Retrieval, _cancellationToken).ConfigureAwait(false);
+                double waited = Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds;
+                _waitMs += waited;
+                _decodeMs -= waited;
+                yield return Retrieved(chunk, query, retrieved);
+                Feed(position, retrieved);
             }
-            decodeMs += Stopwatch.GetElapsedTime(decodeStart).TotalMilliseconds;
+            _decodeMs += Stopwatch.GetElapsedTime(decodeStart).TotalMilliseconds;
+        }
 
-            activity?.SetTag("retro.generated_tokens", generated);
-            activity?.SetTag("retro.finish_reason", finish);
-            activity?.SetTag("retro.retrieval_wait_ms", waitMs);
-            yield return new GenerationCompletedEvent(text.Final, finish, new GenerationStats
+        /// <summary>The final event, with the counts and the clocks; tags the generation's span.</summary>
+        public GenerationCompletedEvent Complete(Activity? activity)
+        {
+            activity?.SetTag("retro.generated_tokens", _generated);
+            activity?.SetTag("retro.finish_reason", _finish);
+            activity?.SetTag("retro.retrieval_wait_ms", _waitMs);
+            return new GenerationCompletedEvent(_text.Final, _finish, new GenerationStats
             {
-                PromptTokens = n,
-                GeneratedTokens = generated,
-                Retrievals = retrievalCount,
-                RetrieveMs = retrieveMs,
-                EncodeNeighboursMs = encodeMs,
-                PrefillMs = prefillMs,
-                DecodeMs = decodeMs,
+                PromptTokens = PromptLength,
+                GeneratedTokens = _generated,
+                Retrievals = _retrievalCount,
+                RetrieveMs = _retrieveMs,
+                EncodeNeighboursMs = _encodeMs,
+                PrefillMs = _prefillMs,
+                DecodeMs = _decodeMs,
             });
         }
-        finally
+
+        private ChunkRetrievedEvent Retrieved(int chunk, string query, RetrievalResult result)
         {
-            pending.Cancel();
-            foreach (var task in retrievals)
+            _retrieveMs += result.Timings.TotalMs; // measured once, by the retriever
+            _retrievalCount++;
+            return new ChunkRetrievedEvent(chunk, query, result.Neighbours, result.Timings);
+        }
+
+        /// <summary>Feeds the token at <paramref name="position"/>, which completes a chunk, with that chunk's neighbours.</summary>
+        private void Feed(int position, RetrievalResult retrieved)
+        {
+            long encodeStart = Stopwatch.GetTimestamp();
+            _session.Feed(_sequence.AsSpan(position, 1), _generator.NeighbourTokens(retrieved.Neighbours), _logits);
+            _encodeMs += Stopwatch.GetElapsedTime(encodeStart).TotalMilliseconds;
+        }
+
+        /// <summary>Stops the prompt's retrievals still running and observes their outcome; frees the session.</summary>
+        public void Dispose()
+        {
+            StopRetrievals();
+            _session.Dispose();
+            _pending.Dispose();
+        }
+
+        private void StopRetrievals()
+        {
+            _pending.Cancel();
+            foreach (var task in _retrievals)
             {
                 // Retrievals never awaited (an earlier one failed, or the caller stopped): observe their outcome.
                 if (task is { IsCompleted: false } or { IsFaulted: true })
@@ -205,20 +266,17 @@ public sealed class RetroGenerator : IGenerator
 
     // ---- retrieval
 
-    private readonly record struct TimedRetrieval(RetrievalResult Result, double Milliseconds);
-
-    private static Task<TimedRetrieval> RetrieveInBackground(IRetriever retriever, int chunk, string query, RetrievalOptions options, CancellationToken cancellationToken)
+    private static Task<RetrievalResult> RetrieveInBackground(IRetriever retriever, int chunk, string query, RetrievalOptions options, CancellationToken cancellationToken)
         // The embedded store completes synchronously: run on the pool so the prefill proceeds meanwhile.
         => Task.Run(() => RetrieveAsync(retriever, chunk, query, options, cancellationToken).AsTask(), cancellationToken);
 
-    private static async ValueTask<TimedRetrieval> RetrieveAsync(IRetriever retriever, int chunk, string query, RetrievalOptions options, CancellationToken cancellationToken)
+    private static async ValueTask<RetrievalResult> RetrieveAsync(IRetriever retriever, int chunk, string query, RetrievalOptions options, CancellationToken cancellationToken)
     {
         using var activity = ActivitySource.StartActivity("retrieve");
         activity?.SetTag("retro.chunk", chunk);
-        long start = Stopwatch.GetTimestamp();
         var result = await retriever.RetrieveAsync(query, options, cancellationToken).ConfigureAwait(false);
         activity?.SetTag("retro.neighbours", result.Neighbours.Count);
-        return new TimedRetrieval(result, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        return result;
     }
 
     private IReadOnlyList<int[]> NeighbourTokens(IReadOnlyList<Neighbour> neighbours)

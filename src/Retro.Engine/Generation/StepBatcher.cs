@@ -70,15 +70,11 @@ internal sealed class StepBatcher<TSession> : IDisposable where TSession : class
         float[] row, Span<float> logits)
     {
         int v = _runner.VocabSize;
-        if (tokens.IsEmpty || logits.Length < v || !OnlyLastMayComplete(length, tokens.Length, chunkSize) || tokens.Length > RowCapacity)
-            return false;
-        if (length + tokens.Length > maxLength)
-            throw new ArgumentException($"sequence of {length + tokens.Length} tokens exceeds the session's {maxLength}", nameof(tokens));
+        if (tokens.IsEmpty || logits.Length < v || !DecoderInput.OnlyLastMayComplete(length, tokens.Length, chunkSize) || tokens.Length > RowCapacity)
+            return false; // the session's own feed reports these
+        DecoderInput.CheckTokens(tokens, length, maxLength, v);
+        DecoderInput.CheckNeighboursAllowed(length + tokens.Length, chunkSize, neighbours.Count);
         bool completes = (length + tokens.Length) % chunkSize == 0; // the last token completes a chunk
-        if (neighbours.Count > 0 && !completes)
-            throw new ArgumentException("neighbours come only with the token that completes a chunk", nameof(neighbours));
-        foreach (int t in tokens)
-            if ((uint)t >= (uint)v) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token outside the vocabulary 0..{v - 1}");
         if (completes && tokens.Length > 1)
         {
             Feed(session, tokens[..^1].ToArray(), [], row);
@@ -86,12 +82,6 @@ internal sealed class StepBatcher<TSession> : IDisposable where TSession : class
         }
         else Feed(session, tokens.ToArray(), neighbours, row);
         row.AsSpan(0, v).CopyTo(logits);
-        return true;
-    }
-
-    static bool OnlyLastMayComplete(int p, int n, int m)
-    {
-        for (int i = 0; i < n - 1; i++) if ((p + i + 1) % m == 0) return false;
         return true;
     }
 

@@ -8,7 +8,7 @@ namespace Retro.Engine.Retro;
 /// </summary>
 public sealed class RetroBatch : IDisposable
 {
-    readonly List<BackendBuffer> _buffers = [];
+    private readonly List<BackendBuffer> _buffers = [];
 
     /// <summary>
     /// Allocates activations for <paramref name="capacity"/> sessions of <paramref name="decoder"/> and, for
@@ -85,9 +85,9 @@ public sealed class RetroBatch : IDisposable
         _buffers.Clear();
     }
 
-    Tensor F32(int rows, int cols) => Alloc(DType.F32, rows, cols);
+    private Tensor F32(int rows, int cols) => Alloc(DType.F32, rows, cols);
 
-    Tensor Alloc(DType type, int rows, int cols)
+    private Tensor Alloc(DType type, int rows, int cols)
     {
         var buffer = Decoder.Backend.Allocate((long)rows * cols * DTypes.SizeOf(type));
         _buffers.Add(buffer);

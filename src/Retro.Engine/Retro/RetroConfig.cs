@@ -199,7 +199,7 @@ public sealed record RetroConfig
         }.Validate();
     }
 
-    static CcaPositions ParseCcaPositions(JsonElement root)
+    private static CcaPositions ParseCcaPositions(JsonElement root)
     {
         if (!root.TryGetProperty("cca_positions", out var e) || e.ValueKind == JsonValueKind.Null) return CcaPositions.None;
         return e.ValueKind == JsonValueKind.String ? e.GetString() switch
@@ -210,7 +210,7 @@ public sealed record RetroConfig
         } : throw new InvalidDataException("config.json: 'cca_positions' must be a string ('none' or 'rope')");
     }
 
-    static int Int(JsonElement root, string name, int? fallback = null)
+    private static int Int(JsonElement root, string name, int? fallback = null)
     {
         if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null)
             return fallback ?? throw new InvalidDataException($"config.json: missing '{name}'");
@@ -219,14 +219,14 @@ public sealed record RetroConfig
         return v;
     }
 
-    static float Float(JsonElement root, string name, float fallback)
+    private static float Float(JsonElement root, string name, float fallback)
     {
         if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return fallback;
         if (e.ValueKind != JsonValueKind.Number) throw new InvalidDataException($"config.json: '{name}' must be a number");
         return (float)e.GetDouble();
     }
 
-    static bool Bool(JsonElement root, string name, bool fallback)
+    private static bool Bool(JsonElement root, string name, bool fallback)
     {
         if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return fallback;
         return e.ValueKind switch
@@ -237,7 +237,7 @@ public sealed record RetroConfig
         };
     }
 
-    static void Require(bool ok, string message)
+    private static void Require(bool ok, string message)
     {
         if (!ok) throw new InvalidDataException($"config.json: {message}");
     }

@@ -70,7 +70,7 @@ public sealed partial class RetroDecoder
     }
 
     /// <summary>The checks both batch calls share; returns the number of sessions.</summary>
-    int CheckBatch(RetroBatch batch, IReadOnlyList<RetroSession> sessions, int inputs, IReadOnlyList<IReadOnlyList<int[]>?>? neighbours,
+    private int CheckBatch(RetroBatch batch, IReadOnlyList<RetroSession> sessions, int inputs, IReadOnlyList<IReadOnlyList<int[]>?>? neighbours,
         Span<float> logits, string what)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -92,7 +92,7 @@ public sealed partial class RetroDecoder
         return n;
     }
 
-    void CheckNeighbours(int b, int p, IReadOnlyList<IReadOnlyList<int[]>?>? neighbours)
+    private void CheckNeighbours(int b, int p, IReadOnlyList<IReadOnlyList<int[]>?>? neighbours)
     {
         if ((p + 1) % Config.ChunkSize != 0 && neighbours?[b] is { Count: > 0 })
             throw new ArgumentException($"neighbours given to session {b} at position {p}, which completes no chunk", nameof(neighbours));
@@ -103,7 +103,7 @@ public sealed partial class RetroDecoder
     /// batch.HostIds) from its current length on. Rows go through every weight matrix together; attention and CCA run per
     /// session over its own caches; each session's last row gives its logits.
     /// </summary>
-    void RunBatch(RetroBatch batch, IReadOnlyList<RetroSession> sessions, int n, int rows,
+    private void RunBatch(RetroBatch batch, IReadOnlyList<RetroSession> sessions, int n, int rows,
         IReadOnlyList<IReadOnlyList<int[]>?>? neighbours, Span<float> logits)
     {
         int v = Config.VocabSize, m = Config.ChunkSize, d = Config.DModel;
@@ -214,9 +214,9 @@ public sealed partial class RetroDecoder
         for (int b = 0; b < n; b++) sessions[b].State.Length = positions[b] + lengths[b];
     }
 
-    bool HasCca(RetroRunState s, int p) => (p + 1) / Config.ChunkSize - 1 >= 0 && s.CachedNeighbours > 0;
+    private bool HasCca(RetroRunState s, int p) => (p + 1) / Config.ChunkSize - 1 >= 0 && s.CachedNeighbours > 0;
 
-    bool AnyCca(IReadOnlyList<RetroSession> sessions, int[] positions, int n)
+    private bool AnyCca(IReadOnlyList<RetroSession> sessions, int[] positions, int n)
     {
         for (int b = 0; b < n; b++) if (HasCca(sessions[b].State, positions[b])) return true;
         return false;

@@ -2,12 +2,12 @@ namespace Retro.Engine.Retro;
 
 public sealed partial class RetroDecoder
 {
-    readonly object _padGate = new();
-    PadPrefix? _padPrefix;
-    bool _padPrefixFailed;
+    private readonly object _padGate = new();
+    private PadPrefix? _padPrefix;
+    private bool _padPrefixFailed;
 
     /// <summary>
-    /// True (default): a sequence that starts with pad tokens (a question left-padded to fill chunk 0, DESIGN.md)
+    /// True (default): a sequence that starts with pad tokens (a question left-padded to fill chunk 0, docs/architecture.md)
     /// gets their keys, values and chunk inputs copied from a prefix computed once per decoder, instead of
     /// recomputing them. With causal attention a position's states depend only on the tokens up to it, so the
     /// leading pads' states are the same for every question: prefix caching (as LLM servers share a system prompt's
@@ -46,13 +46,13 @@ public sealed partial class RetroDecoder
         Interlocked.Add(ref _reusedPadPositions, count);
     }
 
-    long _reusedPadPositions;
+    private long _reusedPadPositions;
 
     /// <summary>Positions taken from the pad prefix so far, over all sequences.</summary>
     public long ReusedPadPositions => Interlocked.Read(ref _reusedPadPositions);
 
     /// <summary>Computes the pad prefix (positions 0 .. chunk_size − 2, all pads) once: the states a sequence leaves in its caches.</summary>
-    PadPrefix EnsurePadPrefix()
+    private PadPrefix EnsurePadPrefix()
     {
         if (Volatile.Read(ref _padPrefix) is { } ready) return ready;
         lock (_padGate)
@@ -99,7 +99,7 @@ public sealed partial class RetroDecoder
     }
 
     /// <summary>The cached states of the all-pad positions 0 .. chunk_size − 2.</summary>
-    sealed class PadPrefix(Tensor[] keyValues, Tensor chunkInputs, List<BackendBuffer> buffers) : IDisposable
+    private sealed class PadPrefix(Tensor[] keyValues, Tensor chunkInputs, List<BackendBuffer> buffers) : IDisposable
     {
         /// <summary>Per layer (m − 1, 2D): k | v of each position, RoPE applied, as the KV cache holds them.</summary>
         public Tensor[] KeyValues { get; } = keyValues;

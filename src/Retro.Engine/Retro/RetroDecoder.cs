@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Retro.Engine.Checkpoints;
 
+using Retro.Engine.Generation;
+
 namespace Retro.Engine.Retro;
 
 /// <summary>
@@ -14,9 +16,9 @@ namespace Retro.Engine.Retro;
 /// </summary>
 public sealed partial class RetroDecoder : IDisposable
 {
-    readonly IDisposable? _owner;
-    readonly float _scale;
-    readonly float _encoderScale;
+    private readonly IDisposable? _owner;
+    private readonly float _scale;
+    private readonly float _encoderScale;
 
     /// <summary>
     /// Creates the decoder over bound <paramref name="weights"/>. <paramref name="owner"/> (e.g. the mapped checkpoint)
@@ -89,7 +91,7 @@ public sealed partial class RetroDecoder : IDisposable
         return new RetroDecoder(config, weights, backend, new WeightsOnly(weights));
     }
 
-    sealed class WeightsOnly(RetroWeights weights) : IDisposable
+    private sealed class WeightsOnly(RetroWeights weights) : IDisposable
     {
         public void Dispose() => weights.Dispose();
     }
@@ -133,7 +135,7 @@ public sealed partial class RetroDecoder : IDisposable
     }
 
     /// <summary>The loop of <see cref="Forward"/> over validated input (no pad prefix).</summary>
-    void FeedSegments(RetroRunState state, ReadOnlySpan<int> tokens, Func<int, IReadOnlyList<int[]>?>? neighbours, Span<float> logits, bool all)
+    private void FeedSegments(RetroRunState state, ReadOnlySpan<int> tokens, Func<int, IReadOnlyList<int[]>?>? neighbours, Span<float> logits, bool all)
     {
         int v = Config.VocabSize, m = Config.ChunkSize;
         int done = 0;
@@ -240,14 +242,14 @@ public sealed partial class RetroDecoder : IDisposable
     /// </summary>
     internal int CcaQueryPosition(int p) => (p + 1) % Config.ChunkSize + Config.ChunkSize - 1;
 
-    bool OnlyFirstMayComplete(int p0, int n)
+    private bool OnlyFirstMayComplete(int p0, int n)
     {
         for (int i = 1; i < n; i++) if ((p0 + i + 1) % Config.ChunkSize == 0) return false;
         return true;
     }
 
     /// <summary>q | k | v projections of <paramref name="xb"/> into the columns of <paramref name="qkv"/> (rows × 3D), fused when the weights are.</summary>
-    void Project(Tensor xb, RetroWeights.LayerWeights w, Tensor qkv)
+    private void Project(Tensor xb, RetroWeights.LayerWeights w, Tensor qkv)
     {
         if (!w.Wqkv.IsEmpty)
         {
@@ -264,7 +266,7 @@ public sealed partial class RetroDecoder : IDisposable
     /// Saves the segment's inputs of layer min(cca_layers) as rows p mod m of H; when the segment's first position
     /// completes chunk u, encodes chunk u's prepared neighbours with H = H_u before later rows overwrite it.
     /// </summary>
-    void RecordChunkInputs(RetroRunState s, Tensor x, int p0, bool completes, int neighbours)
+    private void RecordChunkInputs(RetroRunState s, Tensor x, int p0, bool completes, int neighbours)
     {
         int n = x.Rows, m = Config.ChunkSize;
         if (!completes)
@@ -285,7 +287,7 @@ public sealed partial class RetroDecoder : IDisposable
     /// truncated; a neighbour with no token is skipped. Nothing on the backend changes, so a bad list leaves the
     /// sequence as it was.
     /// </summary>
-    int PrepareNeighbours(RetroRunState s, int u, IReadOnlyList<int[]>? neighbours)
+    private int PrepareNeighbours(RetroRunState s, int u, IReadOnlyList<int[]>? neighbours)
     {
         if (neighbours is null || neighbours.Count == 0 || Config.CcaLayers.Count == 0) return 0;
         int r = Config.NeighbourLen, k = 0, row = 0;
@@ -295,17 +297,10 @@ public sealed partial class RetroDecoder : IDisposable
         var starts = s.HostNeighbourStarts;
         for (int j = 0; j < neighbours.Count; j++)
         {
-            var tokens = neighbours[j] ?? throw new ArgumentException($"neighbour {j} of chunk {u} is null", nameof(neighbours));
-            int len = Math.Min(tokens.Length, r), last = -1;
-            for (int t = 0; t < len; t++)
-            {
-                if (tokens[t] >= Config.VocabSize)
-                    throw new ArgumentException($"neighbour {j} of chunk {u}: token {tokens[t]} at {t} is outside the vocabulary 0..{Config.VocabSize - 1}", nameof(neighbours));
-                if (tokens[t] >= 0) last = t;
-            }
+            int last = DecoderInput.LastToken(neighbours[j], j, u, r, Config.VocabSize);
             if (last < 0) continue;
-            if (k == s.MaxNeighbours)
-                throw new ArgumentException($"chunk {u} has more than {s.MaxNeighbours} non-empty neighbours (the session's limit)", nameof(neighbours));
+            if (k == s.MaxNeighbours) throw DecoderInput.TooManyNeighbours(u, s.MaxNeighbours);
+            var tokens = neighbours[j];
             starts[k] = row;
             for (int t = 0; t <= last; t++, row++)
             {
@@ -324,7 +319,7 @@ public sealed partial class RetroDecoder : IDisposable
     /// The neighbour encoder for chunk u over the k prepared neighbours: E_u[j] = norm_f(encoder layers(
     /// tok_embeddings[neighbour j], H_u)), then cca.k_proj(E_u), cca.v_proj(E_u) per CCA layer into the cache.
     /// </summary>
-    void EncodeNeighbours(RetroRunState s, int u, int k)
+    private void EncodeNeighbours(RetroRunState s, int u, int k)
     {
         s.CachedChunk = u;
         s.CachedNeighbours = 0;
@@ -406,7 +401,7 @@ public sealed partial class RetroDecoder : IDisposable
         Interlocked.Add(ref _encodedNeighbours, k);
     }
 
-    long _encodedRows, _encodedNeighbours;
+    private long _encodedRows, _encodedNeighbours;
 
     /// <summary>Neighbours encoded so far over all sequences, and the token rows they took (each up to its last token).</summary>
     public (long Neighbours, long Rows) EncodedNeighbours => (Interlocked.Read(ref _encodedNeighbours), Interlocked.Read(ref _encodedRows));
@@ -431,7 +426,7 @@ public sealed partial class RetroDecoder : IDisposable
         return k;
     }
 
-    void CheckState(RetroRunState state)
+    private void CheckState(RetroRunState state)
     {
         if (!ReferenceEquals(state.Config, Config) && state.Config != Config)
             throw new ArgumentException("the state was made for another model", nameof(state));
@@ -439,16 +434,8 @@ public sealed partial class RetroDecoder : IDisposable
             throw new ArgumentException("the state lives on another backend", nameof(state));
     }
 
-    void CheckTokens(ReadOnlySpan<int> tokens, RetroRunState state)
-    {
-        if (state.Length + tokens.Length > state.MaxSequenceLength)
-            throw new ArgumentException($"sequence of {state.Length + tokens.Length} tokens exceeds the state's {state.MaxSequenceLength}", nameof(tokens));
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            if ((uint)tokens[i] >= (uint)Config.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], $"token at {i} is outside the vocabulary 0..{Config.VocabSize - 1}");
-        }
-    }
+    private void CheckTokens(ReadOnlySpan<int> tokens, RetroRunState state) =>
+        DecoderInput.CheckTokens(tokens, state.Length, state.MaxSequenceLength, Config.VocabSize, owner: "state");
 
     /// <summary>Disposes the checkpoint the weights map (when the decoder owns it) and the weights' own copies.</summary>
     public void Dispose()

@@ -8,7 +8,7 @@ namespace Retro.Engine.Retro;
 /// </summary>
 public sealed class RetroRunState : IDisposable
 {
-    readonly List<BackendBuffer> _buffers = [];
+    private readonly List<BackendBuffer> _buffers = [];
 
     /// <summary>Allocates the state for <paramref name="config"/> on <paramref name="backend"/>.</summary>
     /// <param name="config">The model's architecture.</param>
@@ -175,10 +175,10 @@ public sealed class RetroRunState : IDisposable
         _buffers.Clear();
     }
 
-    Tensor F32(int rows, int cols) => Alloc(DType.F32, rows, cols);
-    Tensor I32(int rows, int cols) => Alloc(DType.I32, rows, cols);
+    private Tensor F32(int rows, int cols) => Alloc(DType.F32, rows, cols);
+    private Tensor I32(int rows, int cols) => Alloc(DType.I32, rows, cols);
 
-    Tensor Alloc(DType type, int rows, int cols)
+    private Tensor Alloc(DType type, int rows, int cols)
     {
         var buffer = Backend.Allocate((long)rows * cols * DTypes.SizeOf(type));
         _buffers.Add(buffer);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Retro.Engine.Generation;
 
 namespace Retro.Engine.Retro;
 
@@ -10,8 +11,8 @@ namespace Retro.Engine.Retro;
 /// </summary>
 public sealed class RetroSession : IDisposable
 {
-    readonly RetroDecoder _decoder;
-    readonly RetroRunState _state;
+    private readonly RetroDecoder _decoder;
+    private readonly RetroRunState _state;
 
     internal RetroSession(RetroDecoder decoder, RetroRunState state)
     {
@@ -56,7 +57,7 @@ public sealed class RetroSession : IDisposable
     public ReadOnlySpan<float> Step(int token, IReadOnlyList<int[]>? neighbours = null)
     {
         var one = MemoryMarshal.CreateReadOnlySpan(ref token, 1);
-        Check(one);
+        DecoderInput.CheckTokens(one, _state.Length, _state.MaxSequenceLength, _decoder.Config.VocabSize);
         _decoder.Segment(_state, one, neighbours);
         return _state.HostLogits.AsSpan(0, _decoder.Config.VocabSize);
     }
@@ -67,16 +68,11 @@ public sealed class RetroSession : IDisposable
     /// </summary>
     public void Feed(ReadOnlySpan<int> tokens, IReadOnlyList<int[]>? neighbours, Span<float> logits)
     {
-        int m = _decoder.Config.ChunkSize, v = _decoder.Config.VocabSize;
-        if (tokens.IsEmpty) throw new ArgumentException("no tokens to feed", nameof(tokens));
-        if (logits.Length < v) throw new ArgumentException($"logits holds {logits.Length} values, {v} needed", nameof(logits));
-        Check(tokens);
-        int p0 = _state.Length;
-        for (int i = 0; i < tokens.Length - 1; i++)
-        {
-            if ((p0 + i + 1) % m == 0)
-                throw new ArgumentException($"token {i} of {tokens.Length} (position {p0 + i}) completes a chunk; only the last may", nameof(tokens));
-        }
+        var c = _decoder.Config;
+        int v = c.VocabSize;
+        DecoderInput.CheckFeed(tokens, _state.Length, _state.MaxSequenceLength, c.ChunkSize, v, logits.Length, neighbours?.Count ?? 0);
+        // Before anything is fed: a bad list found at the last token would leave the tokens before it fed.
+        if (c.CcaLayers.Count > 0) DecoderInput.CheckNeighbours(neighbours, (_state.Length + tokens.Length) / c.ChunkSize - 1, c.NeighbourLen, v, _state.MaxNeighbours);
         int padded = _decoder.PadPrefixLength(_state, tokens);
         if (padded > 0)
         {
@@ -93,14 +89,4 @@ public sealed class RetroSession : IDisposable
 
     /// <summary>Frees the session's backend memory.</summary>
     public void Dispose() => _state.Dispose();
-
-    void Check(ReadOnlySpan<int> tokens)
-    {
-        if (_state.Length + tokens.Length > _state.MaxSequenceLength)
-            throw new ArgumentException($"sequence of {_state.Length + tokens.Length} tokens exceeds the session's {_state.MaxSequenceLength}", nameof(tokens));
-        int v = _decoder.Config.VocabSize;
-        for (int i = 0; i < tokens.Length; i++)
-            if ((uint)tokens[i] >= (uint)v)
-                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], $"token at {i} is outside the vocabulary 0..{v - 1}");
-    }
 }

@@ -11,8 +11,8 @@ namespace Retro.Engine.Retro;
 /// </summary>
 public sealed class RetroWeights : IDisposable
 {
-    readonly List<BackendBuffer> _owned = [];
-    readonly List<IDisposable> _prepared = [];
+    private readonly List<BackendBuffer> _owned = [];
+    private readonly List<IDisposable> _prepared = [];
 
     /// <summary>tok_embeddings.weight (V, D): token embeddings of the decoder and the neighbour encoder.</summary>
     public required Tensor TokEmbeddings { get; init; }
@@ -53,7 +53,7 @@ public sealed class RetroWeights : IDisposable
     }
 
     /// <summary>[q_proj; k_proj; v_proj] of <paramref name="prefix"/> copied into one (3D, D) backend buffer of their stored type.</summary>
-    static Tensor Fuse(SafetensorsFile file, string prefix, IBackend backend, List<BackendBuffer> owned)
+    private static Tensor Fuse(SafetensorsFile file, string prefix, IBackend backend, List<BackendBuffer> owned)
     {
         var q = file.Get(prefix + "q_proj.weight");
         var k = file.Get(prefix + "k_proj.weight");
@@ -113,7 +113,7 @@ public sealed class RetroWeights : IDisposable
         _owned.Clear();
     }
 
-    static long Bytes(Tensor t) => t.IsEmpty ? 0 : t.ElementCount * DTypes.SizeOf(t.Type);
+    private static long Bytes(Tensor t) => t.IsEmpty ? 0 : t.ElementCount * DTypes.SizeOf(t.Type);
 
     /// <summary>
     /// Binds every tensor of <paramref name="config"/>'s architecture through <paramref name="lookup"/>

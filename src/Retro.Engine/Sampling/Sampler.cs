@@ -10,15 +10,15 @@ namespace Retro.Engine.Sampling;
 /// </summary>
 public sealed class Sampler
 {
-    readonly SamplingOptions _options;
-    readonly int _vocabSize;
-    readonly float[] _probs;   // (V) probabilities of the candidates, then their sorted copy
-    readonly int[] _indices;   // (V) candidate token ids
-    readonly int[] _seen;      // (V) stamp per token id: penalised in the call with that stamp
-    int[] _bannedIds = [];     // tokens the n-gram ban set to −∞ in this call, and their logits before
-    float[] _bannedLogits = [];
-    int _stamp;
-    ulong _rng;
+    private readonly SamplingOptions _options;
+    private readonly int _vocabSize;
+    private readonly float[] _probs;   // (V) probabilities of the candidates, then their sorted copy
+    private readonly int[] _indices;   // (V) candidate token ids
+    private readonly int[] _seen;      // (V) stamp per token id: penalised in the call with that stamp
+    private int[] _bannedIds = [];     // tokens the n-gram ban set to −∞ in this call, and their logits before
+    private float[] _bannedLogits = [];
+    private int _stamp;
+    private ulong _rng;
 
     /// <summary>Creates a sampler for logits of length <paramref name="vocabSize"/>.</summary>
     public Sampler(int vocabSize, SamplingOptions options)
@@ -63,7 +63,7 @@ public sealed class Sampler
         return best;
     }
 
-    void ApplyRepetitionPenalty(Span<float> logits, ReadOnlySpan<int> history, float penalty)
+    private void ApplyRepetitionPenalty(Span<float> logits, ReadOnlySpan<int> history, float penalty)
     {
         if (++_stamp == int.MaxValue) { Array.Clear(_seen); _stamp = 1; }
         foreach (int t in history)
@@ -82,7 +82,7 @@ public sealed class Sampler
     /// history. When that would leave no token with a finite logit (only possible with a vocabulary smaller than the
     /// history), the ban is undone.
     /// </summary>
-    void BanRepeatedNgrams(Span<float> logits, ReadOnlySpan<int> history, int n)
+    private void BanRepeatedNgrams(Span<float> logits, ReadOnlySpan<int> history, int n)
     {
         int len = history.Length;
         if (len < n - 1) return;
@@ -107,7 +107,7 @@ public sealed class Sampler
         for (int i = 0; i < banned; i++) logits[_bannedIds[i]] = _bannedLogits[i];
     }
 
-    int SampleCore(Span<float> logits)
+    private int SampleCore(Span<float> logits)
     {
         TensorPrimitives.Divide(logits, _options.Temperature, logits);
         int v = _vocabSize;
@@ -151,7 +151,7 @@ public sealed class Sampler
     }
 
     /// <summary>Draws index i with probability probs[i] / sum; returns ids[i], or i when <paramref name="ids"/> is empty.</summary>
-    int Draw(ReadOnlySpan<float> probs, ReadOnlySpan<int> ids, int n)
+    private int Draw(ReadOnlySpan<float> probs, ReadOnlySpan<int> ids, int n)
     {
         float total = 0f;
         for (int i = 0; i < n; i++) total += probs[i];
@@ -173,7 +173,7 @@ public sealed class Sampler
     }
 
     /// <summary>Uniform float in [0, 1) from SplitMix64 (stable across runtimes, unlike System.Random).</summary>
-    float NextUnit()
+    private float NextUnit()
     {
         ulong z = _rng += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
@@ -182,7 +182,7 @@ public sealed class Sampler
         return (z >> 40) * (1f / (1 << 24));
     }
 
-    sealed class Descending : IComparer<float>
+    private sealed class Descending : IComparer<float>
     {
         public static readonly Descending Instance = new();
         public int Compare(float x, float y) => y.CompareTo(x);

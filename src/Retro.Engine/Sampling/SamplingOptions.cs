@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Engine.Sampling;
 

@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.Engine.Sampling;
 
@@ -8,8 +9,8 @@ namespace Retro.Engine.Sampling;
 /// </summary>
 public sealed class StopConditions
 {
-    readonly int[] _eosIds;
-    readonly string[] _stopSequences;
+    private readonly int[] _eosIds;
+    private readonly string[] _stopSequences;
 
     /// <summary>
     /// Creates the conditions. <paramref name="maxTokens"/> ≥ 1 counts generated tokens; <paramref name="eosIds"/> are

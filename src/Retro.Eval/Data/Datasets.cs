@@ -196,7 +196,7 @@ internal static class Datasets
     public static string ShortHash(string text) =>
         Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..16];
 
-    static StreamReader OpenText(string path)
+    private static StreamReader OpenText(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"dataset file '{path}' not found", path);
         Stream s = File.OpenRead(path);
@@ -204,7 +204,7 @@ internal static class Datasets
         return new StreamReader(s);
     }
 
-    static JsonDocument Parse(string line, string path, int lineNo)
+    private static JsonDocument Parse(string line, string path, int lineNo)
     {
         try { return JsonDocument.Parse(line); }
         catch (JsonException e) { throw new InvalidDataException($"{path}:{lineNo}: {e.Message}", e); }

@@ -119,7 +119,7 @@ internal static partial class Definitions
     // ---------------------------------------------------------------- per source
 
     /// <summary>FOLDOC: "&lt;tags&gt; Body…" (or "1. &lt;tags&gt; …"); links in braces; the first sentence of the body.</summary>
-    static string? Foldoc(string body)
+    private static string? Foldoc(string body)
     {
         string text = Squash(body);
         text = SenseNumber().Replace(text, "", 1);
@@ -132,7 +132,7 @@ internal static partial class Definitions
     /// Jargon File: pronunciation (/…/), part of speech (n., adj., vt., …), etymology ([…]) and sense numbers precede the
     /// definition; the first sentence after them.
     /// </summary>
-    static string? Jargon(string body)
+    private static string? Jargon(string body)
     {
         string text = Squash(body).Replace("{", "").Replace("}", "");
         string previous;
@@ -146,7 +146,7 @@ internal static partial class Definitions
     }
 
     /// <summary>WordNet: "1. noun (also: …): gloss; "example"" — sense 1's gloss up to its first example or semicolon.</summary>
-    static string? WordNet(string body)
+    private static string? WordNet(string body)
     {
         var m = WordNetSense().Match(body);
         if (!m.Success) return null;
@@ -169,7 +169,7 @@ internal static partial class Definitions
         return Capped(sentence.Trim());
     }
 
-    static string Capped(string sentence)
+    private static string Capped(string sentence)
     {
         var words = sentence.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (words.Length <= MaxAnswerWords) return string.Join(' ', words);
@@ -182,9 +182,9 @@ internal static partial class Definitions
         return string.Join(' ', words[..end]).TrimEnd(',', ';', ':');
     }
 
-    static string Squash(string text) => Whitespace().Replace(text, " ").Trim();
+    private static string Squash(string text) => Whitespace().Replace(text, " ").Trim();
 
-    static int WordCount(string text) => text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Count(w => w.Any(char.IsLetterOrDigit));
+    private static int WordCount(string text) => text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Count(w => w.Any(char.IsLetterOrDigit));
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();

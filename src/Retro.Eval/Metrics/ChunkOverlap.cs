@@ -43,5 +43,5 @@ internal static class ChunkOverlap
     /// <summary>Label of bucket <paramref name="index"/>, e.g. "≤12.5%".</summary>
     public static string BucketLabel(int index) => $"≤{BucketBounds[index] * 100:0.#}%";
 
-    static string Key(ReadOnlySpan<int> ids) => string.Join(',', ids.ToArray());
+    private static string Key(ReadOnlySpan<int> ids) => string.Join(',', ids.ToArray());
 }

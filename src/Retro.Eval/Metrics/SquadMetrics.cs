@@ -10,7 +10,7 @@ namespace Retro.Eval.Metrics;
 internal static class SquadMetrics
 {
     // Python's string.punctuation
-    const string Punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+    private const string Punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
     /// <summary>The official normalize_answer: lower, remove punctuation, remove articles, fix whitespace.</summary>
     public static string Normalize(string text)
@@ -25,7 +25,7 @@ internal static class SquadMetrics
     }
 
     /// <summary>Whitespace tokens of a normalised text (Python's str.split()).</summary>
-    static string[] Tokens(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+    private static string[] Tokens(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>1 when the normalised texts are equal, else 0.</summary>
     public static double ExactMatch(string prediction, string gold) => Normalize(prediction) == Normalize(gold) ? 1 : 0;

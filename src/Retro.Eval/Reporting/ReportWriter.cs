@@ -34,7 +34,7 @@ internal static class ReportWriter
         return path;
     }
 
-    static void WriteLm(StringBuilder md, List<PartResult> lm, string folder, int defaultK)
+    private static void WriteLm(StringBuilder md, List<PartResult> lm, string folder, int defaultK)
     {
         md.AppendLine("## Language modelling (bits per byte, lower is better)").AppendLine();
         md.AppendLine("Own-document exclusion: `excl` = the scored document's chunks cannot be retrieved, `incl` = they can (leakage).").AppendLine();
@@ -63,7 +63,7 @@ internal static class ReportWriter
         md.AppendLine("![BPB per mode](plots/lm_bpb_modes.svg) ![BPB vs k](plots/lm_bpb_vs_k.svg) ![BPB by overlap](plots/lm_overlap.svg)").AppendLine();
     }
 
-    static void WriteQa(StringBuilder md, List<PartResult> parts, string folder, int defaultK)
+    private static void WriteQa(StringBuilder md, List<PartResult> parts, string folder, int defaultK)
     {
         string name = parts[0].Dataset;
         md.AppendLine($"## Question answering: {name} (EM / F1, official SQuAD normalisation)").AppendLine();
@@ -87,7 +87,7 @@ internal static class ReportWriter
         md.AppendLine($"![EM/F1 per mode](plots/{file}) ![F1 vs k](plots/{fileK})").AppendLine();
     }
 
-    static void WriteRetrieval(StringBuilder md, List<PartResult> parts, string folder)
+    private static void WriteRetrieval(StringBuilder md, List<PartResult> parts, string folder)
     {
         string name = parts[0].Dataset;
         var ks = parts[0].Metrics.Keys.Where(k => k.StartsWith("recall@", StringComparison.Ordinal)).ToList();
@@ -103,7 +103,7 @@ internal static class ReportWriter
         md.AppendLine($"![recall@k](plots/{file})").AppendLine();
     }
 
-    static void WriteLatency(StringBuilder md, RunResults results, string folder, int defaultK)
+    private static void WriteLatency(StringBuilder md, RunResults results, string folder, int defaultK)
     {
         string[] stages = ["embed", "search", "fetch", "rerank", "model"];
         var parts = results.Parts.Where(p => p.K == 0 || p.K == defaultK || p.Task == "retrieval").ToList();
@@ -124,7 +124,7 @@ internal static class ReportWriter
     }
 
     /// <summary>Series over k for the k sweep: one per (mode, candidates, exclusion); closed-book drawn flat across k.</summary>
-    static List<Series> SweepSeries(List<PartResult> parts, Func<PartResult, double> value)
+    private static List<Series> SweepSeries(List<PartResult> parts, Func<PartResult, double> value)
     {
         var ks = parts.Where(p => p.K > 0).Select(p => p.K).Distinct().OrderBy(k => k).ToList();
         var list = new List<Series>();
@@ -138,15 +138,15 @@ internal static class ReportWriter
         return list;
     }
 
-    static int DefaultK(RunResults results)
+    private static int DefaultK(RunResults results)
     {
         var ks = results.Parts.Where(p => p.Task != "retrieval" && p.K > 0).Select(p => p.K).Distinct().ToList();
         return ks.Contains(2) || ks.Count == 0 ? 2 : ks.Min();
     }
 
-    static string Cell(PartResult p) => p.Mode + (p.K > 0 ? $" k={p.K}" : "") + (p.Candidates > 0 ? $" c={p.Candidates}" : "")
+    private static string Cell(PartResult p) => p.Mode + (p.K > 0 ? $" k={p.K}" : "") + (p.Candidates > 0 ? $" c={p.Candidates}" : "")
         + (p.ExcludeOwnDocument is { } e && p.Mode != Mode.ClosedBook ? (e ? " excl" : " incl") : "");
-    static string RetrievalCell(PartResult p)
+    private static string RetrievalCell(PartResult p)
     {
         string search = p.Search switch
         {
@@ -158,9 +158,9 @@ internal static class ReportWriter
         };
         return p.Mode == Mode.Rerank ? $"{search} + rerank (c={p.Candidates})" : search;
     }
-    static string M(PartResult p, string key) => p.Metrics.TryGetValue(key, out double v) ? v.ToString("F1", CultureInfo.InvariantCulture) : "–";
-    static string Md(string s) => s.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
-    static string Safe(string s) => new([.. s.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_')]);
-    static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
-    static void Save(string folder, string name, string svg) => File.WriteAllText(Path.Combine(folder, "plots", name), svg);
+    private static string M(PartResult p, string key) => p.Metrics.TryGetValue(key, out double v) ? v.ToString("F1", CultureInfo.InvariantCulture) : "–";
+    private static string Md(string s) => s.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+    private static string Safe(string s) => new([.. s.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_')]);
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+    private static void Save(string folder, string name, string svg) => File.WriteAllText(Path.Combine(folder, "plots", name), svg);
 }

@@ -13,8 +13,8 @@ internal sealed record Series(string Name, IReadOnlyList<(double X, double Y)> P
 /// </summary>
 internal static class SvgChart
 {
-    const int Width = 900, Height = 420, Left = 80, Right = 300, Top = 40, Bottom = 60;
-    static readonly string[] Colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+    private const int Width = 900, Height = 420, Left = 80, Right = 300, Top = 40, Bottom = 60;
+    private static readonly string[] Colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
     /// <summary>A line chart; with <paramref name="log2X"/> the x axis is log2-spaced (for k = 1, 2, 4, ...).</summary>
     public static string Line(string title, string xLabel, string yLabel, IReadOnlyList<Series> series, bool log2X = false)
@@ -82,7 +82,7 @@ internal static class SvgChart
         return (a, b, [.. ticks]);
     }
 
-    static StringBuilder Begin(string title)
+    private static StringBuilder Begin(string title)
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
@@ -91,13 +91,13 @@ internal static class SvgChart
         return sb;
     }
 
-    static string End(StringBuilder sb, string? message)
+    private static string End(StringBuilder sb, string? message)
     {
         if (message is not null) sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{Width / 2}\" y=\"{Height / 2}\" text-anchor=\"middle\">{Esc(message)}</text>\n");
         return sb.Append("</svg>\n").ToString();
     }
 
-    static void Axes(StringBuilder sb, string xLabel, string yLabel, double[] yTicks, Func<double, double> py, IEnumerable<(double X, string Label)> xTicks)
+    private static void Axes(StringBuilder sb, string xLabel, string yLabel, double[] yTicks, Func<double, double> py, IEnumerable<(double X, string Label)> xTicks)
     {
         int x0 = Left, x1 = Width - Right, yb = Height - Bottom;
         // enough decimals to tell neighbouring ticks apart
@@ -120,7 +120,7 @@ internal static class SvgChart
         sb.Append(CultureInfo.InvariantCulture, $"<text transform=\"translate(18,{(Top + yb) / 2}) rotate(-90)\" text-anchor=\"middle\">{Esc(yLabel)}</text>\n");
     }
 
-    static void Legend(StringBuilder sb, IReadOnlyList<string> names)
+    private static void Legend(StringBuilder sb, IReadOnlyList<string> names)
     {
         int x = Width - Right + 14;
         for (int i = 0; i < names.Count; i++)
@@ -131,7 +131,7 @@ internal static class SvgChart
         }
     }
 
-    static string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
-    static string Fmt(double v) => Math.Abs(v) >= 100 || v == Math.Round(v) ? v.ToString("0.##", CultureInfo.InvariantCulture) : v.ToString("0.###", CultureInfo.InvariantCulture);
-    static string Esc(string s) => SecurityElement.Escape(s) ?? "";
+    private static string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
+    private static string Fmt(double v) => Math.Abs(v) >= 100 || v == Math.Round(v) ? v.ToString("0.##", CultureInfo.InvariantCulture) : v.ToString("0.###", CultureInfo.InvariantCulture);
+    private static string Esc(string s) => SecurityElement.Escape(s) ?? "";
 }

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Retro.Core;
+using Retro.Core.Options;
+using Retro.VectorStore.Qdrant;
 
 namespace Retro.Eval.Running;
 
@@ -125,6 +127,12 @@ internal sealed record EvalConfig
             if (r.Format is not ("beir" or "squad" or "definitions")) throw new InvalidDataException($"retrieval '{r.Name}': format must be beir, squad or definitions");
             if (r.Format == "definitions") DefinitionsSplit(r.Split, r.Name);
         }
+        if (Store.Qdrant is { } qdrant)
+        {
+            var problems = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+            if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(qdrant, new(qdrant), problems, validateAllProperties: true))
+                throw new InvalidDataException("store.qdrant: " + string.Join("; ", problems.Select(p => p.ErrorMessage)));
+        }
         var names = Qa.Select(q => q.Name).Concat(Retrieval.Select(r => r.Name)).ToList();
         if (names.Distinct().Count() != names.Count) throw new InvalidDataException("dataset names must be unique");
     }
@@ -178,7 +186,8 @@ internal sealed record EvalModels
 
 /// <summary>Where indexes live: <c>Embedded</c> (built under the output folder; <c>path</c> = an existing store for
 /// collection scope) or <c>Qdrant</c> (<c>qdrantUrl</c>, <c>collection</c> for collection scope; built indexes go to
-/// collections named <c>eval-{hash}</c>).</summary>
+/// collections named <c>eval-{hash}</c>; <c>qdrant</c>: the gRPC port, TLS and client settings of
+/// <c>Retro:VectorStore:Qdrant</c>, camelCase).</summary>
 internal sealed record EvalStore
 {
     public VectorStoreProvider Provider { get; init; } = VectorStoreProvider.Embedded;
@@ -186,6 +195,22 @@ internal sealed record EvalStore
     public string QdrantUrl { get; init; } = "http://localhost:6333";
     public string? ApiKey { get; init; }
     public string Collection { get; init; } = "retro";
+    /// <summary>Qdrant client settings (null = the defaults).</summary>
+    public QdrantOptions? Qdrant { get; init; }
+
+    /// <summary>The Qdrant settings in effect.</summary>
+    [JsonIgnore]
+    public QdrantOptions QdrantOptions => Qdrant ?? new QdrantOptions();
+
+    /// <summary>The store options of collection <paramref name="collection"/> (embedded: in <paramref name="path"/>).</summary>
+    public VectorStoreOptions Options(string path, string collection) => new()
+    {
+        Provider = Provider,
+        Path = path,
+        QdrantUrl = QdrantUrl,
+        ApiKey = ApiKey,
+        Collection = collection,
+    };
 }
 
 /// <summary>Language modelling: held-out documents scored by bits-per-byte.</summary>

@@ -1,23 +1,24 @@
 using Retro.Core;
-using Retro.Engine.Bert;
-using Retro.Engine.Checkpoints;
+using Retro.Core.Options;
 using Retro.Engine.Cpu;
 using Retro.Engine.Generation;
+using Retro.Engine.Models;
 using Retro.Engine.Retro;
-using Retro.Tokenizers;
 
 namespace Retro.Eval.Running;
 
-/// <summary>The models of a run on one CPU backend: bi-encoder, optional cross-encoder, RETRO decoder. Owns them.</summary>
+/// <summary>
+/// The models of a run (<see cref="RetroModels"/> on the managed engine's CPU backend) and what the tasks read from
+/// them: the engine's decoder for full forward passes, its tokenizer, a generator, and the ids that key the caches.
+/// </summary>
 internal sealed class EvalModelSet : IDisposable
 {
-    readonly CpuBackend _backend;
-    readonly List<IDisposable> _owned = [];
+    private readonly RetroModels _models;
 
-    public ITextEncoder Encoder { get; }
-    public IReranker? Reranker { get; }
+    public ITextEncoder Encoder => _models.Encoder;
+    public IReranker? Reranker => _models.Reranker;
     public RetroDecoder Decoder { get; }
-    public Tokenizer Tokenizer { get; }
+    public ITokenizer Tokenizer => _models.Decoder.Tokenizer;
     public RetroGenerator Generator { get; }
     /// <summary>Hash of the decoder's tokenizer.json: what an index depends on (its chunks), unlike the decoder's weights.</summary>
     public string TokenizerId { get; }
@@ -26,44 +27,27 @@ internal sealed class EvalModelSet : IDisposable
 
     public EvalModelSet(EvalModels models, int threads, int maxNeighbours)
     {
-        _backend = new CpuBackend(threads);
+        var folders = new ModelOptions { Encoder = models.Encoder, Reranker = models.Reranker, Decoder = models.Decoder };
+        // Sessions hold the run's largest k (the generator never passes more neighbours than retrieval returns).
+        _models = RetroModels.Load(folders, new ManagedEngine(new CpuBackend(threads)), maxNeighbours: maxNeighbours);
         try
         {
-            var ids = new Dictionary<string, string>();
-            var encoder = BertTextEncoder.Load(models.Encoder, _backend);
-            _owned.Add(encoder);
-            Encoder = encoder;
-            ids["encoder"] = encoder.ModelId;
-            if (!string.IsNullOrEmpty(models.Reranker))
-            {
-                var reranker = BertReranker.Load(models.Reranker, _backend);
-                _owned.Add(reranker);
-                Reranker = reranker;
-                ids["reranker"] = reranker.ModelId;
-            }
-            string decoderId;
-            using (var folder = ModelFolder.Open(models.Decoder, "retro")) decoderId = folder.ComputeModelId();
-            ids["decoder"] = decoderId;
-            Tokenizer = TokenizerLoader.FromFolder(models.Decoder);
+            var adapter = (RetroDecoderAdapter)_models.Decoder;
+            Decoder = adapter.Decoder;
             TokenizerId = Data.Datasets.ShortHash(File.ReadAllText(Path.Combine(models.Decoder, "tokenizer.json")));
-            Decoder = RetroDecoder.Load(models.Decoder, _backend);
-            _owned.Add(Decoder);
-            var adapter = new RetroDecoderAdapter(Decoder, Tokenizer, decoderId, Math.Max(maxNeighbours, Decoder.Config.NumNeighbours), ownsDecoder: false);
             // Sequential retrieval keeps timings per stage honest and the run deterministic.
             Generator = new RetroGenerator(adapter) { OverlapPromptRetrieval = false };
+            var ids = new Dictionary<string, string> { ["encoder"] = Encoder.ModelId };
+            if (Reranker is not null) ids["reranker"] = Reranker.ModelId;
+            ids["decoder"] = adapter.ModelId;
             Ids = ids;
         }
         catch
         {
-            Dispose();
+            _models.Dispose();
             throw;
         }
     }
 
-    public void Dispose()
-    {
-        for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
-        _owned.Clear();
-        _backend.Dispose();
-    }
+    public void Dispose() => _models.Dispose();
 }

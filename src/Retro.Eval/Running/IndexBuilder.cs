@@ -1,18 +1,17 @@
 using System.Text.Json;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Eval.Data;
-using Retro.Indexer.Chunking;
-using Retro.Indexer.Pipeline;
-using Retro.Indexer.Reading;
-using Retro.Indexer.State;
-using Retro.Indexer.Telemetry;
+using Retro.Hosting;
+using Retro.Ingestion;
+using Retro.Ingestion.Pipeline;
+using Retro.Ingestion.Reading;
 using Retro.VectorStore;
-using Retro.VectorStore.Qdrant;
 
 namespace Retro.Eval.Running;
 
 /// <summary>
-/// Builds a dataset's index through the indexer pipeline: the documents are written as a C4-style shard (url = the
+/// Builds a dataset's index through the ingestion library (<see cref="Ingestor"/>): the documents are written as a C4-style shard (url = the
 /// document id, so store document ids are the dataset's ids), chunked with the decoder's tokenizer, embedded and
 /// upserted into an embedded store under <c>{output}/stores/{hash}</c> or a Qdrant collection
 /// <c>eval-{hash}</c> (hash of the documents, the encoder id and the decoder's tokenizer). A <c>complete.json</c> marker makes a rerun reuse the index; an interrupted build resumes
@@ -21,7 +20,7 @@ namespace Retro.Eval.Running;
 internal static class IndexBuilder
 {
     /// <summary>Bumped when what an index holds changes for the same documents (2: titles, no junk chunks).</summary>
-    const string IndexFormat = "2";
+    private const string IndexFormat = "2";
 
     /// <summary>Opens (building when needed) the index of <paramref name="documents"/>.</summary>
     public static async Task<IVectorStore> BuildAsync(string name, IReadOnlyList<EvalDocument> documents, EvalConfig config, EvalModelSet models,
@@ -38,17 +37,8 @@ internal static class IndexBuilder
         Directory.CreateDirectory(stateFolder);
         string marker = Path.Combine(stateFolder, "complete.json");
 
-        var storeOptions = new VectorStoreOptions
-        {
-            Provider = config.Store.Provider,
-            Path = Path.Combine(folder, "store"),
-            QdrantUrl = config.Store.QdrantUrl,
-            ApiKey = config.Store.ApiKey,
-            Collection = $"eval-{hash}",
-        };
-        IVectorStore store = storeOptions.Provider == VectorStoreProvider.Qdrant
-            ? QdrantVectorStore.Create(storeOptions)
-            : new EmbeddedVectorStore(storeOptions.Path, new EmbeddedStoreOptions { BuildThreads = 1 });
+        var storeOptions = config.Store.Options(Path.Combine(folder, "store"), $"eval-{hash}");
+        var store = VectorStores.Open(storeOptions, config.Store.QdrantOptions, new EmbeddedStoreOptions { BuildThreads = 1 });
         try
         {
             await store.EnsureCollectionAsync(storeOptions.ToSpec(models.Encoder.Dimension), ct);
@@ -61,16 +51,9 @@ internal static class IndexBuilder
                 ChunkTokens = models.Decoder.Config.ChunkSize,
                 ContinuationTokens = models.Decoder.Config.NeighbourLen - models.Decoder.Config.ChunkSize,
             };
-            using var metrics = new IndexerMetrics();
-            using var state = new IndexerState(stateFolder);
-            using var rejects = new RejectWriter(Path.Combine(stateFolder, "rejects.jsonl"));
-            var pipeline = new IngestPipeline(new DocumentChunker(models.Tokenizer, chunking), models.Encoder, store,
-                store as IIngestCheckpoints ?? state, state, new IngestOptions { Parallelism = 1 }, rejects, metrics);
-            var run = pipeline.RunAsync([Shard.For(shardPath)], ct);
-            while (await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(2), ct)) != run)
-                progress.Report($"index {name}: {pipeline.Stats.Documents}/{documents.Count} documents, {pipeline.Stats.Chunks} chunks");
-            var stats = await run;
-            await store.FlushAsync(ct);
+            using var ingestor = new Ingestor(store, models.Encoder, models.Tokenizer, chunking, stateFolder, new IngestOptions { Parallelism = 1 });
+            var stats = await ingestor.RunAsync([Shard.For(shardPath)],
+                s => progress.Report($"index {name}: {s.Documents}/{documents.Count} documents, {s.Chunks} chunks"), cancellationToken: ct);
             File.WriteAllText(marker, JsonSerializer.Serialize(new { documents = stats.Documents, chunks = stats.Chunks, duplicates = stats.Duplicates }));
             progress.Report($"index {name}: {stats.Documents} documents, {stats.Chunks} chunks");
             return store;
@@ -85,15 +68,9 @@ internal static class IndexBuilder
     /// <summary>Opens the configured collection store (for <c>scope = collection</c>).</summary>
     public static async Task<IVectorStore> OpenCollectionAsync(EvalConfig config, EvalModelSet models, CancellationToken ct)
     {
-        var options = new VectorStoreOptions
-        {
-            Provider = config.Store.Provider,
-            Path = config.Store.Path ?? throw new InvalidDataException("store.path is required for scope 'collection' with the embedded store"),
-            QdrantUrl = config.Store.QdrantUrl,
-            ApiKey = config.Store.ApiKey,
-            Collection = config.Store.Collection,
-        };
-        IVectorStore store = options.Provider == VectorStoreProvider.Qdrant ? QdrantVectorStore.Create(options) : new EmbeddedVectorStore(options.Path);
+        var options = config.Store.Options(
+            config.Store.Path ?? throw new InvalidDataException("store.path is required for scope 'collection' with the embedded store"), config.Store.Collection);
+        var store = VectorStores.Open(options, config.Store.QdrantOptions);
         await store.EnsureCollectionAsync(options.ToSpec(models.Encoder.Dimension), ct);
         return store;
     }

@@ -35,5 +35,5 @@ internal sealed class PartCache(string folder)
         File.Move(temp, path, overwrite: true);
     }
 
-    string PathOf(string key) => Path.Combine(folder, key + ".json");
+    private string PathOf(string key) => Path.Combine(folder, key + ".json");
 }

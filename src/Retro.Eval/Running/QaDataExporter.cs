@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Eval.Data;
 
 namespace Retro.Eval.Running;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Eval.Data;
 using Retro.Eval.Metrics;
 using Retro.Eval.Running;
@@ -141,5 +142,5 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
         return bytes;
     }
 
-    static int[] Truncate(int[] tokens, int r) => tokens.Length <= r ? tokens : tokens[..r];
+    private static int[] Truncate(int[] tokens, int r) => tokens.Length <= r ? tokens : tokens[..r];
 }

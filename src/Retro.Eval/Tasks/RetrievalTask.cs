@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Eval.Data;
 using Retro.Eval.Metrics;
 using Retro.Eval.Running;

@@ -9,12 +9,12 @@ internal static class UnicodeNormalizer
     private const int SBase = 0xAC00, LBase = 0x1100, VBase = 0x1161, TBase = 0x11A7;
     private const int LCount = 19, VCount = 21, TCount = 28, NCount = VCount * TCount, SCount = LCount * NCount;
 
-    private static readonly Tables s_tables = Tables.Load();
+    private static readonly Tables NormalizationTables = Tables.Load();
 
     /// <summary>Unicode version of the embedded tables, e.g. 1400 for 14.0.</summary>
-    public static int UnicodeVersion => s_tables.Version;
+    public static int UnicodeVersion => NormalizationTables.Version;
 
-    public static int CombiningClass(int cp) => cp < 0x300 ? 0 : s_tables.Ccc.GetValueOrDefault(cp);
+    public static int CombiningClass(int cp) => cp < 0x300 ? 0 : NormalizationTables.Ccc.GetValueOrDefault(cp);
 
     /// <summary>Normalizes to <paramref name="form"/> keeping the alignment to the source.</summary>
     public static NormalizedText Normalize(NormalizedText input, NormalizationForm form)
@@ -75,7 +75,7 @@ internal static class UnicodeNormalizer
             if (s % TCount != 0) output.Add((TBase + s % TCount, start, end));
             return;
         }
-        if (cp >= 0xA0 && (compat ? s_tables.Nfkd : s_tables.Nfd).TryGetValue(cp, out int[]? parts))
+        if (cp >= 0xA0 && (compat ? NormalizationTables.Nfkd : NormalizationTables.Nfd).TryGetValue(cp, out int[]? parts))
         {
             foreach (int p in parts) output.Add((p, start, end));
             return;
@@ -139,7 +139,7 @@ internal static class UnicodeNormalizer
             composite = first + (second - TBase);
             return true;
         }
-        return s_tables.Compositions.TryGetValue(((long)first << 32) | (uint)second, out composite);
+        return NormalizationTables.Compositions.TryGetValue(((long)first << 32) | (uint)second, out composite);
     }
 
     private sealed class Tables

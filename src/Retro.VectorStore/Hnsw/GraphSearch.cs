@@ -2,13 +2,6 @@ using Retro.VectorStore.Metrics;
 
 namespace Retro.VectorStore.Hnsw;
 
-/// <summary>Which nodes a search may return (checked per candidate inside the walk, as qdrant does).</summary>
-internal interface INodeFilter
-{
-    /// <summary>Whether <paramref name="node"/> may be returned.</summary>
-    bool Accepts(uint node);
-}
-
 /// <summary>
 /// HNSW search (Malkov &amp; Yashunin, Algorithms 2 and 5): greedy descent through the upper levels, then a beam of
 /// width ef on level 0. Tombstones and filtered-out nodes are traversed (the graph stays connected) but never

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Retro.Core;
-using Retro.VectorStore.Hnsw;
 
 namespace Retro.VectorStore.Vectors;
 

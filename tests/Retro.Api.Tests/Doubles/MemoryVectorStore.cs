@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Retro.Core;
+using Retro.Core.Text;
 
 namespace Retro.Api.Tests.Doubles;
 

@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Checkpoints;
 using Retro.Engine.Cpu;
 using Retro.Engine.Generation;

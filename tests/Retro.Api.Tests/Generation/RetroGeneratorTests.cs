@@ -1,5 +1,6 @@
 using Retro.Api.Tests.Doubles;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Generation;
 
 namespace Retro.Api.Tests.Generation;

@@ -53,11 +53,11 @@ public sealed class ServeSuite : ISuite
         // The same service on ONNX Runtime (Retro:Engine:Backend = Onnx, CPU EP, same threads), measured after it
         int ortRc = RunAsync(seconds, rounds, tokens, docs, batch, only, onnx: true).GetAwaiter().GetResult();
         Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"serve-ort: ours={s_rates[false]:F2} ort={s_rates[true]:F2} ratio={s_rates[false] / s_rates[true]:F2} (answers/s at 8 clients; managed engine vs ONNX Runtime CPU EP, one after the other)"));
+            $"serve-ort: ours={Rates[false]:F2} ort={Rates[true]:F2} ratio={Rates[false] / Rates[true]:F2} (answers/s at 8 clients; managed engine vs ONNX Runtime CPU EP, one after the other)"));
         return rc != 0 ? rc : ortRc;
     }
 
-    private static readonly Dictionary<bool, double> s_rates = [];
+    private static readonly Dictionary<bool, double> Rates = [];
 
     private static async Task<int> RunAsync(double seconds, int rounds, int tokens, int docs, int batch, int only, bool onnx)
     {
@@ -107,7 +107,7 @@ public sealed class ServeSuite : ISuite
             var started = Stopwatch.StartNew();
             await app.StartAsync();
             string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            var retrieval = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Retro.Core.RetrievalOptions>>().Value;
+            var retrieval = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Retro.Core.Options.RetrievalOptions>>().Value;
             Console.WriteLine($"serve: decoder batch {batch}, {tokens} new tokens per answer, greedy, retrieval {retrieval.Mode}, k {retrieval.K} of {retrieval.Candidates} candidates, " +
                               (retrieval.Rerank ? "reranked" : "not reranked") + " (Retro:Retrieval)");
             Console.WriteLine($"serve: started (models loaded, corpus ingested) in {started.Elapsed.TotalSeconds:F1} s at {address}");
@@ -175,7 +175,7 @@ public sealed class ServeSuite : ISuite
 
             if (only != 0) return results[only].Errors == 0 ? 0 : 1;
             double ours = results[8].Rate, peer = results[1].Rate;
-            s_rates[onnx] = ours;
+            Rates[onnx] = ours;
             int errors = results.Values.Sum(r => r.Errors);
             if (errors > 0) Console.WriteLine($"serve: {errors} errors (must be 0): {string.Join("; ", results.Values.SelectMany(r => r.ErrorSamples).Distinct().Take(3))}");
             Console.WriteLine($"serve{(onnx ? " (ONNX Runtime)" : "")}: ours={ours:F2} peer={peer:F2} ratio={ours / peer:F2}");
@@ -196,7 +196,7 @@ public sealed class ServeSuite : ISuite
         int m = decoder.ChunkSize, chunks = Math.Min(6, (decoder.MaxSequenceLength - 2) / m - 1);
         int[] ids = decoder.Tokenizer.Encode(text);
         string prompt = decoder.Tokenizer.Decode(ids.AsSpan(0, Math.Min(ids.Length, chunks * m + m / 2)));
-        var request = new Retro.Core.GenerationRequest(prompt, new Retro.Core.GenerationOptions { MaxTokens = 1 }, new Retro.Core.RetrievalOptions());
+        var request = new Retro.Core.GenerationRequest(prompt, new Retro.Core.Options.GenerationOptions { MaxTokens = 1 }, new Retro.Core.Options.RetrievalOptions());
         var medians = new List<double>();
         foreach (bool overlap in new[] { true, false })
         {

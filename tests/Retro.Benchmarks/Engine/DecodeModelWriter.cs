@@ -128,7 +128,7 @@ internal static class DecodeModelWriter
         return (ushort)(bits >> 16);
     }
 
-    static float[] Normal(Random rng, int n, float mean, float std)
+    private static float[] Normal(Random rng, int n, float mean, float std)
     {
         var v = new float[n];
         for (int i = 0; i < n; i += 2)

@@ -18,8 +18,8 @@ namespace Retro.Benchmarks.Engine;
 /// </summary>
 public sealed class DecodeSuite : ISuite
 {
-    const double Fp32Tolerance = 1e-3;  // fp32 vs fp32: summation order only, through 8 layers at d 512
-    const double Bf16Tolerance = 3e-2;  // bf16 weights vs the fp32 reference (the fixtures see ~5e-3 at d 64)
+    private const double Fp32Tolerance = 1e-3;  // fp32 vs fp32: summation order only, through 8 layers at d 512
+    private const double Bf16Tolerance = 3e-2;  // bf16 weights vs the fp32 reference (the fixtures see ~5e-3 at d 64)
     // usage: decode [--tokens 512] [--repeats 3] [--threads 2] [--batch B] [--no-peer] [--no-ort] [--keep] [--model DIR]
 
     /// <inheritdoc />
@@ -113,7 +113,7 @@ public sealed class DecodeSuite : ISuite
     /// <c>--model DIR</c>: a given checkpoint folder (e.g. the shipped models/retro) instead of the random d-512 one,
     /// ours only (single session, then <c>--batch</c> sessions): how this model's steps scale with batching.
     /// </summary>
-    static int RunModel(string folder, int tokens, int repeats, int threads, int batchSize)
+    private static int RunModel(string folder, int tokens, int repeats, int threads, int batchSize)
     {
         var config = RetroConfig.Load(Path.Combine(folder, "config.json"));
         tokens = Math.Min(tokens, config.MaxSeqLen);
@@ -127,7 +127,7 @@ public sealed class DecodeSuite : ISuite
         return 0;
     }
 
-    sealed record Ours(double Rate, float[] Logits)
+    private sealed record Ours(double Rate, float[] Logits)
     {
         /// <summary>Logits of the last position (the last check).</summary>
         public float[] LastLogits => Logits.AsSpan(Logits.Length - Logits.Length / Checks, Logits.Length / Checks).ToArray();
@@ -135,7 +135,7 @@ public sealed class DecodeSuite : ISuite
         public int Checks { get; init; } = 1;
     }
 
-    static Ours RunOurs(IBackend backend, string folder, int[] ids, int[] neighbours, int[] checks, int repeats, double gbs, string label)
+    private static Ours RunOurs(IBackend backend, string folder, int[] ids, int[] neighbours, int[] checks, int repeats, double gbs, string label)
     {
         using var decoder = RetroDecoder.Load(folder, backend);
         var c = decoder.Config;
@@ -182,7 +182,7 @@ public sealed class DecodeSuite : ISuite
     }
 
     /// <summary>ONNX Runtime (CPU execution provider, <paramref name="threads"/> threads) on the export of the same F32 weights, step by step with the KV cache.</summary>
-    static Ours RunOrt(string folder, int[] ids, int[] neighbours, int[] checks, int repeats, int threads)
+    private static Ours RunOrt(string folder, int[] ids, int[] neighbours, int[] checks, int repeats, int threads)
     {
         using var decoder = Retro.Engine.Onnx.OnnxRetroDecoder.Load(folder, new Retro.Engine.Onnx.OnnxSessionFactory(Retro.Engine.Onnx.OnnxDevice.Cpu, threads),
             tokenizer: Retro.Tokenizers.TokenizerLoader.FromFolder(Path.Combine(RepoRoot(), "tests", "fixtures", "retro-tiny"))); // ids only: any tokenizer within the vocabulary
@@ -217,7 +217,7 @@ public sealed class DecodeSuite : ISuite
     }
 
     /// <summary>B sessions stepped together with <see cref="RetroDecoder.StepBatch"/>, all completing chunks on the same step.</summary>
-    static void RunBatch(IBackend backend, string folder, int[] ids, int[] neighbours, int size, int repeats, Ours single, string label)
+    private static void RunBatch(IBackend backend, string folder, int[] ids, int[] neighbours, int size, int repeats, Ours single, string label)
     {
         using var decoder = RetroDecoder.Load(folder, backend);
         var c = decoder.Config;
@@ -259,7 +259,7 @@ public sealed class DecodeSuite : ISuite
                           $"last logits vs batch-1 rel. error {agree:E2}");
     }
 
-    static (double Rate, string Spread, float[] Logits) RunPeer(string root, string inputs, int repeats, int threads, string? peerLib)
+    private static (double Rate, string Spread, float[] Logits) RunPeer(string root, string inputs, int repeats, int threads, string? peerLib)
     {
         string script = Path.Combine(RepoRoot(), "tests", "Retro.Benchmarks", "peers", "decode_peer.py");
         string output = Path.Combine(root, "peer_logits.safetensors");
@@ -290,7 +290,7 @@ public sealed class DecodeSuite : ISuite
         return (Median(rates), Spread(rates), file.Get("logits").ToFloatArray());
     }
 
-    static (int[] Ids, int[] Neighbours, int[] Checks) Inputs(RetroConfig c, int tokens, int seed)
+    private static (int[] Ids, int[] Neighbours, int[] Checks) Inputs(RetroConfig c, int tokens, int seed)
     {
         var rng = new Random(seed);
         var ids = new int[tokens];
@@ -305,7 +305,7 @@ public sealed class DecodeSuite : ISuite
     }
 
     /// <summary>max |ours − ref| / max |ref| over the checked logits.</summary>
-    static double ParityAgainst(float[] reference, float[] ours)
+    private static double ParityAgainst(float[] reference, float[] ours)
     {
         double maxRef = 1e-6, maxDiff = 0;
         for (int i = 0; i < reference.Length; i++)
@@ -318,7 +318,7 @@ public sealed class DecodeSuite : ISuite
     }
 
     /// <summary>Read bandwidth of a 512 MiB buffer summed with Vector512 on <paramref name="threads"/> threads (best of 3).</summary>
-    static unsafe double MeasureBandwidth(int threads)
+    private static unsafe double MeasureBandwidth(int threads)
     {
         long bytes = 512L << 20;
         var buffer = GC.AllocateUninitializedArray<float>((int)(bytes / 4), pinned: true);
@@ -347,7 +347,7 @@ public sealed class DecodeSuite : ISuite
         return best;
     }
 
-    static string RepoRoot()
+    private static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "src", "training", "model.py"))) return dir.FullName;
@@ -356,17 +356,17 @@ public sealed class DecodeSuite : ISuite
         throw new DirectoryNotFoundException("repository root (with src/training/model.py) not found");
     }
 
-    static int IntArg(string[] args, string name, int fallback)
+    private static int IntArg(string[] args, string name, int fallback)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
-    static double Median(double[] v)
+    private static double Median(double[] v)
     {
         var s = v.Order().ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
-    static string Spread(double[] v) => string.Create(CultureInfo.InvariantCulture, $"{v.Min():F1}–{v.Max():F1}");
+    private static string Spread(double[] v) => string.Create(CultureInfo.InvariantCulture, $"{v.Min():F1}–{v.Max():F1}");
 }

@@ -49,7 +49,7 @@ public sealed unsafe class SmallMSuite : ISuite
         return 0;
     }
 
-    static double Time(Action run, int m, int n, int k)
+    private static double Time(Action run, int m, int n, int k)
     {
         for (int i = 0; i < 20; i++) run();
         var times = new double[15];

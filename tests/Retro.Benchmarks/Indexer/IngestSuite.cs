@@ -6,14 +6,15 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Retro.Benchmarks.Engine;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine;
 using Retro.Engine.Bert;
 using Retro.Engine.Cpu;
-using Retro.Indexer.Chunking;
-using Retro.Indexer.Pipeline;
-using Retro.Indexer.Reading;
-using Retro.Indexer.State;
-using Retro.Indexer.Telemetry;
+using Retro.Ingestion;
+using Retro.Ingestion.Chunking;
+using Retro.Ingestion.Pipeline;
+using Retro.Ingestion.Reading;
+using Retro.Ingestion.Telemetry;
 using Retro.Tokenizers;
 using Retro.Tokenizers.Training;
 using Retro.VectorStore;
@@ -85,7 +86,7 @@ public sealed class IngestSuite : ISuite
         }
     }
 
-    static (double Seconds, long Chunks) EndToEnd(string shard, string storePath, ITokenizer decoder, ITextEncoder encoder, Options o)
+    private static (double Seconds, long Chunks) EndToEnd(string shard, string storePath, ITokenizer decoder, ITextEncoder encoder, Options o)
     {
         // Time inside the bi-encoder and the store, from the pipeline's own histograms.
         double embedMs = 0, upsertMs = 0;
@@ -102,12 +103,9 @@ public sealed class IngestSuite : ISuite
         {
             await using var store = new EmbeddedVectorStore(storePath, new EmbeddedStoreOptions { BuildThreads = o.BuildThreads });
             await store.EnsureCollectionAsync(new VectorStoreOptions().ToSpec(encoder.Dimension));
-            using var state = new IndexerState(Path.Combine(storePath, "retro", "indexer"));
-            using var rejects = new RejectWriter(null);
-            using var metrics = new IndexerMetrics();
-            var pipeline = new IngestPipeline(new DocumentChunker(decoder, new ChunkingOptions()), encoder, store, store, state,
-                new IngestOptions { BatchSize = o.Batch, Parallelism = o.Parallelism }, rejects, metrics);
-            var stats = await pipeline.RunAsync([Shard.For(shard)]);
+            using var ingestor = new Ingestor(store, encoder, decoder, new ChunkingOptions(), Path.Combine(storePath, "retro", "indexer"),
+                new IngestOptions { BatchSize = o.Batch, Parallelism = o.Parallelism });
+            var stats = await ingestor.RunAsync([Shard.For(shard)]);
             return stats.Chunks;
         }).GetAwaiter().GetResult();
         double seconds = sw.Elapsed.TotalSeconds;
@@ -115,7 +113,7 @@ public sealed class IngestSuite : ISuite
         return (seconds, chunks);
     }
 
-    static double EmbedOnly(ITextEncoder encoder, List<string> texts, int batch)
+    private static double EmbedOnly(ITextEncoder encoder, List<string> texts, int batch)
     {
         var destination = new float[batch * encoder.Dimension];
         var sw = Stopwatch.StartNew();
@@ -128,7 +126,7 @@ public sealed class IngestSuite : ISuite
     }
 
     /// <summary>The first <paramref name="count"/> records of the sample as a plain shard; returns their texts.</summary>
-    static List<string> WriteShard(string sample, string shard, int count)
+    private static List<string> WriteShard(string sample, string shard, int count)
     {
         var texts = new List<string>(count);
         using var input = new StreamReader(new GZipStream(File.OpenRead(sample), CompressionMode.Decompress), Encoding.UTF8);
@@ -146,7 +144,7 @@ public sealed class IngestSuite : ISuite
 
     /// <summary>A byte-level BPE trained on the benchmark documents: chunks of realistic length (a 64-token chunk of
     /// the fixture's 510-symbol BPE holds only ~100 characters).</summary>
-    static Tokenizer TrainDecoderTokenizer(List<string> texts, int vocabulary)
+    private static Tokenizer TrainDecoderTokenizer(List<string> texts, int vocabulary)
     {
         var trainer = new BpeTrainer(new BpeTrainerOptions { VocabularySize = vocabulary, MinFrequency = 2 });
         trainer.Feed(texts);
@@ -158,7 +156,7 @@ public sealed class IngestSuite : ISuite
     /// useful pieces of the benchmark documents (every character, "##" + every character, then the most frequent
     /// words), so that texts tokenize to realistic lengths.
     /// </summary>
-    static string WriteRandomEncoder(string folder, List<string> texts)
+    private static string WriteRandomEncoder(string folder, List<string> texts)
     {
         EmbedModelWriter.Write(folder, layers: 6, hidden: 384, heads: 12, ffn: 1536, positions: 512, DType.F32, seed: 1);
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -188,7 +186,7 @@ public sealed class IngestSuite : ISuite
     }
 
     /// <summary>Lower-cased words and single punctuation marks, as BERT's normalizer and pre-tokenizer split text.</summary>
-    static IEnumerable<string> BertWords(string text)
+    private static IEnumerable<string> BertWords(string text)
     {
         var word = new StringBuilder();
         foreach (char raw in text)
@@ -201,21 +199,21 @@ public sealed class IngestSuite : ISuite
         if (word.Length > 0) yield return word.ToString();
     }
 
-    static double Median(List<double> values)
+    private static double Median(List<double> values)
     {
         var sorted = values.Order().ToArray();
         int n = sorted.Length;
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
-    static string RepoRoot()
+    private static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Retro.sln"))) return dir.FullName;
         throw new InvalidOperationException("no Retro.sln above the benchmark binaries");
     }
 
-    sealed record Options(string? Encoder, string? DecoderTokenizer, int Documents, int Batch, int Parallelism, int Threads, int Runs, int DecoderVocabulary, int BuildThreads)
+    private sealed record Options(string? Encoder, string? DecoderTokenizer, int Documents, int Batch, int Parallelism, int Threads, int Runs, int DecoderVocabulary, int BuildThreads)
     {
         public static Options Parse(string[] args)
         {

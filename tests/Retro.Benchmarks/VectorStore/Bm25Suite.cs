@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Retro.Core;
+using Retro.Core.Text;
 using Retro.VectorStore;
 using Retro.VectorStore.Text;
 

@@ -185,17 +185,17 @@ public sealed class MatMulTests : IDisposable
     public void Models_prepare_their_matrices_at_load_and_release_them_when_disposed()
     {
         using var backend = new CpuBackend(threads: 2);
-        int expected(int count) => Avx512F.IsSupported ? count : 0;
+        int Expected(int count) => Avx512F.IsSupported ? count : 0;
         using (var decoder = global::Retro.Engine.Retro.RetroDecoder.Load(RepoPaths.Fixture("retro-tiny"), backend))
         {
             // per layer q|k|v, o, fc_in, fc_out; per CCA layer its four; per encoder layer ten; the LM head
             var c = decoder.Config;
             int count = 4 * c.NLayers + 4 * c.CcaLayers.Count + 10 * decoder.Weights.EncoderLayers.Length + 1;
-            backend.PreparedCount.ShouldBe(expected(count));
+            backend.PreparedCount.ShouldBe(Expected(count));
         }
         backend.PreparedCount.ShouldBe(0);
         using (var encoder = global::Retro.Engine.Bert.BertEncoder.Load(RepoPaths.Fixture("bert-tiny"), backend))
-            backend.PreparedCount.ShouldBeGreaterThanOrEqualTo(expected(6 * encoder.Config.Layers));
+            backend.PreparedCount.ShouldBeGreaterThanOrEqualTo(Expected(6 * encoder.Config.Layers));
         backend.PreparedCount.ShouldBe(0);
     }
 

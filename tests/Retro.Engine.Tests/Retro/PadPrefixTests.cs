@@ -10,23 +10,23 @@ namespace Retro.Engine.Tests.Retro;
 /// </summary>
 public sealed class PadPrefixTests : IDisposable
 {
-    const double Tolerance = 1e-5; // the same math over fewer rows per product: float rounding only
-    const int Pad = 1;
+    private const double Tolerance = 1e-5; // the same math over fewer rows per product: float rounding only
+    private const int Pad = 1;
 
-    static readonly RetroConfig Config = new RetroConfig
+    private static readonly RetroConfig Config = new RetroConfig
     {
         VocabSize = 50, DModel = 16, NLayers = 3, NHeads = 2, DFf = 24, MaxSeqLen = 40,
         ChunkSize = 8, NeighbourLen = 6, NumNeighbours = 2, CcaLayers = [1, 2],
         EncoderLayers = 1, EncoderNHeads = 2, EncoderDFf = 20, PadTokenId = Pad, EosTokenId = 0,
     }.Validate();
 
-    static readonly IReadOnlyList<int[]> Neighbours = [[3, 1, 4, 1, 5, 9], [2, 6, 5, -1, -1, -1]];
+    private static readonly IReadOnlyList<int[]> Neighbours = [[3, 1, 4, 1, 5, 9], [2, 6, 5, -1, -1, -1]];
 
-    readonly IBackend _backend = TestBackends.Cpu();
-    readonly RandomRetroModel _model;
-    readonly RetroWeights _weights;
-    readonly RetroDecoder _reusing;
-    readonly RetroDecoder _computing;
+    private readonly IBackend _backend = TestBackends.Cpu();
+    private readonly RandomRetroModel _model;
+    private readonly RetroWeights _weights;
+    private readonly RetroDecoder _reusing;
+    private readonly RetroDecoder _computing;
 
     public PadPrefixTests()
     {
@@ -46,10 +46,10 @@ public sealed class PadPrefixTests : IDisposable
     }
 
     /// <summary>A question of <paramref name="length"/> tokens left-padded to chunk 0 (8 tokens), as the generator builds it.</summary>
-    static int[] Question(int length) => [.. Enumerable.Repeat(Pad, Config.ChunkSize - length), .. Enumerable.Range(10, length)];
+    private static int[] Question(int length) => [.. Enumerable.Repeat(Pad, Config.ChunkSize - length), .. Enumerable.Range(10, length)];
 
     /// <summary>The generator's order: chunk 0 up to its last token, the last token with neighbours, then single steps.</summary>
-    static List<float[]> Decode(RetroDecoder decoder, int[] question, int steps)
+    private static List<float[]> Decode(RetroDecoder decoder, int[] question, int steps)
     {
         using var session = decoder.CreateSession();
         int m = Config.ChunkSize;

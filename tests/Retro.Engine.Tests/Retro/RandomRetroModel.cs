@@ -8,10 +8,10 @@ namespace Retro.Engine.Tests.Retro;
 /// </summary>
 internal sealed class RandomRetroModel : IDisposable
 {
-    readonly IBackend _backend;
-    readonly Random _rng;
-    readonly Dictionary<string, Tensor> _tensors = [];
-    readonly List<BackendBuffer> _buffers = [];
+    private readonly IBackend _backend;
+    private readonly Random _rng;
+    private readonly Dictionary<string, Tensor> _tensors = [];
+    private readonly List<BackendBuffer> _buffers = [];
 
     public RandomRetroModel(IBackend backend, RetroConfig config, int seed)
     {
@@ -23,7 +23,7 @@ internal sealed class RandomRetroModel : IDisposable
     /// <summary>Weights for <paramref name="config"/> (a subset of the architecture given to the constructor).</summary>
     public RetroWeights Bind(RetroConfig config) => RetroWeights.Bind(config, Get);
 
-    Tensor Get(string name, int rows, int cols)
+    private Tensor Get(string name, int rows, int cols)
     {
         if (_tensors.TryGetValue(name, out var t)) return t;
         bool norm = name.EndsWith("norm.weight", StringComparison.Ordinal) || name.EndsWith("norm_f.weight", StringComparison.Ordinal);

@@ -45,7 +45,7 @@ internal sealed unsafe class RecordingBackend : IBackend
     public void L2Normalize(Tensor x, Tensor y) => Ops++;
     public void Dispose() { }
 
-    sealed class HostBuffer(IBackend backend, long bytes)
+    private sealed class HostBuffer(IBackend backend, long bytes)
         : BackendBuffer(backend, (nint)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 64), bytes)
     {
         protected override void Free(nint data) => NativeMemory.AlignedFree((void*)data);

@@ -4,7 +4,7 @@ namespace Retro.Engine.Tests.Retro;
 
 public class RetroConfigTests
 {
-    const string Json = """
+    private const string Json = """
         {"vocab_size": 512, "d_model": 64, "n_layers": 4, "n_heads": 4, "d_ff": 128, "max_seq_len": 1024,
          "chunk_size": 64, "neighbour_len": 128, "num_neighbours": 2, "cca_layers": [2, 3], "encoder_layers": 2,
          "encoder_n_heads": 4, "encoder_d_ff": 128, "rope_theta": 10000.0, "layer_norm_eps": 1e-05,

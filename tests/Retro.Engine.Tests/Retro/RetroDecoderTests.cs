@@ -9,19 +9,19 @@ namespace Retro.Engine.Tests.Retro;
 /// </summary>
 public sealed class RetroDecoderTests : IDisposable
 {
-    const double Tolerance = 1e-5; // same math in a different grouping of rows: float rounding only
+    private const double Tolerance = 1e-5; // same math in a different grouping of rows: float rounding only
 
-    static readonly RetroConfig Config = new RetroConfig
+    private static readonly RetroConfig Config = new RetroConfig
     {
         VocabSize = 50, DModel = 16, NLayers = 3, NHeads = 2, DFf = 24, MaxSeqLen = 40,
         ChunkSize = 4, NeighbourLen = 6, NumNeighbours = 3, CcaLayers = [0, 2],
         EncoderLayers = 2, EncoderNHeads = 4, EncoderDFf = 20,
     }.Validate();
 
-    readonly IBackend _backend = TestBackends.Cpu();
-    readonly RandomRetroModel _model;
-    readonly RetroDecoder _decoder;
-    readonly int[] _tokens;
+    private readonly IBackend _backend = TestBackends.Cpu();
+    private readonly RandomRetroModel _model;
+    private readonly RetroDecoder _decoder;
+    private readonly int[] _tokens;
 
     public RetroDecoderTests()
     {
@@ -40,7 +40,7 @@ public sealed class RetroDecoderTests : IDisposable
     }
 
     /// <summary>Chunk 0: 3 neighbours (one short); 1: none; 2: one, padded with -1 inside; 3: two; 4: only an empty one; 5: two.</summary>
-    static IReadOnlyList<int[]>? Neighbours(int u) => u switch
+    private static IReadOnlyList<int[]>? Neighbours(int u) => u switch
     {
         0 => [[1, 2, 3, 4, 5, 6], [7, 8, 9], [10, 11, 12, 13, 14, 15]],
         1 => null,
@@ -51,7 +51,7 @@ public sealed class RetroDecoderTests : IDisposable
         _ => null,
     };
 
-    float[] Full(ReadOnlySpan<int> tokens, Func<int, IReadOnlyList<int[]>?>? neighbours, RetroDecoder? decoder = null)
+    private float[] Full(ReadOnlySpan<int> tokens, Func<int, IReadOnlyList<int[]>?>? neighbours, RetroDecoder? decoder = null)
     {
         decoder ??= _decoder;
         using var state = decoder.CreateState(logitRows: Config.ChunkSize);

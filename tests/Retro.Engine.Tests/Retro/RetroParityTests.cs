@@ -11,12 +11,12 @@ namespace Retro.Engine.Tests.Retro;
 /// </summary>
 public sealed class RetroParityTests : IDisposable
 {
-    const double Fp32Tolerance = 1e-4; // docs/model-format.md, "Fixtures"
-    const double Bf16Tolerance = 1e-2;
-    const double F16Tolerance = 2e-3; // 11-bit significand: 8x finer than bf16
+    private const double Fp32Tolerance = 1e-4; // docs/model-format.md, "Fixtures"
+    private const double Bf16Tolerance = 1e-2;
+    private const double F16Tolerance = 2e-3; // 11-bit significand: 8x finer than bf16
 
-    readonly IBackend _backend = TestBackends.Cpu();
-    readonly SafetensorsFile _golden = SafetensorsFile.Open(Path.Combine(Fixtures.Folder("retro-tiny"), "golden.safetensors"));
+    private readonly IBackend _backend = TestBackends.Cpu();
+    private readonly SafetensorsFile _golden = SafetensorsFile.Open(Path.Combine(Fixtures.Folder("retro-tiny"), "golden.safetensors"));
 
     public void Dispose()
     {
@@ -24,11 +24,11 @@ public sealed class RetroParityTests : IDisposable
         _backend.Dispose();
     }
 
-    float[] F(string name) => _golden.Get(name).ToFloatArray();
-    int[] I(string name) => _golden.Get(name).ToInt32Array();
+    private float[] F(string name) => _golden.Get(name).ToFloatArray();
+    private int[] I(string name) => _golden.Get(name).ToInt32Array();
 
     /// <summary>Neighbours of chunk u from a (…, U, k, r) table, -1 padded (rows kept as the engine takes them).</summary>
-    static Func<int, IReadOnlyList<int[]>?> Table(int[] table, int chunks, int k, int r) => u =>
+    private static Func<int, IReadOnlyList<int[]>?> Table(int[] table, int chunks, int k, int r) => u =>
     {
         if (u >= chunks) return null;
         var list = new int[k][];
@@ -36,7 +36,7 @@ public sealed class RetroParityTests : IDisposable
         return list;
     };
 
-    float[] FullForward(RetroDecoder decoder, int[] tokens, Func<int, IReadOnlyList<int[]>?>? neighbours)
+    private float[] FullForward(RetroDecoder decoder, int[] tokens, Func<int, IReadOnlyList<int[]>?>? neighbours)
     {
         using var state = decoder.CreateState(logitRows: decoder.Config.ChunkSize);
         var logits = new float[tokens.Length * decoder.Config.VocabSize];

@@ -1,20 +1,21 @@
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Sampling;
 
 namespace Retro.Engine.Tests.Sampling;
 
 public class SamplerTests
 {
-    const int Draws = 20_000;
+    private const int Draws = 20_000;
 
-    static float[] LogitsOf(params double[] probs)
+    private static float[] LogitsOf(params double[] probs)
     {
         var l = new float[probs.Length];
         for (int i = 0; i < probs.Length; i++) l[i] = probs[i] == 0 ? float.NegativeInfinity : (float)Math.Log(probs[i]);
         return l;
     }
 
-    static int[] Histogram(SamplingOptions options, float[] logits, int draws = Draws)
+    private static int[] Histogram(SamplingOptions options, float[] logits, int draws = Draws)
     {
         var sampler = new Sampler(logits.Length, options);
         var counts = new int[logits.Length];

@@ -1,4 +1,5 @@
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.Engine.Sampling;
 
 namespace Retro.Engine.Tests.Sampling;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Grpc.Core;
 using Qdrant.Client.Grpc;
 using Retro.Core;
+using Retro.Core.Text;
 using Retro.VectorStore.Qdrant.StandIn;
 using Retro.VectorStore.Qdrant.Tests.Support;
 using Retro.VectorStore.Tests.Contract;

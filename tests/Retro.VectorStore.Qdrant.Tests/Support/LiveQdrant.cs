@@ -1,6 +1,7 @@
 using DotNet.Testcontainers.Builders;
 using DotNet.Testcontainers.Containers;
 using Retro.Core;
+using Retro.Core.Options;
 
 namespace Retro.VectorStore.Qdrant.Tests.Support;
 

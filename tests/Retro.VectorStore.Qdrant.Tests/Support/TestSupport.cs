@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.VectorStore.Qdrant.StandIn;
 
 namespace Retro.VectorStore.Qdrant.Tests.Support;
