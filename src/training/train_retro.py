@@ -47,6 +47,7 @@ DEFAULTS = dict(
     lm_eval_every=1000, lm_eval_windows=64, lm_final_eval_windows=1024, lm_log_every=10, lm_ckpt_every=1000,
     lm_resume=False, lm_max_steps_this_run=None,
     lm_cca_positions="rope", lm_init_from="", lm_train="all", lm_reinit_cca=True, lm_oracle_windows=64,
+    lm_overlap_pool=1, lm_oracle_frac=0.0,
 )
 # lm_cca_positions: "rope" (relative positions in both cross-attentions) or "none" (the pre-2026-12-04 decoders).
 # lm_init_from: an exported RETRO folder (config.json + model.safetensors) to start from; its architecture wins over
@@ -54,6 +55,12 @@ DEFAULTS = dict(
 #   (q/k/v as at init, o_proj = 0, so training starts from exactly the closed-book decoder).
 # lm_train: "all", or "retrofit" (the RETRO paper's RETRO-fitting: the decoder body and the embeddings stay frozen;
 #   only the CCA sub-layers and the neighbour encoder train).
+# lm_overlap_pool: draw this many candidate windows per batch row and train on the one whose chunks share the most
+#   tokens with the neighbours that condition them (1 = uniform sampling). Only some chunks' neighbours carry their
+#   continuation (~19 % overlap >= 75 %); on 2 CPU cores the steps are few, so they are spent where retrieval can help.
+# lm_oracle_frac: per chunk with neighbours, the probability that neighbour 0 is replaced by the chunk itself and its
+#   continuation (the "oracle" neighbour, aligned as RETRO stores them): a clean copying signal while CCA learns to
+#   read; the other neighbours stay retrieved. 0 in every evaluation.
 # lm_oracle_windows: validation windows of the oracle test (neighbour 0 of chunk u = chunk u and its continuation,
 #   i.e. the true next chunk where RETRO stores it); 0 skips it.
 ALPHAS = (0.125, 0.25, 0.5, 0.75, 1.0)
@@ -143,6 +150,42 @@ class Data:
 
     def max_start(self, T):
         return (len(self.tokens) - T - 1) // self.m
+
+    def overlap_score(self, c0, T):
+        """Fraction of the token bigrams of the window's chunks 1.. found among the bigrams of the neighbours that
+        condition them (a cheap stand-in for the longest-common-span overlap of the leakage breakdown)."""
+        s, m, U = c0 * self.m, self.m, T // self.m
+        nb = self.neighbours(np.arange(c0, c0 + U - 1))  # chunks 0..U-2 condition chunks 1..U-1
+        hit = 0
+        for u in range(U - 1):
+            t = self.tokens[s + (u + 1) * m:s + (u + 2) * m].astype(np.int64)
+            pool = [row[row >= 0] for row in nb[u]]
+            grams = np.concatenate([row[:-1] * 65536 + row[1:] for row in pool if len(row) > 1] or [np.zeros(0, np.int64)])
+            hit += int(np.isin(t[:-1] * 65536 + t[1:], grams).sum())
+        return hit / ((U - 1) * (m - 1)) if U > 1 else 0.0
+
+    def pick_starts(self, rng, n, T, pool):
+        """n window starts; with pool > 1 each is the best-overlapping of `pool` uniform draws."""
+        draws = rng.integers(0, self.max_start(T) + 1, (n, max(1, pool)))
+        if pool <= 1:
+            return draws[:, 0]
+        return np.array([row[int(np.argmax([self.overlap_score(int(c), T) for c in row]))] for row in draws])
+
+    def with_oracle(self, starts, nb, T, frac, rng):
+        """Replaces neighbour 0 of each chunk that has neighbours by the chunk and its continuation (the window's own
+        stream, r tokens) with probability frac."""
+        if frac <= 0:
+            return nb
+        nb = nb.clone()
+        U, r = nb.size(1), nb.size(3)
+        for b, c0 in enumerate(starts):
+            s = int(c0) * self.m
+            for u in range(U):
+                if (nb[b, u] >= 0).any() and rng.random() < frac:
+                    seg = self.tokens[s + u * self.m:s + u * self.m + r]
+                    nb[b, u, 0] = -1
+                    nb[b, u, 0, :len(seg)] = torch.from_numpy(np.asarray(seg, np.int64))
+        return nb
 
     def batch(self, starts, T, device):
         xs, ys, ns = zip(*(self.window(int(c), T) for c in starts))
@@ -335,7 +378,9 @@ def train(cfg):
         rng = np.random.default_rng([cfg["seed"], step])
         gen = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + step)
         for _ in range(cfg["lm_grad_accum"]):
-            x, y, nb = train_data.batch(rng.integers(0, train_data.max_start(T) + 1, cfg["lm_batch"]), T, "cpu")
+            starts = train_data.pick_starts(rng, cfg["lm_batch"], T, cfg["lm_overlap_pool"])
+            x, y, nb = train_data.batch(starts, T, "cpu")
+            nb = train_data.with_oracle(starts, nb, T, cfg["lm_oracle_frac"], rng)
             nb = drop_neighbours(nb, cfg["lm_neighbour_dropout"], gen)
             x, y, nb = x.to(device), y.to(device), nb.to(device)
             with autocast(device, cfg["dtype"]):
