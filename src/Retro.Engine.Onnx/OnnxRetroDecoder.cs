@@ -113,6 +113,12 @@ public sealed class OnnxRetroDecoder : IRetroDecoder, IDisposable
     /// <inheritdoc />
     public int PadTokenId => Config.PadTokenId;
 
+    /// <inheritdoc />
+    public global::Retro.Engine.Retro.QuestionLayout QuestionLayout => Config.QuestionLayout;
+
+    /// <inheritdoc />
+    public int QuestionNeighbours => Config.QuestionNeighbours;
+
     /// <summary>Single-token steps and the batched calls that ran them (both 0 without batching).</summary>
     public (long Steps, long Batches) BatchCounts => _batcher?.Counts ?? (0, 0);
 

@@ -7,6 +7,7 @@ sharded checkpoints (files of at most 16 MiB), loss-curve logging (CSV + PNG) an
 import ast
 import csv
 import gzip
+import hashlib
 import json
 import math
 import os
@@ -374,3 +375,23 @@ def load_model(folder):
     model = Retro(retro_config_from_dict(c)) if c.get("model_type") == "retro" else Bert(_from_dict(BertConfig, c))
     model.load_state_dict(tensors, strict=True)
     return model, meta
+
+
+# -----------------------------------------------------------------------------
+# held-out definition entries
+
+DICTIONARY_SOURCES = ("foldoc", "jargon", "wordnet", "gcide")
+
+
+def held_out_definition(url):
+    """The held-out rule of the definition questions: SHA-1 (hex) of the UTF-8 url ends in 0. Entries of the
+    dictionary sources that match are evaluation material only: never trained or tuned on."""
+    return hashlib.sha1(url.encode("utf-8")).hexdigest().endswith("0")
+
+
+def held_out_documents(token_path):
+    """Bool per document of a token file (pretokenize.py's <split>.docs.jsonl.gz): a held-out dictionary entry."""
+    with gzip.open(token_path.replace(".safetensors", ".docs.jsonl.gz"), "rt", encoding="utf-8") as f:
+        infos = [json.loads(line) for line in f]
+    return np.array([i.get("source") in DICTIONARY_SOURCES and held_out_definition(i["url"]) for i in infos], bool)
+

@@ -52,7 +52,7 @@ def card(name, kind, metrics, config, extra, command, size_bytes, dtype):
                                                 (metrics.get("config") or {}).items()),
              "", "## Data and licences", "", DATA, "", "## Metrics (measured by the training run)", ""]
     for k, v in metrics.items():
-        if k in ("config", "leakage", "hardware", "wall_seconds", "steps", "parameters"):
+        if k in ("config", "leakage", "leakage_above", "hardware", "wall_seconds", "steps", "parameters"):
             continue
         lines.append(f"- {k}: {_fmt(v)}")
     if metrics.get("leakage"):
@@ -62,6 +62,13 @@ def card(name, kind, metrics, config, extra, command, size_bytes, dtype):
                   "|---|---|---|---|---|---|"]
         for r in metrics["leakage"]:
             lines.append(f"| {r['alpha']} | {r['chunks']} | {r['fraction']:.3f} | {r['bpb_closed_book']:.4f} | "
+                         f"{r['bpb_retrieval']:.4f} | {r['relative_reduction']:.3f} |")
+    if metrics.get("leakage_above"):
+        lines += ["", "The complement: target chunks whose overlap is more than α·m (where retrieval can help most):", "",
+                  "| overlap > | chunks | fraction | BPB closed-book | BPB retrieval | relative reduction |",
+                  "|---|---|---|---|---|---|"]
+        for r in metrics["leakage_above"]:
+            lines.append(f"| {r['above']} | {r['chunks']} | {r['fraction']:.3f} | {r['bpb_closed_book']:.4f} | "
                          f"{r['bpb_retrieval']:.4f} | {r['relative_reduction']:.3f} |")
     lines += [""] + extra + ["", "Loss curves: `loss.png` (data in the run's `loss.csv`).", "",
                              "## Reproduce", "", "```", command, "```", ""]

@@ -311,6 +311,7 @@ class Bert(nn.Module):
 
 
 CCA_POSITIONS = ("none", "rope")
+QUESTION_LAYOUTS = ("chunk", "answer")
 
 
 @dataclass
@@ -334,6 +335,13 @@ class RetroConfig:
     # RETRO paper's d(i, i')); the neighbour encoder's cross-attention: neighbour token t at t, chunk state j at j.
     # "none": no positions in either (format 1 files written before 2026-12-04, which lack the key).
     cca_positions: str = "rope"
+    # How the service lays out the neighbours of a question's chunk (the last chunk of a left-padded question; every
+    # other chunk's neighbour is its chunk + continuation): "chunk" = as every other chunk; "answer" = the question
+    # chunk's own m tokens, then the retrieved chunk and its continuation, cut to r, so the passage stands where
+    # RETRO puts the continuation, aligned with the answer (train_qa.py's qa_layout). question_neighbours: how many
+    # of the retrieved neighbours a question chunk gets (0 = all).
+    question_layout: str = "chunk"
+    question_neighbours: int = 0
     layer_norm_eps: float = 1e-5
     tie_embeddings: bool = True
     bos_token_id: int = 0
@@ -354,6 +362,10 @@ class RetroConfig:
             raise ValueError(f"model_type must be 'retro', got {self.model_type!r}")
         if self.cca_positions not in CCA_POSITIONS:
             raise ValueError(f"cca_positions must be one of {CCA_POSITIONS}, got {self.cca_positions!r}")
+        if self.question_layout not in QUESTION_LAYOUTS:
+            raise ValueError(f"question_layout must be one of {QUESTION_LAYOUTS}, got {self.question_layout!r}")
+        if self.question_neighbours < 0:
+            raise ValueError("question_neighbours must be >= 0")
 
     @property
     def cca_rope(self):
@@ -729,3 +741,55 @@ def from_folder(folder):
     """Load a model folder (config.json + model.safetensors) as Bert or Retro by model_type."""
     config = load_config(folder)
     return (Retro if isinstance(config, RetroConfig) else Bert).from_folder(folder)
+
+
+@torch.no_grad()
+def init_cca_copy(model, layers, gain=0.5, margin=10.0, n_freq=4, feature=0):
+    """Copy initialisation of chunked cross-attention (cca_positions "rope" only): at step 0 every head of every CCA
+    layer attends to the neighbour token one position after its own query position, which for a neighbour stored
+    as RETRO stores them (chunk u + its continuation) is the very token the query predicts, and the layers in
+    `layers` add gain x that token's encoding to the residual (the others start with o_proj = 0). Training then
+    only has to learn when to copy, not how to find the token: from a small random init the product q.k, which
+    has to grow from ~0 through a saddle, gave no gradient signal worth the name in hundreds of CPU steps.
+
+    How: one feature of cca_norm and of the encoder's final norm is made the constant 1 (weight 0, bias 1); q and
+    k of every head read only that feature, so the scores are purely positional. With RoPE the score of query
+    position i and key position j is sum_f a_f . R((j - i) theta_f) b_f over the frequency pairs f; setting
+    b_f = R(-theta_f) a_f on the n_freq fastest frequencies puts the maximum at j - i = 1, at least `margin`
+    above every other offset (the nearest, j - i = 0 or 2, are the closest rivals). v_proj = identity (without the
+    constant feature), o_proj = gain x identity. The neighbour encoder's residual branches start at 0, so the
+    encoding of a neighbour token is its (normed) embedding, which the tied LM head scores highest as itself."""
+    c = model.config
+    if not c.cca_rope:
+        raise ValueError("copy initialisation needs cca_positions = 'rope'")
+    D, nh = c.d_model, c.n_heads
+    hd = D // nh
+    theta = c.rope_theta ** (-2.0 * torch.arange(hd // 2, dtype=torch.float64) / hd)
+    n_freq = min(n_freq, hd // 2)
+    nearest = float((1 - torch.cos(theta[:n_freq])).sum())  # score(peak) - score(peak +- 1) per unit weight
+    mag = math.sqrt(margin / nearest * math.sqrt(hd))  # |a_f| = |b_f|; scores are scaled by 1/sqrt(hd)
+    a, b = torch.zeros(hd), torch.zeros(hd)
+    for f in range(n_freq):
+        a[f] = mag
+        b[f], b[f + hd // 2] = mag * math.cos(-float(theta[f])), mag * math.sin(-float(theta[f]))
+    enc = model.encoder
+    for layer in enc.layers:
+        for w in (layer.attn.o_proj.weight, layer.cross.o_proj.weight, layer.mlp.fc_out.weight):
+            w.zero_()
+    enc.norm_f.weight.fill_(1.0)
+    enc.norm_f.bias.zero_()
+    enc.norm_f.weight[feature], enc.norm_f.bias[feature] = 0.0, 1.0
+    for i in c.cca_layers:
+        layer = model.layers[i]
+        layer.cca_norm.weight.fill_(1.0)
+        layer.cca_norm.bias.zero_()
+        layer.cca_norm.weight[feature], layer.cca_norm.bias[feature] = 0.0, 1.0
+        q, k = layer.cca.q_proj.weight, layer.cca.k_proj.weight
+        q.zero_()
+        k.zero_()
+        for h in range(nh):
+            q[h * hd:(h + 1) * hd, feature] = a
+            k[h * hd:(h + 1) * hd, feature] = b
+        layer.cca.v_proj.weight.copy_(torch.eye(D))
+        layer.cca.v_proj.weight[feature, feature] = 0.0
+        layer.cca.o_proj.weight.copy_(torch.eye(D) * (gain if i in layers else 0.0))

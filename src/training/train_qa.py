@@ -21,7 +21,6 @@ ckpt/ (resumable), model_ckpt/ (the final model, as train_retro.py writes it, fo
 loss.png, metrics.json.
 """
 
-import hashlib
 import json
 import math
 import os
@@ -34,9 +33,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (LossLog, adamw, autocast, configure, cosine_lr, hardware, load_model, load_sharded,  # noqa: E402
-                    load_tokens, pick_device, restore_training_state, save_model, save_sharded, seed_all,
-                    training_state, write_json)
+from common import (LossLog, adamw, autocast, configure, cosine_lr, hardware, held_out_definition,  # noqa: E402
+                    load_model, load_sharded, load_tokens, pick_device, restore_training_state, save_model,
+                    save_sharded, seed_all, training_state, write_json)
 from model import Retro, drop_neighbours  # noqa: E402
 
 DEFAULTS = dict(
@@ -45,17 +44,22 @@ DEFAULTS = dict(
     qa_warmup=50, qa_min_lr_ratio=0.1, qa_weight_decay=0.1, qa_grad_clip=1.0, qa_neighbour_dropout=0.1,
     qa_lm_mix=0.25, qa_lm_seq_len=256, qa_max_question_tokens=64, qa_max_answer_tokens=63, qa_val_lines=100,
     qa_eval_every=200, qa_log_every=10, qa_ckpt_every=200, qa_resume=False, qa_max_steps_this_run=None,
+    qa_neighbours=1, qa_layout="answer", qa_lm_split="train", lm_fit_split="train", lm_seq_len=512,
+    lm_final_eval_windows=1024,
 )
 # qa_train: "all" (every parameter; the body at qa_body_lr_ratio of the learning rate) or "retrofit" (CCA + encoder).
+# qa_neighbours: neighbours per question (the first ones of the line, best first).
+# qa_layout: how a question's neighbour is laid out for the encoder, as the service does (RetroGenerator):
+#   "answer" = the question's own chunk, then the retrieved chunk and its continuation, cut to neighbour_len: the
+#   passage stands where RETRO puts a neighbour's continuation, i.e. aligned with the answer the decoder writes
+#   (docs/model-format.md, "Question neighbours"); "chunk" = the retrieved chunk and its continuation (the layout of
+#   every other chunk).
+# qa_lm_split: the LM rows' windows: "train", or "fit": train_retro's RETRO-fitting windows (lm_fit_split, e.g.
+#   "validation-tail": text the body has not memorised, so that reading the neighbours pays).
 
 
 # -----------------------------------------------------------------------------
 # data
-
-
-def held_out_definition(url):
-    """The held-out rule of the definition questions: SHA-1 (hex) of the UTF-8 url ends in 0."""
-    return hashlib.sha1(url.encode("utf-8")).hexdigest().endswith("0")
 
 
 def check_held_out(lines):
@@ -96,7 +100,16 @@ def split_lines(lines, val_per_dataset):
     return train, val
 
 
-def encode_line(ln, m, r, k, pad_id, eos_id, max_q, max_a):
+def question_neighbour(question_chunk, neighbour, r, layout="answer"):
+    """A question chunk's neighbour as the encoder reads it (qa_layout): "answer" = the question chunk (m tokens,
+    left-padded), then the neighbour (chunk + continuation), cut to r; "chunk" = the neighbour cut to r."""
+    toks = list(question_chunk) + list(neighbour) if layout == "answer" else list(neighbour)
+    if layout not in ("answer", "chunk"):
+        raise SystemExit(f"qa_layout must be 'answer' or 'chunk', got {layout!r}")
+    return toks[:r]
+
+
+def encode_line(ln, m, r, k, pad_id, eos_id, max_q, max_a, layout="answer"):
     """One line -> (x (2m,), y (2m,) with -1 where no loss, neighbours (2, k, r) with -1 padding), or None when the
     question is too long. The answer is cut to max_a tokens (then no end token: the model learns to go on)."""
     q, a = list(ln["question_tokens"]), list(ln["answer_tokens"])
@@ -114,15 +127,15 @@ def encode_line(ln, m, r, k, pad_id, eos_id, max_q, max_a):
     y[m - 1:m - 1 + len(a) + len(end)] = tgt[m - 1:m - 1 + len(a) + len(end)]
     nb = np.full((2, k, r), -1, np.int64)
     for j, toks in enumerate(ln["neighbours"][:k]):
-        toks = toks[:r]
+        toks = question_neighbour(x[:m], toks, r, layout)
         nb[0, j, :len(toks)] = toks
     return x, y, nb
 
 
 def encode_all(lines, cfg, pad_id, eos_id):
-    m, r, k = cfg["chunk_size"], cfg["neighbour_len"], cfg["nb_k"]
-    out = [encode_line(ln, m, r, k, pad_id, eos_id, cfg["qa_max_question_tokens"], cfg["qa_max_answer_tokens"])
-           for ln in lines]
+    m, r, k = cfg["chunk_size"], cfg["neighbour_len"], cfg["qa_neighbours"]
+    out = [encode_line(ln, m, r, k, pad_id, eos_id, cfg["qa_max_question_tokens"], cfg["qa_max_answer_tokens"],
+                       cfg["qa_layout"]) for ln in lines]
     kept = [o for o in out if o is not None]
     if not kept:
         raise SystemExit("no usable QA lines")
@@ -193,6 +206,8 @@ def train(cfg):
     train_lines, val_lines = split_lines(lines, cfg["qa_val_lines"])
     model = load_start(cfg["qa_init_from"])
     c = model.config
+    c.question_layout, c.question_neighbours = cfg["qa_layout"], cfg["qa_neighbours"]  # the service lays out as trained
+    c.validate()
     if c.chunk_size != cfg["chunk_size"] or c.neighbour_len < cfg["neighbour_len"]:
         raise SystemExit("chunk_size / neighbour_len of the config and the model differ")
     pad_id, eos_id = c.pad_token_id, c.eos_token_id
@@ -208,7 +223,12 @@ def train(cfg):
     if n_lm > 0:
         import train_retro
         db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
-        lm = train_retro.load_split(cfg, "train", db)
+        if cfg["qa_lm_split"] == "train":
+            lm = train_retro.load_split(cfg, "train", db)
+        elif cfg["qa_lm_split"] == "fit":
+            lm = train_retro.fit_and_eval_data({**train_retro.DEFAULTS, **cfg}, db)[0]
+        else:
+            raise SystemExit(f"qa_lm_split must be 'train' or 'fit', got {cfg['qa_lm_split']!r}")
     n_qa = cfg["qa_batch"] - n_lm
 
     groups = param_groups(model, cfg)
@@ -250,7 +270,7 @@ def train(cfg):
         loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.to(device).reshape(-1), ignore_index=-1)
         total = loss
         if lm is not None:
-            lx, ly, lnb = lm.batch(rng.integers(0, lm.max_start(T) + 1, n_lm), T, "cpu")
+            lx, ly, lnb = lm.batch(lm.pick_starts(rng, n_lm, T, 1), T, "cpu")
             lnb = drop_neighbours(lnb, cfg["qa_neighbour_dropout"], gen)
             with autocast(device, cfg["dtype"]):
                 ll = model(lx.to(device), lnb.to(device))

@@ -32,9 +32,10 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (BpeTokenizer, LossLog, adamw, autocast, configure, cosine_lr, hardware,  # noqa: E402
+                    held_out_documents,
                     load_sharded, load_tokens, maybe_compile, pick_device, save_model, save_sharded, seed_all,
                     training_state, restore_training_state, write_json)
-from model import Retro, RetroConfig, drop_neighbours  # noqa: E402
+from model import Retro, RetroConfig, drop_neighbours, init_cca_copy  # noqa: E402
 from neighbours import load_neighbours  # noqa: E402
 
 DEFAULTS = dict(
@@ -47,8 +48,15 @@ DEFAULTS = dict(
     lm_eval_every=1000, lm_eval_windows=64, lm_final_eval_windows=1024, lm_log_every=10, lm_ckpt_every=1000,
     lm_resume=False, lm_max_steps_this_run=None,
     lm_cca_positions="rope", lm_init_from="", lm_train="all", lm_reinit_cca=True, lm_oracle_windows=64,
-    lm_overlap_pool=1, lm_oracle_frac=0.0,
+    lm_overlap_pool=1, lm_oracle_frac=0.0, lm_cca_init="small", lm_copy_layers=None, lm_copy_gain=0.5,
+    lm_copy_margin=10.0, lm_fit_split="train",
 )
+# lm_fit_split: where the training windows come from. "train" (the retrieval database's own split; neighbours exclude
+#   the window's documents), or "validation-tail": the validation documents after the evaluation part (the first
+#   lm_final_eval_windows x lm_seq_len tokens, cut at the next document boundary; evaluation reads only that part).
+#   RETRO-fitting a decoder that has seen its training split several times needs text it has NOT memorised: on the
+#   H200 decoder (3.4 epochs of the train split) the train windows' loss is ~0.3-1.5 nats/token against ~3.4 on
+#   validation, so neighbours carry no information the body lacks and CCA learns nothing from them.
 # lm_cca_positions: "rope" (relative positions in both cross-attentions) or "none" (the pre-2026-12-04 decoders).
 # lm_init_from: an exported RETRO folder (config.json + model.safetensors) to start from; its architecture wins over
 #   the lm_* sizes, except cca_positions (lm_cca_positions). lm_reinit_cca: then re-initialise every CCA sub-layer
@@ -64,6 +72,14 @@ DEFAULTS = dict(
 # lm_oracle_windows: validation windows of the oracle test (neighbour 0 of chunk u = chunk u and its continuation,
 #   i.e. the true next chunk where RETRO stores it); 0 skips it.
 ALPHAS = (0.125, 0.25, 0.5, 0.75, 1.0)
+
+
+# lm_cca_init (with lm_reinit_cca, or for a model built from scratch): "small" (q/k/v ~ N(0, 0.02), o_proj = 0:
+#   exactly the closed-book decoder at step 0) or "copy" (model.init_cca_copy: every CCA head attends to the
+#   neighbour token one position after its own, i.e. the aligned continuation, and adds lm_copy_gain x that token's
+#   encoding at the layers lm_copy_layers (None: the last CCA layer; the others start at o_proj = 0); the neighbour
+#   encoder starts as its final norm of the token embeddings). lm_copy_margin: nats between the aligned key and its
+#   nearest rival at init. Why: docs/training.md, "Why CCA learned nothing".
 
 
 def cca_layers(cfg):
@@ -85,7 +101,18 @@ def init_from(cfg, folder):
             for proj in (layer.cca.q_proj, layer.cca.k_proj, layer.cca.v_proj):
                 torch.nn.init.normal_(proj.weight, 0.0, 0.02)
             torch.nn.init.zeros_(layer.cca.o_proj.weight)  # starts as the closed-book decoder
+        init_cca(cfg, model)
     return model
+
+
+def init_cca(cfg, model):
+    """Applies lm_cca_init "copy" (see DEFAULTS); "small" leaves the model as it is."""
+    if cfg["lm_cca_init"] == "copy":
+        layers = cfg["lm_copy_layers"]
+        layers = [model.config.cca_layers[-1]] if layers is None else list(layers)
+        init_cca_copy(model, layers, cfg["lm_copy_gain"], cfg["lm_copy_margin"])
+    elif cfg["lm_cca_init"] != "small":
+        raise SystemExit(f"lm_cca_init must be 'small' or 'copy', got {cfg['lm_cca_init']!r}")
 
 
 def trainable(model, mode):
@@ -116,11 +143,19 @@ def build_model(cfg, vocab_size, eos_id):
         if p.dim() >= 2:
             std = 0.02 / math.sqrt(2 * depth) if name.endswith(("o_proj.weight", "fc_out.weight")) else 0.02
             torch.nn.init.normal_(p, 0.0, std)
+    init_cca(cfg, model)
     return model
 
 
 class Data:
     """Token file + neighbour indices of one split, with the retrieval database (train token file)."""
+
+    def part(self, c_from, c_to):
+        """The chunks c_from .. c_to-1 of this split (the same grid, the same database) as a Data of their own."""
+        d = Data.__new__(Data)
+        d.__dict__.update(self.__dict__)
+        d.tokens, d.nb_idx = self.tokens[c_from * self.m:c_to * self.m], self.nb_idx[c_from:c_to]
+        return d
 
     def __init__(self, tokens, nb_idx, db, m, r):
         self.tokens, self.nb_idx, self.m, self.r = tokens, nb_idx, m, r
@@ -165,8 +200,13 @@ class Data:
         return hit / ((U - 1) * (m - 1)) if U > 1 else 0.0
 
     def pick_starts(self, rng, n, T, pool):
-        """n window starts; with pool > 1 each is the best-overlapping of `pool` uniform draws."""
-        draws = rng.integers(0, self.max_start(T) + 1, (n, max(1, pool)))
+        """n window starts; with pool > 1 each is the best-overlapping of `pool` uniform draws. Only the starts in
+        self.starts_allowed when it is set (windows that touch no held-out document)."""
+        allowed = getattr(self, "starts_allowed", None)
+        if allowed is None:
+            draws = rng.integers(0, self.max_start(T) + 1, (n, max(1, pool)))
+        else:
+            draws = allowed[rng.integers(0, len(allowed), (n, max(1, pool)))]
         if pool <= 1:
             return draws[:, 0]
         return np.array([row[int(np.argmax([self.overlap_score(int(c), T) for c in row]))] for row in draws])
@@ -200,6 +240,36 @@ def load_split(cfg, split, db):
     if int(meta["chunk_size"]) != m or len(idx) != len(data["tokens"]) // m:
         raise ValueError(f"neighbours/{split}: chunk grid does not match the token file")
     return Data(data["tokens"], idx, db, m, r)
+
+
+def fit_and_eval_data(cfg, db):
+    """(training data, evaluation data) per lm_fit_split."""
+    val = load_split(cfg, "validation", db)
+    if cfg["lm_fit_split"] == "train":
+        return load_split(cfg, "train", db), val
+    if cfg["lm_fit_split"] != "validation-tail":
+        raise SystemExit(f"lm_fit_split must be 'train' or 'validation-tail', got {cfg['lm_fit_split']!r}")
+    m, T = cfg["chunk_size"], cfg["lm_seq_len"]
+    n_eval = cfg["lm_final_eval_windows"] * T + m  # + the oracle's look-ahead
+    offs = np.asarray(load_tokens(os.path.join(cfg["out_dir"], "tokens", "validation.safetensors"))["doc_offsets"])
+    after = offs[offs >= n_eval]
+    if not len(after):
+        raise SystemExit("validation-tail: the validation split has no documents after the evaluation part")
+    c_eval = int(after[0]) // m  # evaluation: whole chunks before the first document of the fitting part
+    c_fit = -(-int(after[0]) // m)  # fitting: from the first chunk that starts inside that document
+    C = len(val.tokens) // m
+    fit = val.part(c_fit, C)
+    # windows (tokens c*m .. c*m + T, the last one a target) that touch no held-out dictionary entry
+    held = held_out_documents(os.path.join(cfg["out_dir"], "tokens", "validation.safetensors"))
+    doc_of = np.searchsorted(offs, np.arange(c_fit * m, C * m), side="right") - 1
+    bad_chunk = held[np.minimum(doc_of, len(held) - 1)].reshape(-1, m).any(axis=1)
+    U = T // m
+    bad = np.concatenate([[0], np.cumsum(bad_chunk)])
+    starts = np.arange(0, fit.max_start(T) + 1)
+    fit.starts_allowed = starts[bad[np.minimum(starts + U + 1, len(bad_chunk))] - bad[starts] == 0]
+    if len(fit.starts_allowed) < 16:
+        raise SystemExit("validation-tail: too few validation windows after the evaluation part")
+    return fit, val.part(0, c_eval)
 
 
 # -----------------------------------------------------------------------------
@@ -241,6 +311,21 @@ def breakdown(ce_closed, ce_ret, nbytes, overlaps, alphas=ALPHAS):
         sel = overlaps <= a + 1e-9
         c, r_ = bpb(ce_closed[sel].sum(), nbytes[sel].sum()), bpb(ce_ret[sel].sum(), nbytes[sel].sum())
         rows.append({"alpha": a, "chunks": int(sel.sum()), "fraction": float(sel.mean()) if len(sel) else 0.0,
+                     "bpb_closed_book": c, "bpb_retrieval": r_,
+                     "relative_reduction": (1 - r_ / c) if sel.any() and c > 0 else float("nan")})
+    return rows
+
+
+def breakdown_above(ce_closed, ce_ret, nbytes, overlaps, alphas=(0.25, 0.5, 0.75)):
+    """The complement of breakdown(): rows over the target chunks whose overlap is MORE than alpha (the chunks
+    retrieval can help most; the issue's goal is on overlap > 0.5)."""
+    ce_closed, ce_ret, nbytes, overlaps = map(np.asarray, (ce_closed, ce_ret, nbytes, overlaps))
+    rows = []
+    for a in alphas:
+        sel = overlaps > a + 1e-9
+        c = bpb(ce_closed[sel].sum(), nbytes[sel].sum()) if sel.any() else float("nan")
+        r_ = bpb(ce_ret[sel].sum(), nbytes[sel].sum()) if sel.any() else float("nan")
+        rows.append({"above": a, "chunks": int(sel.sum()), "fraction": float(sel.mean()) if len(sel) else 0.0,
                      "bpb_closed_book": c, "bpb_retrieval": r_,
                      "relative_reduction": (1 - r_ / c) if sel.any() and c > 0 else float("nan")})
     return rows
@@ -321,7 +406,9 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
     c, r = bpb(tot["closed"], tot["bytes"]), bpb(tot["ret"], tot["bytes"])
     return {"bpb_closed_book": c, "bpb_retrieval": r, "bpb_relative_reduction": 1 - r / c if c > 0 else float("nan"),
             "eval_windows": int(len(starts)), "eval_tokens": int(len(starts) * T), "eval_bytes": int(tot["bytes"]),
-            "leakage": breakdown(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"], per_chunk["overlap"])}
+            "leakage": breakdown(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"], per_chunk["overlap"]),
+            "leakage_above": breakdown_above(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"],
+                                             per_chunk["overlap"])}
 
 
 # -----------------------------------------------------------------------------
@@ -337,7 +424,7 @@ def train(cfg):
     tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
     token_bytes = tok.token_byte_lengths()
     db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
-    train_data, val_data = load_split(cfg, "train", db), load_split(cfg, "validation", db)
+    train_data, val_data = fit_and_eval_data(cfg, db)
     T, m = cfg["lm_seq_len"], cfg["chunk_size"]
     if T % m:
         raise SystemExit("lm_seq_len must be a multiple of chunk_size")

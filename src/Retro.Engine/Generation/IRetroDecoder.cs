@@ -32,6 +32,12 @@ public interface IRetroDecoder
     /// <summary>Padding id used to left-pad questions, or -1 when the model has none.</summary>
     int PadTokenId { get; }
 
+    /// <summary>How a question chunk's neighbours are laid out for this model (its <c>question_layout</c>).</summary>
+    Retro.QuestionLayout QuestionLayout => Retro.QuestionLayout.Chunk;
+
+    /// <summary>How many of the retrieved neighbours a question chunk gets, best first; 0 = all (its <c>question_neighbours</c>).</summary>
+    int QuestionNeighbours => 0;
+
     /// <summary>Starts an empty sequence. Dispose the session to release its caches.</summary>
     IRetroDecoderSession CreateSession();
 }

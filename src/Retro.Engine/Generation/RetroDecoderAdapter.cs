@@ -101,6 +101,12 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
     public int PadTokenId => _decoder.Config.PadTokenId;
 
     /// <inheritdoc />
+    public global::Retro.Engine.Retro.QuestionLayout QuestionLayout => _decoder.Config.QuestionLayout;
+
+    /// <inheritdoc />
+    public int QuestionNeighbours => _decoder.Config.QuestionNeighbours;
+
+    /// <inheritdoc />
     public IRetroDecoderSession CreateSession() => new Session(_decoder.CreateSession(MaxNeighbours), MaxNeighbours, _batcher);
 
     /// <summary>Releases the decoder's mapped weights when owned.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Retro.Core;
 using Retro.Core.Options;
+using Retro.Engine.Retro;
 using Retro.Engine.Sampling;
 
 namespace Retro.Engine.Generation;
@@ -208,7 +209,12 @@ public sealed class RetroGenerator : IGenerator
         private void Feed(int position, RetrievalResult retrieved)
         {
             long encodeStart = Stopwatch.GetTimestamp();
-            _session.Feed(_sequence.AsSpan(position, 1), _generator.NeighbourTokens(retrieved.Neighbours), _logits);
+            int m = _decoder.ChunkSize;
+            bool questionChunk = _request.IsQuestion && position == PromptLength - 1;
+            var neighbours = questionChunk
+                ? _generator.QuestionNeighbourTokens(retrieved.Neighbours, _sequence.AsSpan(position + 1 - m, m))
+                : _generator.NeighbourTokens(retrieved.Neighbours);
+            _session.Feed(_sequence.AsSpan(position, 1), neighbours, _logits);
             _encodeMs += Stopwatch.GetElapsedTime(encodeStart).TotalMilliseconds;
         }
 
@@ -277,6 +283,30 @@ public sealed class RetroGenerator : IGenerator
         var result = await retriever.RetrieveAsync(query, options, cancellationToken).ConfigureAwait(false);
         activity?.SetTag("retro.neighbours", result.Neighbours.Count);
         return result;
+    }
+
+    /// <summary>
+    /// The neighbours of a question's chunk per the model's <see cref="IRetroDecoder.QuestionLayout"/> and
+    /// <see cref="IRetroDecoder.QuestionNeighbours"/>: with <see cref="QuestionLayout.Answer"/> each is the question chunk's
+    /// m tokens followed by the neighbour's chunk and continuation, cut to r (train_qa.py's question_neighbour).
+    /// </summary>
+    private IReadOnlyList<int[]> QuestionNeighbourTokens(IReadOnlyList<Neighbour> neighbours, ReadOnlySpan<int> questionChunk)
+    {
+        int keep = _decoder.QuestionNeighbours;
+        var chosen = keep > 0 && neighbours.Count > keep ? neighbours.Take(keep).ToArray() : neighbours;
+        if (_decoder.QuestionLayout != QuestionLayout.Answer) return NeighbourTokens(chosen);
+        int r = _decoder.NeighbourLength;
+        var tokens = new int[chosen.Count][];
+        for (int j = 0; j < tokens.Length; j++)
+        {
+            int[] all = chosen[j].Chunk.NeighbourTokens();
+            var t = new int[Math.Min(r, questionChunk.Length + all.Length)];
+            int q = Math.Min(questionChunk.Length, t.Length);
+            questionChunk[..q].CopyTo(t);
+            all.AsSpan(0, t.Length - q).CopyTo(t.AsSpan(q));
+            tokens[j] = t;
+        }
+        return tokens;
     }
 
     private IReadOnlyList<int[]> NeighbourTokens(IReadOnlyList<Neighbour> neighbours)

@@ -59,6 +59,12 @@ public sealed record RetroConfig
     /// </summary>
     public CcaPositions CcaPositions { get; init; } = CcaPositions.Rope;
 
+    /// <summary>How a question chunk's neighbours are laid out (<c>question_layout</c>, default <see cref="QuestionLayout.Chunk"/>).</summary>
+    public QuestionLayout QuestionLayout { get; init; } = QuestionLayout.Chunk;
+
+    /// <summary>How many of the retrieved neighbours a question chunk gets, best first (<c>question_neighbours</c>; 0 = all).</summary>
+    public int QuestionNeighbours { get; init; }
+
     /// <summary>True when the cross-attentions carry RoPE positions.</summary>
     public bool CcaRope => CcaPositions == CcaPositions.Rope;
 
@@ -115,6 +121,7 @@ public sealed record RetroConfig
         Require(ChunkSize > 0, "chunk_size must be positive");
         Require(NeighbourLen > 0, "neighbour_len must be positive");
         Require(NumNeighbours >= 0, "num_neighbours must not be negative");
+        Require(QuestionNeighbours >= 0, "question_neighbours must not be negative");
         for (int i = 0; i < CcaLayers.Count; i++)
         {
             Require(CcaLayers[i] >= 0 && CcaLayers[i] < NLayers, $"cca_layers[{i}] = {CcaLayers[i]} is outside 0..{NLayers - 1}");
@@ -190,6 +197,8 @@ public sealed record RetroConfig
             EncoderDFf = cca.Count == 0 ? Int(root, "encoder_d_ff", 1) : Int(root, "encoder_d_ff"),
             RopeTheta = Float(root, "rope_theta", 10000f),
             CcaPositions = ParseCcaPositions(root),
+            QuestionLayout = ParseQuestionLayout(root),
+            QuestionNeighbours = Int(root, "question_neighbours", 0),
             LayerNormEps = Float(root, "layer_norm_eps", 1e-5f),
             TieEmbeddings = Bool(root, "tie_embeddings", true),
             BosTokenId = Int(root, "bos_token_id", -1),
@@ -208,6 +217,17 @@ public sealed record RetroConfig
             "rope" => CcaPositions.Rope,
             _ => throw new InvalidDataException($"config.json: 'cca_positions' is '{e.GetString()}', expected 'none' or 'rope'"),
         } : throw new InvalidDataException("config.json: 'cca_positions' must be a string ('none' or 'rope')");
+    }
+
+    private static QuestionLayout ParseQuestionLayout(JsonElement root)
+    {
+        if (!root.TryGetProperty("question_layout", out var e) || e.ValueKind == JsonValueKind.Null) return QuestionLayout.Chunk;
+        return e.ValueKind == JsonValueKind.String ? e.GetString() switch
+        {
+            "chunk" => QuestionLayout.Chunk,
+            "answer" => QuestionLayout.Answer,
+            _ => throw new InvalidDataException($"config.json: 'question_layout' is '{e.GetString()}', expected 'chunk' or 'answer'"),
+        } : throw new InvalidDataException("config.json: 'question_layout' must be a string ('chunk' or 'answer')");
     }
 
     private static int Int(JsonElement root, string name, int? fallback = null)

@@ -142,6 +142,31 @@ def test_retrofit_trains_only_cca_and_the_encoder_and_keeps_closed_book_exact(ru
         assert torch.equal(after(x), before(x))  # closed-book: the source decoder, bit for bit
 
 
+def test_retrofit_on_the_validation_tail_with_copy_init_never_reads_the_evaluation_part(run, tmp_path):
+    """lm_fit_split "validation-tail": the fitting windows lie after the evaluation part (cut at a document
+    boundary); lm_cca_init "copy" starts CCA reading the aligned continuation, so the oracle test is far below
+    closed-book before any step."""
+    cfg = cfg_for(train_retro.DEFAULTS, run["dir"], "--lm_fit_split=validation-tail", "--lm_final_eval_windows=2")
+    db = load_tokens(os.path.join(run["dir"], "tokens", "train.safetensors"))
+    fit, ev = train_retro.fit_and_eval_data(cfg, db)
+    val = load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))
+    m, T = cfg["chunk_size"], cfg["lm_seq_len"]
+    n_ev, n_fit = len(ev.tokens), len(fit.tokens)
+    assert n_ev >= 2 * T and n_ev % m == 0 and n_ev + n_fit <= len(val["tokens"])
+    first_fit = len(val["tokens"]) // m * m - n_fit
+    assert first_fit >= n_ev and np.array_equal(val["tokens"][first_fit:first_fit + n_fit], fit.tokens)
+    assert (first_fit - (first_fit % m)) in set(range(n_ev, len(val["tokens"]))) and len(fit.starts_allowed)
+    other = str(tmp_path / "fit")
+    shutil.copytree(run["dir"], other, ignore=shutil.ignore_patterns("retro", "models*"))
+    source = os.path.join(run["dir"], "models", "retro")
+    metrics = train_retro.train(cfg_for(train_retro.DEFAULTS, other, f"--lm_init_from={source}", "--lm_train=retrofit",
+                                        "--lm_cca_positions=rope", "--lm_cca_init=copy", "--lm_steps=0",
+                                        "--lm_fit_split=validation-tail", "--lm_final_eval_windows=2",
+                                        "--lm_oracle_windows=2"))
+    assert metrics["oracle_ratio"] < 0.7, metrics["oracle_ratio"]
+    assert "leakage_above" in metrics
+
+
 def _qa_lines(run, n=12, dataset="definitions-train"):
     """qa-data lines (as Retro.Eval writes them) made from the tiny run's validation tokens."""
     toks = load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))["tokens"].astype(np.int64)
@@ -158,10 +183,14 @@ def _qa_lines(run, n=12, dataset="definitions-train"):
 
 def test_qa_lines_become_the_service_prompt_format():
     line = {"question_tokens": [5, 6, 7], "answer_tokens": [8, 9], "neighbours": [[1, 2, 3], [4]]}
-    x, y, nb = train_qa.encode_line(line, m=8, r=6, k=2, pad_id=0, eos_id=0, max_q=8, max_a=5)
+    x, y, nb = train_qa.encode_line(line, m=8, r=6, k=2, pad_id=0, eos_id=0, max_q=8, max_a=5, layout="chunk")
     assert x.tolist() == [0, 0, 0, 0, 0, 5, 6, 7, 8, 9, 0, 0, 0, 0, 0, 0]  # left-padded question fills chunk 0
     assert y.tolist() == [-1] * 7 + [8, 9, 0] + [-1] * 6  # loss on the answer and the end token only
     assert nb[0].tolist() == [[1, 2, 3, -1, -1, -1], [4, -1, -1, -1, -1, -1]] and (nb[1] == -1).all()
+    # the answer layout (RetroGenerator's for a model with question_layout "answer"): the question chunk, then the
+    # neighbour, cut to r
+    _, _, nb = train_qa.encode_line(line, m=8, r=12, k=1, pad_id=0, eos_id=0, max_q=8, max_a=5)
+    assert nb.shape == (2, 1, 12) and nb[0, 0].tolist() == [0, 0, 0, 0, 0, 5, 6, 7, 1, 2, 3, -1]
     assert train_qa.encode_line({**line, "question_tokens": list(range(9))}, 8, 6, 2, 0, 0, 8, 5) is None
     cut = train_qa.encode_line({**line, "answer_tokens": list(range(1, 9))}, 8, 6, 2, 0, 0, 8, 5)
     assert cut[1].tolist()[7:13] == [1, 2, 3, 4, 5, -1]  # cut answers have no end token

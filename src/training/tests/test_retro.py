@@ -361,3 +361,39 @@ def test_copy_task_learns_only_with_positions():
     uniform = math.log(64)
     assert rope_loss < 0.5 * uniform, rope_loss
     assert none_loss > 0.85 * uniform, none_loss  # measured: 0.37 vs 0.94 of uniform
+
+
+def test_copy_init_reads_the_aligned_continuation_at_step_zero():
+    """model.init_cca_copy: with the chunk + its continuation as neighbour (RETRO's layout), the untrained decoder
+    already predicts the copied tokens; a random neighbour does not help; closed-book is unchanged."""
+    import copy_task
+    from model import init_cca_copy
+    cfg = dict(copy_task.DEFAULTS, vocab=64, d_model=64, n_layers=2, n_heads=4, d_ff=128, cca_layers=[1],
+               encoder_heads=4, encoder_d_ff=128, chunk=16, seq_len=64, batch=8, distractor=False)
+    torch.manual_seed(0)
+    model = copy_task.build(cfg)
+    with torch.no_grad():
+        model.tok_embeddings.weight.normal_(0.0, 1.0)  # a trained LM's embeddings are far from the 0.02 init
+    x, y, nb, copied = copy_task.batch(cfg, torch.Generator().manual_seed(0))
+    closed = copy_task.copied_loss(model, x, y, None, copied)[0]
+    init_cca_copy(model, [1], gain=4.0, margin=10.0)
+    with torch.no_grad():
+        assert torch.allclose(copy_task.copied_loss(model, x, y, None, copied)[0], closed)
+        copying = copy_task.copied_loss(model, x, y, nb, copied)[0]
+        wrong = copy_task.copied_loss(model, x, y, torch.randint(0, 64, nb.shape), copied)[0]
+    assert copying < 0.25 * closed, (float(copying), float(closed))
+    assert wrong > 0.9 * closed, (float(wrong), float(closed))
+    with pytest.raises(ValueError):
+        init_cca_copy(make_model(cca_positions="none", dtype=torch.float32), [1])
+
+
+def test_question_layout_keys_validate_and_round_trip(tmp_path):
+    model = make_model(dtype=torch.float32)
+    assert model.config.question_layout == "chunk" and model.config.question_neighbours == 0
+    model.config.question_layout, model.config.question_neighbours = "answer", 1
+    model.save_folder(str(tmp_path))
+    again = Retro.from_folder(str(tmp_path))
+    assert (again.config.question_layout, again.config.question_neighbours) == ("answer", 1)
+    for bad in (dict(question_layout="both"), dict(question_neighbours=-1)):
+        with pytest.raises(ValueError):
+            RetroConfig(**{**model.config.to_dict(), **bad}).validate()

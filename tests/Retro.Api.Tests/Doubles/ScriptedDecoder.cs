@@ -26,6 +26,8 @@ internal sealed class ScriptedDecoder : IRetroDecoder
     public int VocabularySize => 258;
     public int EosTokenId => ByteTokenizer.Eos;
     public int PadTokenId => ByteTokenizer.Pad;
+    public Retro.Engine.Retro.QuestionLayout QuestionLayout { get; init; }
+    public int QuestionNeighbours { get; init; }
 
     /// <summary>When set, every feed starting at or after <see cref="GateFromLength"/> waits for a permit.</summary>
     public SemaphoreSlim? Gate { get; set; }

@@ -30,6 +30,29 @@ public sealed class RetroGeneratorTests
     }
 
     [Fact]
+    public async Task A_model_with_the_answer_layout_gets_the_question_chunk_before_its_best_neighbours_and_the_usual_layout_elsewhere()
+    {
+        var decoder = new ScriptedDecoder(chunkSize: 8, neighbourLength: 16) { QuestionLayout = Retro.Engine.Retro.QuestionLayout.Answer, QuestionNeighbours = 1 };
+        var retriever = new RecordingRetriever { NeighbourTokens = 12 };
+        await Collect(new RetroGenerator(decoder), new GenerationRequest("What is a b?", Greedy with { MaxTokens = 12 }, new RetrievalOptions { K = 2 }, IsQuestion: true), retriever);
+
+        var withNeighbours = decoder.Feeds.Where(f => f.Neighbours.Length > 0).OrderBy(f => f.Position).ToList();
+        withNeighbours.Count.ShouldBe(3); // question chunks 0 and 1, generated chunk 2
+        int[] fed = decoder.Feeds.OrderBy(f => f.Position).SelectMany(f => f.Tokens).ToArray();
+        int[] questionChunk = fed[8..16];
+
+        var question = withNeighbours[1]; // the last question chunk: one neighbour, question chunk first, cut to r
+        question.Neighbours.Length.ShouldBe(1);
+        question.Neighbours[0].Length.ShouldBe(16);
+        question.Neighbours[0][..8].ShouldBe(questionChunk);
+        int[] best = Enumerable.Range(0, 8).Select(i => 'a' + (i + "What is a b?".Length) % 26).ToArray();
+        question.Neighbours[0][8..].ShouldBe(best); // then the best neighbour's own tokens
+        withNeighbours[0].Neighbours.Length.ShouldBe(2); // the padded first chunk and generated chunks: as always
+        withNeighbours[2].Neighbours.Length.ShouldBe(2);
+        withNeighbours[2].Neighbours[0].Length.ShouldBe(12);
+    }
+
+    [Fact]
     public async Task Neighbours_are_truncated_to_r_tokens()
     {
         var decoder = new ScriptedDecoder(chunkSize: 8, neighbourLength: 5);
