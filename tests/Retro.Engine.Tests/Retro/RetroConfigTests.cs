@@ -39,6 +39,16 @@ public class RetroConfigTests
         c.BosTokenId.ShouldBe(1);
         c.EosTokenId.ShouldBe(2);
         c.PadTokenId.ShouldBe(0);
+        c.QuestionLayout.ShouldBe(QuestionLayout.Chunk); // files without the keys: as every chunk, all neighbours
+        c.QuestionNeighbours.ShouldBe(0);
+    }
+
+    [Fact]
+    public void Parses_the_question_layout()
+    {
+        var c = RetroConfig.Parse(Json.Replace("\"format_version\": 1", "\"format_version\": 1, \"question_layout\": \"answer\", \"question_neighbours\": 1"));
+        c.QuestionLayout.ShouldBe(QuestionLayout.Answer);
+        c.QuestionNeighbours.ShouldBe(1);
     }
 
     [Theory]
@@ -49,6 +59,8 @@ public class RetroConfigTests
     [InlineData("\"d_model\": 64", "\"d_model\": \"64\"", "'d_model' must be an integer")]
     [InlineData("\"vocab_size\": 512, ", "", "missing 'vocab_size'")]
     [InlineData("\"format_version\": 1", "\"format_version\": 2", "format_version 2")]
+    [InlineData("\"format_version\": 1", "\"format_version\": 1, \"question_layout\": \"both\"", "'question_layout' is 'both'")]
+    [InlineData("\"format_version\": 1", "\"format_version\": 1, \"question_neighbours\": -1", "question_neighbours must not be negative")]
     public void Rejects_bad_configs_naming_the_field(string from, string to, string message)
     {
         var e = Should.Throw<InvalidDataException>(() => RetroConfig.Parse(Json.Replace(from, to)));
