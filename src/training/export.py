@@ -97,7 +97,28 @@ def export_one(run, out, name, sub, kind, dtype, command, extra):
     return model
 
 
-def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"):
+def export_folder(src, out, name, dtype, note):
+    """An already exported model folder (e.g. the H200 bi-encoder) re-saved in `dtype` under out/name, with its own
+    card, `note` added at the top, and its loss curve."""
+    from model import from_folder
+    model = from_folder(src)
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
+    model.save_folder(folder, dtype=DTYPES[dtype])
+    shutil.copyfile(os.path.join(src, "tokenizer.json"), os.path.join(folder, "tokenizer.json"))
+    if os.path.exists(os.path.join(src, "loss.png")):
+        shutil.copyfile(os.path.join(src, "loss.png"), os.path.join(folder, "loss.png"))
+    card_text = ""
+    if os.path.exists(os.path.join(src, "MODEL_CARD.md")):
+        with open(os.path.join(src, "MODEL_CARD.md"), encoding="utf-8") as f:
+            card_text = f.read()
+    with open(os.path.join(folder, "MODEL_CARD.md"), "w", encoding="utf-8") as f:
+        f.write(note.rstrip() + "\n\n" + card_text)
+    return model
+
+
+def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro", encoder_folder=None,
+           encoder_note=""):
     command = command or f"src/training/run_pipeline.sh --out {run}"
     tokens = read_json(os.path.join(run, "tokens", "report.json")) if os.path.exists(
         os.path.join(run, "tokens", "report.json")) else {}
@@ -106,7 +127,8 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
     token_line = [f"Token files: " + "; ".join(f"{s}: {v.get('documents')} documents, {v.get('tokens')} tokens, "
                                                 f"{v.get('bytes')} bytes" for s, v in tokens.items())] if tokens else []
     models = {
-        "encoder": export_one(run, out, "encoder", os.path.join("encoder", "ckpt"),
+        "encoder": export_folder(encoder_folder, out, "encoder", dtype, encoder_note) if encoder_folder else
+        export_one(run, out, "encoder", os.path.join("encoder", "ckpt"),
                               "Bi-encoder (BERT family, mean pooling, L2-normalised) trained contrastively "
                               "(InfoNCE, in-batch + mined hard negatives) on neighbouring chunks, title/section "
                               "and headword/definition pairs and SQuAD question/paragraph pairs.", dtype, command,
@@ -140,8 +162,12 @@ def main(argv=None):
     ap.add_argument("--max_mb", type=float, default=150, help="fail when the exported folders exceed this (issue: 150)")
     ap.add_argument("--retro_stage", default="retro", choices=["retro", "qa"],
                     help="the decoder to export: the LM stage (train_retro.py) or the QA stage (train_qa.py)")
+    ap.add_argument("--encoder_folder", default=None,
+                    help="ship this exported bi-encoder folder (e.g. runs/fit/h200/encoder) instead of the run's")
+    ap.add_argument("--encoder_note", default="", help="text put at the top of that folder's model card")
     args = ap.parse_args(argv)
-    export(args.run, args.out, args.dtype, args.command, args.max_mb, args.retro_stage)
+    export(args.run, args.out, args.dtype, args.command, args.max_mb, args.retro_stage, args.encoder_folder,
+           args.encoder_note)
 
 
 if __name__ == "__main__":

@@ -45,9 +45,17 @@ DEFAULTS = dict(
     qa_lm_mix=0.25, qa_lm_seq_len=256, qa_max_question_tokens=64, qa_max_answer_tokens=63, qa_val_lines=100,
     qa_eval_every=200, qa_log_every=10, qa_ckpt_every=200, qa_resume=False, qa_max_steps_this_run=None,
     qa_neighbours=1, qa_layout="answer", qa_lm_split="train", lm_fit_split="train", lm_seq_len=512,
-    lm_final_eval_windows=1024,
+    lm_final_eval_windows=1024, qa_target="answer",
 )
-# qa_train: "all" (every parameter; the body at qa_body_lr_ratio of the learning rate) or "retrofit" (CCA + encoder).
+# qa_target: "answer" (the line's reference answer) or "passage": for definition lines whose best neighbour is the
+#   first chunk of a relevant entry, the answer is that passage's own text from its start (the headword line, then
+#   the definition) to the end of its first sentence, token for token as the neighbour holds it, then the end token
+#   (no end token when the sentence runs past the neighbour's visible part); other lines are left out. The answer is
+#   then aligned with the passage in the "answer" layout, so the decoder learns to read it out and to stop, which a
+#   reference answer that drops the entry's markup ({links}, <tags>, "1. noun:") and starts mid-passage cannot teach
+#   CCA's position-aligned reading (docs/training.md).
+# qa_train: "all" (every parameter; the body at qa_body_lr_ratio of the learning rate), "retrofit" (CCA + encoder) or
+#   "body" (the decoder body and embeddings at qa_lr; CCA and the encoder frozen as they come).
 # qa_neighbours: neighbours per question (the first ones of the line, best first).
 # qa_layout: how a question's neighbour is laid out for the encoder, as the service does (RetroGenerator):
 #   "answer" = the question's own chunk, then the retrieved chunk and its continuation, cut to neighbour_len: the
@@ -109,6 +117,49 @@ def question_neighbour(question_chunk, neighbour, r, layout="answer"):
     return toks[:r]
 
 
+def headword(url):
+    """The headword of a dictionary entry's url ("foldoc:control%20code" -> "control code", "wordnet:rock_pigeon"
+    -> "rock pigeon"), or None for other urls."""
+    from urllib.parse import unquote
+    source, _, key = (url or "").partition(":")
+    if source not in ("foldoc", "jargon", "wordnet", "gcide") or not key:
+        return None
+    return unquote(key).replace("_", " ").strip()
+
+
+_SENTENCE_END = None
+
+
+def passage_answer(ln, decode, eos_id, visible):
+    """The "passage" target of a line (qa_target): (answer tokens, ended) or None when the best neighbour is not the
+    first chunk of a relevant entry. visible = how many of the neighbour's tokens the answer layout shows (r - m)."""
+    import re
+    global _SENTENCE_END
+    if _SENTENCE_END is None:
+        # a sentence ends at . ! ? after a letter or a closing bracket/quote, before whitespace or the end; or at a
+        # blank line, a numbered sense ("\n2.") or an example ('; "...') once the definition has begun
+        _SENTENCE_END = re.compile(r"(?<=[A-Za-z\)\]\}\"'])[.!?](?=\s|$)|\n\s*\n|\n(?=\d+\.)|;(?=\s*\")")
+    docs, relevant = ln.get("neighbour_docs") or [], set(ln.get("relevant_docs") or [ln.get("gold")])
+    if not docs or docs[0] not in relevant or not ln.get("neighbours"):
+        return None
+    word = headword(docs[0])
+    toks = list(ln["neighbours"][0])[:visible]
+    text = decode(toks)
+    if not word or not text.lower().startswith(word.lower()):
+        return None  # not the entry's first chunk
+    body = len(word)
+    while body < len(text) and text[body].isspace():
+        body += 1  # the definition begins after the headword line
+    match = _SENTENCE_END.search(text, body)
+    if match is None:
+        return toks, len(ln["neighbours"][0]) < visible  # a neighbour shorter than that is its entry's end
+    cut = match.end() if text[match.start()] in ".!?" else match.start()
+    for i in range(1, len(toks) + 1):  # the fewest tokens that hold the sentence
+        if len(decode(toks[:i])) >= cut:
+            return toks[:i], True
+    return toks, False
+
+
 def encode_line(ln, m, r, k, pad_id, eos_id, max_q, max_a, layout="answer"):
     """One line -> (x (2m,), y (2m,) with -1 where no loss, neighbours (2, k, r) with -1 padding), or None when the
     question is too long. The answer is cut to max_a tokens (then no end token: the model learns to go on)."""
@@ -130,6 +181,20 @@ def encode_line(ln, m, r, k, pad_id, eos_id, max_q, max_a, layout="answer"):
         toks = question_neighbour(x[:m], toks, r, layout)
         nb[0, j, :len(toks)] = toks
     return x, y, nb
+
+
+def passage_lines(lines, decode, eos_id, visible):
+    """qa_target "passage": the definition lines whose answer becomes their best passage's first sentence."""
+    out = []
+    for ln in lines:
+        if not ln.get("dataset", "").startswith("definitions"):
+            continue
+        got = passage_answer(ln, decode, eos_id, visible)
+        if got is not None:
+            toks, ended = got
+            # an answer that fills the visible part is cut there (no end token): encode_line's max_a does it
+            out.append({**ln, "answer_tokens": toks, "passage_answer_ended": ended})
+    return out
 
 
 def encode_all(lines, cfg, pad_id, eos_id):
@@ -155,18 +220,19 @@ def load_start(path):
 def param_groups(model, cfg):
     """AdamW groups: CCA + encoder at qa_lr, the body at qa_lr * qa_body_lr_ratio ("all") or frozen ("retrofit");
     weight decay on matrices only."""
-    if cfg["qa_train"] not in ("all", "retrofit"):
-        raise SystemExit(f"qa_train must be 'all' or 'retrofit', got {cfg['qa_train']!r}")
+    if cfg["qa_train"] not in ("all", "retrofit", "body"):
+        raise SystemExit(f"qa_train must be 'all', 'retrofit' or 'body', got {cfg['qa_train']!r}")
     groups = {}
     for name, p in model.named_parameters():
         new = ".cca" in name or name.startswith("encoder.")
-        p.requires_grad_(new or cfg["qa_train"] == "all")
+        p.requires_grad_({"all": True, "retrofit": new, "body": not new}[cfg["qa_train"]])
         if not p.requires_grad:
             continue
         key = ("new" if new else "body", p.dim() >= 2)
         groups.setdefault(key, []).append(p)
     return [{"params": ps, "weight_decay": cfg["qa_weight_decay"] if decay else 0.0,
-             "lr_scale": 1.0 if kind == "new" else cfg["qa_body_lr_ratio"]} for (kind, decay), ps in groups.items()]
+             "lr_scale": 1.0 if kind == "new" or cfg["qa_train"] == "body" else cfg["qa_body_lr_ratio"]}
+            for (kind, decay), ps in groups.items()]
 
 
 @torch.no_grad()
@@ -203,6 +269,15 @@ def train(cfg):
         raise SystemExit("qa_init_from is required (an exported RETRO folder or a model_ckpt folder)")
     lines = read_lines(cfg["qa_data"])
     check_held_out(lines)
+    if cfg["qa_target"] == "passage":
+        from common import BpeTokenizer
+        tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
+        before = len(lines)
+        lines = passage_lines(lines, tok.decode, tok.eos_id, cfg["neighbour_len"] - cfg["chunk_size"])
+        print(f"qa: passage targets for {len(lines)} of {before} lines (definition lines whose best neighbour is the "
+              f"entry's first chunk)")
+    elif cfg["qa_target"] != "answer":
+        raise SystemExit(f"qa_target must be 'answer' or 'passage', got {cfg['qa_target']!r}")
     train_lines, val_lines = split_lines(lines, cfg["qa_val_lines"])
     model = load_start(cfg["qa_init_from"])
     c = model.config

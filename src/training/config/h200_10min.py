@@ -67,6 +67,8 @@ lm_final_eval_windows = 1024
 lm_log_every = 25
 lm_ckpt_every = 0
 lm_cca_positions = "rope"
+lm_cca_init = "copy"    # CCA starts reading the aligned continuation (model.init_cca_copy; docs/training.md)
+lm_copy_layers = [3, 5, 7]
 lm_oracle_windows = 64
 
 # question answering on the decoder just trained (qa-data lines carried from the CPU machine, see gpu/prepare.sh)
@@ -80,6 +82,9 @@ qa_batch = 64
 qa_warmup = 30
 qa_neighbour_dropout = 0.1
 qa_lm_mix = 0.25
+qa_neighbours = 1       # the service's question layout (docs/model-format.md, "Question neighbours")
+qa_layout = "answer"
+qa_target = "passage"
 qa_lm_seq_len = 512
 qa_val_lines = 100
 qa_eval_every = 200

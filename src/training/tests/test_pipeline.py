@@ -206,6 +206,43 @@ def test_qa_lines_become_the_service_prompt_format():
     assert cut[1].tolist()[7:13] == [1, 2, 3, 4, 5, -1]  # cut answers have no end token
 
 
+def test_passage_targets_read_the_first_chunk_of_a_relevant_entry_to_its_first_sentence():
+    decode = lambda ids: "".join(map(chr, ids))  # noqa: E731 - one token per character
+    enc = lambda text: [ord(ch) for ch in text]  # noqa: E731
+    assert train_qa.headword("foldoc:control%20code") == "control code" and train_qa.headword("squad:x") is None
+    assert train_qa.headword("wordnet:rock_pigeon") == "rock pigeon"
+    entry = "control code\n\n<character> A {character code} for a control character. More text follows here."
+    line = {"dataset": "definitions-train", "gold": "foldoc:control%20code", "relevant_docs": ["foldoc:control%20code"],
+            "neighbour_docs": ["foldoc:control%20code"], "neighbours": [enc(entry)], "answer_tokens": [1]}
+    toks, ended = train_qa.passage_answer(line, decode, 0, visible=200)
+    assert decode(toks) == "control code\n\n<character> A {character code} for a control character." and ended
+    toks, ended = train_qa.passage_answer(line, decode, 0, visible=30)  # the sentence runs past the visible part
+    assert decode(toks) == entry[:30] and not ended
+    wordnet = "toga\n\n1. noun: a one-piece cloak worn by men in ancient Rome; \"he wore a toga\""
+    wn = {**line, "gold": "wordnet:toga", "relevant_docs": ["wordnet:toga"], "neighbour_docs": ["wordnet:toga"],
+          "neighbours": [enc(wordnet)]}
+    assert decode(train_qa.passage_answer(wn, decode, 0, 200)[0]) == "toga\n\n1. noun: a one-piece cloak worn by men in ancient Rome"
+    short = {**wn, "neighbours": [enc("toga\n\n1. noun: a cloak")]}  # the entry ends inside the visible part
+    assert train_qa.passage_answer(short, decode, 0, 200) == (enc("toga\n\n1. noun: a cloak"), True)
+    assert train_qa.passage_answer({**line, "neighbour_docs": ["foldoc:other"]}, decode, 0, 200) is None  # irrelevant
+    assert train_qa.passage_answer({**line, "neighbours": [enc("a middle chunk. Of it.")]}, decode, 0, 200) is None
+    out = train_qa.passage_lines([line, {**line, "dataset": "squad-train"}], decode, 0, 200)
+    assert len(out) == 1 and out[0]["answer_tokens"] == enc(entry[:entry.index(".") + 1])
+
+
+def test_qa_train_modes_choose_what_trains(run):
+    model = from_folder(os.path.join(run["dir"], "models", "retro"))
+    cfg = {"qa_weight_decay": 0.1, "qa_body_lr_ratio": 0.3}
+    for mode, trains_new, trains_body in (("all", True, True), ("retrofit", True, False), ("body", False, True)):
+        groups = train_qa.param_groups(model, {**cfg, "qa_train": mode})
+        for name, p in model.named_parameters():
+            new = ".cca" in name or name.startswith("encoder.")
+            assert p.requires_grad == (trains_new if new else trains_body), (mode, name)
+        assert {g["lr_scale"] for g in groups} == ({1.0, 0.3} if mode == "all" else {1.0})
+    with pytest.raises(SystemExit):
+        train_qa.param_groups(model, {**cfg, "qa_train": "cca"})
+
+
 def test_qa_training_refuses_held_out_entries_and_trains(run, tmp_path):
     lines = _qa_lines(run)
     held = next(f"wordnet:h{j}" for j in range(100) if train_qa.held_out_definition(f"wordnet:h{j}"))
@@ -511,6 +548,10 @@ def test_h200_and_cpu_retrofit_configs_train_rope_decoders_and_qa():
     assert qa["qa_init_from"] == "runs/gpu/retro/model_ckpt" and qa["qa_data"] == "runs/gpu/qa/train.jsonl"
     fit = configure(train_retro.DEFAULTS, [os.path.join(TRAINING, "config", "retrofit_cpu.py")])
     assert fit["lm_train"] == "retrofit" and fit["lm_init_from"] and fit["lm_cca_positions"] == "rope"
+    assert fit["lm_cca_init"] == "copy" and fit["lm_fit_split"] == "validation-tail" and lm["lm_cca_init"] == "copy"
+    for path in ("retrofit_cpu.py", "h200_10min.py"):  # the service's question layout, trained as served
+        q = configure(train_qa.DEFAULTS, [os.path.join(TRAINING, "config", path)])
+        assert (q["qa_layout"], q["qa_neighbours"], q["qa_target"]) == ("answer", 1, "passage"), path
     assert configure(train_qa.DEFAULTS, [os.path.join(TRAINING, "config", "retrofit_cpu.py")])["qa_init_from"] == \
         "runs/fit/retro/model_ckpt"
 
