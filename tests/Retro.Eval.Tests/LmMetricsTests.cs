@@ -1,5 +1,6 @@
 using Retro.Eval.Metrics;
 using Retro.Eval.Tasks;
+using Retro.Eval.Running;
 
 namespace Retro.Eval.Tests;
 
@@ -71,4 +72,16 @@ public class LmMetricsTests
     [InlineData("x\r\ny", "x")]
     [InlineData("", "")]
     public void Answers_are_cut_at_the_first_newline(string text, string expected) => QaTask.CleanAnswer(text).ShouldBe(expected);
+
+    [Theory]
+    [InlineData("modem\n\n<hardware> A device\nthat  joins", "modem <hardware> A device that joins")]
+    [InlineData("  Paris  ", "Paris")]
+    public void Answers_that_span_lines_keep_every_line(string text, string expected) => QaTask.CleanAnswer(text, cutAtNewline: false).ShouldBe(expected);
+
+    [Theory]
+    [InlineData("definitions", null, false)]
+    [InlineData("squad", null, true)]
+    [InlineData("definitions", true, true)]
+    public void Definitions_answers_span_lines_unless_told(string format, bool? stop, bool cuts) =>
+        new QaTaskConfig { Format = format, StopAtNewline = stop }.CutsAtNewline.ShouldBe(cuts);
 }

@@ -120,8 +120,8 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             {
                 var template = new PartResult { Task = "qa", Dataset = qa.Name, Mode = mode, K = k, Candidates = c, Search = search == SearchSide.Dense ? null : search };
                 var options = SearchSide.Options(search, Options(mode, k, c) ?? new RetrievalOptions { Rerank = false })!;
-                _parts.Add(await PartAsync(template, new { qa.MaxTokens, qa.Scope }, hash,
-                    p => task.RunAsync(questions, options, qa.MaxTokens, config.Seed, p, ct)));
+                _parts.Add(await PartAsync(template, new { qa.MaxTokens, qa.Scope, qa.CutsAtNewline }, hash,
+                    p => task.RunAsync(questions, options, qa.MaxTokens, config.Seed, p, ct, qa.CutsAtNewline)));
             }
         }
     }

@@ -245,6 +245,14 @@ internal sealed record QaTaskConfig
     public int MaxTokens { get; init; } = 24;
     /// <summary><c>definitions</c> only: <c>heldout</c> (evaluation) or <c>train</c> entries (see <see cref="Data.Definitions"/>).</summary>
     public string Split { get; init; } = "heldout";
+    /// <summary>
+    /// Whether an answer ends at its first newline (SQuAD's one-line spans). Unset: yes, except for <c>definitions</c>,
+    /// whose answers are an entry's first sentence, which dictionaries wrap over lines; the decoder ends them itself.
+    /// </summary>
+    public bool? StopAtNewline { get; init; }
+
+    /// <summary><see cref="StopAtNewline"/> resolved for <see cref="Format"/>.</summary>
+    public bool CutsAtNewline => StopAtNewline ?? Format != "definitions";
 }
 
 /// <summary>A retrieval set: BEIR folder or SQuAD (gold paragraph).</summary>

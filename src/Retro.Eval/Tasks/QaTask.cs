@@ -11,7 +11,7 @@ namespace Retro.Eval.Tasks;
 /// Question answering through the generator's question path (<see cref="GenerationRequest.IsQuestion"/>): the prompt is
 /// the question text alone, left-padded to whole chunks; its neighbours are retrieved with the question as the query
 /// (reranked in rerank mode); the answer is decoded greedily from the next chunk on, for at most <c>maxTokens</c>
-/// tokens, and cut at the first newline. EM/F1 as the official SQuAD v2.0 script; answerable (HasAns) and
+/// tokens, and cut at the first newline (except for sets whose answers span lines: <see cref="QaTaskConfig.CutsAtNewline"/>). EM/F1 as the official SQuAD v2.0 script; answerable (HasAns) and
 /// unanswerable (NoAns, scored on the prediction against the empty answer) are reported apart and together.
 /// </summary>
 internal sealed class QaTask(EvalModelSet models, IRetriever retriever)
@@ -21,9 +21,9 @@ internal sealed class QaTask(EvalModelSet models, IRetriever retriever)
 
     /// <summary>Answers <paramref name="questions"/> in one mode.</summary>
     public async Task<PartResult> RunAsync(IReadOnlyList<EvalQuestion> questions, RetrievalOptions options, int maxTokens, ulong seed,
-        IProgress<string> progress, CancellationToken ct)
+        IProgress<string> progress, CancellationToken ct, bool cutAtNewline = true)
     {
-        var generation = new GenerationOptions { MaxTokens = maxTokens, Temperature = 0, Seed = seed, Stop = ["\n"] };
+        var generation = new GenerationOptions { MaxTokens = maxTokens, Temperature = 0, Seed = seed, Stop = cutAtNewline ? ["\n"] : [] };
         double em = 0, f1 = 0, emHas = 0, f1Has = 0, emNo = 0, f1No = 0;
         int has = 0, no = 0;
         var timings = new Dictionary<string, double> { ["embed"] = 0, ["search"] = 0, ["fetch"] = 0, ["rerank"] = 0, ["model"] = 0 };
@@ -51,7 +51,7 @@ internal sealed class QaTask(EvalModelSet models, IRetriever retriever)
                         break;
                 }
             }
-            string prediction = CleanAnswer(text);
+            string prediction = CleanAnswer(text, cutAtNewline);
             var (e1, f) = SquadMetrics.Score(prediction, q.Unanswerable ? [] : q.Answers);
             em += e1; f1 += f;
             if (q.Unanswerable) { no++; emNo += e1; f1No += f; } else { has++; emHas += e1; f1Has += f; }
@@ -74,10 +74,12 @@ internal sealed class QaTask(EvalModelSet models, IRetriever retriever)
         };
     }
 
-    /// <summary>The answer as scored: the generated text up to its first newline, trimmed.</summary>
-    public static string CleanAnswer(string text)
+    /// <summary>The answer as scored: the generated text up to its first newline, trimmed; or, when <paramref name="cutAtNewline"/>
+    /// is false, all of it with every run of whitespace as one space.</summary>
+    public static string CleanAnswer(string text, bool cutAtNewline = true)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (!cutAtNewline) return string.Join(' ', text.Split((char[])['\n', '\r', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries));
         int nl = text.IndexOfAny(['\n', '\r']);
         return (nl >= 0 ? text[..nl] : text).Trim();
     }
