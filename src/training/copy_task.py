@@ -1,8 +1,8 @@
 """
 Synthetic copy task: can a tiny RETRO learn to copy the next chunk from its neighbour? The diagnosis of the
-decoder that ignored its neighbours (docs/training.md, "Why CCA learned nothing"), kept as a check.
+decoder that ignored its neighbours (docs/training.md, "Diagnosis: chunked cross-attention had no positions"), kept as a check.
 
-    /usr/bin/python3 src/training/copy_task.py [--cca_positions=none] [--max_seconds=300] [--key=value ...]
+    /usr/bin/python3 src/training/copy_task.py [--cca_positions=none] [--max_seconds=420] [--key=value ...]
 
 Data: random tokens (no structure, so nothing but the neighbours can predict them). Neighbours of chunk u, as
 RETRO stores them: the same chunk u and its continuation (= chunk u+1, the text to be predicted), plus a random
@@ -34,7 +34,7 @@ DEFAULTS = dict(
     encoder_layers=1, encoder_heads=4, encoder_d_ff=256,
     chunk=64, seq_len=256, batch=16, distractor=True,
     lr=2e-3, warmup=30, weight_decay=0.0, grad_clip=1.0,
-    max_steps=600, max_seconds=300.0, log_every=25, eval_batches=4, goal=0.10, threads=0,
+    max_steps=800, max_seconds=420.0, log_every=25, eval_batches=4, goal=0.10, threads=0,
 )
 
 

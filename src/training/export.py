@@ -67,7 +67,7 @@ def card(name, kind, metrics, config, extra, command, size_bytes, dtype):
         lines += ["", "The complement: target chunks whose overlap is more than α·m (where retrieval can help most):", "",
                   "| overlap > | chunks | fraction | BPB closed-book | BPB retrieval | relative reduction |",
                   "|---|---|---|---|---|---|"]
-        for r in metrics["leakage_above"]:
+        for r in (r for r in metrics["leakage_above"] if r["chunks"]):
             lines.append(f"| {r['above']} | {r['chunks']} | {r['fraction']:.3f} | {r['bpb_closed_book']:.4f} | "
                          f"{r['bpb_retrieval']:.4f} | {r['relative_reduction']:.3f} |")
     lines += [""] + extra + ["", "Loss curves: `loss.png` (data in the run's `loss.csv`).", "",
@@ -124,6 +124,17 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
         os.path.join(run, "tokens", "report.json")) else {}
     nb = read_json(os.path.join(run, "neighbours", "report.json")) if os.path.exists(
         os.path.join(run, "neighbours", "report.json")) else {}
+    lm_eval = read_json(os.path.join(run, "eval", "retro.json")) if os.path.exists(
+        os.path.join(run, "eval", "retro.json")) else {}
+    lm_lines = ["## Language modelling of this decoder (eval_retro.py, the validation split's evaluation part)", "",
+                f"- BPB closed-book {lm_eval['bpb_closed_book']:.4f}, with retrieval {lm_eval['bpb_retrieval']:.4f} "
+                f"(relative reduction {lm_eval['bpb_relative_reduction']:.3f}) over {lm_eval['eval_tokens']} tokens",
+                f"- oracle test: loss with the true next chunk {lm_eval['oracle_loss_with_next_chunk']:.4f} vs "
+                f"closed-book {lm_eval['oracle_loss_closed_book']:.4f} nats/token "
+                f"({100 * lm_eval['oracle_ratio']:.1f} %)"] + [
+                f"- chunks overlapping their neighbours by more than {r['above']}: {r['chunks']}, BPB "
+                f"{r['bpb_closed_book']:.4f} → {r['bpb_retrieval']:.4f}" for r in lm_eval.get("leakage_above", [])
+                if r["chunks"]] if lm_eval.get("bpb_closed_book") is not None else []
     token_line = [f"Token files: " + "; ".join(f"{s}: {v.get('documents')} documents, {v.get('tokens')} tokens, "
                                                 f"{v.get('bytes')} bytes" for s, v in tokens.items())] if tokens else []
     models = {
@@ -142,8 +153,11 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                             "neighbours from other documents, with neighbour dropout." if retro_stage == "retro" else
                             "RETRO decoder, then trained on question answering (train_qa.py): questions in the "
                             "service's prompt format with the product's own retrieved neighbours, mixed with LM "
-                            "windows.", dtype, command,
-                            token_line + ([f"Neighbours: {json.dumps(nb)}"] if nb else [])),
+                            "windows (qa_layout, qa_target and qa_train below say how the neighbour is laid out, what "
+                            "the answer is and what trained; the retro stage's lm_cca_init how CCA started; "
+                            "docs/training.md has the measurements).", dtype, command,
+                            token_line + ([f"Neighbours: {json.dumps(nb)}"] if nb else []) +
+                            ([""] + lm_lines if retro_stage == "qa" else [])),
     }
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
     print(f"export: {out}: {total / 1e6:.1f} MB")

@@ -372,7 +372,12 @@ class RetroConfig:
         return self.cca_positions == "rope"
 
     def to_dict(self):
-        return asdict(self)
+        """config.json's object; the question keys only when they differ from their defaults (files written before
+        they existed stay byte-identical)."""
+        d = asdict(self)
+        if d["question_layout"] == "chunk" and d["question_neighbours"] == 0:
+            del d["question_layout"], d["question_neighbours"]
+        return d
 
 
 def retro_config_from_dict(d):

@@ -51,10 +51,10 @@ fi
 if has reranker && [ ! -f $run/reranker/metrics.json ]; then step reranker; "$py" src/training/train_reranker.py $cfg; fi
 if has export; then
   step export
+  [ -f $run/eval/retro.json ] || "$py" src/training/eval_retro.py $cfg --eval_model=$run/qa/model_ckpt --eval_out=$run/eval/retro.json
   "$py" src/training/export.py --run $run --out "$models" --retro_stage qa --command "src/training/retrofit_cpu.sh" \
     --encoder_folder $run/h200/encoder --encoder_note "# Shipped bi-encoder: the H200 run's (../shared/runs/h200-2026-12-04), unchanged but for BF16 weights
 
 Copied by \`src/training/retrofit_cpu.sh\` (export stage). Its training card follows."
-  "$py" src/training/eval_retro.py $cfg --eval_model="$models/retro" --eval_out=$run/eval/retro.json
 fi
 echo "== done"

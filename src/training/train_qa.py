@@ -130,6 +130,27 @@ def headword(url):
 _SENTENCE_END = None
 
 
+_ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "al", "u.s", "u.k", "mr", "mrs", "dr", "st", "approx", "esp", "incl",
+                  "fig", "no", "vol", "ed", "eds", "jr", "sr"}
+
+
+def _abbreviation(text, match):
+    """Whether a sentence-end match is the period of an abbreviation: a one-letter word ("n." and "v." of the Jargon
+    File's parts of speech, initials) or a listed one ("e.g.", "etc.")."""
+    if text[match.start()] != ".":
+        return False
+    words = text[:match.start()].split()
+    word = words[-1].lstrip("({[\"'") if words else ""
+    return sum(ch.isalpha() for ch in word) <= 1 or word.lower() in _ABBREVIATIONS
+
+
+def _words(text):
+    """Words of two letters or more: a definition has begun once there are three (the Jargon File puts a
+    pronunciation and "n." on a line of their own before it)."""
+    import re
+    return len(re.findall(r"[A-Za-z]{2,}", text))
+
+
 def passage_answer(ln, decode, eos_id, visible):
     """The "passage" target of a line (qa_target): (answer tokens, ended) or None when the best neighbour is not the
     first chunk of a relevant entry. visible = how many of the neighbour's tokens the answer layout shows (r - m)."""
@@ -150,7 +171,8 @@ def passage_answer(ln, decode, eos_id, visible):
     body = len(word)
     while body < len(text) and text[body].isspace():
         body += 1  # the definition begins after the headword line
-    match = _SENTENCE_END.search(text, body)
+    match = next((mt for mt in _SENTENCE_END.finditer(text, body)
+                  if not _abbreviation(text, mt) and _words(text[body:mt.start()]) >= 3), None)
     if match is None:
         return toks, len(ln["neighbours"][0]) < visible  # a neighbour shorter than that is its entry's end
     cut = match.end() if text[match.start()] in ".!?" else match.start()

@@ -79,7 +79,7 @@ ALPHAS = (0.125, 0.25, 0.5, 0.75, 1.0)
 #   neighbour token one position after its own, i.e. the aligned continuation, and adds lm_copy_gain x that token's
 #   encoding at the layers lm_copy_layers (None: the last CCA layer; the others start at o_proj = 0); the neighbour
 #   encoder starts as its final norm of the token embeddings). lm_copy_margin: nats between the aligned key and its
-#   nearest rival at init. Why: docs/training.md, "Why CCA learned nothing".
+#   nearest rival at init. Why: docs/training.md, "Why RETRO-fitting the H200 decoder still learned nothing".
 
 
 def cca_layers(cfg):
@@ -323,11 +323,11 @@ def breakdown_above(ce_closed, ce_ret, nbytes, overlaps, alphas=(0.25, 0.5, 0.75
     rows = []
     for a in alphas:
         sel = overlaps > a + 1e-9
-        c = bpb(ce_closed[sel].sum(), nbytes[sel].sum()) if sel.any() else float("nan")
-        r_ = bpb(ce_ret[sel].sum(), nbytes[sel].sum()) if sel.any() else float("nan")
+        c = bpb(ce_closed[sel].sum(), nbytes[sel].sum()) if sel.any() else None  # None: no such chunk (JSON null)
+        r_ = bpb(ce_ret[sel].sum(), nbytes[sel].sum()) if sel.any() else None
         rows.append({"above": a, "chunks": int(sel.sum()), "fraction": float(sel.mean()) if len(sel) else 0.0,
                      "bpb_closed_book": c, "bpb_retrieval": r_,
-                     "relative_reduction": (1 - r_ / c) if sel.any() and c > 0 else float("nan")})
+                     "relative_reduction": (1 - r_ / c) if sel.any() and c > 0 else None})
     return rows
 
 

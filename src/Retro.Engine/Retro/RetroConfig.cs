@@ -208,26 +208,22 @@ public sealed record RetroConfig
         }.Validate();
     }
 
-    private static CcaPositions ParseCcaPositions(JsonElement root)
-    {
-        if (!root.TryGetProperty("cca_positions", out var e) || e.ValueKind == JsonValueKind.Null) return CcaPositions.None;
-        return e.ValueKind == JsonValueKind.String ? e.GetString() switch
-        {
-            "none" => CcaPositions.None,
-            "rope" => CcaPositions.Rope,
-            _ => throw new InvalidDataException($"config.json: 'cca_positions' is '{e.GetString()}', expected 'none' or 'rope'"),
-        } : throw new InvalidDataException("config.json: 'cca_positions' must be a string ('none' or 'rope')");
-    }
+    private static CcaPositions ParseCcaPositions(JsonElement root) =>
+        Choice(root, "cca_positions", CcaPositions.None, ("none", CcaPositions.None), ("rope", CcaPositions.Rope));
 
-    private static QuestionLayout ParseQuestionLayout(JsonElement root)
+    private static QuestionLayout ParseQuestionLayout(JsonElement root) =>
+        Choice(root, "question_layout", QuestionLayout.Chunk, ("chunk", QuestionLayout.Chunk), ("answer", QuestionLayout.Answer));
+
+    /// <summary>A string field that names one of <paramref name="choices"/>; absent or null: <paramref name="fallback"/>.</summary>
+    private static T Choice<T>(JsonElement root, string name, T fallback, params (string Text, T Value)[] choices)
     {
-        if (!root.TryGetProperty("question_layout", out var e) || e.ValueKind == JsonValueKind.Null) return QuestionLayout.Chunk;
-        return e.ValueKind == JsonValueKind.String ? e.GetString() switch
-        {
-            "chunk" => QuestionLayout.Chunk,
-            "answer" => QuestionLayout.Answer,
-            _ => throw new InvalidDataException($"config.json: 'question_layout' is '{e.GetString()}', expected 'chunk' or 'answer'"),
-        } : throw new InvalidDataException("config.json: 'question_layout' must be a string ('chunk' or 'answer')");
+        if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return fallback;
+        string expected = string.Join(" or ", choices.Select(c => $"'{c.Text}'"));
+        if (e.ValueKind != JsonValueKind.String) throw new InvalidDataException($"config.json: '{name}' must be a string ({expected})");
+        string text = e.GetString()!;
+        foreach (var (t, value) in choices)
+            if (t == text) return value;
+        throw new InvalidDataException($"config.json: '{name}' is '{text}', expected {expected}");
     }
 
     private static int Int(JsonElement root, string name, int? fallback = null)

@@ -224,6 +224,10 @@ def test_passage_targets_read_the_first_chunk_of_a_relevant_entry_to_its_first_s
     assert decode(train_qa.passage_answer(wn, decode, 0, 200)[0]) == "toga\n\n1. noun: a one-piece cloak worn by men in ancient Rome"
     short = {**wn, "neighbours": [enc("toga\n\n1. noun: a cloak")]}  # the entry ends inside the visible part
     assert train_qa.passage_answer(short, decode, 0, 200) == (enc("toga\n\n1. noun: a cloak"), True)
+    jargon = "adware\n\nn.\n\n Software which is free to download, e.g. a game. See also {-ware}."
+    jg = {**line, "gold": "jargon:adware", "relevant_docs": ["jargon:adware"], "neighbour_docs": ["jargon:adware"],
+          "neighbours": [enc(jargon)]}  # neither the part of speech on its own line nor "e.g." ends the sentence
+    assert decode(train_qa.passage_answer(jg, decode, 0, 200)[0]) == jargon[:jargon.index("game.") + 5]
     assert train_qa.passage_answer({**line, "neighbour_docs": ["foldoc:other"]}, decode, 0, 200) is None  # irrelevant
     assert train_qa.passage_answer({**line, "neighbours": [enc("a middle chunk. Of it.")]}, decode, 0, 200) is None
     out = train_qa.passage_lines([line, {**line, "dataset": "squad-train"}], decode, 0, 200)
