@@ -24,8 +24,10 @@ loss.png, metrics.json.
 import json
 import math
 import os
+import re
 import sys
 import time
+from urllib.parse import unquote
 
 import numpy as np
 import torch
@@ -33,9 +35,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (LossLog, adamw, autocast, configure, cosine_lr, hardware, held_out_definition,  # noqa: E402
-                    load_model, load_sharded, load_tokens, pick_device, restore_training_state, save_model,
-                    save_sharded, seed_all, training_state, write_json)
+from common import (DICTIONARY_SOURCES, LossLog, adamw, autocast, configure, cosine_lr, hardware,  # noqa: E402
+                    held_out_definition, load_model, load_sharded, load_tokens, pick_device,
+                    restore_training_state, save_model, save_sharded, seed_all, training_state, write_json)
 from model import Retro, drop_neighbours  # noqa: E402
 
 DEFAULTS = dict(
@@ -80,7 +82,7 @@ def check_held_out(lines):
         pass  # no SQuAD file here: only definition lines can be checked
     for ln in lines:
         gold = ln.get("gold") or ""
-        if gold.startswith(("foldoc:", "jargon:", "wordnet:", "gcide:")) and held_out_definition(gold):
+        if gold.partition(":")[0] in DICTIONARY_SOURCES and held_out_definition(gold):
             raise SystemExit(f"qa data holds the held-out definition entry {gold!r} ({ln.get('dataset')}); "
                              "build it with split 'train' (Retro.Eval qa-data)")
         if gold.startswith("squad:") and gold[len("squad:"):].rsplit("#", 1)[0] in held_articles:
@@ -120,16 +122,15 @@ def question_neighbour(question_chunk, neighbour, r, layout="answer"):
 def headword(url):
     """The headword of a dictionary entry's url ("foldoc:control%20code" -> "control code", "wordnet:rock_pigeon"
     -> "rock pigeon"), or None for other urls."""
-    from urllib.parse import unquote
     source, _, key = (url or "").partition(":")
-    if source not in ("foldoc", "jargon", "wordnet", "gcide") or not key:
+    if source not in DICTIONARY_SOURCES or not key:
         return None
     return unquote(key).replace("_", " ").strip()
 
 
-_SENTENCE_END = None
-
-
+# A sentence ends at . ! ? after a letter or a closing bracket/quote, before whitespace or the end; or at a blank line,
+# a numbered sense ("\n2.") or an example ('; "...'), once the definition has begun (passage_answer).
+_SENTENCE_END = re.compile(r"(?<=[A-Za-z\)\]\}\"'])[.!?](?=\s|$)|\n\s*\n|\n(?=\d+\.)|;(?=\s*\")")
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "al", "u.s", "u.k", "mr", "mrs", "dr", "st", "approx", "esp", "incl",
                   "fig", "no", "vol", "ed", "eds", "jr", "sr"}
 
@@ -147,19 +148,12 @@ def _abbreviation(text, match):
 def _words(text):
     """Words of two letters or more: a definition has begun once there are three (the Jargon File puts a
     pronunciation and "n." on a line of their own before it)."""
-    import re
     return len(re.findall(r"[A-Za-z]{2,}", text))
 
 
-def passage_answer(ln, decode, eos_id, visible):
+def passage_answer(ln, decode, visible):
     """The "passage" target of a line (qa_target): (answer tokens, ended) or None when the best neighbour is not the
     first chunk of a relevant entry. visible = how many of the neighbour's tokens the answer layout shows (r - m)."""
-    import re
-    global _SENTENCE_END
-    if _SENTENCE_END is None:
-        # a sentence ends at . ! ? after a letter or a closing bracket/quote, before whitespace or the end; or at a
-        # blank line, a numbered sense ("\n2.") or an example ('; "...') once the definition has begun
-        _SENTENCE_END = re.compile(r"(?<=[A-Za-z\)\]\}\"'])[.!?](?=\s|$)|\n\s*\n|\n(?=\d+\.)|;(?=\s*\")")
     docs, relevant = ln.get("neighbour_docs") or [], set(ln.get("relevant_docs") or [ln.get("gold")])
     if not docs or docs[0] not in relevant or not ln.get("neighbours"):
         return None
@@ -184,11 +178,12 @@ def passage_answer(ln, decode, eos_id, visible):
 
 def encode_line(ln, m, r, k, pad_id, eos_id, max_q, max_a, layout="answer"):
     """One line -> (x (2m,), y (2m,) with -1 where no loss, neighbours (2, k, r) with -1 padding), or None when the
-    question is too long. The answer is cut to max_a tokens (then no end token: the model learns to go on)."""
+    question is too long. The answer is cut to max_a tokens (then no end token: the model learns to go on), and has
+    none either when it is a passage answer that runs past the neighbour's visible part (passage_answer_ended)."""
     q, a = list(ln["question_tokens"]), list(ln["answer_tokens"])
     if not q or len(q) > max_q or len(q) > m or not a:
         return None
-    end = [eos_id] if len(a) <= max_a else []
+    end = [eos_id] if len(a) <= max_a and ln.get("passage_answer_ended", True) else []
     a = a[:max_a]
     seq = [pad_id] * (m - len(q)) + q + a + end  # question fills chunk 0, the answer starts at position m
     n = 2 * m
@@ -205,16 +200,15 @@ def encode_line(ln, m, r, k, pad_id, eos_id, max_q, max_a, layout="answer"):
     return x, y, nb
 
 
-def passage_lines(lines, decode, eos_id, visible):
+def passage_lines(lines, decode, visible):
     """qa_target "passage": the definition lines whose answer becomes their best passage's first sentence."""
     out = []
     for ln in lines:
         if not ln.get("dataset", "").startswith("definitions"):
             continue
-        got = passage_answer(ln, decode, eos_id, visible)
+        got = passage_answer(ln, decode, visible)
         if got is not None:
             toks, ended = got
-            # an answer that fills the visible part is cut there (no end token): encode_line's max_a does it
             out.append({**ln, "answer_tokens": toks, "passage_answer_ended": ended})
     return out
 
@@ -295,7 +289,7 @@ def train(cfg):
         from common import BpeTokenizer
         tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
         before = len(lines)
-        lines = passage_lines(lines, tok.decode, tok.eos_id, cfg["neighbour_len"] - cfg["chunk_size"])
+        lines = passage_lines(lines, tok.decode, cfg["neighbour_len"] - cfg["chunk_size"])
         print(f"qa: passage targets for {len(lines)} of {before} lines (definition lines whose best neighbour is the "
               f"entry's first chunk)")
     elif cfg["qa_target"] != "answer":

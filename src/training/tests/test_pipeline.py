@@ -156,7 +156,9 @@ def test_retrofit_on_the_validation_tail_with_copy_init_never_reads_the_evaluati
     assert n_ev >= 2 * T and n_ev % m == 0 and n_ev + n_fit <= len(val["tokens"])
     first_fit = len(val["tokens"]) // m * m - n_fit
     assert first_fit >= n_ev and np.array_equal(val["tokens"][first_fit:first_fit + n_fit], fit.tokens)
-    assert (first_fit - (first_fit % m)) in set(range(n_ev, len(val["tokens"]))) and len(fit.starts_allowed)
+    offs = np.asarray(val["doc_offsets"])
+    doc = lambda t: int(np.searchsorted(offs, t, side="right")) - 1  # noqa: E731 - the document holding token t
+    assert doc(first_fit) > doc(n_ev - 1) and len(fit.starts_allowed)  # no document in both parts
     other = str(tmp_path / "fit")
     shutil.copytree(run["dir"], other, ignore=shutil.ignore_patterns("retro", "models*"))
     source = os.path.join(run["dir"], "models", "retro")
@@ -214,24 +216,29 @@ def test_passage_targets_read_the_first_chunk_of_a_relevant_entry_to_its_first_s
     entry = "control code\n\n<character> A {character code} for a control character. More text follows here."
     line = {"dataset": "definitions-train", "gold": "foldoc:control%20code", "relevant_docs": ["foldoc:control%20code"],
             "neighbour_docs": ["foldoc:control%20code"], "neighbours": [enc(entry)], "answer_tokens": [1]}
-    toks, ended = train_qa.passage_answer(line, decode, 0, visible=200)
+    toks, ended = train_qa.passage_answer(line, decode, visible=200)
     assert decode(toks) == "control code\n\n<character> A {character code} for a control character." and ended
-    toks, ended = train_qa.passage_answer(line, decode, 0, visible=30)  # the sentence runs past the visible part
+    toks, ended = train_qa.passage_answer(line, decode, visible=30)  # the sentence runs past the visible part
     assert decode(toks) == entry[:30] and not ended
     wordnet = "toga\n\n1. noun: a one-piece cloak worn by men in ancient Rome; \"he wore a toga\""
     wn = {**line, "gold": "wordnet:toga", "relevant_docs": ["wordnet:toga"], "neighbour_docs": ["wordnet:toga"],
           "neighbours": [enc(wordnet)]}
-    assert decode(train_qa.passage_answer(wn, decode, 0, 200)[0]) == "toga\n\n1. noun: a one-piece cloak worn by men in ancient Rome"
+    assert decode(train_qa.passage_answer(wn, decode, 200)[0]) == "toga\n\n1. noun: a one-piece cloak worn by men in ancient Rome"
     short = {**wn, "neighbours": [enc("toga\n\n1. noun: a cloak")]}  # the entry ends inside the visible part
-    assert train_qa.passage_answer(short, decode, 0, 200) == (enc("toga\n\n1. noun: a cloak"), True)
+    assert train_qa.passage_answer(short, decode, 200) == (enc("toga\n\n1. noun: a cloak"), True)
     jargon = "adware\n\nn.\n\n Software which is free to download, e.g. a game. See also {-ware}."
     jg = {**line, "gold": "jargon:adware", "relevant_docs": ["jargon:adware"], "neighbour_docs": ["jargon:adware"],
           "neighbours": [enc(jargon)]}  # neither the part of speech on its own line nor "e.g." ends the sentence
-    assert decode(train_qa.passage_answer(jg, decode, 0, 200)[0]) == jargon[:jargon.index("game.") + 5]
-    assert train_qa.passage_answer({**line, "neighbour_docs": ["foldoc:other"]}, decode, 0, 200) is None  # irrelevant
-    assert train_qa.passage_answer({**line, "neighbours": [enc("a middle chunk. Of it.")]}, decode, 0, 200) is None
-    out = train_qa.passage_lines([line, {**line, "dataset": "squad-train"}], decode, 0, 200)
+    assert decode(train_qa.passage_answer(jg, decode, 200)[0]) == jargon[:jargon.index("game.") + 5]
+    assert train_qa.passage_answer({**line, "neighbour_docs": ["foldoc:other"]}, decode, 200) is None  # irrelevant
+    assert train_qa.passage_answer({**line, "neighbours": [enc("a middle chunk. Of it.")]}, decode, 200) is None
+    out = train_qa.passage_lines([line, {**line, "dataset": "squad-train"}], decode, 200)
     assert len(out) == 1 and out[0]["answer_tokens"] == enc(entry[:entry.index(".") + 1])
+    # the answer ends with the end token only when its sentence ended inside the neighbour's visible part
+    short_line = {**out[0], "question_tokens": [5, 6], "answer_tokens": [1, 2, 3]}
+    targets = [(train_qa.encode_line({**short_line, "passage_answer_ended": e}, m=8, r=16, k=1, pad_id=0, eos_id=0,
+                                     max_q=8, max_a=99)[1] >= 0).sum() for e in (True, False)]
+    assert targets == [4, 3]
 
 
 def test_qa_train_modes_choose_what_trains(run):
