@@ -131,7 +131,10 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                 f"(relative reduction {lm_eval['bpb_relative_reduction']:.3f}) over {lm_eval['eval_tokens']} tokens",
                 f"- oracle test: loss with the true next chunk {lm_eval['oracle_loss_with_next_chunk']:.4f} vs "
                 f"closed-book {lm_eval['oracle_loss_closed_book']:.4f} nats/token "
-                f"({100 * lm_eval['oracle_ratio']:.1f} %)"] + [
+                f"({100 * lm_eval['oracle_ratio']:.1f} %)"] + ([
+                f"- the most copying from these neighbours could gain (closed-book share of the loss on targets "
+                f"whose bigram is in their neighbours): {100 * lm_eval['copy_bound']:.1f} %"]
+                if lm_eval.get("copy_bound") is not None else []) + [
                 f"- chunks overlapping their neighbours by more than {r['above']}: {r['chunks']}, BPB "
                 f"{r['bpb_closed_book']:.4f} → {r['bpb_retrieval']:.4f}" for r in lm_eval.get("leakage_above", [])
                 if r["chunks"]] if lm_eval.get("bpb_closed_book") is not None else []
@@ -154,8 +157,8 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                             "RETRO decoder, then trained on question answering (train_qa.py): questions in the "
                             "service's prompt format with the product's own retrieved neighbours, mixed with LM "
                             "windows (qa_layout, qa_target and qa_train below say how the neighbour is laid out, what "
-                            "the answer is and what trained; the retro stage's lm_cca_init how CCA started; "
-                            "docs/training.md has the measurements).", dtype, command,
+                            "the answer is and what trained; the retro stage's lm_cca_init and lm_induction_layers "
+                            "how CCA started; docs/training.md has the measurements).", dtype, command,
                             token_line + ([f"Neighbours: {json.dumps(nb)}"] if nb else []) +
                             ([""] + lm_lines if retro_stage == "qa" else [])),
     }

@@ -798,3 +798,119 @@ def init_cca_copy(model, layers, gain=0.5, margin=10.0, n_freq=4, feature=0):
         layer.cca.v_proj.weight.copy_(torch.eye(D))
         layer.cca.v_proj.weight[feature, feature] = 0.0
         layer.cca.o_proj.weight.copy_(torch.eye(D) * (gain if i in layers else 0.0))
+
+
+def rope_slow_dims(head_dim, theta, max_distance, max_angle=0.2):
+    """The dimensions of a RoPE head whose rotation stays below max_angle radians over max_distance positions:
+    on them q.k is (almost) independent of the relative position, so a head can match content there."""
+    freqs = theta ** (-2.0 * torch.arange(head_dim // 2, dtype=torch.float64) / head_dim)
+    pairs = [f for f in range(head_dim // 2) if float(freqs[f]) * max_distance <= max_angle]
+    return pairs + [f + head_dim // 2 for f in pairs]
+
+
+def _positional_rope_pair(head_dim, theta, offset, margin, n_freq):
+    """(a, b) such that q = a, k = b with RoPE score highest at key position - query position = offset, at least
+    `margin` above every other offset (scores scaled by 1/sqrt(head_dim) as attend() does)."""
+    freqs = theta ** (-2.0 * torch.arange(head_dim // 2, dtype=torch.float64) / head_dim)
+    n_freq = min(n_freq, head_dim // 2)
+    nearest = float((1 - torch.cos(freqs[:n_freq])).sum())
+    mag = math.sqrt(margin / nearest * math.sqrt(head_dim))
+    a, b = torch.zeros(head_dim), torch.zeros(head_dim)
+    for f in range(n_freq):
+        a[f] = mag
+        angle = -offset * float(freqs[f])
+        b[f], b[f + head_dim // 2] = mag * math.cos(angle), mag * math.sin(angle)
+    return a, b
+
+
+@torch.no_grad()
+def init_encoder_previous_token(model, scale=1.0, margin=10.0, n_freq=4, feature=0, seed=0):
+    """Layer 0 of the neighbour encoder becomes a previous-token layer: every head attends, by RoPE position alone,
+    to the neighbour token just before its own, and the layer adds scale x |embedding| / sqrt(d) x R x (that token's
+    normed embedding) to the residual, R a fixed random rotation (seeded). A neighbour token's encoding then holds
+    its own embedding (what a copy reads out, as before) and, rotated out of its way, its predecessor's: the key
+    that content-addressed reading matches the decoder's current token against (init_cca_induction). Call after
+    init_cca_copy (which zeroes the encoder's residual branches); the other branches of layer 0 stay as they are."""
+    c = model.config
+    D, nh = c.d_model, c.encoder_n_heads
+    hd = D // nh
+    layer = model.encoder.layers[0]
+    layer.attn_norm.weight.fill_(1.0)
+    layer.attn_norm.bias.zero_()
+    layer.attn_norm.weight[feature], layer.attn_norm.bias[feature] = 0.0, 1.0  # a constant feature
+    a, b = _positional_rope_pair(hd, c.rope_theta, -1, margin, n_freq)
+    q, k = layer.attn.q_proj.weight, layer.attn.k_proj.weight
+    q.zero_()
+    k.zero_()
+    for h in range(nh):
+        q[h * hd:(h + 1) * hd, feature] = a
+        k[h * hd:(h + 1) * hd, feature] = b
+    layer.attn.v_proj.weight.copy_(torch.eye(D))
+    layer.attn.v_proj.weight[feature, feature] = 0.0
+    g = torch.Generator().manual_seed(seed)
+    rot, _ = torch.linalg.qr(torch.randn(D, D, generator=g, dtype=torch.float64))
+    size = float(model.tok_embeddings.weight.norm(dim=1).mean()) / math.sqrt(D)  # normed -> embedding scale
+    layer.attn.o_proj.weight.copy_((scale * size * rot).float())
+
+
+def normed_embeddings(model):
+    """(V, D) token embeddings normalised as LayerNorm does without its affine part."""
+    e = model.tok_embeddings.weight.detach().double()
+    e = (e - e.mean(1, keepdim=True)) / e.std(1, unbiased=False, keepdim=True).clamp_min(1e-6)
+    return e.float()
+
+
+def ridge(a, b, lam):
+    """argmin_W |a W - b|^2 + lam * n |W|^2 (float64 solve)."""
+    a64, b64 = a.double(), b.double()
+    g = a64.T @ a64 + lam * len(a64) * torch.eye(a64.size(1), dtype=torch.float64)
+    return torch.linalg.solve(g, a64.T @ b64).float()
+
+
+@torch.no_grad()
+def init_cca_induction(model, layer, queries, query_tokens, keys, key_prev_tokens, gain=1.0, sharpness=4.0,
+                       lam=1e-2, max_angle=0.4, seed=0, feature=0):
+    """Content-addressed reading (an induction head) in CCA layer `layer`: the query at position i looks for the
+    neighbour token whose predecessor is the token at i, and copies that token (the one that followed the same
+    token in the neighbour): what a neighbour that holds the chunk's text at another offset needs, where the
+    positional copy (init_cca_copy) reads the wrong tokens.
+
+    Each head matches on the RoPE dimensions that barely rotate over CCA's distances (rope_slow_dims), so the match
+    is independent of position: per head, a random projection P_h of the normed embedding of the query's token and
+    of the key's predecessor; the queries and keys are linear read-outs of those projections fitted by ridge
+    regression on samples: queries (N, D) = this layer's cca_norm outputs with query_tokens (N,) the tokens at
+    those positions; keys (M, D) = neighbour encodings (init_encoder_previous_token puts the predecessor there)
+    with key_prev_tokens (M,). q is scaled by `sharpness`. v = identity (without the constant feature of the copy
+    initialisation), o = gain x identity: the copied token's encoding goes to the residual, which the tied LM head
+    scores as itself. Returns the held-out R^2 of the two read-outs (fitted on 80 %, scored on 20 %)."""
+    c = model.config
+    D, nh = c.d_model, c.n_heads
+    hd = D // nh
+    slow = rope_slow_dims(hd, c.rope_theta, 2 * c.chunk_size, max_angle)
+    if not slow:
+        raise ValueError("no RoPE dimension is slow enough for content matching")
+    g = torch.Generator().manual_seed(seed + 1)
+    proj = torch.randn(nh, len(slow), D, generator=g) / math.sqrt(D)
+    e = normed_embeddings(model)
+    tq = torch.einsum("hsd,nd->nhs", proj, e[query_tokens.long()]).reshape(len(query_tokens), -1)
+    tk = torch.einsum("hsd,nd->nhs", proj, e[key_prev_tokens.long()]).reshape(len(key_prev_tokens), -1)
+
+    def held_out_r2(a, b):
+        n = int(0.8 * len(a))
+        pred = a[n:] @ ridge(a[:n], b[:n], lam)
+        return float(1 - ((pred - b[n:]) ** 2).sum() / ((b[n:] - b[n:].mean(0)) ** 2).sum())
+
+    r2 = (held_out_r2(queries, tq), held_out_r2(keys, tk))
+    wq = ridge(queries, tq, lam).reshape(D, nh, len(slow))
+    wk = ridge(keys, tk, lam).reshape(D, nh, len(slow))
+    cca = model.layers[layer].cca
+    cca.q_proj.weight.zero_()
+    cca.k_proj.weight.zero_()
+    for h in range(nh):
+        for s, dim in enumerate(slow):
+            cca.q_proj.weight[h * hd + dim] = sharpness * wq[:, h, s]
+            cca.k_proj.weight[h * hd + dim] = wk[:, h, s]
+    cca.v_proj.weight.copy_(torch.eye(D))
+    cca.v_proj.weight[feature, feature] = 0.0
+    cca.o_proj.weight.copy_(torch.eye(D) * gain)
+    return r2

@@ -47,8 +47,11 @@ DEFAULTS = dict(
     qa_lm_mix=0.25, qa_lm_seq_len=256, qa_max_question_tokens=64, qa_max_answer_tokens=63, qa_val_lines=100,
     qa_eval_every=200, qa_log_every=10, qa_ckpt_every=200, qa_resume=False, qa_max_steps_this_run=None,
     qa_neighbours=1, qa_layout="answer", qa_lm_split="train", lm_fit_split="train", lm_seq_len=512,
-    lm_final_eval_windows=1024, qa_target="answer",
+    lm_final_eval_windows=1024, qa_target="answer", qa_lm_shift_oracle_frac=0.0, lm_shift_max=48,
 )
+# qa_lm_shift_oracle_frac: in the LM rows, the probability per chunk that neighbour 0 is the window's own stream at a
+#   random offset (train_retro's lm_shift_oracle_frac): real neighbours seldom overlap, so without such rows the body
+#   learns only to discount what CCA reads, including the content-addressed reading of the induction layers.
 # qa_target: "answer" (the line's reference answer) or "passage": for definition lines whose best neighbour is the
 #   first chunk of a relevant entry, the answer is that passage's own text from its start (the headword line, then
 #   the definition) to the end of its first sentence, token for token as the neighbour holds it, then the end token
@@ -361,7 +364,9 @@ def train(cfg):
         loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.to(device).reshape(-1), ignore_index=-1)
         total = loss
         if lm is not None:
-            lx, ly, lnb = lm.batch(lm.pick_starts(rng, n_lm, T, 1), T, "cpu")
+            starts = lm.pick_starts(rng, n_lm, T, 1)
+            lx, ly, lnb = lm.batch(starts, T, "cpu")
+            lnb = lm.with_shifted_oracle(starts, lnb, cfg["qa_lm_shift_oracle_frac"], cfg["lm_shift_max"], rng)
             lnb = drop_neighbours(lnb, cfg["qa_neighbour_dropout"], gen)
             with autocast(device, cfg["dtype"]):
                 ll = model(lx.to(device), lnb.to(device))

@@ -35,7 +35,8 @@ from common import (BpeTokenizer, LossLog, adamw, autocast, configure, cosine_lr
                     held_out_documents,
                     load_sharded, load_tokens, maybe_compile, pick_device, save_model, save_sharded, seed_all,
                     training_state, restore_training_state, write_json)
-from model import Retro, RetroConfig, drop_neighbours, init_cca_copy  # noqa: E402
+from model import (Retro, RetroConfig, drop_neighbours, init_cca_copy, init_cca_induction,  # noqa: E402
+                   init_encoder_previous_token)
 from neighbours import load_neighbours  # noqa: E402
 
 DEFAULTS = dict(
@@ -50,6 +51,8 @@ DEFAULTS = dict(
     lm_cca_positions="rope", lm_init_from="", lm_train="all", lm_reinit_cca=True, lm_oracle_windows=64,
     lm_overlap_pool=1, lm_oracle_frac=0.0, lm_cca_init="small", lm_copy_layers=None, lm_copy_gain=0.5,
     lm_copy_margin=10.0, lm_fit_split="train",
+    lm_induction_layers=None, lm_induction_gain=1.0, lm_induction_sharpness=4.0, lm_induction_fit_windows=16,
+    lm_previous_token_scale=1.0, lm_shift_oracle_frac=0.0, lm_shift_max=48,
 )
 # lm_fit_split: where the training windows come from. "train" (the retrieval database's own split; neighbours exclude
 #   the window's documents), or "validation-tail": the validation documents after the evaluation part (the first
@@ -71,6 +74,16 @@ DEFAULTS = dict(
 #   read; the other neighbours stay retrieved. 0 in every evaluation.
 # lm_oracle_windows: validation windows of the oracle test (neighbour 0 of chunk u = chunk u and its continuation,
 #   i.e. the true next chunk where RETRO stores it); 0 skips it.
+# lm_induction_layers: CCA layers that start as content-addressed readers (model.init_cca_induction, after the copy
+#   initialisation): the neighbour encoder's layer 0 becomes a previous-token layer (model.init_encoder_previous_token,
+#   lm_previous_token_scale), and each of these layers' queries and keys are fitted on lm_induction_fit_windows
+#   training windows so that a query finds the neighbour token that followed its own token, with o = lm_induction_gain
+#   x identity and q scaled by lm_induction_sharpness. None/[]: none.
+# lm_train "reading": only q_proj/k_proj of the induction layers train (where to read, not what: v and o stay the
+#   copy), so the steps teach the layer which matches to trust rather than to copy less.
+# lm_shift_oracle_frac: per chunk with neighbours, the probability that neighbour 0 is replaced by the window's own
+#   stream from a random offset within +-lm_shift_max tokens of the chunk: the chunk's continuation at another
+#   offset, as the overlapping real neighbours hold it (0 in every evaluation).
 ALPHAS = (0.125, 0.25, 0.5, 0.75, 1.0)
 
 
@@ -115,13 +128,62 @@ def init_cca(cfg, model):
         raise SystemExit(f"lm_cca_init must be 'small' or 'copy', got {cfg['lm_cca_init']!r}")
 
 
-def trainable(model, mode):
-    """Marks what trains: everything ("all"), or the CCA sub-layers and the neighbour encoder ("retrofit")."""
-    if mode not in ("all", "retrofit"):
-        raise SystemExit(f"lm_train must be 'all' or 'retrofit', got {mode!r}")
+def trainable(model, mode, reading_layers=()):
+    """Marks what trains: everything ("all"), the CCA sub-layers and the neighbour encoder ("retrofit"), or the
+    queries and keys of the CCA layers `reading_layers` ("reading")."""
+    if mode not in ("all", "retrofit", "reading"):
+        raise SystemExit(f"lm_train must be 'all', 'retrofit' or 'reading', got {mode!r}")
+    if mode == "reading" and not reading_layers:
+        raise SystemExit("lm_train 'reading' needs lm_induction_layers")
+    reading = tuple(f"layers.{i}.cca.{p}_proj.weight" for i in reading_layers for p in ("q", "k"))
     for name, p in model.named_parameters():
-        p.requires_grad_(mode == "all" or ".cca" in name or name.startswith("encoder."))
+        p.requires_grad_(mode == "all" or (mode == "retrofit" and (".cca" in name or name.startswith("encoder.")))
+                         or name in reading)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def init_induction(cfg, model, data):
+    """Applies lm_induction_layers (see the comment above ALPHAS): the previous-token encoder layer, then per layer
+    the query/key read-outs fitted on lm_induction_fit_windows windows of `data` (seeded). -> {layer: (R^2 q, R^2 k)}."""
+    layers = list(cfg["lm_induction_layers"] or [])
+    if not layers:
+        return {}
+    c = model.config
+    if not c.cca_rope:
+        raise SystemExit("lm_induction_layers needs lm_cca_positions = 'rope'")
+    bad = [i for i in layers if i not in c.cca_layers]
+    if bad:
+        raise SystemExit(f"lm_induction_layers {bad} are not CCA layers {c.cca_layers}")
+    init_encoder_previous_token(model, cfg["lm_previous_token_scale"], seed=cfg["seed"])
+    T, m = cfg["lm_seq_len"], c.chunk_size
+    rng = np.random.default_rng(cfg["seed"])
+    n = min(cfg["lm_induction_fit_windows"], data.max_start(T) + 1)
+    starts = rng.choice(data.max_start(T) + 1, n, replace=False)
+    was = model.training
+    model.eval()
+    r2 = {}
+    for layer in layers:
+        captured = []
+        hook = model.layers[layer].cca_norm.register_forward_hook(lambda mod, inp, out: captured.append(out))
+        qs, qt, ks, kt = [], [], [], []
+        for s in range(0, n, 8):
+            x, _, nb = data.batch(starts[s:s + 8], T, "cpu")
+            captured.clear()
+            _, E, _ = model(x, nb, return_encoded=True)
+            qs.append(captured[0][:, m - 1:].reshape(-1, c.d_model))  # positions that read a neighbour
+            qt.append(x[:, m - 1:].reshape(-1))
+            E = E.reshape(-1, E.size(-2), c.d_model)
+            toks = nb.reshape(-1, nb.size(-1))
+            ok = (toks[:, 1:] >= 0) & (toks[:, :-1] >= 0)
+            ks.append(E[:, 1:][ok])
+            kt.append(toks[:, :-1][ok])
+        hook.remove()
+        r2[layer] = init_cca_induction(model, layer, torch.cat(qs), torch.cat(qt), torch.cat(ks), torch.cat(kt),
+                                       cfg["lm_induction_gain"], cfg["lm_induction_sharpness"], seed=cfg["seed"])
+        print(f"retro: induction layer {layer}: read-out R^2 query {r2[layer][0]:.3f}, key {r2[layer][1]:.3f}")
+    model.train(was)
+    return r2
 
 
 def build_model(cfg, vocab_size, eos_id):
@@ -227,6 +289,22 @@ class Data:
                     nb[b, u, 0, :len(seg)] = torch.from_numpy(np.asarray(seg, np.int64))
         return nb
 
+    def with_shifted_oracle(self, starts, nb, frac, max_shift, rng):
+        """Replaces neighbour 0 of each chunk that has neighbours, with probability frac, by r tokens of the window's
+        own stream from a random offset within +-max_shift of the chunk's start (clipped at the split's ends)."""
+        if frac <= 0:
+            return nb
+        nb = nb.clone()
+        U, r = nb.size(1), nb.size(3)
+        for b, c0 in enumerate(starts):
+            s = int(c0) * self.m
+            for u in range(U):
+                if (nb[b, u] >= 0).any() and rng.random() < frac:
+                    at = min(max(0, s + u * self.m + int(rng.integers(-max_shift, max_shift + 1))),
+                             len(self.tokens) - r)
+                    nb[b, u, 0] = torch.from_numpy(np.asarray(self.tokens[at:at + r], np.int64))
+        return nb
+
     def batch(self, starts, T, device):
         xs, ys, ns = zip(*(self.window(int(c), T) for c in starts))
         t = lambda a: torch.from_numpy(np.stack(a)).to(device)  # noqa: E731
@@ -297,6 +375,17 @@ def chunk_overlap(chunk, neighbours):
     for nb in neighbours:
         best = max(best, longest_common_span(chunk, nb[nb >= 0]))
     return best / len(chunk)
+
+
+def copyable(inputs, targets, neighbours):
+    """(m,) bool: which targets a reading of the neighbours could supply at all, i.e. whose bigram (input token,
+    target token) occurs in one of the neighbours (k, r) (-1 padded). Retrieval can lower the loss of the others
+    only by what a neighbour says about the topic, not by copying."""
+    grams = set()
+    for nb in neighbours:
+        nb = nb[nb >= 0]
+        grams.update(zip(nb[:-1].tolist(), nb[1:].tolist()))
+    return np.array([(int(a), int(b)) in grams for a, b in zip(inputs, targets)], dtype=bool)
 
 
 def bpb(nats, nbytes):
@@ -380,7 +469,7 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
     m = data.m
     U = T // m
     starts = np.arange(0, data.max_start(T) + 1, U)[:windows]
-    tot = {"closed": 0.0, "ret": 0.0, "bytes": 0}
+    tot = {"closed": 0.0, "ret": 0.0, "bytes": 0, "closed_copyable": 0.0}
     per_chunk = {"closed": [], "ret": [], "bytes": [], "overlap": []}
     for s in range(0, len(starts), batch):
         x, y, nb = data.batch(starts[s:s + batch], T, device)
@@ -395,9 +484,11 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
         tot["bytes"] += int(yb.sum())
         nb_np = nb.cpu().numpy()
         y_np = y.cpu().numpy()
+        x_np = x.cpu().numpy()
         for b in range(len(x)):
             for u in range(1, U):
                 sl = slice(u * m - 1, u * m + m - 1)  # positions predicting chunk u's tokens
+                tot["closed_copyable"] += ce_c[b, sl][copyable(x_np[b, sl], y_np[b, sl], nb_np[b, u - 1])].sum()
                 per_chunk["closed"].append(ce_c[b, sl].sum())
                 per_chunk["ret"].append(ce_r[b, sl].sum())
                 per_chunk["bytes"].append(yb[b, sl].sum())
@@ -405,6 +496,9 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
     model.train(was)
     c, r = bpb(tot["closed"], tot["bytes"]), bpb(tot["ret"], tot["bytes"])
     return {"bpb_closed_book": c, "bpb_retrieval": r, "bpb_relative_reduction": 1 - r / c if c > 0 else float("nan"),
+            # the most that copying from these neighbours could lower the loss: the closed-book share of the
+            # targets whose bigram occurs in their neighbours (if every one of them cost 0 nats)
+            "copy_bound": float(tot["closed_copyable"] / tot["closed"]) if tot["closed"] > 0 else float("nan"),
             "eval_windows": int(len(starts)), "eval_tokens": int(len(starts) * T), "eval_bytes": int(tot["bytes"]),
             "leakage": breakdown(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"], per_chunk["overlap"]),
             "leakage_above": breakdown_above(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"],
@@ -431,7 +525,8 @@ def train(cfg):
     if train_data.max_start(T) < 0 or val_data.max_start(T) < 0:
         raise SystemExit("a split is shorter than one training window")
     model = build_model(cfg, tok.vocab_size, tok.eos_id)
-    n_train = trainable(model, cfg["lm_train"])
+    induction_r2 = init_induction(cfg, model, train_data)  # a resumed run then loads its own weights over it
+    n_train = trainable(model, cfg["lm_train"], cfg["lm_induction_layers"] or ())
     opt = adamw(model, cfg["lm_lr"], cfg["lm_weight_decay"])
     start, wall_before = 0, 0.0
     if cfg["lm_resume"] and os.path.exists(os.path.join(ckpt, "index.json")):
@@ -468,6 +563,7 @@ def train(cfg):
             starts = train_data.pick_starts(rng, cfg["lm_batch"], T, cfg["lm_overlap_pool"])
             x, y, nb = train_data.batch(starts, T, "cpu")
             nb = train_data.with_oracle(starts, nb, T, cfg["lm_oracle_frac"], rng)
+            nb = train_data.with_shifted_oracle(starts, nb, cfg["lm_shift_oracle_frac"], cfg["lm_shift_max"], rng)
             nb = drop_neighbours(nb, cfg["lm_neighbour_dropout"], gen)
             x, y, nb = x.to(device), y.to(device), nb.to(device)
             with autocast(device, cfg["dtype"]):
@@ -510,6 +606,7 @@ def train(cfg):
                     "train_tokens": int(len(train_data.tokens)), "final_train_loss": loss_val,
                     "wall_seconds": round(wall, 1), "hardware": hardware(),
                     "parameters": sum(p.numel() for p in model.parameters()), "trained_parameters": n_train,
+                    "induction_read_out_r2": {str(k): v for k, v in induction_r2.items()},
                     "config": {k: v for k, v in cfg.items() if k.startswith("lm_") or k in (
                         "seed", "dtype", "chunk_size", "neighbour_len", "nb_k")}})
     write_json(os.path.join(out, "metrics.json"), metrics)

@@ -179,6 +179,47 @@ def test_retrofit_on_the_validation_tail_with_copy_init_never_reads_the_evaluati
     assert abs(ev["bpb_retrieval"] - metrics["bpb_retrieval"]) < 1e-6 and ev["eval_windows"] == metrics["eval_windows"]
 
 
+def test_induction_reading_trains_only_the_queries_and_keys_of_its_layer(run, tmp_path):
+    """lm_induction_layers + lm_train "reading": the previous-token encoder layer and the fitted read-outs are set
+    up before training (their R^2 is recorded), shifted-oracle neighbours feed the steps, and nothing but layer
+    3's CCA queries and keys moves: every other tensor equals a 0-step run's, closed-book equals the source."""
+    source = os.path.join(run["dir"], "models", "retro")
+    args = [f"--lm_init_from={source}", "--lm_cca_positions=rope", "--lm_cca_init=copy", "--lm_induction_layers=[3]",
+            "--lm_train=reading", "--lm_fit_split=validation-tail", "--lm_final_eval_windows=2",
+            "--lm_oracle_windows=0", "--lm_shift_oracle_frac=0.5", "--lm_induction_fit_windows=2"]
+    models = {}
+    for steps in (0, 3):
+        other = str(tmp_path / f"s{steps}")
+        shutil.copytree(run["dir"], other, ignore=shutil.ignore_patterns("retro", "models*"))
+        metrics = train_retro.train(cfg_for(train_retro.DEFAULTS, other, *args, f"--lm_steps={steps}"))
+        assert set(metrics["induction_read_out_r2"]) == {"3"}
+        models[steps] = load_model(os.path.join(other, "retro", "model_ckpt"))[0]
+    before, after = models[0].state_dict(), models[3].state_dict()
+    moved = {n for n in before if not torch.equal(before[n], after[n])}
+    assert moved == {"layers.3.cca.q_proj.weight", "layers.3.cca.k_proj.weight"}, moved
+    src = from_folder(source)
+    x = torch.from_numpy(load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))["tokens"][:128]
+                         .astype(np.int64))[None]
+    with torch.no_grad():
+        assert torch.allclose(models[3](x), src(x), atol=1e-5)
+
+
+def test_shifted_oracle_puts_the_window_stream_at_an_offset_in_neighbour_0():
+    tokens = np.arange(1000, dtype=np.int64)
+    db = {"tokens": np.arange(640, dtype=np.int64) + 5000, "doc_offsets": np.array([0, 640])}
+    data = train_retro.Data(tokens, np.zeros((1000 // 8, 2), np.int64), db, 8, 16)
+    starts = [3, 40]
+    _, _, nb = data.batch(starts, 32, "cpu")
+    out = data.with_shifted_oracle(starts, nb, 1.0, 5, np.random.default_rng(0))
+    for b, c0 in enumerate(starts):
+        for u in range(4):
+            row = out[b, u, 0].numpy()
+            assert np.array_equal(row, np.arange(row[0], row[0] + 16))  # a run of the window's own stream
+            assert abs(int(row[0]) - (c0 * 8 + u * 8)) <= 5
+            assert torch.equal(out[b, u, 1], nb[b, u, 1])  # the other neighbour is untouched
+    assert data.with_shifted_oracle(starts, nb, 0.0, 5, np.random.default_rng(0)) is nb
+
+
 def _qa_lines(run, n=12, dataset="definitions-train"):
     """qa-data lines (as Retro.Eval writes them) made from the tiny run's validation tokens."""
     toks = load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))["tokens"].astype(np.int64)
