@@ -138,6 +138,18 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                 f"- chunks overlapping their neighbours by more than {r['above']}: {r['chunks']}, BPB "
                 f"{r['bpb_closed_book']:.4f} → {r['bpb_retrieval']:.4f}" for r in lm_eval.get("leakage_above", [])
                 if r["chunks"]] if lm_eval.get("bpb_closed_book") is not None else []
+    retro_metrics = read_json(os.path.join(run, "retro", "metrics.json")) if os.path.exists(
+        os.path.join(run, "retro", "metrics.json")) else {}
+    stage_keys = ("lm_init_from", "lm_cca_positions", "lm_cca_init", "lm_copy_layers", "lm_copy_gain",
+                  "lm_induction_layers", "lm_induction_gain", "lm_induction_sharpness", "lm_previous_token_scale",
+                  "lm_train", "lm_steps", "lm_lr", "lm_batch", "lm_fit_split", "lm_shift_oracle_frac")
+    retro_cfg = retro_metrics.get("config", {})
+    if retro_cfg:
+        lm_lines = ["## How CCA started (the RETRO stage before the QA stage: train_retro.py)", "",
+                    "- " + ", ".join(f"`{k}`={json.dumps(retro_cfg[k])}" for k in stage_keys if k in retro_cfg)] + (
+                    [f"- induction read-out R^2 (query, key) per layer: "
+                     f"{json.dumps(retro_metrics['induction_read_out_r2'])}"]
+                    if retro_metrics.get("induction_read_out_r2") else []) + [""] + lm_lines
     token_line = [f"Token files: " + "; ".join(f"{s}: {v.get('documents')} documents, {v.get('tokens')} tokens, "
                                                 f"{v.get('bytes')} bytes" for s, v in tokens.items())] if tokens else []
     models = {

@@ -26,21 +26,26 @@ nb_encoder_folder = "runs/fit/h200/encoder"
 
 # RETRO-fitting: the architecture comes from the H200 folder (8 x 384, CCA at 3/5/7, 2-layer encoder)
 lm_init_from = "runs/fit/h200/retro"
-lm_train = "retrofit"
 lm_cca_positions = "rope"
 lm_reinit_cca = True
 lm_cca_init = "copy"    # CCA starts reading the aligned continuation (model.init_cca_copy)
 lm_fit_split = "validation-tail"  # text the H200 body has not memorised (it saw the train split 3.4 times)
 lm_seq_len = 512
-lm_steps = 0            # copy initialisation only: 100 steps of CCA training on the fitting text learned to copy
-                        # less, not when (docs/training.md); the QA stage trains the body to use it
+lm_induction_layers = [5]  # content-addressed reading (an induction head) at layer 5 (model.init_cca_induction)
+lm_induction_gain = 1.0
+lm_induction_sharpness = 4.0
+lm_previous_token_scale = 1.0
+lm_train = "reading"    # only layer 5's queries and keys train: which matches to trust, not whether to copy
+                        # (training all of CCA learned to copy less, not when: docs/training.md)
+lm_steps = 300
 lm_batch = 4
 lm_grad_accum = 1
-lm_lr = 2e-3
-lm_overlap_pool = 4     # each row: the best-overlapping of 4 random windows
-lm_oracle_frac = 0.25   # a quarter of the chunks see their own continuation as neighbour 0 (the copying signal)
+lm_lr = 1e-3
+lm_overlap_pool = 1
+lm_oracle_frac = 0.0
+lm_shift_oracle_frac = 0.15  # neighbour 0 is the chunk's own continuation at a random offset (+-48) for 15 % of chunks
 lm_min_lr_ratio = 0.1
-lm_warmup = 50
+lm_warmup = 30
 lm_weight_decay = 0.0
 lm_neighbour_dropout = 0.0  # the body is frozen: closed-book is the H200 decoder whatever CCA learns
 lm_eval_every = 300
@@ -62,6 +67,7 @@ qa_warmup = 30
 qa_neighbour_dropout = 0.1
 qa_lm_mix = 0.25
 qa_lm_split = "fit"     # LM rows from the RETRO-fitting windows, not the memorised train split
+qa_lm_shift_oracle_frac = 0.15  # ... with some shifted-oracle neighbours, so the body keeps trusting a real match
 qa_neighbours = 1       # the best neighbour per question ...
 qa_layout = "answer"    # ... laid out after the question chunk, where the answer's continuation goes
 qa_target = "passage"   # read the best passage out to the end of its first sentence, then stop
