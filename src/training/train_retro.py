@@ -145,7 +145,8 @@ def trainable(model, mode, reading_layers=()):
 @torch.no_grad()
 def init_induction(cfg, model, data):
     """Applies lm_induction_layers (see the comment above ALPHAS): the previous-token encoder layer, then per layer
-    the query/key read-outs fitted on lm_induction_fit_windows windows of `data` (seeded). -> {layer: (R^2 q, R^2 k)}."""
+    the query/key read-outs fitted on lm_induction_fit_windows windows of `data` (seeded; only data.starts_allowed
+    when set, so no held-out document is fitted on). -> {layer: (R^2 q, R^2 k)}."""
     layers = list(cfg["lm_induction_layers"] or [])
     if not layers:
         return {}
@@ -158,8 +159,10 @@ def init_induction(cfg, model, data):
     init_encoder_previous_token(model, cfg["lm_previous_token_scale"], seed=cfg["seed"])
     T, m = cfg["lm_seq_len"], c.chunk_size
     rng = np.random.default_rng(cfg["seed"])
-    n = min(cfg["lm_induction_fit_windows"], data.max_start(T) + 1)
-    starts = rng.choice(data.max_start(T) + 1, n, replace=False)
+    allowed = getattr(data, "starts_allowed", None)  # windows that touch no held-out document
+    allowed = np.arange(data.max_start(T) + 1) if allowed is None else np.asarray(allowed)
+    starts = rng.choice(allowed, min(cfg["lm_induction_fit_windows"], len(allowed)), replace=False)
+    n = len(starts)
     was = model.training
     model.eval()
     r2 = {}
@@ -291,17 +294,18 @@ class Data:
 
     def with_shifted_oracle(self, starts, nb, frac, max_shift, rng):
         """Replaces neighbour 0 of each chunk that has neighbours, with probability frac, by r tokens of the window's
-        own stream from a random offset within +-max_shift of the chunk's start (clipped at the split's ends)."""
+        own stream from a random offset within +-max_shift of the chunk's start, kept inside the window and its
+        target chunk (tokens c*m .. c*m + T + m, the span pick_starts checks against held-out documents)."""
         if frac <= 0:
             return nb
         nb = nb.clone()
         U, r = nb.size(1), nb.size(3)
         for b, c0 in enumerate(starts):
             s = int(c0) * self.m
+            hi = min(s + (U + 1) * self.m, len(self.tokens)) - r  # the last start that stays in the checked span
             for u in range(U):
                 if (nb[b, u] >= 0).any() and rng.random() < frac:
-                    at = min(max(0, s + u * self.m + int(rng.integers(-max_shift, max_shift + 1))),
-                             len(self.tokens) - r)
+                    at = min(max(s, s + u * self.m + int(rng.integers(-max_shift, max_shift + 1))), hi)
                     nb[b, u, 0] = torch.from_numpy(np.asarray(self.tokens[at:at + r], np.int64))
         return nb
 

@@ -204,6 +204,21 @@ def test_induction_reading_trains_only_the_queries_and_keys_of_its_layer(run, tm
         assert torch.allclose(models[3](x), src(x), atol=1e-5)
 
 
+def test_induction_read_outs_are_fitted_on_allowed_windows_only(run):
+    """The read-outs are fitted on windows of the fitting text that touch no held-out document."""
+    source = os.path.join(run["dir"], "models", "retro")
+    cfg = cfg_for(train_retro.DEFAULTS, run["dir"], f"--lm_init_from={source}", "--lm_cca_positions=rope",
+                  "--lm_cca_init=copy", "--lm_induction_layers=[3]", "--lm_fit_split=validation-tail",
+                  "--lm_final_eval_windows=2", "--lm_induction_fit_windows=8")
+    fit, _ = train_retro.fit_and_eval_data(cfg, load_tokens(os.path.join(run["dir"], "tokens", "train.safetensors")))
+    fit.starts_allowed = fit.starts_allowed[1::2][:3]  # as if the others touched held-out entries
+    seen, batch = [], fit.batch
+    fit.batch = lambda starts, T, device: (seen.extend(int(c) for c in starts), batch(starts, T, device))[1]
+    model = train_retro.build_model(cfg, from_folder(source).config.vocab_size, 0)
+    train_retro.init_induction(cfg, model, fit)
+    assert sorted(seen) == sorted(int(c) for c in fit.starts_allowed)
+
+
 def test_shifted_oracle_puts_the_window_stream_at_an_offset_in_neighbour_0():
     tokens = np.arange(1000, dtype=np.int64)
     db = {"tokens": np.arange(640, dtype=np.int64) + 5000, "doc_offsets": np.array([0, 640])}
@@ -216,6 +231,7 @@ def test_shifted_oracle_puts_the_window_stream_at_an_offset_in_neighbour_0():
             row = out[b, u, 0].numpy()
             assert np.array_equal(row, np.arange(row[0], row[0] + 16))  # a run of the window's own stream
             assert abs(int(row[0]) - (c0 * 8 + u * 8)) <= 5
+            assert c0 * 8 <= row[0] and row[-1] < c0 * 8 + 32 + 8  # inside the window and its target chunk
             assert torch.equal(out[b, u, 1], nb[b, u, 1])  # the other neighbour is untouched
     assert data.with_shifted_oracle(starts, nb, 0.0, 5, np.random.default_rng(0)) is nb
 
