@@ -207,10 +207,24 @@ public sealed class HnswSuite : ISuite
         public static PeerProcess Start(string dir, ReadOnlyMemory<float> base_, ReadOnlyMemory<float> queries, int[] truth, int n, int nq, int dim,
             int m, int efc, int threads)
         {
+            RequireHnswlib();
             WriteMatrix(Path.Combine(dir, "base.bin"), base_.Span, n, dim);
             WriteMatrix(Path.Combine(dir, "queries.bin"), queries.Span, nq, dim);
             WriteMatrix(Path.Combine(dir, "truth.bin"), truth.AsSpan(), nq, K);
             return new PeerProcess(Launch(dir, m, efc, threads));
+        }
+
+        /// <summary>Fails before any work when Debian's python3-hnswlib is missing (test.sh installs it).</summary>
+        private static void RequireHnswlib()
+        {
+            var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add("import hnswlib");
+            using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
+            p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+                throw new InvalidOperationException("the peer needs hnswlib for /usr/bin/python3: `apt-get install python3-hnswlib` (./test.sh installs it), or run with --no-peer");
         }
 
         private static Process Launch(string dir, int m, int efc, int threads)
