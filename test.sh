@@ -7,8 +7,9 @@ cd "$(dirname "$0")"
 PY=/usr/bin/python3   # Debian's python: python3-torch & co. live there, not in pyenv's.
 need=()
 # python3-onnx checks the ONNX exports (src/training/export_onnx.py); chromium drives the service's page in the browser test (Playwright, with the system browser);
-# libopenblas0-pthread gives torch an optimised BLAS (with Debian's reference BLAS the training tests run ~15x slower).
-for pkg in python3-torch python3-numpy python3-pytest python3-onnx chromium libopenblas0-pthread; do
+# libopenblas0-pthread gives torch an optimised BLAS (with Debian's reference BLAS the training tests run ~15x slower);
+# python3-hnswlib is the hnsw benchmark's peer (tests/Retro.Benchmarks/peers/hnsw_peer.py).
+for pkg in python3-torch python3-numpy python3-pytest python3-onnx chromium libopenblas0-pthread python3-hnswlib; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

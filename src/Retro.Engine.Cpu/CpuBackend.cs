@@ -407,6 +407,35 @@ public sealed unsafe class CpuBackend : IBackend
         if (!condition) throw new ArgumentException(message, name);
     }
 
+    /// <summary>As above, but the interpolated message is formatted only when the check fails: every op validates its
+    /// arguments on every call, and formatting shapes and tensors there cost ~1% of the CPU in the serve profile.</summary>
+    private static void Require([DoesNotReturnIf(false)] bool condition, string name,
+        [InterpolatedStringHandlerArgument(nameof(condition))] ref FailureMessage message)
+    {
+        if (!condition) throw new ArgumentException(message.ToStringAndClear(), name);
+    }
+
+    /// <summary>An interpolated-string handler that appends nothing while its condition holds (as Debug.Assert's).</summary>
+    [InterpolatedStringHandler]
+    private ref struct FailureMessage
+    {
+        private DefaultInterpolatedStringHandler _text;
+
+        public FailureMessage(int literalLength, int formattedCount, bool condition, out bool shouldAppend)
+        {
+            shouldAppend = !condition;
+            _text = condition ? default : new DefaultInterpolatedStringHandler(literalLength, formattedCount);
+        }
+
+        public void AppendLiteral(string value) => _text.AppendLiteral(value);
+
+        public void AppendFormatted<T>(T value) => _text.AppendFormatted(value);
+
+        public void AppendFormatted<T>(T value, string? format) => _text.AppendFormatted(value, format);
+
+        public string ToStringAndClear() => _text.ToStringAndClear();
+    }
+
     private static bool Overlaps(Tensor a, Tensor b)
     {
         if (a.IsEmpty || b.IsEmpty || a.ElementCount == 0 || b.ElementCount == 0) return false;

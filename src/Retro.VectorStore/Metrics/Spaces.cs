@@ -53,21 +53,31 @@ internal readonly unsafe struct FloatQuery(float* query, VectorView view, int di
 }
 
 /// <summary>
-/// Float32 query against int8 codes: dot(q, x) ≈ Σ q·min + Σ (q·scale)·code, and for Euclid
-/// |q - x|² = |q|² - 2·dot + |x̂|² with |x̂|² of the decoded vector precomputed per node.
+/// A query against int8 codes: dot(q, x) ≈ Σ q·min + Σ (q·scale)·code, and for Euclid |q - x|² = |q|² - 2·dot + |x̂|²
+/// with |x̂|² of the decoded vector precomputed per node. Where AVX-VNNI exists, q·scale is itself quantized to signed
+/// 8 bits (<see cref="QuantizedVectors.QuantizeQuery"/>) and Σ (q·scale)·code ≈ step · Σ qcode·code runs in integers;
+/// elsewhere the float query meets the widened codes.
 /// </summary>
-internal readonly unsafe struct Int8Query(float* scaledQuery, float queryOffset, float queryNormSquared, QuantizedVectors codes, bool euclid) : IQueryDistance
+internal readonly unsafe struct Int8Query(float* scaledQuery, sbyte* queryCodes, float queryStep, float queryOffset, float queryNormSquared,
+    QuantizedVectors codes, bool euclid) : IQueryDistance
 {
     private readonly float* _scaled = scaledQuery;
+    private readonly sbyte* _queryCodes = queryCodes;
+    private readonly float _step = queryStep;
     private readonly float _offset = queryOffset;
     private readonly float _qq = queryNormSquared;
     private readonly QuantizedVectors _codes = codes;
     private readonly bool _euclid = euclid;
 
+    /// <summary>Whether this host runs the all-integer kernel (then callers pass the query's codes and step).</summary>
+    public static bool IntegerKernel => System.Runtime.Intrinsics.X86.AvxVnni.IsSupported;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Distance(uint node)
     {
-        float dot = _offset + VectorMath.DotU8(_scaled, _codes.Pointer(node), _codes.Dimension);
+        float dot = IntegerKernel
+            ? _offset + _step * VectorMath.DotU8S8(_queryCodes, _codes.Pointer(node), _codes.Dimension)
+            : _offset + VectorMath.DotU8(_scaled, _codes.Pointer(node), _codes.Dimension);
         return _euclid ? _qq - 2f * dot + _codes.NormSquared(node) : -dot;
     }
 

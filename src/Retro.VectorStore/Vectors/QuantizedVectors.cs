@@ -110,6 +110,26 @@ internal sealed unsafe class QuantizedVectors
         return offset;
     }
 
+    /// <summary>
+    /// Quantizes a prepared query (<paramref name="scaled"/>, from <see cref="PrepareQuery"/>) to signed 8 bits for
+    /// the all-integer kernel: <paramref name="codes"/>[j] = round(scaled[j] / step) in [-127, 127]; returns step, so
+    /// that Σ scaled[j]·c[j] ≈ step · Σ codes[j]·c[j]. The query's rounding (at most step / 2 per dimension, step =
+    /// max |scaled| / 127) is of the order of the points' own; the float rescoring that follows removes both.
+    /// </summary>
+    public float QuantizeQuery(ReadOnlySpan<float> scaled, Span<sbyte> codes)
+    {
+        float max = 0;
+        for (int j = 0; j < Dimension; j++) max = Math.Max(max, Math.Abs(scaled[j]));
+        if (max == 0 || !float.IsFinite(max))
+        {
+            codes[..Dimension].Clear();
+            return 0;
+        }
+        float step = max / 127f;
+        for (int j = 0; j < Dimension; j++) codes[j] = (sbyte)Math.Clamp(MathF.Round(scaled[j] / step), -127f, 127f);
+        return step;
+    }
+
     private void EnsureCapacity(long count)
     {
         long capacity = (long)_segments.Length << VectorStorage.SegmentShift;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Retro.Core;
+using Retro.Core.Options;
 using Retro.VectorStore.Hnsw;
 using Retro.VectorStore.Metrics;
 using Retro.VectorStore.Vectors;
@@ -19,7 +20,7 @@ public sealed class HnswSuite : ISuite
 
     public string Name => "hnsw";
 
-    public string Description => "HNSW build time and QPS at recall@10 0.95/0.99 vs hnswlib (--n 200000 --queries 1000 --dim 384 --reps 7 --no-peer --quantize --keep-pruned)";
+    public string Description => "HNSW build time and QPS at recall@10 0.95/0.99 vs hnswlib (--n 200000 --queries 1000 --dim 384 --reps 7 --no-peer --quantize|--float --keep-pruned)";
 
     public int Run(string[] args)
     {
@@ -31,7 +32,9 @@ public sealed class HnswSuite : ISuite
         int threads = IntOption(args, "--threads", 2);
         int reps = IntOption(args, "--reps", 7);
         int clusters = IntOption(args, "--clusters", Math.Max(1, n / 200));
-        bool quantize = args.Contains("--quantize");
+        // The product's default search path (Retro:VectorStore:Quantization) is measured against hnswlib, point by
+        // point; the other path is swept over the same graph afterwards. --quantize / --float force the measured one.
+        bool quantize = args.Contains("--quantize") || (!args.Contains("--float") && new VectorStoreOptions().Quantization == QuantizationKind.Int8);
         bool keepPruned = args.Contains("--keep-pruned");
         bool peer = !args.Contains("--no-peer");
         int[] efs = [12, 16, 20, 24, 28, 32, 40, 48, 64, 96, 128, 192, 256];
@@ -52,7 +55,7 @@ public sealed class HnswSuite : ISuite
             // machine) affects both sides of each ratio alike.
             using var peerProcess = peer ? PeerProcess.Start(dir, base_, queries, truth, n, nq, dim, m, efc, threads) : null;
             var ours = RunOurs(base_, queries, truth, n, nq, dim, m, efc, threads, reps, quantize, keepPruned, efs, dir, peerProcess, out var theirs);
-            Report(ours, theirs);
+            Report(ours, theirs, quantize ? "ours (int8 + float rescoring)" : "ours (float32)");
             return 0;
         }
         finally
@@ -88,17 +91,15 @@ public sealed class HnswSuite : ISuite
         Console.WriteLine($"ours: build {build:F1} s, {bytes:F0} bytes/vector");
         peer?.Build();
 
-        var points = Sweep("ours", index, queries, truth, nq, dim, reps, efs, peer);
+        var points = Sweep(quantize ? "ours-int8" : "ours", index, queries, truth, nq, dim, reps, efs, peer);
         if (peer is not null) theirs = new Result(peer.BuildSeconds, peer.BytesPerVector, peer.Points);
-        if (!quantize)
-        {
-            // The same graph searched through int8 codes with float rescoring (quantization is derived state).
-            var int8 = new HnswIndex(vectors, graph, DistanceMetric.Cosine, quantize: true);
-            int8.Add((uint)n, (uint)n, threads);
-            var q = Sweep("ours-int8", int8, queries, truth, nq, dim, reps, efs, null);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"ours-int8: QPS@0.95 1T={Best(q, 0.95, 1):F0} 2T={Best(q, 0.95, 2):F0}; QPS@0.99 1T={Best(q, 0.99, 1):F0} 2T={Best(q, 0.99, 2):F0} (+{dim + 4} bytes/vector)"));
-        }
+        // The same graph searched through the other path (int8 codes are derived state, built or ignored here).
+        var other = new HnswIndex(vectors, graph, DistanceMetric.Cosine, quantize: !quantize);
+        other.Add((uint)n, (uint)n, threads);
+        string otherName = quantize ? "ours-float" : "ours-int8";
+        var o = Sweep(otherName, other, queries, truth, nq, dim, reps, efs, null);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{otherName}: QPS@0.95 1T={Best(o, 0.95, 1):F0} 2T={Best(o, 0.95, 2):F0}; QPS@0.99 1T={Best(o, 0.99, 1):F0} 2T={Best(o, 0.99, 2):F0} ({(quantize ? $"-{dim + 4}" : $"+{dim + 4}")} bytes/vector)"));
         return new Result(build, bytes, points);
     }
 
@@ -206,10 +207,24 @@ public sealed class HnswSuite : ISuite
         public static PeerProcess Start(string dir, ReadOnlyMemory<float> base_, ReadOnlyMemory<float> queries, int[] truth, int n, int nq, int dim,
             int m, int efc, int threads)
         {
+            RequireHnswlib();
             WriteMatrix(Path.Combine(dir, "base.bin"), base_.Span, n, dim);
             WriteMatrix(Path.Combine(dir, "queries.bin"), queries.Span, nq, dim);
             WriteMatrix(Path.Combine(dir, "truth.bin"), truth.AsSpan(), nq, K);
             return new PeerProcess(Launch(dir, m, efc, threads));
+        }
+
+        /// <summary>Fails before any work when Debian's python3-hnswlib is missing (test.sh installs it).</summary>
+        private static void RequireHnswlib()
+        {
+            var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add("import hnswlib");
+            using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
+            p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+                throw new InvalidOperationException("the peer needs hnswlib for /usr/bin/python3: `apt-get install python3-hnswlib` (./test.sh installs it), or run with --no-peer");
         }
 
         private static Process Launch(string dir, int m, int efc, int threads)
@@ -273,17 +288,22 @@ public sealed class HnswSuite : ISuite
         }
     }
 
-    private static void Report(Result ours, Result? peer)
+    private static void Report(Result ours, Result? peer, string label)
     {
         Console.WriteLine();
         Console.WriteLine("| | build s | bytes/vector | QPS@0.95 1T | QPS@0.95 2T | QPS@0.99 1T | QPS@0.99 2T |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
-        Row("ours", ours);
+        Row(label, ours);
         if (peer is not null) Row("hnswlib", peer);
         double o = ours.QpsAt(0.95, 2), p = peer?.QpsAt(0.95, 2) ?? double.NaN;
         if (peer is not null)
         {
             Console.WriteLine($"build ratio ours/peer = {ours.BuildSeconds / peer.BuildSeconds:F2}; QPS ratio at 0.99 (2T) = {ours.QpsAt(0.99, 2) / peer.QpsAt(0.99, 2):F2}");
+        }
+        if (peer is not null)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"QPS ratios at equal recall: 0.95 1T {ours.QpsAt(0.95, 1) / peer.QpsAt(0.95, 1):F2}, 2T {o / p:F2}; 0.99 1T {ours.QpsAt(0.99, 1) / peer.QpsAt(0.99, 1):F2}, 2T {ours.QpsAt(0.99, 2) / peer.QpsAt(0.99, 2):F2}"));
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"hnsw: ours={o:F0} peer={p:F0} ratio={o / p:F2}"));
 
