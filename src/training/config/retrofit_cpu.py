@@ -1,14 +1,16 @@
 # RETRO-fitting on 2 CPU cores (no GPU lent): the H200 decoder of ../shared/runs/h200-2026-12-04 (a fluent LM whose
 # cross-attention had no positions) gets CCA with relative positions, copy-initialised so that it reads an aligned
-# neighbour from step 0 (its body and embeddings unchanged); then the body learns to answer questions by reading the
-# best passage out (QA stage, CCA and encoder frozen). docs/training.md has the measurements behind every setting.
+# neighbour from step 0, and an induction layer (5) that reads a neighbour by content wherever the shared text sits
+# (its queries and keys train; the body and embeddings unchanged); then the body learns to answer questions by
+# reading the best passage out (QA stage, CCA and encoder frozen). docs/training.md has the measurements behind
+# every setting.
 #
 #   ../shared/runs/h200-2026-12-04/assemble.sh runs/fit/h200
 #   python3 src/training/prepare_corpus.py --out data/corpus                     # all sources, ~1 min
 #   python3 src/training/pretokenize.py --corpus data/corpus --tokenizer models/retro/tokenizer.json \
 #       --out runs/fit/tokens --splits train,validation
 #   python3 src/training/neighbours.py src/training/config/retrofit_cpu.py       # H200 bi-encoder, ~1 h on 2 cores
-#   python3 src/training/train_retro.py src/training/config/retrofit_cpu.py      # copy init + evaluation, ~5 min
+#   python3 src/training/train_retro.py src/training/config/retrofit_cpu.py      # copy + induction init, 300 steps, evaluation: ~13 min
 #   dotnet run -c Release --project src/Retro.Eval -- qa-data --config eval/qa-train.json --out runs/fit/qa/train.jsonl
 #   python3 src/training/train_qa.py src/training/config/retrofit_cpu.py         # ~15 min
 #   python3 src/training/export.py --run runs/fit --out models --retro_stage qa
