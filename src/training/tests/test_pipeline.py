@@ -568,8 +568,9 @@ def test_search_with_exclusion_equals_the_fully_masked_search():
     S = q @ db.T
     S[(doc[None] >= lo[:, None]) & (doc[None] <= hi[:, None])] = -np.inf
     want_i = np.argsort(-S, axis=1, kind="stable")[:, :3]
-    assert (np.take_along_axis(S, want_i, 1) == got_s).all()
+    # the same neighbours; scores equal up to rounding (BLAS may sum a block of 8 query rows in another order than 43)
     assert (got_i == want_i).all()
+    np.testing.assert_allclose(got_s, np.take_along_axis(S, want_i, 1), rtol=1e-5, atol=1e-5)
 
 
 def test_sharded_checkpoint_round_trip(tmp_path):
