@@ -54,11 +54,15 @@ def merge_heads(x):
     return x.transpose(1, 2).contiguous().view(B, T, nh * hd)
 
 
+def rope_inv_freq(head_dim, theta):
+    """(hd/2,) float64 angle per position of each rotate-half RoPE frequency pair (dims f and f + hd/2)."""
+    return theta ** (-2.0 * torch.arange(head_dim // 2, dtype=torch.float64) / head_dim)
+
+
 def rope_cos_sin(positions, head_dim, theta, dtype, device=None):
     """cos, sin tables (T, hd) for rotate-half RoPE on `device` (default: that of positions); angles computed in
     float64 for accuracy (on the CPU, then moved: some accelerators have no float64)."""
-    j = torch.arange(head_dim // 2, dtype=torch.float64)
-    inv_freq = theta ** (-2.0 * j / head_dim)  # (hd/2,)
+    inv_freq = rope_inv_freq(head_dim, theta)  # (hd/2,)
     ang = positions.detach().cpu().to(torch.float64)[:, None] * inv_freq[None, :]  # (T, hd/2)
     ang = torch.cat([ang, ang], dim=-1)  # (T, hd)
     device = positions.device if device is None else device
@@ -767,16 +771,8 @@ def init_cca_copy(model, layers, gain=0.5, margin=10.0, n_freq=4, feature=0):
     c = model.config
     if not c.cca_rope:
         raise ValueError("copy initialisation needs cca_positions = 'rope'")
-    D, nh = c.d_model, c.n_heads
-    hd = D // nh
-    theta = c.rope_theta ** (-2.0 * torch.arange(hd // 2, dtype=torch.float64) / hd)
-    n_freq = min(n_freq, hd // 2)
-    nearest = float((1 - torch.cos(theta[:n_freq])).sum())  # score(peak) - score(peak +- 1) per unit weight
-    mag = math.sqrt(margin / nearest * math.sqrt(hd))  # |a_f| = |b_f|; scores are scaled by 1/sqrt(hd)
-    a, b = torch.zeros(hd), torch.zeros(hd)
-    for f in range(n_freq):
-        a[f] = mag
-        b[f], b[f + hd // 2] = mag * math.cos(-float(theta[f])), mag * math.sin(-float(theta[f]))
+    D = c.d_model
+    a, b = _positional_rope_pair(D // c.n_heads, c.rope_theta, 1, margin, n_freq)
     enc = model.encoder
     for layer in enc.layers:
         for w in (layer.attn.o_proj.weight, layer.cross.o_proj.weight, layer.mlp.fc_out.weight):
@@ -786,41 +782,54 @@ def init_cca_copy(model, layers, gain=0.5, margin=10.0, n_freq=4, feature=0):
     enc.norm_f.weight[feature], enc.norm_f.bias[feature] = 0.0, 1.0
     for i in c.cca_layers:
         layer = model.layers[i]
-        layer.cca_norm.weight.fill_(1.0)
-        layer.cca_norm.bias.zero_()
-        layer.cca_norm.weight[feature], layer.cca_norm.bias[feature] = 0.0, 1.0
-        q, k = layer.cca.q_proj.weight, layer.cca.k_proj.weight
-        q.zero_()
-        k.zero_()
-        for h in range(nh):
-            q[h * hd:(h + 1) * hd, feature] = a
-            k[h * hd:(h + 1) * hd, feature] = b
-        layer.cca.v_proj.weight.copy_(torch.eye(D))
-        layer.cca.v_proj.weight[feature, feature] = 0.0
+        _positional_heads(layer.cca_norm, layer.cca, c.n_heads, a, b, feature)
         layer.cca.o_proj.weight.copy_(torch.eye(D) * (gain if i in layers else 0.0))
 
 
 def rope_slow_dims(head_dim, theta, max_distance, max_angle=0.2):
     """The dimensions of a RoPE head whose rotation stays below max_angle radians over max_distance positions:
     on them q.k is (almost) independent of the relative position, so a head can match content there."""
-    freqs = theta ** (-2.0 * torch.arange(head_dim // 2, dtype=torch.float64) / head_dim)
+    freqs = rope_inv_freq(head_dim, theta)
     pairs = [f for f in range(head_dim // 2) if float(freqs[f]) * max_distance <= max_angle]
     return pairs + [f + head_dim // 2 for f in pairs]
 
 
 def _positional_rope_pair(head_dim, theta, offset, margin, n_freq):
     """(a, b) such that q = a, k = b with RoPE score highest at key position - query position = offset, at least
-    `margin` above every other offset (scores scaled by 1/sqrt(head_dim) as attend() does)."""
-    freqs = theta ** (-2.0 * torch.arange(head_dim // 2, dtype=torch.float64) / head_dim)
+    `margin` above every other offset (scores scaled by 1/sqrt(head_dim) as attend() does).
+
+    With RoPE the score of query position i and key position j is sum_f a_f . R((j - i) theta_f) b_f over the
+    frequency pairs f; b_f = R(-offset theta_f) a_f on the n_freq fastest frequencies puts the maximum at
+    j - i = offset (the nearest offsets are the closest rivals)."""
+    freqs = rope_inv_freq(head_dim, theta)
     n_freq = min(n_freq, head_dim // 2)
-    nearest = float((1 - torch.cos(freqs[:n_freq])).sum())
-    mag = math.sqrt(margin / nearest * math.sqrt(head_dim))
+    nearest = float((1 - torch.cos(freqs[:n_freq])).sum())  # score(peak) - score(peak +- 1) per unit weight
+    mag = math.sqrt(margin / nearest * math.sqrt(head_dim))  # |a_f| = |b_f|
     a, b = torch.zeros(head_dim), torch.zeros(head_dim)
     for f in range(n_freq):
         a[f] = mag
         angle = -offset * float(freqs[f])
         b[f], b[f + head_dim // 2] = mag * math.cos(angle), mag * math.sin(angle)
     return a, b
+
+
+def _positional_heads(norm, proj, n_heads, a, b, feature):
+    """Attention whose scores are positional only: `feature` of the LayerNorm before it becomes the constant 1
+    (weight 0, bias 1, the others weight 1, bias 0), every head's q and k read only that feature (q = a, k = b,
+    _positional_rope_pair), and v = identity without that feature. o_proj is left to the caller."""
+    D = norm.weight.numel()
+    hd = D // n_heads
+    norm.weight.fill_(1.0)
+    norm.bias.zero_()
+    norm.weight[feature], norm.bias[feature] = 0.0, 1.0
+    q, k = proj.q_proj.weight, proj.k_proj.weight
+    q.zero_()
+    k.zero_()
+    for h in range(n_heads):
+        q[h * hd:(h + 1) * hd, feature] = a
+        k[h * hd:(h + 1) * hd, feature] = b
+    proj.v_proj.weight.copy_(torch.eye(D))
+    proj.v_proj.weight[feature, feature] = 0.0
 
 
 @torch.no_grad()
@@ -835,18 +844,8 @@ def init_encoder_previous_token(model, scale=1.0, margin=10.0, n_freq=4, feature
     D, nh = c.d_model, c.encoder_n_heads
     hd = D // nh
     layer = model.encoder.layers[0]
-    layer.attn_norm.weight.fill_(1.0)
-    layer.attn_norm.bias.zero_()
-    layer.attn_norm.weight[feature], layer.attn_norm.bias[feature] = 0.0, 1.0  # a constant feature
-    a, b = _positional_rope_pair(hd, c.rope_theta, -1, margin, n_freq)
-    q, k = layer.attn.q_proj.weight, layer.attn.k_proj.weight
-    q.zero_()
-    k.zero_()
-    for h in range(nh):
-        q[h * hd:(h + 1) * hd, feature] = a
-        k[h * hd:(h + 1) * hd, feature] = b
-    layer.attn.v_proj.weight.copy_(torch.eye(D))
-    layer.attn.v_proj.weight[feature, feature] = 0.0
+    _positional_heads(layer.attn_norm, layer.attn, nh, *_positional_rope_pair(hd, c.rope_theta, -1, margin, n_freq),
+                      feature)
     g = torch.Generator().manual_seed(seed)
     rot, _ = torch.linalg.qr(torch.randn(D, D, generator=g, dtype=torch.float64))
     size = float(model.tok_embeddings.weight.norm(dim=1).mean()) / math.sqrt(D)  # normed -> embedding scale

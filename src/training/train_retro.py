@@ -276,9 +276,9 @@ class Data:
             return draws[:, 0]
         return np.array([row[int(np.argmax([self.overlap_score(int(c), T) for c in row]))] for row in draws])
 
-    def with_oracle(self, starts, nb, T, frac, rng):
-        """Replaces neighbour 0 of each chunk that has neighbours by the chunk and its continuation (the window's own
-        stream, r tokens) with probability frac."""
+    def _replace_neighbour_0(self, starts, nb, frac, rng, first):
+        """Neighbour 0 of each chunk that has neighbours becomes, with probability frac, r tokens of this split's
+        stream from first(window start token, u) (-1 padded where the split ends)."""
         if frac <= 0:
             return nb
         nb = nb.clone()
@@ -287,27 +287,28 @@ class Data:
             s = int(c0) * self.m
             for u in range(U):
                 if (nb[b, u] >= 0).any() and rng.random() < frac:
-                    seg = self.tokens[s + u * self.m:s + u * self.m + r]
+                    at = first(s, u)
+                    seg = self.tokens[at:at + r]
                     nb[b, u, 0] = -1
                     nb[b, u, 0, :len(seg)] = torch.from_numpy(np.asarray(seg, np.int64))
         return nb
+
+    def with_oracle(self, starts, nb, T, frac, rng):
+        """Replaces neighbour 0 of each chunk that has neighbours by the chunk and its continuation (the window's own
+        stream, r tokens) with probability frac."""
+        return self._replace_neighbour_0(starts, nb, frac, rng, lambda s, u: s + u * self.m)
 
     def with_shifted_oracle(self, starts, nb, frac, max_shift, rng):
         """Replaces neighbour 0 of each chunk that has neighbours, with probability frac, by r tokens of the window's
         own stream from a random offset within +-max_shift of the chunk's start, kept inside the window and its
         target chunk (tokens c*m .. c*m + T + m, the span pick_starts checks against held-out documents)."""
-        if frac <= 0:
-            return nb
-        nb = nb.clone()
         U, r = nb.size(1), nb.size(3)
-        for b, c0 in enumerate(starts):
-            s = int(c0) * self.m
+
+        def first(s, u):
             hi = min(s + (U + 1) * self.m, len(self.tokens)) - r  # the last start that stays in the checked span
-            for u in range(U):
-                if (nb[b, u] >= 0).any() and rng.random() < frac:
-                    at = min(max(s, s + u * self.m + int(rng.integers(-max_shift, max_shift + 1))), hi)
-                    nb[b, u, 0] = torch.from_numpy(np.asarray(self.tokens[at:at + r], np.int64))
-        return nb
+            return max(s, min(s + u * self.m + int(rng.integers(-max_shift, max_shift + 1)), hi))
+
+        return self._replace_neighbour_0(starts, nb, frac, rng, first)
 
     def batch(self, starts, T, device):
         xs, ys, ns = zip(*(self.window(int(c), T) for c in starts))
