@@ -106,8 +106,7 @@ public sealed class Retriever : IRetriever
                 var scores = new float[texts.Length];
                 _reranker!.Score(query, texts, scores);
                 for (int i = 0; i < texts.Length; i++) neighbours[i] = neighbours[i] with { RerankScore = scores[i] };
-                // Stable: ties keep the search's (or the fusion's) order.
-                neighbours = [.. neighbours.Select((n, i) => (n, i)).OrderByDescending(p => p.n.RerankScore).ThenBy(p => p.i).Select(p => p.n)];
+                neighbours = RerankOrder(neighbours, scores, options.RerankWeight, options.RrfK);
             }
             long t4 = Stopwatch.GetTimestamp();
 
@@ -126,6 +125,29 @@ public sealed class Retriever : IRetriever
             ArrayPool<SearchHit>.Shared.Return(dense);
             ArrayPool<SearchHit>.Shared.Return(sparse);
         }
+    }
+
+    /// <summary>
+    /// The candidates (in first-stage order) reordered by the cross-encoder's <paramref name="scores"/> fused with
+    /// their first-stage rank: (1 − w) / (k + first-stage rank) + w / (k + cross-encoder rank). Stable: ties keep the
+    /// first stage's order, so w = 1 is the cross-encoder's order and w = 0 the first stage's.
+    /// </summary>
+    internal static List<Neighbour> RerankOrder(List<Neighbour> candidates, ReadOnlySpan<float> scores, float weight, int k)
+    {
+        int n = candidates.Count;
+        var byScore = new int[n];
+        for (int i = 0; i < n; i++) byScore[i] = i;
+        var s = scores.ToArray();
+        Array.Sort(byScore, (a, b) => s[b].CompareTo(s[a]) is var c && c != 0 ? c : a.CompareTo(b));
+        var fused = new double[n];
+        for (int r = 0; r < n; r++) fused[byScore[r]] += weight / (double)(k + r + 1);
+        for (int i = 0; i < n; i++) fused[i] += (1 - weight) / (double)(k + i + 1);
+        var order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        Array.Sort(order, (a, b) => fused[b].CompareTo(fused[a]) is var c && c != 0 ? c : a.CompareTo(b));
+        var result = new List<Neighbour>(n);
+        foreach (int i in order) result.Add(candidates[i]);
+        return result;
     }
 
     private static void Label(Span<SearchHit> hits, HitSource source)

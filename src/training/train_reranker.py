@@ -34,8 +34,16 @@ DEFAULTS = dict(
     enc_max_len=256, rr_max_len=320, rr_steps=2000, rr_batch=16, rr_negatives=7, rr_mine_top=30, rr_lr=5e-5,
     rr_warmup=100, rr_weight_decay=0.01, rr_rerank_top=20, rr_max_corpus_queries=20000, rr_log_every=10,
     rr_eval_max_questions=2000, squad_max_train_questions=None, rr_encoder_folder="", rr_groups="",
-    rr_squad_share=0.0,
+    rr_squad_share=0.0, rr_squad_source="bi-encoder", rr_tune_frac=0.0, rr_tune_max_lines=2000,
+    rr_weights="0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1", rr_fusion_k=10,
 )
+# rr_squad_source: where the SQuAD share of every batch comes from: "bi-encoder" (training-article paragraphs mined by
+#   the bi-encoder) or "product" (the rr_groups lines of the squad datasets: the product's own first-stage chunks, the
+#   candidates the cross-encoder reranks in the service).
+# rr_tune_frac: this share of the rr_groups lines (by a hash of the question id) is never trained on; on it the
+#   cross-encoder's rank is fused with the first stage's for every weight of rr_weights, as the service does
+#   (Retro:Retrieval:RerankWeight, RRF k = rr_fusion_k), and the weight with the best mean nDCG@10 over the datasets is
+#   written to metrics.json (tuning on training material only: the held-out sets stay out).
 # rr_squad_share: with rr_groups, also mine SQuAD training-article groups with the bi-encoder (the first path below)
 #   and draw this share of every batch from them. The product's groups are 91 % definition questions, whose
 #   positive is found by its title alone; a cross-encoder trained on them alone learned that shortcut and ranked
@@ -47,25 +55,107 @@ DEFAULTS = dict(
 #   relevant document (relevant_docs, else gold) and its negatives the first rr_negatives others.
 
 
-def product_groups(path, n_neg):
-    """Groups (question ids, [positive ids, negative ids...]) from qa-data lines with candidates; lines whose
-    candidates hold no relevant document or too few others are skipped. -> groups, skipped."""
+def read_lines(path):
     import json
-    groups, skipped = [], 0
     with open(path, encoding="utf-8") as f:
-        for raw in f:
-            if not raw.strip():
-                continue
-            ln = json.loads(raw)
-            relevant = set(ln.get("relevant_docs") or [ln.get("gold")])
-            cands = ln.get("candidates") or []
-            pos = [c["tokens"] for c in cands if c["doc"] in relevant]
-            neg = [c["tokens"] for c in cands if c["doc"] not in relevant][:n_neg]
-            if not pos or len(neg) < n_neg:
-                skipped += 1
-                continue
-            groups.append((ln["question_tokens"], [pos[0]] + neg))
-    return groups, skipped
+        return [json.loads(raw) for raw in f if raw.strip()]
+
+
+def relevant_of(ln):
+    return set(ln.get("relevant_docs") or [ln.get("gold")])
+
+
+def is_tuning(ln, frac):
+    """Whether a qa-data line belongs to the tuning share (a stable hash of its dataset and question id)."""
+    import hashlib
+    if frac <= 0:
+        return False
+    h = hashlib.sha1(f"{ln.get('dataset', '')}\0{ln['id']}".encode("utf-8")).hexdigest()
+    return int(h[:8], 16) / 2 ** 32 < frac
+
+
+def line_group(ln, n_neg):
+    """(question ids, [positive ids, negative ids...]) of a qa-data line with candidates, or None when its
+    candidates hold no relevant document or fewer than n_neg others."""
+    relevant = relevant_of(ln)
+    cands = ln.get("candidates") or []
+    pos = [c["tokens"] for c in cands if c["doc"] in relevant]
+    neg = [c["tokens"] for c in cands if c["doc"] not in relevant][:n_neg]
+    if not pos or len(neg) < n_neg:
+        return None
+    return ln["question_tokens"], [pos[0]] + neg
+
+
+def product_groups(path, n_neg, tune_frac=0.0, lines=None):
+    """Training groups from qa-data lines with candidates (lines of the tuning share and lines without a usable
+    group are left out). -> groups, skipped, datasets (each group's dataset name)."""
+    groups, skipped, datasets = [], 0, []
+    for ln in read_lines(path) if lines is None else lines:
+        if is_tuning(ln, tune_frac):
+            continue
+        g = line_group(ln, n_neg)
+        if g is None:
+            skipped += 1
+            continue
+        groups.append(g)
+        datasets.append(ln.get("dataset", ""))
+    return groups, skipped, datasets
+
+
+def doc_rank(docs, relevant):
+    """0-based rank of the first relevant document among the distinct documents of a ranked candidate list (None
+    when no candidate is relevant)."""
+    seen = []
+    for d in docs:
+        if d in relevant:
+            return len(seen)
+        if d not in seen:
+            seen.append(d)
+    return None
+
+
+def fused_order(ce_scores, weight, k):
+    """The candidates (first-stage order) ordered by (1 - w) / (k + first-stage rank) + w / (k + cross-encoder rank),
+    1-based ranks, ties in first-stage order: Retriever.RerankOrder of the service."""
+    n = len(ce_scores)
+    by_score = sorted(range(n), key=lambda i: (-ce_scores[i], i))
+    fused = np.zeros(n)
+    for r, i in enumerate(by_score):
+        fused[i] += weight / (k + r + 1)
+    fused += (1 - weight) / (k + np.arange(n) + 1)
+    return sorted(range(n), key=lambda i: (-fused[i], i))
+
+
+@torch.no_grad()
+def tune_fusion(model, lines, cfg, device, sep):
+    """Scores every candidate of the tuning lines with the cross-encoder and measures, per dataset, the first stage
+    and the fusion at every weight of rr_weights: nDCG@10, recall@1, MRR over the lines whose candidates hold a
+    relevant document. -> {"rerank_weight": the weight with the best mean nDCG@10 over datasets, "tuning": table}."""
+    model.eval()
+    weights = [float(w) for w in str(cfg["rr_weights"]).split(",")]
+    ranks = {}  # dataset -> weight (or "first", the first stage) -> ranks
+    for ln in lines:
+        cands = ln.get("candidates") or []
+        docs = [c["doc"] for c in cands]
+        relevant = relevant_of(ln)
+        first = doc_rank(docs, relevant)
+        if first is None:
+            continue
+        ids = cross_batch([ln["question_tokens"]] * len(cands), [c["tokens"] for c in cands], sep, cfg["rr_max_len"],
+                          device)
+        with autocast(device, cfg["dtype"]):
+            s = model.score(*ids).float().cpu().numpy()
+        d = ranks.setdefault(ln.get("dataset", ""), {"first": []})
+        d["first"].append(first)
+        for w in weights:
+            d.setdefault(str(w), []).append(doc_rank([docs[i] for i in fused_order(s, w, cfg["rr_fusion_k"])], relevant))
+    table = {name: {w: {"ndcg@10": ndcg_at(r, 10), "recall@1": recall_at(r, 1),
+                        "mrr": float(np.mean(1.0 / (np.asarray(r) + 1.0))), "lines": len(r)} for w, r in d.items()}
+             for name, d in ranks.items()}
+    if not table:
+        return {"rerank_weight": 1.0, "tuning": table}
+    best = max(weights, key=lambda w: (np.mean([t[str(w)]["ndcg@10"] for t in table.values()]), w))
+    return {"rerank_weight": best, "tuning": table}
 
 
 def cross_from_encoder(encoder):
@@ -141,18 +231,32 @@ def train(cfg):
     pid_pos = {p: i for i, p in enumerate(train_pids)}
     cands = [paragraphs[p] for p in train_pids]
     if cfg["rr_groups"]:
-        groups, skipped = product_groups(cfg["rr_groups"], cfg["rr_negatives"])
-        print(f"reranker: {len(groups)} groups from the product's first stage ({skipped} lines skipped)")
+        lines = read_lines(cfg["rr_groups"])
+        tuning = [ln for ln in lines if is_tuning(ln, cfg["rr_tune_frac"])][: cfg["rr_tune_max_lines"]]
+        groups, skipped, datasets = product_groups(cfg["rr_groups"], cfg["rr_negatives"], cfg["rr_tune_frac"], lines)
+        print(f"reranker: {len(groups)} groups from the product's first stage ({skipped} lines skipped, "
+              f"{len(tuning)} tuning lines kept out)")
         share = cfg["rr_squad_share"]
         if share <= 0:
-            return train_on(cfg, device, out, tok, encoder, groups, paragraphs, heldout)
-        squad = mine_groups(encoder, squad_train.queries, squad_train.positives,
-                            [pid_pos[g[1]] for g in squad_train.groups], cands, train_pids,
-                            [g[1] for g in squad_train.groups], cfg, device)
-        print(f"reranker: + {len(squad)} SQuAD training-article groups, {100 * share:.0f} % of every batch")
+            return train_on(cfg, device, out, tok, encoder, groups, paragraphs, heldout, tuning=tuning)
+        if cfg["rr_squad_source"] == "product":
+            is_squad = [d.startswith("squad") for d in datasets]
+            squad = [g for g, q in zip(groups, is_squad) if q]
+            groups = [g for g, q in zip(groups, is_squad) if not q]
+        elif cfg["rr_squad_source"] == "bi-encoder":
+            squad = mine_groups(encoder, squad_train.queries, squad_train.positives,
+                                [pid_pos[g[1]] for g in squad_train.groups], cands, train_pids,
+                                [g[1] for g in squad_train.groups], cfg, device)
+        else:
+            raise SystemExit(f"rr_squad_source must be product or bi-encoder, got {cfg['rr_squad_source']!r}")
+        if not squad or not groups:
+            raise SystemExit(f"reranker: rr_squad_share {share} needs SQuAD and other groups "
+                             f"({len(squad)} SQuAD, {len(groups)} other)")
+        print(f"reranker: + {len(squad)} SQuAD training-article groups ({cfg['rr_squad_source']}), "
+              f"{100 * share:.0f} % of every batch")
         weights = np.concatenate([np.full(len(groups), (1 - share) / len(groups)),
                                   np.full(len(squad), share / len(squad))])
-        return train_on(cfg, device, out, tok, encoder, groups + squad, paragraphs, heldout, weights)
+        return train_on(cfg, device, out, tok, encoder, groups + squad, paragraphs, heldout, weights, tuning)
     groups = mine_groups(encoder, squad_train.queries, squad_train.positives,
                          [pid_pos[g[1]] for g in squad_train.groups], cands, train_pids,
                          [g[1] for g in squad_train.groups], cfg, device)
@@ -164,9 +268,9 @@ def train(cfg):
     return train_on(cfg, device, out, tok, encoder, groups, paragraphs, heldout)
 
 
-def train_on(cfg, device, out, tok, encoder, groups, paragraphs, heldout, weights=None):
-    """Listwise training on the groups (drawn with `weights`, default uniform), then the held-out SQuAD evaluation;
-    writes the stage's files."""
+def train_on(cfg, device, out, tok, encoder, groups, paragraphs, heldout, weights=None, tuning=()):
+    """Listwise training on the groups (drawn with `weights`, default uniform), then the held-out SQuAD evaluation
+    and the fusion weight tuned on the `tuning` lines; writes the stage's files."""
     if not groups:
         raise SystemExit("reranker: no training groups (corpus too small for rr_negatives)")
     print(f"reranker: {len(groups)} training groups of 1 positive + {cfg['rr_negatives']} negatives")
@@ -195,6 +299,12 @@ def train_on(cfg, device, out, tok, encoder, groups, paragraphs, heldout, weight
             print(f"reranker step {step}: loss {loss.item():.4f} lr {lr:.2e}")
     wall = time.time() - t0
     metrics = rerank_eval(model, encoder, paragraphs, heldout, cfg, device)
+    if tuning:
+        metrics.update(tune_fusion(model, tuning, cfg, device, sep))
+        w = str(metrics["rerank_weight"])
+        for name, t in metrics["tuning"].items():
+            print(f"reranker tuning {name} ({t['first']['lines']} lines): nDCG@10 first stage {t['first']['ndcg@10']:.3f}, "
+                  f"cross-encoder alone {t.get('1.0', {}).get('ndcg@10', float('nan')):.3f}, fused at weight {w} {t[w]['ndcg@10']:.3f}")
     metrics.update({"steps": cfg["rr_steps"], "batch_groups": cfg["rr_batch"], "group_size": G,
                     "training_groups": len(groups), "final_train_loss": loss.item(), "wall_seconds": round(wall, 1),
                     "eval_seconds": round(time.time() - before_eval - wall, 1), "hardware": hardware(),

@@ -91,6 +91,23 @@ public class RetrieverTests
         result.Neighbours[0].Score.ShouldBeGreaterThan(0f);
     }
 
+    [Theory]
+    // first stage: apple, avocado pear, apricot jam and toast; cross-encoder (length): apricot, avocado, apple.
+    // fused with k = 1: (1 - w) / (1 + first-stage rank) + w / (1 + cross-encoder rank)
+    [InlineData(0f, new[] { "apple", "avocado pear", "apricot jam and toast" })]
+    [InlineData(0.45f, new[] { "apple", "apricot jam and toast", "avocado pear" })]
+    [InlineData(0.7f, new[] { "apricot jam and toast", "avocado pear", "apple" })]
+    [InlineData(1f, new[] { "apricot jam and toast", "avocado pear", "apple" })]
+    public async Task Rerank_weight_fuses_the_cross_encoder_rank_with_the_first_stage_rank(float weight, string[] expected)
+    {
+        var (store, encoder) = Build();
+        var retriever = new Retriever(encoder, store, store, new LengthReranker());
+        var result = await retriever.RetrieveAsync("a question", new RetrievalOptions { K = 3, Candidates = 3, Rerank = true, RerankWeight = weight, RrfK = 1 });
+        result.Neighbours.Select(n => n.Chunk.Text).ShouldBe(expected);
+        // every candidate keeps its own cross-encoder score, whatever the order
+        result.Neighbours.ShouldAllBe(n => n.RerankScore == n.Chunk.Text.Length);
+    }
+
     [Fact]
     public async Task Rerank_requested_without_a_reranker_falls_back_to_vector_order()
     {

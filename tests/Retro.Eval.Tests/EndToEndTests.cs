@@ -101,6 +101,38 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task Rerank_with_a_weight_fuses_the_cross_encoder_with_the_first_stage()
+    {
+        var config = WriteInputs() with { Lm = null, Qa = [], Modes = [Mode.Retrieval, "rerank:0", "rerank:0.5"], Search = ["dense", "sparse"], RetrievalDepth = 3 };
+        config.Validate();
+        var run = await new CompareRunner(config, new StringWriter()).RunAsync(CancellationToken.None);
+
+        var parts = run.Parts.Where(p => p.Task == "retrieval").ToList();
+        parts.Select(p => (p.Search ?? "dense", p.Mode)).ShouldBe([
+            ("dense", Mode.Retrieval), ("dense", "rerank:0"), ("dense", "rerank:0.5"), ("sparse", Mode.Retrieval), ("sparse", "rerank:0"), ("sparse", "rerank:0.5")]);
+        // weight 0 keeps the first stage's order: the same ranking as without the cross-encoder
+        foreach (var search in new[] { "dense", "sparse" })
+        {
+            var first = parts.Single(p => (p.Search ?? "dense") == search && p.Mode == Mode.Retrieval);
+            var fused = parts.Single(p => (p.Search ?? "dense") == search && p.Mode == "rerank:0");
+            fused.Metrics["ndcg@10"].ShouldBe(first.Metrics["ndcg@10"], 1e-12);
+            fused.Metrics["recall@1"].ShouldBe(first.Metrics["recall@1"], 1e-12);
+        }
+        File.ReadAllText(Path.Combine(config.Output, "report.md")).ShouldContain("| BM25 + rerank (c=4, cross-encoder weight 0.5) |");
+    }
+
+    [Theory]
+    [InlineData("rerank:1.5")]
+    [InlineData("rerank:")]
+    [InlineData("rerank:x")]
+    [InlineData("reranked")]
+    public void A_rerank_mode_needs_a_weight_in_zero_to_one(string mode)
+    {
+        var config = WriteInputs() with { Modes = [Mode.Retrieval, mode] };
+        Should.Throw<InvalidDataException>(() => config.Validate()).Message.ShouldContain($"unknown mode '{mode}'");
+    }
+
+    [Fact]
     public async Task Definition_sets_score_retrieval_and_answers_and_qa_data_exports_training_lines()
     {
         // a tiny dictionary: entries of both splits (held out: SHA-1 of the url ends in 0)

@@ -18,6 +18,14 @@ public sealed record RetrievalOptions
     /// <summary>Rerank candidates with the cross-encoder.</summary>
     public bool Rerank { get; init; } = true;
 
+    /// <summary>
+    /// How much the cross-encoder decides the reranked order, w in [0, 1]: candidates are ordered by
+    /// (1 − w) / (k + first-stage rank) + w / (k + cross-encoder rank), k = <see cref="RrfK"/>, ranks 1-based.
+    /// 1 = the cross-encoder's order alone; 0 = the first stage's order (the cross-encoder only adds its scores).
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public float RerankWeight { get; init; } = 1f;
+
     /// <summary>HNSW beam width for the search (null = the collection's default).</summary>
     [Range(1, 4096)]
     public int? Ef { get; init; }

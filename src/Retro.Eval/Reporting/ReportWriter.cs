@@ -156,7 +156,12 @@ internal static class ReportWriter
                 string.Create(System.Globalization.CultureInfo.InvariantCulture, $"hybrid (RRF k={o.RrfK}, dense weight {o.DenseWeight})"),
             _ => "bi-encoder",
         };
-        return p.Mode == Mode.Rerank ? $"{search} + rerank (c={p.Candidates})" : search;
+        return Mode.RerankWeight(p.Mode) switch
+        {
+            null => search,
+            1f => $"{search} + rerank (c={p.Candidates})",
+            { } w => string.Create(CultureInfo.InvariantCulture, $"{search} + rerank (c={p.Candidates}, cross-encoder weight {w})"),
+        };
     }
     private static string M(PartResult p, string key) => p.Metrics.TryGetValue(key, out double v) ? v.ToString("F1", CultureInfo.InvariantCulture) : "–";
     private static string Md(string s) => s.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);

@@ -158,11 +158,11 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             foreach (var mode in config.Modes.Where(m => m != Mode.ClosedBook))
             {
                 var retriever = Retriever(store, _models, mode);
-                var candidates = mode == Mode.Rerank ? config.Candidates.Where(c => c >= depth).DefaultIfEmpty(depth).Distinct().ToList() : [0];
+                var candidates = Mode.IsRerank(mode) ? config.Candidates.Where(c => c >= depth).DefaultIfEmpty(depth).Distinct().ToList() : [0];
                 foreach (int c in candidates)
                 {
                     var template = new PartResult { Task = "retrieval", Dataset = rt.Name, Mode = mode, K = depth, Candidates = c, Search = search == SearchSide.Dense ? null : search };
-                    var options = SearchSide.Options(search, new RetrievalOptions { K = depth, Candidates = Math.Max(c, depth), Rerank = mode == Mode.Rerank })!;
+                    var options = SearchSide.Options(search, new RetrievalOptions { K = depth, Candidates = Math.Max(c, depth), Rerank = Mode.IsRerank(mode), RerankWeight = Mode.RerankWeight(mode) ?? 1f })!;
                     object partConfig = config.RetrievalDepth is null ? new { ks = config.K } : new { ks };
                     _parts.Add(await PartAsync(template, partConfig, hash, p => new RetrievalTask(retriever, relevanceKey).RunAsync(queries, options, ks, p, ct)));
                 }
@@ -197,10 +197,10 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
         if (config.Modes.Contains(Mode.ClosedBook)) yield return (Mode.ClosedBook, 0, 0);
         if (config.Modes.Contains(Mode.Retrieval))
             foreach (int k in config.K) yield return (Mode.Retrieval, k, 0);
-        if (config.Modes.Contains(Mode.Rerank))
+        foreach (string rerank in config.Modes.Where(Mode.IsRerank).Distinct())
             foreach (int k in config.K)
                 foreach (int c in config.Candidates.Where(c => c >= k).Distinct())
-                    yield return (Mode.Rerank, k, c);
+                    yield return (rerank, k, c);
     }
 
     private static RetrievalOptions? Options(string mode, int k, int c) => mode switch
@@ -208,12 +208,12 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
         Mode.ClosedBook => null,
         // candidates matter to hybrid search alone: each side's list, fused, as the service does (its default 16)
         Mode.Retrieval => new RetrievalOptions { K = k, Candidates = Math.Max(k, new RetrievalOptions().Candidates), Rerank = false },
-        _ => new RetrievalOptions { K = k, Candidates = c, Rerank = true },
+        _ => new RetrievalOptions { K = k, Candidates = c, Rerank = true, RerankWeight = Mode.RerankWeight(mode) ?? 1f },
     };
 
     private static IRetriever Retriever(IVectorStore? store, EvalModelSet models, string mode) => mode == Mode.ClosedBook || store is null
         ? NullRetriever.Instance
-        : new Retriever(models.Encoder, store, store, mode == Mode.Rerank ? models.Reranker : null);
+        : new Retriever(models.Encoder, store, store, Mode.IsRerank(mode) ? models.Reranker : null);
 }
 
 /// <summary>Progress lines on the log, one per update, prefixed with the part's label; at most one every 2 seconds.</summary>

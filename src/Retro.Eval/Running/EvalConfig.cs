@@ -32,7 +32,10 @@ internal sealed record EvalConfig
     /// <summary>Store for <c>scope = collection</c> datasets and where built indexes go (embedded folder or Qdrant).</summary>
     public EvalStore Store { get; init; } = new();
 
-    /// <summary>Modes: <c>closed-book</c>, <c>retrieval</c> (bi-encoder only), <c>rerank</c> (bi-encoder + cross-encoder).</summary>
+    /// <summary>
+    /// Modes: <c>closed-book</c>, <c>retrieval</c> (the first stage only), <c>rerank</c> (first stage + the
+    /// cross-encoder's order), <c>rerank:W</c> (the cross-encoder's rank fused with the first stage's, weight W).
+    /// </summary>
     public List<string> Modes { get; init; } = [Mode.ClosedBook, Mode.Retrieval, Mode.Rerank];
 
     /// <summary>
@@ -107,12 +110,13 @@ internal sealed record EvalConfig
         if (string.IsNullOrEmpty(Models.Encoder) || string.IsNullOrEmpty(Models.Decoder))
             throw new InvalidDataException("models.encoder and models.decoder are required");
         foreach (var m in Modes)
-            if (m is not (Mode.ClosedBook or Mode.Retrieval or Mode.Rerank)) throw new InvalidDataException($"unknown mode '{m}' (closed-book, retrieval, rerank)");
+            if (m is not (Mode.ClosedBook or Mode.Retrieval) && !Mode.IsRerank(m))
+                throw new InvalidDataException($"unknown mode '{m}' (closed-book, retrieval, rerank, or rerank:W with a cross-encoder weight W in [0, 1])");
         if (Search.Count == 0) throw new InvalidDataException("search needs at least one of dense, sparse, hybrid");
         foreach (var s in Search)
             if (SearchSide.Parse(s) is null) throw new InvalidDataException($"unknown search '{s}' (dense, sparse, hybrid, or hybrid:W with a dense weight W in [0, 1])");
         if (RetrievalDepth is < 1 or > 1000) throw new InvalidDataException($"retrievalDepth {RetrievalDepth} must be in 1..1000");
-        if (Modes.Contains(Mode.Rerank) && string.IsNullOrEmpty(Models.Reranker))
+        if (Modes.Any(Mode.IsRerank) && string.IsNullOrEmpty(Models.Reranker))
             throw new InvalidDataException("mode 'rerank' needs models.reranker");
         if (K.Count == 0 || K.Any(k => k is < 1 or > 64)) throw new InvalidDataException("k values must be in 1..64");
         if (Candidates.Any(c => c is < 1 or > 1000)) throw new InvalidDataException("candidates must be in 1..1000");
@@ -142,6 +146,21 @@ internal sealed record EvalConfig
 internal static class Mode
 {
     public const string ClosedBook = "closed-book", Retrieval = "retrieval", Rerank = "rerank";
+
+    /// <summary>Whether <paramref name="mode"/> reranks: <c>rerank</c> (the cross-encoder's order) or <c>rerank:W</c>.</summary>
+    public static bool IsRerank(string mode) => RerankWeight(mode) is not null;
+
+    /// <summary>
+    /// The rerank weight of a mode (<see cref="RetrievalOptions.RerankWeight"/>): 1 for <c>rerank</c>, W for
+    /// <c>rerank:W</c> (the cross-encoder's rank fused with the first stage's); null for other or malformed modes.
+    /// </summary>
+    public static float? RerankWeight(string mode)
+    {
+        if (mode == Rerank) return 1f;
+        if (!mode.StartsWith(Rerank + ":", StringComparison.Ordinal)) return null;
+        return float.TryParse(mode.AsSpan(Rerank.Length + 1), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float w)
+            && w >= 0f && w <= 1f ? w : null;
+    }
 }
 
 /// <summary>Candidate search names of the <c>search</c> key.</summary>

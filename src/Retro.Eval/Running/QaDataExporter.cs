@@ -28,12 +28,14 @@ internal sealed class QaDataExporter(EvalConfig config, TextWriter log, int cand
         Directory.CreateDirectory(config.Output);
         int k = config.K.Max();
         using var models = new EvalModelSet(config.Models, config.Threads, k);
-        bool rerank = config.Modes.Contains(Mode.Rerank);
+        string? rerankMode = config.Modes.FirstOrDefault(Mode.IsRerank);
+        bool rerank = rerankMode is not null;
         var options = SearchSide.Options(config.Search[0], new RetrievalOptions
         {
             K = k,
             Candidates = Math.Max(k, config.Candidates.Max()),
             Rerank = rerank,
+            RerankWeight = rerankMode is null ? 1f : Mode.RerankWeight(rerankMode)!.Value,
         })!;
         int r = models.Decoder.Config.NeighbourLen, written = 0;
         string? folder = Path.GetDirectoryName(Path.GetFullPath(outputPath));

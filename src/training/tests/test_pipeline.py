@@ -339,9 +339,48 @@ def test_reranker_groups_from_the_product_first_stage(tmp_path):
     ]
     path = tmp_path / "g.jsonl"
     path.write_text("".join(json.dumps(ln) + "\n" for ln in lines))
-    groups, skipped = train_reranker.product_groups(str(path), 2)
+    groups, skipped, datasets = train_reranker.product_groups(str(path), 2)
     # the first relevant candidate is the positive (a sibling entry of the term counts), others in order negatives
-    assert groups == [([1, 2], [[6], [5], [7]])] and skipped == 2
+    assert groups == [([1, 2], [[6], [5], [7]])] and skipped == 2 and datasets == [""]
+
+
+def test_reranker_fusion_orders_as_the_service_does():
+    # the C# test Rerank_weight_fuses_the_cross_encoder_rank_with_the_first_stage_rank: first stage 0, 1, 2;
+    # cross-encoder scores 5, 12, 21; RRF k = 1
+    orders = {w: train_reranker.fused_order([5.0, 12.0, 21.0], w, 1) for w in (0.0, 0.45, 0.7, 1.0)}
+    assert orders == {0.0: [0, 1, 2], 0.45: [0, 2, 1], 0.7: [2, 1, 0], 1.0: [2, 1, 0]}
+    # ties keep the first stage's order
+    assert train_reranker.fused_order([1.0, 1.0, 1.0], 1.0, 10) == [0, 1, 2]
+    # ranks are of distinct documents: a second chunk of a document ranked above does not count
+    assert train_reranker.doc_rank(["b", "b", "c", "a"], {"a"}) == 2
+    assert train_reranker.doc_rank(["b", "c"], {"a"}) is None
+
+
+def test_reranker_tuning_lines_stay_out_of_training_and_choose_the_weight():
+    lines = []
+    for i in range(400):
+        # the first stage puts the relevant document third; the "cross-encoder" below scores it first
+        cands = [{"doc": f"n{i}a", "tokens": [1]}, {"doc": f"n{i}b", "tokens": [2]}, {"doc": f"r{i}", "tokens": [9]},
+                 {"doc": f"n{i}c", "tokens": [3]}]
+        lines.append({"dataset": "squad-train" if i % 2 else "definitions-train", "id": str(i),
+                      "question_tokens": [4], "gold": f"r{i}", "candidates": cands})
+    tuning = [ln for ln in lines if train_reranker.is_tuning(ln, 0.25)]
+    assert 60 < len(tuning) < 140
+    assert tuning == [ln for ln in lines if train_reranker.is_tuning(dict(ln), 0.25)]  # stable
+    groups, skipped, datasets = train_reranker.product_groups("", 3, 0.25, lines)
+    assert len(groups) + len(tuning) == len(lines) and skipped == 0
+    assert {tuple(map(str, g[1][0])) for g in groups} == {("9",)}
+
+    class FirstToken(torch.nn.Module):
+        def score(self, ids, mask, types):  # the candidate's first token (after `S q S`) as the score
+            return ids[:, 3].float()
+
+    cfg = {"rr_weights": "0,0.5,1", "rr_fusion_k": 10, "rr_max_len": 32, "dtype": "float32"}
+    out = train_reranker.tune_fusion(FirstToken(), tuning, cfg, "cpu", 0)
+    assert out["rerank_weight"] == 1.0
+    for t in out["tuning"].values():
+        assert t["first"]["recall@1"] == 0.0 and t["1.0"]["recall@1"] == 1.0
+        assert abs(t["first"]["ndcg@10"] - 0.5) < 1e-9
 
 
 def test_neighbour_files_exclude_the_documents_they_condition(run):
