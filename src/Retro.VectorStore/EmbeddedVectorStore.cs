@@ -307,8 +307,14 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IIngestCheckpoin
             int n = -1;
             if (options.OnlyDocuments is not null)
             {
+                // a short allow-list is searched exactly; a long one (e.g. every training document) goes to the graph
+                // with the filter, so stop collecting its points as soon as it is too long for brute force
                 var allowed = new List<uint>();
-                foreach (var d in options.OnlyDocuments) allowed.AddRange(c.Tracker.OffsetsOf(d));
+                foreach (var d in options.OnlyDocuments)
+                {
+                    allowed.AddRange(c.Tracker.OffsetsOf(d));
+                    if (allowed.Count > _options.BruteForceThreshold) break;
+                }
                 if (allowed.Count <= _options.BruteForceThreshold) n = c.Index.BruteForce(qs, limit, allowed, filter, hits, cancellationToken);
             }
             if (n < 0)
