@@ -79,7 +79,7 @@ internal static class Program
                     return 2;
             }
         }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or FormatException)
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or FormatException)
         {
             log.WriteLine($"error: {e.Message}");
             return e is ArgumentException or FormatException ? 2 : 1;

@@ -52,7 +52,7 @@ def card(name, kind, metrics, config, extra, command, size_bytes, dtype):
                                                 (metrics.get("config") or {}).items()),
              "", "## Data and licences", "", DATA, "", "## Metrics (measured by the training run)", ""]
     for k, v in metrics.items():
-        if k in ("config", "leakage", "leakage_above", "hardware", "wall_seconds", "steps", "parameters"):
+        if k in ("config", "leakage", "leakage_above", "hardware", "wall_seconds", "steps", "parameters", "tuning"):
             continue
         lines.append(f"- {k}: {_fmt(v)}")
     if metrics.get("leakage"):
@@ -70,6 +70,17 @@ def card(name, kind, metrics, config, extra, command, size_bytes, dtype):
         for r in (r for r in metrics["leakage_above"] if r["chunks"]):
             lines.append(f"| {r['above']} | {r['chunks']} | {r['fraction']:.3f} | {r['bpb_closed_book']:.4f} | "
                          f"{r['bpb_retrieval']:.4f} | {r['relative_reduction']:.3f} |")
+    if metrics.get("tuning"):
+        w = str(float(metrics.get("rerank_weight", 1.0)))
+        lines += ["", f"Fusion with the first stage, on the tuning lines (training questions kept out of training; "
+                  f"the weight {w} has the best mean nDCG@10, hence `Retro:Retrieval:RerankWeight`):", "",
+                  "| dataset | lines | ranking | nDCG@10 | recall@1 | MRR |", "|---|---:|---|---:|---:|---:|"]
+        for name, t in metrics["tuning"].items():
+            for key, label in (("first", "first stage"), ("1.0", "cross-encoder alone"), (w, f"fused, weight {w}")):
+                if key in t:
+                    r = t[key]
+                    lines.append(f"| {name} | {r['lines']} | {label} | {r['ndcg@10']:.3f} | {r['recall@1']:.3f} | "
+                                 f"{r['mrr']:.3f} |")
     lines += [""] + extra + ["", "Loss curves: `loss.png` (data in the run's `loss.csv`).", "",
                              "## Reproduce", "", "```", command, "```", ""]
     return "\n".join(lines)
@@ -118,7 +129,7 @@ def export_folder(src, out, name, dtype, note):
 
 
 def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro", encoder_folder=None,
-           encoder_note=""):
+           encoder_note="", only=None):
     command = command or f"src/training/run_pipeline.sh --out {run}"
     tokens = read_json(os.path.join(run, "tokens", "report.json")) if os.path.exists(
         os.path.join(run, "tokens", "report.json")) else {}
@@ -152,18 +163,19 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                     if retro_metrics.get("induction_read_out_r2") else []) + [""] + lm_lines
     token_line = [f"Token files: " + "; ".join(f"{s}: {v.get('documents')} documents, {v.get('tokens')} tokens, "
                                                 f"{v.get('bytes')} bytes" for s, v in tokens.items())] if tokens else []
-    models = {
-        "encoder": export_folder(encoder_folder, out, "encoder", dtype, encoder_note) if encoder_folder else
+    makers = {
+        "encoder": lambda: export_folder(encoder_folder, out, "encoder", dtype, encoder_note) if encoder_folder else
         export_one(run, out, "encoder", os.path.join("encoder", "ckpt"),
                               "Bi-encoder (BERT family, mean pooling, L2-normalised) trained contrastively "
                               "(InfoNCE, in-batch + mined hard negatives) on neighbouring chunks, title/section "
                               "and headword/definition pairs and SQuAD question/paragraph pairs.", dtype, command,
                               token_line),
-        "reranker": export_one(run, out, "reranker", os.path.join("reranker", "ckpt"),
+        "reranker": lambda: export_one(run, out, "reranker", os.path.join("reranker", "ckpt"),
                                "Cross-encoder (BertForSequenceClassification) trained listwise on the positive "
-                               "and the bi-encoder's hard negatives; body initialised from the bi-encoder.", dtype,
+                               "and hard negatives (rr_groups: the product's own first stage; else the "
+                               "bi-encoder's); body initialised from the bi-encoder.", dtype,
                                command, token_line),
-        "retro": export_one(run, out, "retro", os.path.join(retro_stage, "model_ckpt"),
+        "retro": lambda: export_one(run, out, "retro", os.path.join(retro_stage, "model_ckpt"),
                             "RETRO decoder (chunked cross-attention, neighbour encoder) trained on tokens + k "
                             "neighbours from other documents, with neighbour dropout." if retro_stage == "retro" else
                             "RETRO decoder, then trained on question answering (train_qa.py): questions in the "
@@ -174,6 +186,7 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                             token_line + ([f"Neighbours: {json.dumps(nb)}"] if nb else []) +
                             ([""] + lm_lines if retro_stage == "qa" else [])),
     }
+    models = {name: make() for name, make in makers.items() if not only or name in only}
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
     print(f"export: {out}: {total / 1e6:.1f} MB")
     write_json(os.path.join(run, "export.json"), {"out": out, "dtype": dtype, "bytes": total})
@@ -194,9 +207,13 @@ def main(argv=None):
     ap.add_argument("--encoder_folder", default=None,
                     help="ship this exported bi-encoder folder (e.g. runs/fit/h200/encoder) instead of the run's")
     ap.add_argument("--encoder_note", default="", help="text put at the top of that folder's model card")
+    ap.add_argument("--only", default="", help="comma-separated subset of encoder,reranker,retro to export")
     args = ap.parse_args(argv)
+    only = [m for m in args.only.split(",") if m]
+    if any(m not in ("encoder", "reranker", "retro") for m in only):
+        ap.error(f"--only takes encoder, reranker, retro; got {args.only!r}")
     export(args.run, args.out, args.dtype, args.command, args.max_mb, args.retro_stage, args.encoder_folder,
-           args.encoder_note)
+           args.encoder_note, only)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ run=runs/fit
 unset OPENBLAS_CORETYPE
 export OMP_WAIT_POLICY=PASSIVE PYTHONUNBUFFERED=1
 # The corpus's dictionary and documentation sources are Debian packages (prepare_corpus.py skips a missing one, which
-# would make a different corpus); libopenblas0-pthread: torch on Debian's reference BLAS is ~15x slower.
+# would make a different corpus); libopenblas0-pthread: torch on Debian's reference BLAS is ~15x slower;
+# python3-matplotlib draws the loss curves the model cards show.
 need=()
-for pkg in dict-gcide wordnet-base dict-foldoc dict-jargon python3.11-doc manpages libopenblas0-pthread; do
+for pkg in dict-gcide wordnet-base dict-foldoc dict-jargon python3.11-doc manpages libopenblas0-pthread python3-matplotlib; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

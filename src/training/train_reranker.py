@@ -34,13 +34,14 @@ DEFAULTS = dict(
     enc_max_len=256, rr_max_len=320, rr_steps=2000, rr_batch=16, rr_negatives=7, rr_mine_top=30, rr_lr=5e-5,
     rr_warmup=100, rr_weight_decay=0.01, rr_rerank_top=20, rr_max_corpus_queries=20000, rr_log_every=10,
     rr_eval_max_questions=2000, squad_max_train_questions=None, rr_encoder_folder="", rr_groups="",
-    rr_squad_share=0.0, rr_squad_source="bi-encoder", rr_tune_frac=0.0, rr_tune_max_lines=2000,
+    rr_squad_share=0.0, rr_squad_source="bi-encoder", rr_tune_frac=0.0, rr_tune_max_lines=500,
     rr_weights="0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1", rr_fusion_k=10,
 )
 # rr_squad_source: where the SQuAD share of every batch comes from: "bi-encoder" (training-article paragraphs mined by
 #   the bi-encoder) or "product" (the rr_groups lines of the squad datasets: the product's own first-stage chunks, the
 #   candidates the cross-encoder reranks in the service).
-# rr_tune_frac: this share of the rr_groups lines (by a hash of the question id) is never trained on; on it the
+# rr_tune_frac: this share of the rr_groups lines (by a hash of the question id) is never trained on; on it (at most
+#   rr_tune_max_lines per dataset) the
 #   cross-encoder's rank is fused with the first stage's for every weight of rr_weights, as the service does
 #   (Retro:Retrieval:RerankWeight, RRF k = rr_fusion_k), and the weight with the best mean nDCG@10 over the datasets is
 #   written to metrics.json (tuning on training material only: the held-out sets stay out).
@@ -232,7 +233,12 @@ def train(cfg):
     cands = [paragraphs[p] for p in train_pids]
     if cfg["rr_groups"]:
         lines = read_lines(cfg["rr_groups"])
-        tuning = [ln for ln in lines if is_tuning(ln, cfg["rr_tune_frac"])][: cfg["rr_tune_max_lines"]]
+        tuning, per_set = [], {}
+        for ln in lines:  # at most rr_tune_max_lines per dataset
+            if is_tuning(ln, cfg["rr_tune_frac"]):
+                n = per_set[ln.get("dataset", "")] = per_set.get(ln.get("dataset", ""), 0) + 1
+                if n <= cfg["rr_tune_max_lines"]:
+                    tuning.append(ln)
         groups, skipped, datasets = product_groups(cfg["rr_groups"], cfg["rr_negatives"], cfg["rr_tune_frac"], lines)
         print(f"reranker: {len(groups)} groups from the product's first stage ({skipped} lines skipped, "
               f"{len(tuning)} tuning lines kept out)")

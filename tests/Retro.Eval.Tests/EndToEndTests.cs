@@ -121,6 +121,20 @@ public sealed class EndToEndTests : IDisposable
         File.ReadAllText(Path.Combine(config.Output, "report.md")).ShouldContain("| BM25 + rerank (c=4, cross-encoder weight 0.5) |");
     }
 
+    [Fact]
+    public async Task A_missing_model_folder_is_a_clear_error_not_a_crash()
+    {
+        string path = Path.Combine(_dir, "missing-models.json");
+        File.WriteAllText(path, """
+            { "output": "out-missing", "models": { "encoder": "no-such-encoder", "decoder": "no-such-decoder" },
+              "modes": ["retrieval"], "qa": [{ "name": "q", "format": "jsonl", "path": "q.jsonl" }] }
+            """);
+        var log = new StringWriter();
+        (await Program.RunAsync(["compare", "--config", path], new StringWriter(), log, CancellationToken.None)).ShouldBe(1);
+        log.ToString().ShouldContain("error: model folder");
+        log.ToString().ShouldContain("no-such-encoder");
+    }
+
     [Theory]
     [InlineData("rerank:1.5")]
     [InlineData("rerank:")]
