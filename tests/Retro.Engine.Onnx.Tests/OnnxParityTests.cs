@@ -224,9 +224,10 @@ public sealed class OnnxParityTests
         using var alone = OnnxRetroDecoder.Load(RepoPaths.Fixture("retro-tiny"), Cpu);
         int[] prompt = i("greedy_prompt");
         int v = decoder.VocabularySize;
-        int[] Decode(IRetroDecoder d, int offset)
+        int[] Decode(IRetroDecoder d, int offset, Barrier? start = null)
         {
             using var s = d.CreateSession();
+            start?.SignalAndWait(TimeSpan.FromSeconds(30));
             var logits = new float[v];
             s.Feed(prompt.AsSpan(offset), [], logits);
             var sampler = new Sampler(v, SamplingOptions.Greedy);
@@ -239,7 +240,11 @@ public sealed class OnnxParityTests
             return output;
         }
         var expected = Enumerable.Range(0, 4).Select(o => Decode(alone, o)).ToArray();
-        var tasks = Enumerable.Range(0, 4).Select(o => Task.Run(() => Decode(decoder, o))).ToArray();
+        // Dedicated threads released together: pool tasks can run one after another when other test assemblies
+        // keep the pool busy, and then no step has a peer to batch with.
+        using var start = new Barrier(4);
+        var tasks = Enumerable.Range(0, 4).Select(o => Task.Factory.StartNew(() => Decode(decoder, o, start), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
         var results = await Task.WhenAll(tasks);
         for (int o = 0; o < 4; o++) results[o].ShouldBe(expected[o], $"session {o}");
         var (steps, batches) = decoder.BatchCounts;
