@@ -30,6 +30,7 @@ public sealed class RetroApiFactory : WebApplicationFactory<Program>
             // best for the shipped models (see models/README.md).
             ["Retro:Retrieval:Mode"] = "Dense",
             ["Retro:Retrieval:Rerank"] = "true",
+            ["Retro:Retrieval:RerankWeight"] = "1", // the cross-encoder's order, which the tests check by its scores
         };
         foreach (var (k, v) in settings ?? []) _settings[k] = v;
         Store = MemoryVectorStore.WithSampleDocuments(Encoder, Decoder.Tokenizer);

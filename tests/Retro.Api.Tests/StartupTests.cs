@@ -40,6 +40,9 @@ public sealed class StartupTests
         var configuration = factory.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>();
         configuration["Retro:Retrieval:Mode"].ShouldBe(retrieval.GetProperty("Mode").GetString());
         configuration["Retro:Retrieval:Rerank"]!.ToLowerInvariant().ShouldBe(retrieval.GetProperty("Rerank").GetBoolean() ? "true" : "false");
+        var bound = factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Retro.Core.Options.RetrievalOptions>>().Value;
+        bound.Rerank.ShouldBe(retrieval.GetProperty("Rerank").GetBoolean());
+        bound.RerankWeight.ShouldBe(retrieval.GetProperty("RerankWeight").GetSingle());
         configuration["Retro:VectorStore:EfConstruction"].ShouldBe(shipped.RootElement.GetProperty("Retro").GetProperty("VectorStore").GetProperty("EfConstruction").GetInt32().ToString());
     }
 

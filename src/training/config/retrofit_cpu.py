@@ -9,7 +9,7 @@
 #   python3 src/training/prepare_corpus.py --out data/corpus                     # all sources, ~1 min
 #   python3 src/training/pretokenize.py --corpus data/corpus --tokenizer models/retro/tokenizer.json \
 #       --out runs/fit/tokens --splits train,validation
-#   python3 src/training/neighbours.py src/training/config/retrofit_cpu.py       # H200 bi-encoder, ~1 h on 2 cores
+#   python3 src/training/neighbours.py src/training/config/retrofit_cpu.py       # H200 bi-encoder, under 1 h on 2 cores
 #   python3 src/training/train_retro.py src/training/config/retrofit_cpu.py      # copy + induction init, 300 steps, evaluation: ~13 min
 #   dotnet run -c Release --project src/Retro.Eval -- qa-data --config eval/qa-train.json --out runs/fit/qa/train.jsonl
 #   python3 src/training/train_qa.py src/training/config/retrofit_cpu.py         # ~15 min
@@ -25,6 +25,8 @@ nb_k = 2
 nb_batch = 128
 nb_block = 2048
 nb_encoder_folder = "runs/fit/h200/encoder"
+nb_splits = "validation"  # fitting and evaluation windows are validation text (lm_fit_split); the train split's
+                          # own neighbours (438k more queries) are not needed
 
 # RETRO-fitting: the architecture comes from the H200 folder (8 x 384, CCA at 3/5/7, 2-layer encoder)
 lm_init_from = "runs/fit/h200/retro"
@@ -80,15 +82,20 @@ qa_log_every = 10
 qa_ckpt_every = 100
 
 # cross-encoder: the H200 bi-encoder's body + a new head, groups from the product's hybrid first stage (the same
-# qa-data lines, exported with --candidates 16)
+# qa-data lines, exported with --candidates 16), its SQuAD half too (the chunks it reranks in the service); 10 % of
+# the lines stay out of training and choose the weight that fuses its rank with the first stage's
+# (Retro:Retrieval:RerankWeight)
 rr_encoder_folder = "runs/fit/h200/encoder"
 rr_groups = "runs/fit/qa/train.jsonl"
 rr_squad_share = 0.5    # half of every batch from SQuAD training articles (the product groups are 91 % definitions)
-rr_max_len = 192
-rr_steps = 450
-rr_batch = 4
+rr_squad_source = "product"
+rr_tune_frac = 0.1
+rr_fusion_k = 10        # the service's RRF k (appsettings.json, Retro:Retrieval:RrfK)
+rr_max_len = 160
+rr_steps = 600
+rr_batch = 8
 rr_negatives = 7
-rr_lr = 1e-4
+rr_lr = 2e-4
 rr_warmup = 50
 rr_rerank_top = 20
 rr_eval_max_questions = 300
