@@ -5,19 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PY=/usr/bin/python3   # Debian's python: python3-torch & co. live there, not in pyenv's.
-need=()
 # python3-onnx checks the ONNX exports (src/training/export_onnx.py); chromium drives the service's page in the browser test (Playwright, with the system browser);
 # libopenblas0-pthread gives torch an optimised BLAS (with Debian's reference BLAS the training tests run ~15x slower);
 # python3-hnswlib is the hnsw benchmark's peer (tests/Retro.Benchmarks/peers/hnsw_peer.py).
-for pkg in python3-torch python3-numpy python3-pytest python3-onnx chromium libopenblas0-pthread python3-hnswlib; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "test.sh: installing ${need[*]}"
-  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+.ci/apt-need.sh python3-torch python3-numpy python3-pytest python3-onnx chromium libopenblas0-pthread python3-hnswlib
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 # Peers and reference code at their best on this machine (see ../shared/ENVIRONMENT.md).

@@ -29,16 +29,8 @@ export OMP_WAIT_POLICY=PASSIVE PYTHONUNBUFFERED=1
 # The corpus's dictionary and documentation sources are Debian packages (prepare_corpus.py skips a missing one, which
 # would make a different corpus); libopenblas0-pthread: torch on Debian's reference BLAS is ~15x slower;
 # python3-matplotlib draws the loss curves the model cards show.
-need=()
-for pkg in dict-gcide wordnet-base dict-foldoc dict-jargon python3.11-doc manpages libopenblas0-pthread python3-matplotlib; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "retrofit_cpu.sh: installing ${need[*]}"
-  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+"$repo/.ci/apt-need.sh" dict-gcide wordnet-base dict-foldoc dict-jargon python3.11-doc manpages libopenblas0-pthread \
+  python3-matplotlib
 mkdir -p $run
 if [ ! -f $run/h200/retro/model.safetensors ]; then "$repo/../shared/runs/h200-2026-12-04/assemble.sh" $run/h200; fi
 cp -n $run/h200/retro/tokenizer.json $run/tokenizer.json
