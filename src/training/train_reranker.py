@@ -131,7 +131,8 @@ def fused_order(ce_scores, weight, k):
 def tune_fusion(model, lines, cfg, device, sep):
     """Scores every candidate of the tuning lines with the cross-encoder and measures, per dataset, the first stage
     and the fusion at every weight of rr_weights: nDCG@10, recall@1, MRR over the lines whose candidates hold a
-    relevant document. -> {"rerank_weight": the weight with the best mean nDCG@10 over datasets, "tuning": table}."""
+    relevant document. -> {"rerank_weight": the weight with the best mean nDCG@10 over datasets (the smallest of
+    equals), "tuning": table}."""
     model.eval()
     weights = [float(w) for w in str(cfg["rr_weights"]).split(",")]
     ranks = {}  # dataset -> weight (or "first", the first stage) -> ranks
@@ -155,7 +156,8 @@ def tune_fusion(model, lines, cfg, device, sep):
              for name, d in ranks.items()}
     if not table:
         return {"rerank_weight": 1.0, "tuning": table}
-    best = max(weights, key=lambda w: (np.mean([t[str(w)]["ndcg@10"] for t in table.values()]), w))
+    # ties go to the smaller weight: the cross-encoder changes the first stage's order only where that measures better
+    best = max(weights, key=lambda w: (np.mean([t[str(w)]["ndcg@10"] for t in table.values()]), -w))
     return {"rerank_weight": best, "tuning": table}
 
 

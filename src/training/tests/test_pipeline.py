@@ -377,10 +377,18 @@ def test_reranker_tuning_lines_stay_out_of_training_and_choose_the_weight():
 
     cfg = {"rr_weights": "0,0.5,1", "rr_fusion_k": 10, "rr_max_len": 32, "dtype": "float32"}
     out = train_reranker.tune_fusion(FirstToken(), tuning, cfg, "cpu", 0)
-    assert out["rerank_weight"] == 1.0
+    # w = 0.5 already ranks the relevant candidate first (k = 10: 0.5/13 + 0.5/11 > 0.5/11 + 0.5/14): the smallest
+    # weight of the best mean nDCG@10 wins
+    assert out["rerank_weight"] == 0.5
     for t in out["tuning"].values():
-        assert t["first"]["recall@1"] == 0.0 and t["1.0"]["recall@1"] == 1.0
+        assert t["first"]["recall@1"] == 0.0 and t["1.0"]["recall@1"] == 1.0 and t["0.5"]["recall@1"] == 1.0
         assert abs(t["first"]["ndcg@10"] - 0.5) < 1e-9
+
+    class FirstStage(torch.nn.Module):
+        def score(self, ids, mask, types):  # agrees with the first stage: every weight ranks alike
+            return -torch.arange(len(ids), dtype=torch.float32)
+
+    assert train_reranker.tune_fusion(FirstStage(), tuning, cfg, "cpu", 0)["rerank_weight"] == 0.0
 
 
 def test_neighbour_files_exclude_the_documents_they_condition(run):
