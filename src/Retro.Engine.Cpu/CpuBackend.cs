@@ -215,8 +215,8 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
-    public void Attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape) =>
-        Kernels.Attention.Run(_pool, AttentionArgs(q, k, v, keyMask, output, shape));
+    public void Attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape, Tensor sinks = default) =>
+        Kernels.Attention.Run(_pool, AttentionArgs(q, k, v, keyMask, output, shape, sinks));
 
     /// <inheritdoc />
     /// <remarks>Every item is validated before any runs; then one parallel job covers every (item, batch, head) part.</remarks>
@@ -227,14 +227,15 @@ public sealed unsafe class CpuBackend : IBackend
         for (int i = 0; i < items.Length; i++)
         {
             var it = items[i];
-            t_attention[i] = AttentionArgs(it.Q, it.K, it.V, it.KeyMask, it.Output, it.Shape);
+            t_attention[i] = AttentionArgs(it.Q, it.K, it.V, it.KeyMask, it.Output, it.Shape, it.Sinks);
         }
         Kernels.Attention.RunMany(_pool, t_attention, items.Length);
     }
 
     [ThreadStatic] private static Kernels.Attention.Args[]? t_attention;
 
-    private static Kernels.Attention.Args AttentionArgs(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape)
+    private static Kernels.Attention.Args AttentionArgs(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape,
+        Tensor sinks)
     {
         var s = shape;
         Require(s.Batch > 0 && s.QueryLength > 0 && s.Heads > 0 && s.HeadDim > 0, nameof(shape), $"{s}: sizes must be positive");
@@ -257,6 +258,11 @@ public sealed unsafe class CpuBackend : IBackend
             maskStride = asRows ? keyMask.RowStride : s.KeyCapacity;
         }
         Require(!Overlaps(output, q) && !Overlaps(output, k) && !Overlaps(output, v), nameof(output), "output must not alias q, k or v");
+        if (!sinks.IsEmpty)
+        {
+            RequireF32(sinks, nameof(sinks));
+            Require(sinks.IsContiguous && sinks.ElementCount == s.Heads, nameof(sinks), $"sinks {sinks} must be {s.Heads} contiguous values");
+        }
         return new Kernels.Attention.Args
         {
             Q = (float*)q.Data, Ldq = q.RowStride,
@@ -264,6 +270,7 @@ public sealed unsafe class CpuBackend : IBackend
             V = (float*)v.Data, Ldv = v.RowStride,
             Mask = (int*)keyMask.Data, Ldm = maskStride,
             O = (float*)output.Data, Ldo = output.RowStride,
+            Sinks = sinks.IsEmpty ? null : (float*)sinks.Data,
             Shape = s,
         };
     }

@@ -42,7 +42,7 @@ public interface IBackend : IDisposable
     /// </summary>
     void AttentionBatch(ReadOnlySpan<AttentionItem> items)
     {
-        foreach (var it in items) Attention(it.Q, it.K, it.V, it.KeyMask, it.Output, it.Shape);
+        foreach (var it in items) Attention(it.Q, it.K, it.V, it.KeyMask, it.Output, it.Shape, it.Sinks);
     }
 
     /// <summary>Copies host <paramref name="source"/> (exactly <c>destination.ElementCount</c> values of its type) into <paramref name="destination"/>.</summary>
@@ -86,8 +86,10 @@ public interface IBackend : IDisposable
     /// Masked multi-head attention: output = softmax(scale·q·kᵀ + mask)·v per batch item and head. Keys j ≥ KeyLength,
     /// keys with <c>keyMask[b, j] == 0</c> (I32, optional: Batch × KeyCapacity, or that many contiguous values) and, when causal, keys after the
     /// query's position are excluded. A query that sees no key gets a zero output. output must not alias q, k or v.
+    /// <paramref name="sinks"/> (optional, F32, Heads values): head h's softmax also runs over one more key of logit
+    /// sinks[h] (not scaled) and value 0, so a head whose keys all score below its sink outputs about 0.
     /// </summary>
-    void Attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape);
+    void Attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape, Tensor sinks = default);
 
     /// <summary>y[i] = table[ids[i]] (or y[i] += … when <paramref name="accumulate"/>); ids I32 with y.Rows elements, each in [0, table.Rows).</summary>
     void Embedding(Tensor table, Tensor ids, Tensor y, bool accumulate = false);
@@ -118,4 +120,5 @@ public sealed class NoPreparedWeight : IDisposable
 }
 
 /// <summary>The arguments of one <see cref="IBackend.Attention"/> call, as an item of <see cref="IBackend.AttentionBatch"/>.</summary>
-public readonly record struct AttentionItem(Tensor Q, Tensor K, Tensor V, Tensor KeyMask, Tensor Output, AttentionShape Shape);
+public readonly record struct AttentionItem(Tensor Q, Tensor K, Tensor V, Tensor KeyMask, Tensor Output, AttentionShape Shape,
+    Tensor Sinks = default);

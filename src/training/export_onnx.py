@@ -54,12 +54,17 @@ MANIFEST_VERSION = 1
 NEG = -1e30  # masked score: exp underflows to exactly 0, and a row with no key stays finite (then set to 0)
 
 
-def _attend(q, k, v, mask):
+def _attend(q, k, v, mask, sink=None):
     """attend() of model.py with a finite mask value: q (B, nh, T, hd), k/v (B, nh, S, hd), mask bool
-    broadcastable to (B, nh, T, S). A row with no allowed key gives exactly 0, as in the reference."""
+    broadcastable to (B, nh, T, S), sink None or (nh,) logits of a value-0 key. A row with no allowed key gives
+    exactly 0, as in the reference."""
     att = (q @ k.transpose(-2, -1)) * (1.0 / (q.size(-1) ** 0.5))
     att = att.masked_fill(~mask, NEG)
-    att = F.softmax(att, dim=-1)
+    if sink is None:
+        att = F.softmax(att, dim=-1)
+    else:
+        s = (att[..., :1] * 0) + sink.view(1, -1, 1, 1)  # (B, nh, T, 1)
+        att = F.softmax(torch.cat([att, s], dim=-1), dim=-1)[..., :-1]
     any_key = mask.to(att.dtype).sum(-1, keepdim=True).clamp(max=1.0)  # (.., T, 1): 0 for an empty row
     return (att * any_key) @ v
 
@@ -143,7 +148,7 @@ class _DecoderPart(nn.Module):
                     cp = torch.remainder(positions + 1, m) + (m - 1)
                     q = apply_rope(q, self.cos[cp][:, None], self.sin[cp][:, None])
                 k, v = split_heads(cca[2 * ci], nh), split_heads(cca[2 * ci + 1], nh)
-                o = _attend(q, k, v, (cca_mask > 0)[:, None, None, :])
+                o = _attend(q, k, v, (cca_mask > 0)[:, None, None, :], getattr(layer.cca, "sink", None))
                 h = h + layer.cca.o_proj(merge_heads(o))
             h = h + layer.mlp(layer.mlp_norm(h))
         return h, news

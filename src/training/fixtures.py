@@ -32,7 +32,7 @@ DEFAULT_OUT = os.path.join(REPO, "tests", "fixtures")
 
 def init_weights(model, seed, emb_std):
     """Seeded, version-stable init: Linear weights N(0, 1/fan_in), biases N(0, 0.1^2), LayerNorm weights
-    1 + N(0, 0.1^2) and biases N(0, 0.1^2), embeddings N(0, emb_std^2). Large enough that attention is not
+    1 + N(0, 0.1^2) and biases N(0, 0.1^2), embeddings N(0, emb_std^2), CCA sinks 1 + N(0, 1). Large enough that attention is not
     uniform and chunked cross-attention visibly moves the logits."""
     rng = np.random.default_rng(seed)
     kinds = {}
@@ -49,6 +49,8 @@ def init_weights(model, seed, emb_std):
                 v = z * emb_std
             elif kind == "LayerNorm" and pname == "weight":
                 v = 1.0 + 0.1 * z
+            elif pname == "sink":  # CCA sinks near the scores, so that some heads mostly read and others mostly not
+                v = 1.0 + z
             else:
                 v = 0.1 * z
             p.copy_(torch.from_numpy(v.astype(np.float32)))
@@ -187,7 +189,7 @@ def retro_config():
                        chunk_size=M, neighbour_len=128, num_neighbours=2, cca_layers=[2, 3],
                        encoder_layers=2, encoder_n_heads=4, encoder_d_ff=128, rope_theta=10000.0,
                        layer_norm_eps=1e-5, tie_embeddings=True, bos_token_id=510, eos_token_id=510,
-                       pad_token_id=511)
+                       pad_token_id=511, cca_sink=True)
 
 
 def neighbour_rows(rng, lengths, r, vocab):
@@ -258,10 +260,11 @@ def main(argv=None):
     write_bert(args.out)
     write_retro(args.out)
     total = 0  # this script's folders only (trained-smoke is smoke_fixture.py's, with its own budget)
-    for root, _, files in (w for n in ("bert-tiny", "cross-tiny", "retro-tiny", "retro-tiny-bf16")
-                           for w in os.walk(os.path.join(args.out, n))):
-        for f in files:
-            total += os.path.getsize(os.path.join(root, f))
+    for n in ("bert-tiny", "cross-tiny", "retro-tiny", "retro-tiny-bf16"):  # the files it writes (not onnx/ exports)
+        folder = os.path.join(args.out, n)
+        for f in os.listdir(folder):
+            if os.path.isfile(os.path.join(folder, f)):
+                total += os.path.getsize(os.path.join(folder, f))
     print(f"fixtures written to {args.out}: {total / 1e6:.2f} MB")
     if total >= 5_000_000:
         raise SystemExit("fixtures exceed 5 MB")

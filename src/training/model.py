@@ -29,14 +29,20 @@ FORMAT_VERSION = 1
 # shared pieces
 
 
-def attend(q, k, v, mask=None):
+def attend(q, k, v, mask=None, sink=None):
     """Scaled dot-product attention with a boolean mask (True = may attend).
     q (B, nh, Tq, hd), k/v (B, nh, Tk, hd), mask broadcastable to (B, nh, Tq, Tk).
+    sink: None or (nh,) logits of one extra key per head whose value is 0 (not scaled): the softmax runs over the
+    visible keys and the sink, so a head whose keys all score below its sink attends (mostly) to nothing.
     A query row with no allowed key outputs exactly 0 (not NaN)."""
     att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))  # (B, nh, Tq, Tk)
     if mask is not None:
         att = att.masked_fill(~mask, float("-inf"))
-    att = F.softmax(att, dim=-1)
+    if sink is None:
+        att = F.softmax(att, dim=-1)
+    else:
+        s = sink.to(att.dtype).view(1, -1, 1, 1).expand(*att.shape[:-1], 1)
+        att = F.softmax(torch.cat([att, s], dim=-1), dim=-1)[..., :-1]
     if mask is not None:
         att = att.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)  # empty rows: NaN -> 0
     return att @ v  # (B, nh, Tq, hd)
@@ -346,6 +352,10 @@ class RetroConfig:
     # of the retrieved neighbours a question chunk gets (0 = all).
     question_layout: str = "chunk"
     question_neighbours: int = 0
+    # A learned sink per CCA head (weights layers.{i}.cca.sink, (n_heads,)): one more key with a fixed logit and
+    # value 0 in every chunked cross-attention, so a head reads a neighbour only where a key outscores its sink and
+    # adds ~0 where none does (a gated read; closed-book and an irrelevant neighbour then agree).
+    cca_sink: bool = False
     layer_norm_eps: float = 1e-5
     tie_embeddings: bool = True
     bos_token_id: int = 0
@@ -381,6 +391,8 @@ class RetroConfig:
         d = asdict(self)
         if d["question_layout"] == "chunk" and d["question_neighbours"] == 0:
             del d["question_layout"], d["question_neighbours"]
+        if not d["cca_sink"]:
+            del d["cca_sink"]
         return d
 
 
@@ -432,6 +444,8 @@ class DecoderLayer(nn.Module):
         if has_cca:
             self.cca_norm = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
             self.cca = Projections(c.d_model)
+            if c.cca_sink:
+                self.cca.sink = nn.Parameter(torch.zeros(c.n_heads))
         self.mlp_norm = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
         self.mlp = MLP(c.d_model, c.d_ff)
 
@@ -479,7 +493,7 @@ class DecoderLayer(nn.Module):
         nh, hd = q.shape[1], q.shape[3]
         kr = k.size(3)
         o = attend(q, k.reshape(B * U, nh, kr, hd), v.reshape(B * U, nh, kr, hd),
-                   mask.reshape(B * U, 1, 1, kr))
+                   mask.reshape(B * U, 1, 1, kr), getattr(self.cca, "sink", None))
         return self.cca.o_proj(merge_heads(o)).view(B, U, T, D)
 
     def chunked_cross_attn(self, x, m, E, E_mask, rope=None):

@@ -53,7 +53,12 @@ DEFAULTS = dict(
     lm_copy_margin=10.0, lm_fit_split="train",
     lm_induction_layers=None, lm_induction_gain=1.0, lm_induction_sharpness=4.0, lm_induction_fit_windows=16,
     lm_previous_token_scale=1.0, lm_shift_oracle_frac=0.0, lm_shift_max=48,
+    lm_reading_layers=None, lm_cca_sink=False, lm_sink_init=0.0, lm_sink_lr_ratio=100.0,
 )
+# lm_reading_layers: the CCA layers whose queries and keys train in lm_train "reading" (None: lm_induction_layers).
+# lm_cca_sink: every CCA head gets a learned sink (model.RetroConfig.cca_sink: one more key with value 0), so a head
+#   can learn to read only where a key outscores it; lm_sink_init: its initial logit (a float, or one per CCA layer);
+#   the sinks train with lr x lm_sink_lr_ratio (a logit moves in units, not in 1e-3s) wherever anything of CCA trains.
 # lm_fit_split: where the training windows come from. "train" (the retrieval database's own split; neighbours exclude
 #   the window's documents), or "validation-tail": the validation documents after the evaluation part (the first
 #   lm_final_eval_windows x lm_seq_len tokens, cut at the next document boundary; evaluation reads only that part).
@@ -103,9 +108,14 @@ def cca_layers(cfg):
 def init_from(cfg, folder):
     """The decoder of an exported folder with lm_cca_positions, CCA re-initialised when lm_reinit_cca."""
     src = Retro.from_folder(folder)
-    c = RetroConfig(**{**src.config.to_dict(), "cca_positions": cfg["lm_cca_positions"]})
+    c = RetroConfig(**{**src.config.to_dict(), "cca_positions": cfg["lm_cca_positions"],
+                       "cca_sink": bool(cfg["lm_cca_sink"]) or src.config.cca_sink})
     model = Retro(c)
-    model.load_state_dict(src.state_dict(), strict=True)
+    missing, unexpected = model.load_state_dict(src.state_dict(), strict=False)
+    if unexpected or any(not k.endswith(".cca.sink") for k in missing):
+        raise SystemExit(f"lm_init_from {folder}: weights do not match ({missing} {unexpected})")
+    if missing or (c.cca_sink and cfg["lm_reinit_cca"]):
+        init_sinks(cfg, model)
     if cfg["lm_reinit_cca"]:
         for i in c.cca_layers:
             layer = model.layers[i]
@@ -116,6 +126,18 @@ def init_from(cfg, folder):
             torch.nn.init.zeros_(layer.cca.o_proj.weight)  # starts as the closed-book decoder
         init_cca(cfg, model)
     return model
+
+
+@torch.no_grad()
+def init_sinks(cfg, model):
+    """Sets every CCA layer's sink logits to lm_sink_init (a float, or one per CCA layer)."""
+    layers = model.config.cca_layers
+    init = cfg["lm_sink_init"]
+    init = list(init) if isinstance(init, (list, tuple)) else [float(init)] * len(layers)
+    if len(init) != len(layers):
+        raise SystemExit(f"lm_sink_init needs one value per CCA layer {layers}, got {init}")
+    for i, v in zip(layers, init):
+        model.layers[i].cca.sink.fill_(float(v))
 
 
 def init_cca(cfg, model):
@@ -130,7 +152,7 @@ def init_cca(cfg, model):
 
 def trainable(model, mode, reading_layers=()):
     """Marks what trains: everything ("all"), the CCA sub-layers and the neighbour encoder ("retrofit"), or the
-    queries and keys of the CCA layers `reading_layers` ("reading")."""
+    queries and keys of the CCA layers `reading_layers` and every CCA sink ("reading")."""
     if mode not in ("all", "retrofit", "reading"):
         raise SystemExit(f"lm_train must be 'all', 'retrofit' or 'reading', got {mode!r}")
     if mode == "reading" and not reading_layers:
@@ -138,7 +160,7 @@ def trainable(model, mode, reading_layers=()):
     reading = tuple(f"layers.{i}.cca.{p}_proj.weight" for i in reading_layers for p in ("q", "k"))
     for name, p in model.named_parameters():
         p.requires_grad_(mode == "all" or (mode == "retrofit" and (".cca" in name or name.startswith("encoder.")))
-                         or name in reading)
+                         or name in reading or (mode == "reading" and name.endswith(".cca.sink")))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -201,13 +223,15 @@ def build_model(cfg, vocab_size, eos_id):
                     cca_layers=cca_layers(cfg), encoder_layers=cfg["lm_encoder_layers"],
                     encoder_n_heads=cfg["lm_encoder_heads"], encoder_d_ff=cfg["lm_encoder_d_ff"],
                     bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
-                    cca_positions=cfg["lm_cca_positions"])
+                    cca_positions=cfg["lm_cca_positions"], cca_sink=bool(cfg["lm_cca_sink"]))
     model = Retro(c)
     depth = c.n_layers + c.encoder_layers
     for name, p in model.named_parameters():  # GPT-2 init; residual projections scaled by depth
         if p.dim() >= 2:
             std = 0.02 / math.sqrt(2 * depth) if name.endswith(("o_proj.weight", "fc_out.weight")) else 0.02
             torch.nn.init.normal_(p, 0.0, std)
+    if c.cca_sink:
+        init_sinks(cfg, model)
     init_cca(cfg, model)
     return model
 
@@ -531,8 +555,15 @@ def train(cfg):
         raise SystemExit("a split is shorter than one training window")
     model = build_model(cfg, tok.vocab_size, tok.eos_id)
     induction_r2 = init_induction(cfg, model, train_data)  # a resumed run then loads its own weights over it
-    n_train = trainable(model, cfg["lm_train"], cfg["lm_induction_layers"] or ())
+    reading = cfg["lm_reading_layers"] if cfg["lm_reading_layers"] is not None else cfg["lm_induction_layers"]
+    n_train = trainable(model, cfg["lm_train"], reading or ())
     opt = adamw(model, cfg["lm_lr"], cfg["lm_weight_decay"])
+    sinks = [p for n, p in model.named_parameters() if n.endswith(".cca.sink") and p.requires_grad]
+    if sinks:  # their own group: lr x lm_sink_lr_ratio, no decay
+        ids = {id(p) for p in sinks}
+        for g in opt.param_groups:
+            g["params"] = [p for p in g["params"] if id(p) not in ids]
+        opt.add_param_group({"params": sinks, "weight_decay": 0.0, "lr_ratio": cfg["lm_sink_lr_ratio"]})
     start, wall_before = 0, 0.0
     if cfg["lm_resume"] and os.path.exists(os.path.join(ckpt, "index.json")):
         tensors, meta = load_sharded(ckpt)
@@ -558,7 +589,7 @@ def train(cfg):
     for step in range(start, stop):
         lr = cosine_lr(step, cfg["lm_lr"], cfg["lm_warmup"], steps, cfg["lm_min_lr_ratio"])
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_ratio", 1.0)
         opt.zero_grad(set_to_none=True)
         loss_val = 0.0
         # per-step generators: a resumed run draws the same batches and dropouts as an uninterrupted one

@@ -8,7 +8,8 @@ namespace Retro.Engine.Cpu.Kernels;
 
 /// <summary>
 /// Masked multi-head attention, one (batch item, head) pair per part: for each query, scores over the visible keys,
-/// a softmax, then the weighted sum of values. Scratch is one row of scores per thread.
+/// a softmax, then the weighted sum of values. Scratch is one row of scores per thread. With sinks, head h's softmax
+/// also counts exp(sink[h]) for a key whose value is 0 (a row with no visible key still outputs exactly 0).
 /// </summary>
 internal static unsafe class Attention
 {
@@ -24,8 +25,14 @@ internal static unsafe class Attention
         public float* V; public int Ldv;
         public int* Mask; public int Ldm;
         public float* O; public int Ldo;
+        /// <summary>Null, or one sink logit per head: a key of value 0 that every query row also attends to.</summary>
+        public float* Sinks;
         public AttentionShape Shape;
     }
+
+    /// <summary>Head h's sink logit, or −∞ when the call has none.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Sink(in Args a, int h) => a.Sinks != null ? a.Sinks[h] : float.NegativeInfinity;
 
     public static void Run(WorkerPool pool, in Args a)
     {
@@ -217,6 +224,8 @@ internal static unsafe class Attention
                 new Span<float>(o, hd).Clear();
                 continue;
             }
+            float sink = Sink(a, h);
+            max = MathF.Max(max, sink);
             var mv = Vector512.Create(max);
             var sum = Vector512<float>.Zero;
             for (j = 0; j < vPadded; j += 16)
@@ -225,7 +234,7 @@ internal static unsafe class Attention
                 p.Store(scores + j);
                 sum += p;
             }
-            var inv = Vector512.Create(1f / Vector512.Sum(sum));
+            var inv = Vector512.Create(1f / (Vector512.Sum(sum) + MathF.Exp(sink - max)));
 
             // o = (Σ_j p_j · v_j) / Σ_j p_j, 64 values of the head per pass over the keys
             int c = 0;
@@ -305,6 +314,7 @@ internal static unsafe class Attention
             keyBias[j] = j < keys && (mask == null || mask[j] != 0) ? 0f : float.NegativeInfinity;
 
         var scale = Vector512.Create(s.Scale);
+        float sink = Sink(a, h);
         float* inv = stackalloc float[4];
         for (int i0 = q0; i0 < q1; i0 += 4)
         {
@@ -354,6 +364,7 @@ internal static unsafe class Attention
                     inv[r] = 0f;
                     continue;
                 }
+                m = MathF.Max(m, sink);
                 var mv = Vector512.Create(m);
                 var sum = Vector512<float>.Zero;
                 for (int j = 0; j < padded; j += 16)
@@ -362,7 +373,7 @@ internal static unsafe class Attention
                     e.Store(row + j);
                     sum += e;
                 }
-                inv[r] = 1f / Vector512.Sum(sum);
+                inv[r] = 1f / (Vector512.Sum(sum) + MathF.Exp(sink - m));
             }
 
             // out_r = (Σ_j p[r, j] · v_j) / Σ_j p[r, j], 16 values of the head at a time
@@ -428,7 +439,9 @@ internal static unsafe class Attention
             }
             o.Clear();
             if (float.IsNegativeInfinity(max)) continue; // no visible key: zero output
-            float sum = 0f;
+            float sink = Sink(a, h);
+            max = MathF.Max(max, sink);
+            float sum = MathF.Exp(sink - max); // the sink's share (value 0); 0 without one
             for (int j = 0; j < visible; j++)
             {
                 float p = MathF.Exp(scores[j] - max); // exp(−inf) = 0 for masked keys

@@ -65,6 +65,13 @@ public sealed record RetroConfig
     /// <summary>How many of the retrieved neighbours a question chunk gets, best first (<c>question_neighbours</c>; 0 = all).</summary>
     public int QuestionNeighbours { get; init; }
 
+    /// <summary>
+    /// A learned sink per CCA head (<c>cca_sink</c>, default false; weights <c>layers.{i}.cca.sink</c>, n_heads values):
+    /// one more key of that logit and value 0 in every chunked cross-attention, so a head reads a neighbour only where
+    /// a key outscores its sink (a gated read).
+    /// </summary>
+    public bool CcaSink { get; init; }
+
     /// <summary>True when the cross-attentions carry RoPE positions.</summary>
     public bool CcaRope => CcaPositions == CcaPositions.Rope;
 
@@ -199,6 +206,7 @@ public sealed record RetroConfig
             CcaPositions = ParseCcaPositions(root),
             QuestionLayout = ParseQuestionLayout(root),
             QuestionNeighbours = Int(root, "question_neighbours", 0),
+            CcaSink = Bool(root, "cca_sink", false),
             LayerNormEps = Float(root, "layer_norm_eps", 1e-5f),
             TieEmbeddings = Bool(root, "tie_embeddings", true),
             BosTokenId = Int(root, "bos_token_id", -1),

@@ -183,7 +183,7 @@ public sealed partial class RetroDecoder
                     var s = sessions[b].State;
                     int keys = HasCca(s, positions[b]) ? s.CachedRows : 0;
                     ccaItems[b] = new AttentionItem(q.Slice(r, lengths[b]), s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att.Slice(r, lengths[b]),
-                        new AttentionShape(1, lengths[b], keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale));
+                        new AttentionShape(1, lengths[b], keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale), cca.Sink);
                 }
                 be.AttentionBatch(ccaItems.AsSpan(0, n));
                 be.MatMul(att, cca.Wo, default, x, MatMulEpilogue.Accumulate);

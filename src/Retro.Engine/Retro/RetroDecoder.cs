@@ -213,7 +213,7 @@ public sealed partial class RetroDecoder : IDisposable
                 b.MatMul(xb, cca.Wq, default, cq);
                 if (Config.CcaRope) b.Rope(cq, ccaPositions, Config.NHeads, Config.HeadDim, Config.RopeTheta);
                 b.Attention(cq, s.CcaKeys[ci], s.CcaValues[ci], s.EncMask, att,
-                    new AttentionShape(1, n, keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale));
+                    new AttentionShape(1, n, keys, s.CcaKeys[ci].Rows, Config.NHeads, Config.HeadDim, _scale), cca.Sink);
                 b.MatMul(att, cca.Wo, default, x, MatMulEpilogue.Accumulate);
             }
 

@@ -149,6 +149,7 @@ public sealed class RetroWeights : IDisposable
                     Wk = Get(p + "cca.k_proj.weight", d, d),
                     Wv = Get(p + "cca.v_proj.weight", d, d),
                     Wo = Get(p + "cca.o_proj.weight", d, d),
+                    Sink = config.CcaSink ? Get(p + "cca.sink", 1, config.NHeads) : default,
                 };
             }
             layers[i] = new LayerWeights
@@ -304,6 +305,8 @@ public sealed class RetroWeights : IDisposable
         public required Tensor Wv { get; init; }
         /// <summary>cca.o_proj.weight (D, D).</summary>
         public required Tensor Wo { get; init; }
+        /// <summary>cca.sink (n_heads) as F32: each head's sink logit (config <c>cca_sink</c>); empty without sinks.</summary>
+        public Tensor Sink { get; init; }
     }
 
     /// <summary>One neighbour-encoder layer's weights (D = d_model, Fe = encoder_d_ff).</summary>

@@ -46,6 +46,8 @@ def retro_names(c):
             for x in "qkvo":
                 s[p + f"{a}.{x}_proj.weight"] = (D, D)
         s[p + "mlp.fc_in.weight"], s[p + "mlp.fc_out.weight"] = (F, D), (D, F)
+        if c.get("cca_sink") and i in c["cca_layers"]:
+            s[p + "cca.sink"] = (c["n_heads"],)
     for j in range(c["encoder_layers"]):
         p = f"encoder.layers.{j}."
         for n in ("attn_norm", "cross_norm", "mlp_norm"):

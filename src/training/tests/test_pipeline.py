@@ -179,14 +179,18 @@ def test_retrofit_on_the_validation_tail_with_copy_init_never_reads_the_evaluati
     assert abs(ev["bpb_retrieval"] - metrics["bpb_retrieval"]) < 1e-6 and ev["eval_windows"] == metrics["eval_windows"]
 
 
-def test_induction_reading_trains_only_the_queries_and_keys_of_its_layer(run, tmp_path):
+@pytest.mark.parametrize("sink", [False, True])
+def test_induction_reading_trains_only_the_queries_and_keys_of_its_layer(run, tmp_path, sink):
     """lm_induction_layers + lm_train "reading": the previous-token encoder layer and the fitted read-outs are set
     up before training (their R^2 is recorded), shifted-oracle neighbours feed the steps, and nothing but layer
-    3's CCA queries and keys moves: every other tensor equals a 0-step run's, closed-book equals the source."""
+    3's CCA queries and keys moves (and, with lm_cca_sink, every CCA layer's sinks, added to a source without them
+    at lm_sink_init): every other tensor equals a 0-step run's, closed-book equals the source."""
     source = os.path.join(run["dir"], "models", "retro")
     args = [f"--lm_init_from={source}", "--lm_cca_positions=rope", "--lm_cca_init=copy", "--lm_induction_layers=[3]",
             "--lm_train=reading", "--lm_fit_split=validation-tail", "--lm_final_eval_windows=2",
             "--lm_oracle_windows=0", "--lm_shift_oracle_frac=0.5", "--lm_induction_fit_windows=2"]
+    if sink:
+        args += ["--lm_cca_sink=True", "--lm_sink_init=1.5"]
     models = {}
     for steps in (0, 3):
         other = str(tmp_path / f"s{steps}")
@@ -196,7 +200,13 @@ def test_induction_reading_trains_only_the_queries_and_keys_of_its_layer(run, tm
         models[steps] = load_model(os.path.join(other, "retro", "model_ckpt"))[0]
     before, after = models[0].state_dict(), models[3].state_dict()
     moved = {n for n in before if not torch.equal(before[n], after[n])}
-    assert moved == {"layers.3.cca.q_proj.weight", "layers.3.cca.k_proj.weight"}, moved
+    sinks = {n for n in before if n.endswith(".cca.sink")}
+    assert sinks == ({f"layers.{i}.cca.sink" for i in models[0].config.cca_layers} if sink else set())
+    live = set()
+    assert all(float(before[n].min()) == float(before[n].max()) == 1.5 for n in sinks)
+    # a sink moves where its layer's reading reaches the residual (a CCA layer with o_proj = 0 gives it no gradient)
+    live = {n for n in sinks if before[n.replace(".sink", ".o_proj.weight")].abs().max() > 0}
+    assert bool(live) == sink and moved == {"layers.3.cca.q_proj.weight", "layers.3.cca.k_proj.weight"} | live, moved
     src = from_folder(source)
     x = torch.from_numpy(load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))["tokens"][:128]
                          .astype(np.int64))[None]

@@ -49,8 +49,9 @@ def rope_literal(x, pos, theta):
     return out
 
 
-def mha(proj, xq, xkv, nh, causal=False, rope=None):
-    """Multi-head attention on 2-D inputs; rope = (q positions, k positions, theta)."""
+def mha(proj, xq, xkv, nh, causal=False, rope=None, sink=None):
+    """Multi-head attention on 2-D inputs; rope = (q positions, k positions, theta); sink = per-head logits of one
+    more key whose value is 0 (cca_sink)."""
     q, k, v = proj.q_proj(xq), proj.k_proj(xkv), proj.v_proj(xkv)
     hd = q.shape[1] // nh
     outs = []
@@ -61,7 +62,12 @@ def mha(proj, xq, xkv, nh, causal=False, rope=None):
         s = qh @ kh.t() / math.sqrt(hd)
         if causal:
             s = s.masked_fill(torch.ones_like(s, dtype=torch.bool).triu(1), float("-inf"))
-        outs.append(torch.softmax(s, -1) @ vh)
+        if sink is None:
+            outs.append(torch.softmax(s, -1) @ vh)
+        else:  # the sink's weight exp(sink) joins the denominator and adds nothing
+            z = torch.cat([s, sink[h].expand(s.shape[0], 1)], -1).amax(-1, keepdim=True)
+            e = torch.exp(s - z)
+            outs.append(e @ vh / (e.sum(-1, keepdim=True) + torch.exp(sink[h] - z)))
     return proj.o_proj(torch.cat(outs, -1))
 
 
@@ -103,7 +109,8 @@ def forward_literal(model, tokens, neighbours=None):
                     # the query is the ((p+1) mod m)-th position of its shifted chunk: CCA position m-1 + that
                     rope = ((torch.tensor([(p + 1) % M + M - 1]), enc_pos[u], c.rope_theta)
                             if c.cca_positions == "rope" else None)
-                    add[p] = mha(lay.cca, x[p:p + 1], torch.cat(enc[u]), c.n_heads, rope=rope)[0]
+                    add[p] = mha(lay.cca, x[p:p + 1], torch.cat(enc[u]), c.n_heads, rope=rope,
+                                 sink=getattr(lay.cca, "sink", None))[0]
             h = h + add
         h = h + lay.mlp.fc_out(F.gelu(lay.mlp.fc_in(lay.mlp_norm(h))))
     return model.norm_f(h) @ model.tok_embeddings.weight.t(), enc
@@ -217,9 +224,9 @@ def test_neighbour_padding_and_absent_neighbours_change_nothing():
     assert (a[:, :2 * M - 1] - c[:, :2 * M - 1]).abs().max() < 1e-12  # ... which chunk 1 only feeds from 127 on
 
 
-@pytest.mark.parametrize("cca_layers", [(0, 2), (1,), (2,)])
-def test_incremental_decoding_equals_full_forward(cca_layers):
-    model = make_model(seed=7, cca_layers=cca_layers, dtype=torch.float32)
+@pytest.mark.parametrize("cca_layers,sink", [((0, 2), False), ((1,), False), ((2,), False), ((1, 2), True)])
+def test_incremental_decoding_equals_full_forward(cca_layers, sink):
+    model = make_model(seed=7, cca_layers=cca_layers, dtype=torch.float32, cca_sink=sink)
     n = 4 * M + 3  # crosses chunk boundaries at 63, 127, 191, 255
     tokens, nb = make_inputs(8, n, model, lengths=[(24, 24), (0, 0), (5, 24), (24, 0)])
     with torch.no_grad():
@@ -326,6 +333,37 @@ def test_cca_positions_change_the_output_and_legacy_files_load_without_them(tmp_
     del d["cca_positions"]
     cfg_path.write_text(json.dumps(d))
     assert Retro.from_folder(str(tmp_path)).config.cca_positions == "none"
+
+
+def test_cca_sinks_follow_the_literal_definition_and_gate_the_reading(tmp_path):
+    """cca_sink: the vectorised forward and incremental decoding match the literal softmax with a value-0 key; a
+    sink far below the scores is the decoder without sinks, one far above them is closed-book; the weights round-trip
+    through a model folder, and a folder without the key has no sinks."""
+    model = make_model(seed=8, cca_positions="rope", cca_sink=True)
+    with torch.no_grad():
+        for lay in model.layers:
+            if lay.has_cca:
+                lay.cca.sink.copy_(torch.tensor([-1.0, 0.0, 1.0, 2.5], dtype=torch.float64))
+    tokens, nb = make_inputs(9, 2 * M + 7, model, lengths=[(24, 19), (24, 0)])
+    with torch.no_grad():
+        got = model(tokens, nb)[0]
+        want, _ = forward_literal(model, tokens[0], nb[0])
+        assert (got - want).abs().max() < 1e-9
+        plain = make_model(seed=8, cca_positions="rope")
+        plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.endswith(".sink")})
+        assert (got - plain(tokens, nb)[0]).abs().max() > 1e-3  # the sinks change what is read
+        for value, other in ((-1e4, plain(tokens, nb)), (1e4, plain(tokens))):
+            for lay in model.layers:
+                if lay.has_cca:
+                    lay.cca.sink.fill_(value)
+            assert (model(tokens, nb) - other).abs().max() < 1e-9
+    model.float().save_folder(str(tmp_path))
+    assert json.loads((tmp_path / "config.json").read_text())["cca_sink"] is True
+    again = Retro.from_folder(str(tmp_path))
+    assert torch.equal(again.layers[2].cca.sink, model.layers[2].cca.sink)
+    plain.float().save_folder(str(tmp_path / "plain"))
+    assert "cca_sink" not in json.loads((tmp_path / "plain" / "config.json").read_text())
+    assert not hasattr(Retro.from_folder(str(tmp_path / "plain")).layers[2].cca, "sink")
 
 
 def test_gradients_reach_every_cca_and_neighbour_encoder_parameter():

@@ -28,7 +28,11 @@ public sealed class AttentionTests : IDisposable
     [InlineData(2, 5, 37, 40, 3, 64, true, 20, true)]    // direct path: a few causal queries, keys not a multiple of 4
     [InlineData(1, 2, 33, 33, 2, 128, false, 0, false)]  // direct path: head dim 128 (two 64-value passes)
     [InlineData(2, 3, 5, 8, 1, 48, true, 0, true)]       // direct path: head dim 48 (16-value passes only), fewer keys than a vector
-    public void Matches_naive_attention(int batch, int tq, int tk, int capacity, int heads, int hd, bool causal, int offset, bool masked)
+    [InlineData(2, 5, 7, 9, 3, 4, false, 0, true, true)]     // with sinks: the TensorPrimitives path
+    [InlineData(2, 19, 130, 130, 2, 32, false, 0, true, true)] // with sinks: the blocked path
+    [InlineData(1, 1, 130, 512, 8, 64, true, 129, true, true)] // with sinks: the direct path
+    public void Matches_naive_attention(int batch, int tq, int tk, int capacity, int heads, int hd, bool causal, int offset, bool masked,
+        bool withSinks = false)
     {
         int d = heads * hd;
         var qs = Numerics.Random(batch * tq * 3 * d, seed: 1);       // a fused qkv-like wide buffer: q in the middle third
@@ -41,9 +45,11 @@ public sealed class AttentionTests : IDisposable
         var shape = new AttentionShape(batch, tq, tk, capacity, heads, hd, 1f / MathF.Sqrt(hd), causal, offset);
         var q = _t.F32(qs, batch * tq, 3 * d).SliceColumns(d, d);
         var o = _t.Empty(DType.F32, batch * tq, d);
+        // sinks around the scores' range (|q·k|/sqrt(hd) is ~1 here): some heads mostly attend, some mostly not
+        var sinks = Numerics.Random(heads, seed: 5).Select(x => 4 * x).ToArray();
 
         _backend.Attention(q, _t.F32(ks, batch * capacity, d), _t.F32(vs, batch * capacity, d),
-            masked ? _t.I32(mask, batch, capacity) : default, o, shape);
+            masked ? _t.I32(mask, batch, capacity) : default, o, shape, withSinks ? _t.F32(sinks, 1, heads) : default);
 
         var expected = new float[batch * tq * d];
         var p = new double[tk];
@@ -62,7 +68,9 @@ public sealed class AttentionTests : IDisposable
                 max = Math.Max(max, p[j]);
             }
             if (double.IsNegativeInfinity(max)) continue;
-            double z = 0;
+            double sink = withSinks ? sinks[h] : double.NegativeInfinity;
+            max = Math.Max(max, sink);
+            double z = Math.Exp(sink - max); // a key of logit sink and value 0
             for (int j = 0; j < tk; j++) { p[j] = Math.Exp(p[j] - max); z += p[j]; }
             for (int e = 0; e < hd; e++)
             {
@@ -82,6 +90,8 @@ public sealed class AttentionTests : IDisposable
         var o = _t.Empty(DType.F32, 4, 8);
         var shape = new AttentionShape(1, 4, 5, 4, 2, 4, 0.5f);
         Should.Throw<ArgumentException>(() => _backend.Attention(q, kv, kv, default, o, shape)).Message.ShouldContain("KeyLength");
+        Should.Throw<ArgumentException>(() => _backend.Attention(q, kv, kv, default, o, shape with { KeyLength = 4 }, _t.Empty(DType.F32, 1, 3)))
+            .Message.ShouldContain("sinks"); // one per head (2), not 3
         Should.Throw<ArgumentException>(() => _backend.Attention(q, kv, kv, default, q, shape with { KeyLength = 4 }))
             .Message.ShouldContain("alias");
     }

@@ -38,7 +38,7 @@ internal sealed unsafe class RecordingBackend : IBackend
     public void Add(Tensor a, Tensor b, Tensor y) => Ops++;
     public void Softmax(Tensor x, Tensor y) => Ops++;
     public void Rope(Tensor x, Tensor positions, int heads, int headDim, float theta) => Ops++;
-    public void Attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape) => Ops++;
+    public void Attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, Tensor output, in AttentionShape shape, Tensor sinks = default) => Ops++;
     public void Embedding(Tensor table, Tensor ids, Tensor y, bool accumulate = false) => Ops++;
     public void Copy(Tensor x, Tensor y) => Ops++;
     public void MaskedMeanPool(Tensor x, Tensor mask, Tensor y) => Ops++;

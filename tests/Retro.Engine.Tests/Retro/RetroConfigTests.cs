@@ -41,6 +41,7 @@ public class RetroConfigTests
         c.PadTokenId.ShouldBe(0);
         c.QuestionLayout.ShouldBe(QuestionLayout.Chunk); // files without the keys: as every chunk, all neighbours
         c.QuestionNeighbours.ShouldBe(0);
+        c.CcaSink.ShouldBeFalse(); // files without the key have no sinks
     }
 
     [Fact]
@@ -50,6 +51,10 @@ public class RetroConfigTests
         c.QuestionLayout.ShouldBe(QuestionLayout.Answer);
         c.QuestionNeighbours.ShouldBe(1);
     }
+
+    [Fact]
+    public void Parses_cca_sink() =>
+        RetroConfig.Parse(Json.Replace("\"format_version\": 1", "\"format_version\": 1, \"cca_sink\": true")).CcaSink.ShouldBeTrue();
 
     [Theory]
     [InlineData("\"model_type\": \"retro\"", "\"model_type\": \"bert\"", "model_type")]

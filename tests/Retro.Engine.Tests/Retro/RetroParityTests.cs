@@ -123,6 +123,29 @@ public sealed class RetroParityTests : IDisposable
         ParityAssert.Close("closed_book_logits via ModelFolder", F("closed_book_logits"), logits, decoder.Config.VocabSize, Fp32Tolerance);
     }
 
+    [Theory]
+    [InlineData("\"cca_sink\": true", "\"cca_sink\": false", "layers.2.cca.sink", "unknown tensor")] // sinks the config does not declare
+    public void A_config_that_disagrees_with_the_sink_tensors_names_the_tensor(string from, string to, string tensor, string message)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"retro-sink-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string src = Fixtures.Folder("retro-tiny");
+            File.Copy(Path.Combine(src, "model.safetensors"), Path.Combine(dir, "model.safetensors"));
+            string config = File.ReadAllText(Path.Combine(src, "config.json"));
+            config.ShouldContain(from);
+            File.WriteAllText(Path.Combine(dir, "config.json"), config.Replace(from, to));
+            var e = Should.Throw<CheckpointFormatException>(() => RetroDecoder.Load(dir, _backend));
+            e.Tensor.ShouldBe(tensor);
+            e.Message.ShouldContain(message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_checkpoint_with_a_wrong_tensor_shape_names_the_tensor()
     {
