@@ -123,10 +123,10 @@ public sealed class RetroParityTests : IDisposable
         ParityAssert.Close("closed_book_logits via ModelFolder", F("closed_book_logits"), logits, decoder.Config.VocabSize, Fp32Tolerance);
     }
 
-    [Theory]
-    [InlineData("\"cca_sink\": true", "\"cca_sink\": false", "layers.2.cca.sink", "unknown tensor")] // sinks the config does not declare
-    public void A_config_that_disagrees_with_the_sink_tensors_names_the_tensor(string from, string to, string tensor, string message)
+    [Fact]
+    public void Sink_tensors_that_the_config_does_not_declare_are_named()
     {
+        const string from = "\"cca_sink\": true", to = "\"cca_sink\": false";
         string dir = Path.Combine(Path.GetTempPath(), $"retro-sink-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
         try
@@ -137,8 +137,8 @@ public sealed class RetroParityTests : IDisposable
             config.ShouldContain(from);
             File.WriteAllText(Path.Combine(dir, "config.json"), config.Replace(from, to));
             var e = Should.Throw<CheckpointFormatException>(() => RetroDecoder.Load(dir, _backend));
-            e.Tensor.ShouldBe(tensor);
-            e.Message.ShouldContain(message);
+            e.Tensor.ShouldBe("layers.2.cca.sink");
+            e.Message.ShouldContain("unknown tensor");
         }
         finally
         {
