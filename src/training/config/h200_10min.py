@@ -69,6 +69,8 @@ lm_ckpt_every = 0
 lm_cca_positions = "rope"
 lm_cca_init = "copy"    # CCA starts reading the aligned continuation (model.init_cca_copy; docs/training.md)
 lm_copy_layers = [3, 5, 7]
+lm_cca_sink = True      # a learned sink per CCA head: a gated read (docs/training.md, "A gated read"); from scratch
+lm_sink_init = 0.0      # the sinks start at 0
 lm_oracle_windows = 64
 
 # question answering on the decoder just trained (qa-data lines carried from the CPU machine, see gpu/prepare.sh)

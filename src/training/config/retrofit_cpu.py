@@ -39,15 +39,19 @@ lm_induction_layers = [5]  # content-addressed reading (an induction head) at la
 lm_induction_gain = 1.0
 lm_induction_sharpness = 4.0
 lm_previous_token_scale = 1.0
-lm_train = "reading"    # only layer 5's queries and keys train: which matches to trust, not whether to copy
-                        # (training all of CCA learned to copy less, not when: docs/training.md)
-lm_steps = 300
+lm_train = "reading"    # only the queries, keys and sinks of the reading layers train: which matches to trust, not
+                        # whether to copy (training all of CCA learned to copy less, not when: docs/training.md)
+lm_reading_layers = [5, 7]  # the induction layer and the positional copy of the aligned continuation
+lm_cca_sink = True      # a learned sink per CCA head: a head reads only where a key outscores it (a gated read)
+lm_sink_init = [0.0, 0.0, 30.0]  # layers 3 / 5 / 7; layer 7's aligned key scores ~41 (model._positional_rope_pair)
+lm_sink_lr_ratio = 100.0
+lm_steps = 500
 lm_batch = 4
 lm_grad_accum = 1
 lm_lr = 1e-3
 lm_overlap_pool = 1
-lm_oracle_frac = 0.0
-lm_shift_oracle_frac = 0.15  # neighbour 0 is the chunk's own continuation at a random offset (+-48) for 15 % of chunks
+lm_oracle_frac = 0.1    # neighbour 0 is the chunk's own aligned continuation for 10 % of chunks ...
+lm_shift_oracle_frac = 0.25  # ... and its continuation at a random offset (+-48) for 25 %
 lm_min_lr_ratio = 0.1
 lm_warmup = 30
 lm_weight_decay = 0.0
