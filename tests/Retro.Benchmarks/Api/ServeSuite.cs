@@ -48,10 +48,11 @@ public sealed class ServeSuite : ISuite
         int docs = (int)Arg(args, "--docs", 400);
         int batch = (int)Arg(args, "--batch", 8);
         int only = (int)Arg(args, "--only", 0); // profiling: run only this client count (1 or 8); no ratio line
-        int rc = RunAsync(seconds, rounds, tokens, docs, batch, only, onnx: false).GetAwaiter().GetResult();
+        var settings = Settings(args); // --set Key=Value (repeatable): configuration over the product's defaults
+        int rc = RunAsync(seconds, rounds, tokens, docs, batch, only, onnx: false, settings).GetAwaiter().GetResult();
         if (args.Contains("--no-ort") || only != 0) return rc;
         // The same service on ONNX Runtime (Retro:Engine:Backend = Onnx, CPU EP, same threads), measured after it
-        int ortRc = RunAsync(seconds, rounds, tokens, docs, batch, only, onnx: true).GetAwaiter().GetResult();
+        int ortRc = RunAsync(seconds, rounds, tokens, docs, batch, only, onnx: true, settings).GetAwaiter().GetResult();
         Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"serve-ort: ours={Rates[false]:F2} ort={Rates[true]:F2} ratio={Rates[false] / Rates[true]:F2} (answers/s at 8 clients; managed engine vs ONNX Runtime CPU EP, one after the other)"));
         return rc != 0 ? rc : ortRc;
@@ -59,7 +60,22 @@ public sealed class ServeSuite : ISuite
 
     private static readonly Dictionary<bool, double> Rates = [];
 
-    private static async Task<int> RunAsync(double seconds, int rounds, int tokens, int docs, int batch, int only, bool onnx)
+    /// <summary>The <c>--set Key=Value</c> pairs of the command line (e.g. <c>--set Retro:Retrieval:Rerank=false</c>).</summary>
+    internal static Dictionary<string, string?> Settings(string[] args)
+    {
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] != "--set") continue;
+            string? pair = i + 1 < args.Length ? args[i + 1] : null;
+            int eq = pair?.IndexOf('=') ?? -1;
+            if (pair is null || eq <= 0) throw new ArgumentException($"--set takes Key=Value (e.g. Retro:Retrieval:Rerank=false), got '{pair}'");
+            settings[pair[..eq]] = pair[(eq + 1)..];
+        }
+        return settings;
+    }
+
+    private static async Task<int> RunAsync(double seconds, int rounds, int tokens, int docs, int batch, int only, bool onnx, IReadOnlyDictionary<string, string?> settings)
     {
         string root = RepoRoot();
         string work = Directory.CreateTempSubdirectory("retro-serve-bench-").FullName;
@@ -97,6 +113,11 @@ public sealed class ServeSuite : ISuite
                 ["Retro:Service:RequestTimeoutSeconds"] = "600",
                 ["Retro:Engine:Backend"] = onnx ? "Onnx" : "Managed",
             });
+            if (settings.Count > 0)
+            {
+                builder.Configuration.AddInMemoryCollection(settings);
+                Console.WriteLine($"serve: settings over the defaults: {string.Join(", ", settings.Select(kv => $"{kv.Key}={kv.Value}"))}");
+            }
             builder.AddRetroDefaults();
             builder.AddRetroServices();
             builder.Services.AddProblemDetails();
@@ -243,7 +264,7 @@ public sealed class ServeSuite : ISuite
     }
 
     /// <summary>The server-side timings (response <c>timings</c>) whose medians are printed per client count.</summary>
-    private static readonly string[] TimingNames = ["searchMs", "encodeNeighboursMs", "prefillMs", "decodeMs", "totalMs"];
+    private static readonly string[] TimingNames = ["embedMs", "searchMs", "rerankMs", "encodeNeighboursMs", "prefillMs", "decodeMs", "totalMs"];
 
     private static async Task<(bool Ok, int Tokens, string? Error, double[]? Timings)> AskAsync(HttpClient http, string question, int tokens)
     {
