@@ -124,7 +124,49 @@ public sealed class DecodeSuite : ISuite
         using var backend = new CpuBackend(threads);
         var single = RunOurs(backend, folder, ids, neighbours, checks, repeats, gbs, "model");
         if (batchSize > 1) RunBatch(backend, folder, ids, neighbours, batchSize, repeats, single, "model");
+        NeighbourScaling(backend, folder);
         return 0;
+    }
+
+    /// <summary>
+    /// What encoding k neighbours in one call costs, k = 0, 1, 2, 4, 8: the step that completes chunk 0 (it runs the
+    /// neighbour encoder over the k neighbours' rows, then the step), median of 25. Encoding the neighbours of k
+    /// concurrent sessions together would run the same products over the same rows (only the chunk states each
+    /// neighbour cross-attends to differ per session), so the cost per neighbour at k against k = 1 is what batching
+    /// them across sessions could save.
+    /// </summary>
+    private static void NeighbourScaling(IBackend backend, string folder)
+    {
+        using var decoder = RetroDecoder.Load(folder, backend);
+        var c = decoder.Config;
+        var rng = new Random(7);
+        int[] Tokens(int n) => Enumerable.Range(0, n).Select(_ => rng.Next(1, c.VocabSize)).ToArray();
+        var prompt = Tokens(c.ChunkSize - 1);
+        using var session = decoder.CreateSession(maxNeighbours: 8);
+        double Median(int k)
+        {
+            var list = Enumerable.Range(0, k).Select(_ => Tokens(c.NeighbourLen)).ToList();
+            var ms = new double[25];
+            for (int rep = -3; rep < ms.Length; rep++)
+            {
+                session.Reset();
+                session.Prefill(prompt, _ => null);
+                long t0 = Stopwatch.GetTimestamp();
+                session.Step(prompt[0], k == 0 ? null : list);
+                if (rep >= 0) ms[rep] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
+            Array.Sort(ms);
+            return ms[ms.Length / 2];
+        }
+        double none = Median(0), one = Median(1) - none;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  neighbour encoding in one call ({c.NeighbourLen} tokens each; a chunk-completing step minus a plain one, {none:F2} ms): k=1 {one:F2} ms"));
+        foreach (int k in new[] { 2, 4, 8 })
+        {
+            double per = (Median(k) - none) / k;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  k={k}: {per:F2} ms per neighbour ({per / one:P0} of k=1's; batching {k} sessions' neighbours could save {1 - per / one:P0} of their encoding)"));
+        }
     }
 
     private sealed record Ours(double Rate, float[] Logits)
