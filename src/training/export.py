@@ -181,11 +181,15 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                             "neighbours from other documents, with neighbour dropout." if retro_stage == "retro" else
                             "RETRO decoder, then trained on question answering (train_qa.py): questions in the "
                             "service's prompt format with the product's own retrieved neighbours, mixed with LM "
-                            "windows (qa_layout, qa_target and qa_train below say how the neighbour is laid out, what "
-                            "the answer is and what trained; the retro stage's lm_cca_init and lm_induction_layers "
-                            "how CCA started; docs/training.md has the measurements).", dtype, command,
+                            "windows (the retro stage's lm_cca_init and lm_induction_layers say how CCA started; "
+                            "docs/training.md has the measurements)." + (
+                                " Then a reading pass (train_retro.py with config/reread_cpu.py): the body frozen, the "
+                                "reading layers' queries, keys, values and outputs and the sinks trained on LM windows "
+                                "again; the configuration and metrics below are that pass's." if retro_stage == "reread"
+                                else " qa_layout, qa_target and qa_train below say how the neighbour is laid out, what "
+                                     "the answer is and what trained."), dtype, command,
                             token_line + ([f"Neighbours: {json.dumps(nb)}"] if nb else []) +
-                            ([""] + lm_lines if retro_stage == "qa" else [])),
+                            ([""] + lm_lines if retro_stage in ("qa", "reread") else [])),
     }
     models = {name: make() for name, make in makers.items() if not only or name in only}
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
@@ -203,8 +207,9 @@ def main(argv=None):
     ap.add_argument("--dtype", default="bf16", choices=sorted(DTYPES))
     ap.add_argument("--command", default=None, help="the command to print in the model cards")
     ap.add_argument("--max_mb", type=float, default=150, help="fail when the exported folders exceed this (issue: 150)")
-    ap.add_argument("--retro_stage", default="retro", choices=["retro", "qa"],
-                    help="the decoder to export: the LM stage (train_retro.py) or the QA stage (train_qa.py)")
+    ap.add_argument("--retro_stage", default="retro", choices=["retro", "qa", "reread"],
+                    help="the decoder to export: the LM stage (train_retro.py), the QA stage (train_qa.py) or the "
+                         "reading pass after it (train_retro.py with config/reread_cpu.py)")
     ap.add_argument("--encoder_folder", default=None,
                     help="ship this exported bi-encoder folder (e.g. runs/fit/h200/encoder) instead of the run's")
     ap.add_argument("--encoder_note", default="", help="text put at the top of that folder's model card")

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (BpeTokenizer, LossLog, adamw, autocast, configure, cosine_lr, hardware,  # noqa: E402
                     held_out_documents,
-                    load_sharded, load_tokens, maybe_compile, pick_device, save_model, save_sharded, seed_all,
+                    load_model, load_sharded, load_tokens, maybe_compile, pick_device, save_model, save_sharded, seed_all,
                     training_state, restore_training_state, write_json)
 from model import (Retro, RetroConfig, drop_neighbours, init_cca_copy, init_cca_induction,  # noqa: E402
                    init_encoder_previous_token)
@@ -53,8 +53,10 @@ DEFAULTS = dict(
     lm_copy_margin=10.0, lm_fit_split="train",
     lm_induction_layers=None, lm_induction_gain=1.0, lm_induction_sharpness=4.0, lm_induction_fit_windows=16,
     lm_previous_token_scale=1.0, lm_shift_oracle_frac=0.0, lm_shift_max=48,
-    lm_reading_layers=None, lm_cca_sink=False, lm_sink_init=0.0, lm_sink_lr_ratio=100.0,
+    lm_reading_layers=None, lm_cca_sink=False, lm_sink_init=0.0, lm_sink_lr_ratio=100.0, lm_stage="retro",
 )
+# lm_stage: the run's folder under out_dir (<out_dir>/<lm_stage>/: ckpt, model_ckpt, metrics.json); "retro" for the
+#   RETRO-fitting, another name for a later pass over a model of an earlier stage (e.g. "reread", after QA).
 # lm_reading_layers: the CCA layers whose queries and keys train in lm_train "reading" (None: lm_induction_layers).
 # lm_cca_sink: every CCA head gets a learned sink (model.RetroConfig.cca_sink: one more key with value 0), so a head
 #   can learn to read only where a key outscores it; lm_sink_init: its initial logit (a float, or one per CCA layer);
@@ -85,7 +87,8 @@ DEFAULTS = dict(
 #   training windows so that a query finds the neighbour token that followed its own token, with o = lm_induction_gain
 #   x identity and q scaled by lm_induction_sharpness. None/[]: none.
 # lm_train "reading": only q_proj/k_proj of the induction layers train (where to read, not what: v and o stay the
-#   copy), so the steps teach the layer which matches to trust rather than to copy less.
+#   copy), so the steps teach the layer which matches to trust rather than to copy less. "reading-values": also their
+#   v_proj/o_proj (what a read writes), for a pass after the QA stage, whose body learned to trust what CCA writes.
 # lm_shift_oracle_frac: per chunk with neighbours, the probability that neighbour 0 is replaced by the window's own
 #   stream from a random offset within +-lm_shift_max tokens of the chunk: the chunk's continuation at another
 #   offset, as the overlapping real neighbours hold it (0 in every evaluation).
@@ -107,7 +110,8 @@ def cca_layers(cfg):
 
 def init_from(cfg, folder):
     """The decoder of an exported folder with lm_cca_positions, CCA re-initialised when lm_reinit_cca."""
-    src = Retro.from_folder(folder)
+    # an exported folder, or a stage's model_ckpt (fp32 shards, e.g. runs/fit/qa/model_ckpt)
+    src = load_model(folder)[0] if os.path.exists(os.path.join(folder, "index.json")) else Retro.from_folder(folder)
     c = RetroConfig(**{**src.config.to_dict(), "cca_positions": cfg["lm_cca_positions"],
                        "cca_sink": bool(cfg["lm_cca_sink"]) or src.config.cca_sink})
     model = Retro(c)
@@ -151,16 +155,19 @@ def init_cca(cfg, model):
 
 
 def trainable(model, mode, reading_layers=()):
-    """Marks what trains: everything ("all"), the CCA sub-layers and the neighbour encoder ("retrofit"), or the
-    queries and keys of the CCA layers `reading_layers` and every CCA sink ("reading")."""
-    if mode not in ("all", "retrofit", "reading"):
-        raise SystemExit(f"lm_train must be 'all', 'retrofit' or 'reading', got {mode!r}")
-    if mode == "reading" and not reading_layers:
-        raise SystemExit("lm_train 'reading' needs lm_induction_layers")
-    reading = tuple(f"layers.{i}.cca.{p}_proj.weight" for i in reading_layers for p in ("q", "k"))
+    """Marks what trains: everything ("all"), the CCA sub-layers and the neighbour encoder ("retrofit"), the
+    queries and keys of the CCA layers `reading_layers` and every CCA sink ("reading"), or those and the layers'
+    values and outputs ("reading-values")."""
+    if mode not in ("all", "retrofit", "reading", "reading-values"):
+        raise SystemExit(f"lm_train must be 'all', 'retrofit', 'reading' or 'reading-values', got {mode!r}")
+    reads = mode in ("reading", "reading-values")
+    if reads and not reading_layers:
+        raise SystemExit(f"lm_train {mode!r} needs lm_reading_layers (or lm_induction_layers)")
+    projections = ("q", "k", "v", "o") if mode == "reading-values" else ("q", "k")
+    reading = tuple(f"layers.{i}.cca.{p}_proj.weight" for i in reading_layers for p in projections) if reads else ()
     for name, p in model.named_parameters():
         p.requires_grad_(mode == "all" or (mode == "retrofit" and (".cca" in name or name.startswith("encoder.")))
-                         or name in reading or (mode == "reading" and name.endswith(".cca.sink")))
+                         or name in reading or (reads and name.endswith(".cca.sink")))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -541,7 +548,9 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
 def train(cfg):
     seed_all(cfg["seed"])
     device = pick_device(cfg["device"])
-    out = os.path.join(cfg["out_dir"], "retro")
+    if not cfg["lm_stage"] or os.path.basename(cfg["lm_stage"]) != cfg["lm_stage"] or cfg["lm_stage"] in (".", ".."):
+        raise SystemExit(f"lm_stage must be a folder name under out_dir, got {cfg['lm_stage']!r}")
+    out = os.path.join(cfg["out_dir"], cfg["lm_stage"])
     ckpt = os.path.join(out, "ckpt")
     os.makedirs(out, exist_ok=True)
     tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))

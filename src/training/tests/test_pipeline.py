@@ -214,6 +214,43 @@ def test_induction_reading_trains_only_the_queries_and_keys_of_its_layer(run, tm
         assert torch.allclose(models[3](x), src(x), atol=1e-5)
 
 
+def test_reading_values_pass_continues_a_stage_checkpoint_in_its_own_folder(run, tmp_path):
+    """lm_stage + lm_train "reading-values" (config/reread_cpu.py): a pass over an earlier stage's model_ckpt (fp32
+    shards) with CCA kept as it was writes <out_dir>/<lm_stage>/, leaves the earlier stage's folder alone, and moves
+    only the queries, keys, values and outputs of its reading layer and the live sinks; closed-book is unchanged."""
+    source = os.path.join(run["dir"], "models", "retro")
+    other = str(tmp_path / "fit")
+    shutil.copytree(run["dir"], other, ignore=shutil.ignore_patterns("retro", "models*"))
+    common = ["--lm_cca_positions=rope", "--lm_fit_split=validation-tail", "--lm_final_eval_windows=2",
+              "--lm_oracle_windows=0"]
+    train_retro.train(cfg_for(train_retro.DEFAULTS, other, f"--lm_init_from={source}", "--lm_cca_init=copy",
+                              "--lm_induction_layers=[3]", "--lm_train=reading", "--lm_induction_fit_windows=2",
+                              "--lm_cca_sink=True", "--lm_sink_init=1.5", "--lm_steps=0", *common))
+    first = os.path.join(other, "retro", "model_ckpt")
+    stamp = {f: os.path.getmtime(os.path.join(first, f)) for f in os.listdir(first)}
+    metrics = train_retro.train(cfg_for(train_retro.DEFAULTS, other, f"--lm_init_from={first}", "--lm_stage=reread",
+                                        "--lm_reinit_cca=False", "--lm_induction_layers=[]",
+                                        "--lm_train=reading-values", "--lm_reading_layers=[3]",
+                                        "--lm_shift_oracle_frac=0.5", "--lm_steps=3", *common))
+    assert metrics["steps"] == 3 and os.path.exists(os.path.join(other, "reread", "metrics.json"))
+    assert {f: os.path.getmtime(os.path.join(first, f)) for f in os.listdir(first)} == stamp
+    before = load_model(first)[0]
+    after = load_model(os.path.join(other, "reread", "model_ckpt"))[0]
+    b, a = before.state_dict(), after.state_dict()
+    moved = {n for n in b if not torch.equal(b[n], a[n])}
+    live = {n for n in b if n.endswith(".cca.sink") and b[n.replace(".sink", ".o_proj.weight")].abs().max() > 0}
+    projections = {f"layers.3.cca.{p}_proj.weight" for p in ("q", "k", "v", "o")}
+    assert live and moved == projections | live, moved
+    x = torch.from_numpy(load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))["tokens"][:128]
+                         .astype(np.int64))[None]
+    with torch.no_grad():
+        assert torch.equal(after(x), before(x))
+    with pytest.raises(SystemExit, match="lm_stage"):
+        train_retro.train(cfg_for(train_retro.DEFAULTS, other, "--lm_stage=../elsewhere", *common))
+    with pytest.raises(SystemExit, match="reading-values"):
+        train_retro.trainable(after, "values")
+
+
 def test_induction_read_outs_are_fitted_on_allowed_windows_only(run):
     """The read-outs are fitted on windows of the fitting text that touch no held-out document."""
     source = os.path.join(run["dir"], "models", "retro")
