@@ -42,7 +42,8 @@ public sealed class RerankSuite : ISuite
         using var backend = new CpuBackend(threads);
         using var reranker = BertReranker.Load(folder, backend);
         var config = ReadShape(folder);
-        var lengths = questions.Select((q, i) => Tokenize(folder, q, candidates[i], reranker.MaxLength)).ToArray();
+        var pairTokenizer = TokenizerLoader.FromFolder(folder);
+        var lengths = questions.Select((q, i) => candidates[i].Select(c => pairTokenizer.EncodeForModel(q, c, reranker.MaxLength).Length).ToArray()).ToArray(); // as the reranker builds the pairs
         double rows = lengths.Average(l => l.Sum()), longest = lengths.Max(l => l.Max());
         double gflop = lengths.Average(l => Flops(config, l)) / 1e9;
         Console.WriteLine($"rerank: {folder} ({config.Layers} layers, d {config.Hidden}, FFN {config.Ffn}); {pairs} pairs per call, " +
@@ -92,15 +93,6 @@ public sealed class RerankSuite : ISuite
         var r = doc.RootElement;
         return new(r.GetProperty("num_hidden_layers").GetInt32(), r.GetProperty("hidden_size").GetInt32(), r.GetProperty("intermediate_size").GetInt32());
     }
-
-    /// <summary>The pairs' token counts as the reranker builds them (special tokens included).</summary>
-    private static int[] Tokenize(string folder, string question, string[] candidates, int maxLength)
-    {
-        var tokenizer = Cache.GetOrAdd(folder, f => TokenizerLoader.FromFolder(f));
-        return candidates.Select(c => tokenizer.EncodeForModel(question, c, maxLength).Length).ToArray();
-    }
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Tokenizer> Cache = new();
 
     /// <summary>
     /// FLOPs of one call: per layer and token row, q/k/v/o (4·d²) and the FFN (2·d·F) multiply-adds; per pair of
