@@ -730,3 +730,72 @@ def test_full_models_fit_the_150_mb_budget_in_bf16():
     n_rr = n_enc + enc.config.hidden_size + 1  # + classifier
     total = 2 * (n_lm + n_enc + n_rr) + 3_000_000  # BF16 weights + tokenizers, cards, plots
     assert total < 150_000_000, total / 1e6
+
+
+# -----------------------------------------------------------------------------
+# reading_check.py: the decision figures on data without held-out entries
+
+
+def test_reading_check_windows_skip_documents_of_held_out_entries():
+    import reading_check
+    # windows of T + r = 6 tokens; documents [0, 4), [4, 9), [9, 20), [20, 40); the second is a held-out entry
+    val = {"tokens": np.arange(40), "doc_offsets": np.array([0, 4, 9, 20, 40]),
+           "held": np.array([False, True, False, False])}
+    # window 0 covers tokens 0..6 (documents 0 and 1), 6 covers 6..12 (1, 2), 12 and 18 only clean ones
+    assert reading_check.clean_windows(val, 5, 4, 2).tolist() == [12, 18, 24, 30]
+    assert reading_check.clean_windows(val, 1, 4, 2).tolist() == [12]
+
+
+def test_reading_check_neighbours_are_what_they_claim():
+    import reading_check
+    cfg = {"chunk_size": 4, "neighbour_len": 8, "nb_k": 2, "lm_seq_len": 16, "lm_shift_max": 3}
+    vt, dbt = np.arange(1000, 1100), np.arange(0, 400)
+    sets = reading_check.proxy_sets(vt, dbt, np.array([0, 40]), cfg, np.random.default_rng(0))
+    again = reading_check.proxy_sets(vt, dbt, np.array([0, 40]), cfg, np.random.default_rng(0))
+    assert all(torch.equal(a, b) for k in sets for a, b in zip(sets[k], again[k]))  # seeded: every model sees the same
+    x, y, nb = sets["random"]
+    assert x.shape == (2, 16) and torch.equal(y, x + 1) and nb.shape == (2, 4, 2, 8)
+    assert torch.equal(nb, nb[..., :1] + torch.arange(8)) and (nb[..., 0] % 4 == 0).all() and (nb < 400).all()  # chunk-aligned database slices
+    _, _, oracle = sets["oracle"]
+    for b, s in enumerate((0, 40)):
+        for u in range(4):
+            assert oracle[b, u, 0].tolist() == list(range(1000 + s + 4 * u, 1000 + s + 4 * u + 8))  # chunk u + u+1
+            assert (oracle[b, u, 1] < 400).all()
+    _, _, shift = sets["shift"]
+    starts = shift[..., 0, 0] - 1000 - torch.tensor([0, 40])[:, None] - 4 * torch.arange(4)
+    assert (starts.abs() <= 3).all() and (starts != 0).any()
+    assert torch.equal(shift[..., 0, :], shift[..., 0, :1] + torch.arange(8))  # a contiguous stretch of the stream
+
+
+def test_reading_check_measures_the_model_and_the_qa_lines(run, tmp_path):
+    import reading_check
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps(ln) + "\n" for ln in _qa_lines(run)))
+    folder = os.path.join(run["dir"], "models", "retro")
+    out = tmp_path / "check.json"
+    argv = [TINY, f"--out_dir={run['dir']}", f"--qa_data={data}", "--qa_val_lines=3", "--qa_target=answer",
+            f"--check_models={folder},{os.path.join(run['dir'], 'retro', 'model_ckpt')}", "--check_windows=3",
+            f"--check_out={out}"]
+    results = reading_check.main(argv)
+    assert json.load(open(out))["models"] == json.loads(json.dumps(results))
+    exported, ckpt = results
+    for r in results:
+        assert r["windows"] == 3
+        for k in ("proxy_closed", "proxy_random", "proxy_oracle", "proxy_shift", "qa_val_answer_loss_closed_book",
+                  "qa_val_answer_loss_retrieval"):
+            assert finite(r[k]) and r[k] > 0, k
+        assert r["oracle_ratio"] == pytest.approx(r["proxy_oracle"] / r["proxy_closed"])
+    # the exported folder and the checkpoint it was exported from measure the same (fp32 export)
+    assert exported["proxy_oracle"] == pytest.approx(ckpt["proxy_oracle"], rel=1e-5)
+    # a decoder whose cross-attention writes nothing reads nothing: every neighbour kind costs what closed-book does
+    model = from_folder(folder)
+    with torch.no_grad():
+        for i in model.config.cca_layers:
+            model.layers[i].cca.o_proj.weight.zero_()
+    val = load_tokens(os.path.join(run["dir"], "tokens", "validation.safetensors"))
+    cfg = reading_check.configure(dict(reading_check.DEFAULTS), [TINY])
+    sets = reading_check.proxy_sets(val["tokens"], val["tokens"], np.array([0]), cfg, np.random.default_rng(0))
+    losses = reading_check.proxy_losses(model, sets, cfg["chunk_size"], 8)
+    assert all(losses[k] == pytest.approx(losses["closed"], rel=1e-5) for k in ("random", "oracle", "shift"))
+    with pytest.raises(SystemExit, match="no model folder"):
+        reading_check.main([TINY, f"--out_dir={run['dir']}", "--check_models=nowhere"])
