@@ -2,8 +2,8 @@
 #
 #   python3 src/training/train_retro.py src/training/config/retrofit_cpu.py src/training/config/reread_cpu.py
 #
-# The QA stage trains the decoder body with CCA frozen, on passages it should read out; the body learns to trust what
-# CCA writes, and an unrelated neighbour costs more again. This pass keeps that body frozen and trains what reads at
+# Written when the QA stage trained the decoder body with CCA frozen (qa_train = "body"): the body learns to trust
+# what CCA writes, and an unrelated neighbour costs more again. This pass keeps that body frozen and trains what reads at
 # layers 5 and 7 (queries, keys, values, outputs) and the sinks, on the same LM windows and oracle mix as the
 # RETRO-fitting stage: which matches to trust, and how much of a read to write, for the body as it now is.
 lm_stage = "reread"
