@@ -9,8 +9,9 @@ evaluation material. eval_retro.py's figures (which include held-out entries' ch
 For each model (a folder written by save_model/save_sharded, e.g. a stage's model_ckpt, or an exported folder):
 - the QA stage's validation answer loss (train_qa.py: the last qa_val_lines lines of each dataset of qa_data, training
   entries kept out of QA training), closed-book and with the passage laid out as the service lays it out;
-- the reading proxy on the first check_windows evaluation windows of the validation split (the windows eval_retro.py
-  scores, lm_seq_len tokens each) whose documents hold no held-out entry: the mean loss on every target from position
+- the reading proxy on check_windows evaluation windows of the validation split whose documents hold no held-out
+  entry (lm_fit_split "validation-spans": spread evenly over the evaluation spans' windows; otherwise the first ones of
+  the head, at stride lm_seq_len + neighbour_len, as the figures of 2026-12-06 were made: --lm_fit_split=validation-tail): the mean loss on every target from position
   chunk_size - 1 on, closed-book and with nb_k neighbours per chunk drawn at random from the training split
   ("random", reported as the change against closed-book), with neighbour 0 replaced by the true continuation
   ("oracle", chunk u + chunk u+1 as RETRO stores a neighbour; the ratio to closed-book) or by the window's own stream
@@ -33,7 +34,27 @@ from common import configure, held_out_documents, load_model, load_tokens, write
 DEFAULTS = dict(
     out_dir="runs/tiny", chunk_size=64, neighbour_len=128, nb_k=2, lm_seq_len=512, lm_shift_max=48,
     check_models="", check_windows=16, check_seed=0, check_threads=0, check_batch=8, check_out="", check_qa=True,
+    lm_fit_split="train",
 )
+
+
+def spans_windows(val_tokens, n, m, T, r):
+    """lm_fit_split "validation-spans": n of the evaluation windows of train_retro.split_by_spans (token starts),
+    spread evenly over those whose documents hold no held-out entry."""
+    import train_retro
+    ev, _ = train_retro.split_by_spans(val_tokens["doc_offsets"], val_tokens["held"], len(val_tokens["tokens"]), m, T, r)
+    offs = np.asarray(val_tokens["doc_offsets"])
+    held = val_tokens["held"]
+    clean = []
+    for s0 in ev * m:
+        d0 = np.searchsorted(offs, s0, side="right") - 1
+        d1 = np.searchsorted(offs, s0 + T + r - 1, side="right") - 1
+        if not held[d0:d1 + 1].any():
+            clean.append(int(s0))
+    clean = np.asarray(clean, np.int64)
+    if len(clean) > n:
+        clean = clean[np.unique(np.linspace(0, len(clean) - 1, n).round().astype(np.int64))]
+    return clean
 
 
 def clean_windows(val_tokens, n, T, r):
@@ -134,7 +155,10 @@ def main(argv):
     val = load_tokens(val_path)
     val["held"] = held_out_documents(val_path)
     db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
-    starts = clean_windows(val, cfg["check_windows"], T, r)
+    if cfg["lm_fit_split"] == "validation-spans":
+        starts = spans_windows(val, cfg["check_windows"], m, T, r)
+    else:
+        starts = clean_windows(val, cfg["check_windows"], T, r)
     if len(starts) == 0:
         raise SystemExit("reading_check: no evaluation window of the validation split is free of held-out entries")
     sets = proxy_sets(np.asarray(val["tokens"]), np.asarray(db["tokens"]), starts, cfg,

@@ -67,6 +67,10 @@ DEFAULTS = dict(
 #   RETRO-fitting a decoder that has seen its training split several times needs text it has NOT memorised: on the
 #   H200 decoder (3.4 epochs of the train split) the train windows' loss is ~0.3-1.5 nats/token against ~3.4 on
 #   validation, so neighbours carry no information the body lacks and CCA learns nothing from them.
+#   "validation-spans": the validation documents gathered into spans of >= 3 x lm_seq_len + neighbour_len tokens,
+#   every third span evaluation and the others fitting (split_by_spans). The validation file holds its documents
+#   grouped by source, so the tail split evaluated one dictionary (GCIDE, 83 % of the evaluation part, which shares
+#   almost nothing with the database) and fitted on the rest; spans sample every source for both.
 # lm_cca_positions: "rope" (relative positions in both cross-attentions) or "none" (the pre-2026-12-04 decoders).
 # lm_init_from: an exported RETRO folder (config.json + model.safetensors) to start from; its architecture wins over
 #   the lm_* sizes, except cca_positions (lm_cca_positions). lm_reinit_cca: then re-initialise every CCA sub-layer
@@ -361,8 +365,11 @@ def fit_and_eval_data(cfg, db):
     val = load_split(cfg, "validation", db)
     if cfg["lm_fit_split"] == "train":
         return load_split(cfg, "train", db), val
+    if cfg["lm_fit_split"] == "validation-spans":
+        return validation_spans(cfg, val)
     if cfg["lm_fit_split"] != "validation-tail":
-        raise SystemExit(f"lm_fit_split must be 'train' or 'validation-tail', got {cfg['lm_fit_split']!r}")
+        raise SystemExit(f"lm_fit_split must be 'train', 'validation-tail' or 'validation-spans', "
+                         f"got {cfg['lm_fit_split']!r}")
     m, T = cfg["chunk_size"], cfg["lm_seq_len"]
     n_eval = cfg["lm_final_eval_windows"] * T + m  # + the oracle's look-ahead
     offs = np.asarray(load_tokens(os.path.join(cfg["out_dir"], "tokens", "validation.safetensors"))["doc_offsets"])
@@ -384,6 +391,85 @@ def fit_and_eval_data(cfg, db):
     if len(fit.starts_allowed) < 16:
         raise SystemExit("validation-tail: too few validation windows after the evaluation part")
     return fit, val.part(0, c_eval)
+
+
+def document_spans(doc_offsets, min_tokens):
+    """Span index per document: consecutive documents are gathered until a span holds >= min_tokens tokens (a
+    longer document is a span of its own; the last span may be shorter)."""
+    lengths = np.diff(np.asarray(doc_offsets))
+    out = np.zeros(len(lengths), np.int64)
+    span, acc = 0, 0
+    for i, n in enumerate(lengths):
+        out[i] = span
+        acc += int(n)
+        if acc >= min_tokens:
+            span, acc = span + 1, 0
+    return out
+
+
+def split_by_spans(doc_offsets, held, n_tokens, m, T, r, every=3, margin_before=1, margin_after=2):
+    """The "validation-spans" split of a token file's chunk grid -> (evaluation window starts, fitting window starts),
+    chunk indices. Documents are gathered into spans of >= 3 T + r tokens (document_spans) and every `every`-th span
+    (0, every, 2 every, ...) is evaluation: so evaluation samples the whole file (whose documents come grouped by
+    source) instead of its head, and no document is both fitted and evaluated. Evaluation windows: chunk-aligned, at
+    stride T inside an evaluation span, each with the r tokens after it (the oracle's look-ahead) in the span.
+    Fitting windows: any chunk start whose chunks start - margin_before .. start + T/m + margin_after (the window,
+    the chunk it predicts into, and the stream a shifted oracle neighbour reads) touch only fitting documents and no
+    held-out entry."""
+    offs = np.asarray(doc_offsets)
+    spans = document_spans(offs, 3 * T + r)
+    evaluation_doc = spans % every == 0
+    C = n_tokens // m
+    first = np.searchsorted(offs, np.arange(C) * m, side="right") - 1
+    last = np.searchsorted(offs, np.arange(C) * m + m - 1, side="right") - 1
+    n_docs = len(offs) - 1
+    first, last = np.minimum(first, n_docs - 1), np.minimum(last, n_docs - 1)
+    ev_cum = np.concatenate([[0], np.cumsum(evaluation_doc)])
+    held_cum = np.concatenate([[0], np.cumsum(np.asarray(held, bool))])
+    touches_eval = ev_cum[last + 1] - ev_cum[first] > 0
+    all_eval = ev_cum[last + 1] - ev_cum[first] == last - first + 1
+    same_span = spans[first] == spans[last]
+    U, R = T // m, -(-r // m)
+    eval_starts = []
+    c = 0
+    while c + U + R <= C:
+        block = slice(c, c + U + R)
+        if all_eval[block].all() and spans[first[c]] == spans[last[c + U + R - 1]] and same_span[block].all():
+            eval_starts.append(c)
+            c += U
+        else:
+            c += 1
+    bad = touches_eval | (held_cum[last + 1] - held_cum[first] > 0)
+    bad_cum = np.concatenate([[0], np.cumsum(bad)])
+    starts = np.arange(margin_before, C - U - margin_after)
+    fit_starts = starts[bad_cum[starts + U + margin_after + 1] - bad_cum[starts - margin_before] == 0]
+    return np.asarray(eval_starts, np.int64), fit_starts
+
+
+def validation_spans(cfg, val):
+    m, T, r = cfg["chunk_size"], cfg["lm_seq_len"], cfg["neighbour_len"]
+    path = os.path.join(cfg["out_dir"], "tokens", "validation.safetensors")
+    offs = np.asarray(load_tokens(path)["doc_offsets"])
+    eval_starts, fit_starts = split_by_spans(offs, held_out_documents(path), len(val.tokens), m, T, r)
+    if len(eval_starts) == 0 or len(fit_starts) < 16:
+        raise SystemExit(f"validation-spans: {len(eval_starts)} evaluation and {len(fit_starts)} fitting windows; "
+                         "the validation split is too small")
+    fit = val.part(0, len(val.tokens) // m)
+    fit.starts_allowed = fit_starts
+    ev = val.part(0, len(val.tokens) // m)
+    ev.eval_starts = eval_starts
+    return fit, ev
+
+
+def window_starts(data, T, windows, look_ahead):
+    """The evaluation windows' start chunks: the data's eval_starts (validation-spans), spread evenly when there are
+    more than `windows`; else the first `windows` windows at stride T that have look_ahead tokens after them."""
+    starts = getattr(data, "eval_starts", None)
+    if starts is None:
+        return np.arange(0, max(0, (len(data.tokens) - T - look_ahead - 1) // data.m) + 1, T // data.m)[:windows]
+    if len(starts) > windows:
+        starts = starts[np.unique(np.linspace(0, len(starts) - 1, windows).round().astype(np.int64))]
+    return starts
 
 
 # -----------------------------------------------------------------------------
@@ -475,7 +561,7 @@ def oracle(model, data, T, windows, device, dtype, batch=8):
     model.eval()
     m, r = data.m, data.r
     U = T // m
-    starts = np.arange(0, max(0, (len(data.tokens) - T - r - 1) // m) + 1, U)[:windows]
+    starts = window_starts(data, T, windows, r)
     tot_c = tot_o = 0.0
     count = 0
     for s in range(0, len(starts), batch):
@@ -504,7 +590,7 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
     model.eval()
     m = data.m
     U = T // m
-    starts = np.arange(0, data.max_start(T) + 1, U)[:windows]
+    starts = window_starts(data, T, windows, 0)
     tot = {"closed": 0.0, "ret": 0.0, "bytes": 0, "closed_copyable": 0.0}
     per_chunk = {"closed": [], "ret": [], "bytes": [], "overlap": []}
     for s in range(0, len(starts), batch):

@@ -5,6 +5,7 @@ import json
 import math
 import os
 import shutil
+import types
 
 import numpy as np
 import pytest
@@ -177,6 +178,64 @@ def test_retrofit_on_the_validation_tail_with_copy_init_never_reads_the_evaluati
                                    "--lm_oracle_windows=2"]))
     assert json.load(open(out))["bpb_retrieval"] == ev["bpb_retrieval"]
     assert abs(ev["bpb_retrieval"] - metrics["bpb_retrieval"]) < 1e-6 and ev["eval_windows"] == metrics["eval_windows"]
+
+
+def test_validation_spans_sample_every_part_and_keep_documents_apart():
+    """lm_fit_split "validation-spans": documents gathered into spans of >= 3 T + r tokens, every third span is
+    evaluation; evaluation windows lie inside one evaluation span with their look-ahead; fitting windows (with a
+    chunk before and two after) touch no evaluation document and no held-out entry; documents never straddle."""
+    m, T, r = 4, 8, 8  # spans of >= 32 tokens
+    lengths = [10, 30, 5, 40, 7, 7, 7, 7, 7, 50, 3, 30, 30, 30, 12, 40]
+    offs = np.concatenate([[0], np.cumsum(lengths)])
+    assert train_retro.document_spans(offs, 32).tolist() == [0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4, 5, 5, 6, 6]
+    held = np.zeros(len(lengths), bool)
+    held[12] = True  # a held-out entry in a fitting span
+    ev, fit = train_retro.split_by_spans(offs, held, int(offs[-1]), m, T, r)
+    spans = train_retro.document_spans(offs, 3 * T + r)
+    doc = lambda t: int(np.searchsorted(offs, t, side="right")) - 1  # noqa: E731 - the document holding token t
+    eval_docs = {d for d in range(len(lengths)) if spans[d] % 3 == 0}
+    assert len(ev) and len(fit)
+    for c in ev:
+        docs = {doc(t) for t in range(c * m, c * m + T + r)}
+        assert docs <= eval_docs and len({spans[d] for d in docs}) == 1
+    assert all(b - a >= T // m for a, b in zip(ev, ev[1:]))  # windows do not overlap
+    assert {spans[doc(c * m)] for c in ev} == {0, 3, 6}  # every evaluation span that can hold a window has some
+    for c in fit:
+        docs = {doc(t) for t in range(max(0, (c - 1) * m), min(int(offs[-1]), (c + T // m + 3) * m))}
+        assert not docs & eval_docs and 12 not in docs
+    # every start that satisfies that is taken (nothing fittable is thrown away)
+    C = int(offs[-1]) // m
+    ok = [c for c in range(1, C - T // m - 2)
+          if not {doc(t) for t in range((c - 1) * m, (c + T // m + 3) * m)} & (eval_docs | {12})]
+    assert fit.tolist() == ok
+    # evaluation windows are spread over all of them when fewer are asked for
+    data = types.SimpleNamespace(eval_starts=np.arange(0, 100, 2), tokens=np.zeros(400), m=m)
+    assert train_retro.window_starts(data, T, 3, 0).tolist() == [0, 48, 98]
+    assert len(train_retro.window_starts(data, T, 500, 0)) == 50
+    plain = types.SimpleNamespace(tokens=np.zeros(100), m=m)  # the head at stride T (the other splits)
+    assert train_retro.window_starts(plain, T, 4, 0).tolist() == [0, 2, 4, 6]
+    assert train_retro.window_starts(plain, T, 100, 8).tolist() == list(range(0, 21, 2))
+
+
+def test_retrofit_and_eval_on_validation_spans(run, tmp_path):
+    """The span split through train_retro and eval_retro: both score the same evaluation windows (the spans'), the
+    steps draw only fitting windows."""
+    other = str(tmp_path / "fit")
+    shutil.copytree(run["dir"], other, ignore=shutil.ignore_patterns("retro", "models*"))
+    args = ["--lm_fit_split=validation-spans", "--lm_final_eval_windows=3", "--lm_oracle_windows=2"]
+    cfg = cfg_for(train_retro.DEFAULTS, other, *args)
+    fit, ev = train_retro.fit_and_eval_data(cfg, load_tokens(os.path.join(other, "tokens", "train.safetensors")))
+    assert len(ev.eval_starts) and not set(ev.eval_starts) & set(fit.starts_allowed)
+    assert set(fit.pick_starts(np.random.default_rng(0), 50, cfg["lm_seq_len"], 1)) <= set(fit.starts_allowed)
+    source = os.path.join(run["dir"], "models", "retro")
+    metrics = train_retro.train(cfg_for(train_retro.DEFAULTS, other, f"--lm_init_from={source}", "--lm_steps=2",
+                                        "--lm_train=retrofit", "--lm_cca_positions=rope", *args))
+    assert metrics["eval_windows"] == min(3, len(ev.eval_starts)) and finite(metrics["oracle_ratio"])
+    import eval_retro
+    out = eval_retro.run(configure({**train_retro.DEFAULTS, **eval_retro.DEFAULTS},
+                                   [TINY, f"--out_dir={other}", *FAST, *args, f"--eval_out={tmp_path / 'e.json'}",
+                                    f"--eval_model={os.path.join(other, 'retro', 'model_ckpt')}"]))
+    assert abs(out["bpb_retrieval"] - metrics["bpb_retrieval"]) < 1e-6 and out["lm_fit_split"] == "validation-spans"
 
 
 @pytest.mark.parametrize("sink", [False, True])
@@ -799,3 +858,16 @@ def test_reading_check_measures_the_model_and_the_qa_lines(run, tmp_path):
     assert all(losses[k] == pytest.approx(losses["closed"], rel=1e-5) for k in ("random", "oracle", "shift"))
     with pytest.raises(SystemExit, match="no model folder"):
         reading_check.main([TINY, f"--out_dir={run['dir']}", "--check_models=nowhere"])
+
+
+def test_split_overlap_reports_every_part(run, capsys):
+    import split_overlap
+    split_overlap.main([TINY, f"--out_dir={run['dir']}", "--lm_fit_split=validation-spans", "--lm_final_eval_windows=3"])
+    out = capsys.readouterr().out
+    assert "| whole validation split |" in out and "evaluation windows' targets" in out and "fitting windows" in out
+    db = load_tokens(os.path.join(run["dir"], "tokens", "train.safetensors"))
+    val = train_retro.load_split(cfg_for(train_retro.DEFAULTS, run["dir"]), "validation", db)
+    ov = split_overlap.chunk_overlaps(val)
+    m = val.m
+    assert ov[0] == 0 and ov[3] == train_retro.chunk_overlap(val.tokens[3 * m:4 * m], val.neighbours(np.array([2]))[0])
+    assert split_overlap.target_chunks(np.array([0, 2]), 3).tolist() == [1, 2, 3, 4]
