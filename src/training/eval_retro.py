@@ -7,7 +7,8 @@ metrics.json), for any decoder: an exported folder (config.json + model.safetens
         [--eval_out=runs/fit/eval/retro.json --lm_final_eval_windows=256 ...]
 
 Reads <out_dir>/tokenizer.json, tokens/ and neighbours/ as train_retro.py does; with lm_fit_split
-"validation-tail" only the evaluation part (before the fitting windows) is read. Prints the figures and writes them
+"validation-tail" or "validation-spans" only its evaluation windows are read (the head of the split, or windows spread
+over every third span of documents). Prints the figures and writes them
 as JSON to eval_out.
 """
 

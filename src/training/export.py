@@ -137,7 +137,10 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
         os.path.join(run, "neighbours", "report.json")) else {}
     lm_eval = read_json(os.path.join(run, "eval", "retro.json")) if os.path.exists(
         os.path.join(run, "eval", "retro.json")) else {}
-    lm_lines = ["## Language modelling of this decoder (eval_retro.py, the validation split's evaluation part)", "",
+    split = lm_eval.get("lm_fit_split", "")
+    where = (f"the evaluation windows of lm_fit_split \"{split}\"" if split.startswith("validation-")
+             else "the validation split")
+    lm_lines = [f"## Language modelling of this decoder (eval_retro.py, {where})", "",
                 f"- BPB closed-book {lm_eval['bpb_closed_book']:.4f}, with retrieval {lm_eval['bpb_retrieval']:.4f} "
                 f"(relative reduction {lm_eval['bpb_relative_reduction']:.3f}) over {lm_eval['eval_tokens']} tokens",
                 f"- oracle test: loss with the true next chunk {lm_eval['oracle_loss_with_next_chunk']:.4f} vs "

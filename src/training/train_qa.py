@@ -68,7 +68,7 @@ DEFAULTS = dict(
 #   (docs/model-format.md, "Question neighbours"); "chunk" = the retrieved chunk and its continuation (the layout of
 #   every other chunk).
 # qa_lm_split: the LM rows' windows: "train", or "fit": train_retro's RETRO-fitting windows (lm_fit_split, e.g.
-#   "validation-tail": text the body has not memorised, so that reading the neighbours pays).
+#   "validation-spans": text the body has not memorised, so that reading the neighbours pays).
 
 
 # -----------------------------------------------------------------------------

@@ -33,7 +33,8 @@ lm_init_from = "runs/fit/h200/retro"
 lm_cca_positions = "rope"
 lm_reinit_cca = True
 lm_cca_init = "copy"    # CCA starts reading the aligned continuation (model.init_cca_copy)
-lm_fit_split = "validation-tail"  # text the H200 body has not memorised (it saw the train split 3.4 times)
+lm_fit_split = "validation-spans"  # text the H200 body has not memorised (it saw the train split 3.4 times), every
+                                   # third span of validation documents kept for evaluation (train_retro.split_by_spans)
 lm_seq_len = 512
 lm_induction_layers = [5]  # content-addressed reading (an induction head) at layer 5 (model.init_cca_induction)
 lm_induction_gain = 1.0

@@ -771,7 +771,7 @@ def test_h200_and_cpu_retrofit_configs_train_rope_decoders_and_qa():
     fit = configure(train_retro.DEFAULTS, [os.path.join(TRAINING, "config", "retrofit_cpu.py")])
     assert fit["lm_train"] == "reading" and fit["lm_induction_layers"] == [5] and fit["lm_shift_oracle_frac"] > 0
     assert fit["lm_init_from"] and fit["lm_cca_positions"] == "rope"
-    assert fit["lm_cca_init"] == "copy" and fit["lm_fit_split"] == "validation-tail" and lm["lm_cca_init"] == "copy"
+    assert fit["lm_cca_init"] == "copy" and fit["lm_fit_split"] == "validation-spans" and lm["lm_cca_init"] == "copy"
     for path in ("retrofit_cpu.py", "h200_10min.py"):  # the service's question layout, trained as served
         q = configure(train_qa.DEFAULTS, [os.path.join(TRAINING, "config", path)])
         assert (q["qa_layout"], q["qa_neighbours"], q["qa_target"]) == ("answer", 1, "passage"), path
