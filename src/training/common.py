@@ -367,6 +367,15 @@ def save_model(model, folder, extra=None):
     save_sharded({k: v.float() for k, v in model.state_dict().items()}, folder, meta)
 
 
+def load_decoder(folder):
+    """A RETRO decoder from a stage's checkpoint (save_model/save_sharded: index.json) or an exported folder
+    (config.json + model.safetensors), in float32 on CPU."""
+    if os.path.exists(os.path.join(folder, "index.json")):
+        return load_model(folder)[0]
+    from model import Retro
+    return Retro.from_folder(folder)
+
+
 def load_model(folder):
     """Inverse of save_model -> (model in float32 on CPU, index meta)."""
     from model import Bert, BertConfig, Retro, _from_dict, retro_config_from_dict

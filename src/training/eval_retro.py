@@ -20,8 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import train_retro  # noqa: E402
-from common import BpeTokenizer, configure, hardware, load_tokens, pick_device, write_json  # noqa: E402
-from train_qa import load_start  # noqa: E402
+from common import BpeTokenizer, configure, hardware, load_decoder, load_tokens, pick_device, write_json  # noqa: E402
 
 DEFAULTS = dict(eval_model="", eval_out="")  # and every key of train_retro.py
 
@@ -33,7 +32,7 @@ def run(cfg):
     tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
     db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
     _, val = train_retro.fit_and_eval_data(cfg, db)
-    model = load_start(cfg["eval_model"]).to(device)
+    model = load_decoder(cfg["eval_model"]).to(device)
     T = cfg["lm_seq_len"]
     t0 = time.time()
     ev = train_retro.evaluate(model, val, tok.token_byte_lengths(), T, cfg["lm_final_eval_windows"], device,

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import configure, held_out_documents, load_model, load_tokens, write_json  # noqa: E402
+from common import configure, held_out_documents, load_decoder, load_tokens, write_json  # noqa: E402
 
 DEFAULTS = dict(
     out_dir="runs/tiny", chunk_size=64, neighbour_len=128, nb_k=2, lm_seq_len=512, lm_shift_max=48,
@@ -43,30 +43,27 @@ def spans_windows(val_tokens, n, m, T, r):
     spread evenly over those whose documents hold no held-out entry."""
     import train_retro
     ev, _ = train_retro.split_by_spans(val_tokens["doc_offsets"], val_tokens["held"], len(val_tokens["tokens"]), m, T, r)
-    offs = np.asarray(val_tokens["doc_offsets"])
-    held = val_tokens["held"]
-    clean = []
-    for s0 in ev * m:
-        d0 = np.searchsorted(offs, s0, side="right") - 1
-        d1 = np.searchsorted(offs, s0 + T + r - 1, side="right") - 1
-        if not held[d0:d1 + 1].any():
-            clean.append(int(s0))
-    clean = np.asarray(clean, np.int64)
+    clean = np.asarray([int(s0) for s0 in ev * m if not touches_held(val_tokens, s0, T + r - 1)], np.int64)
     if len(clean) > n:
         clean = clean[np.unique(np.linspace(0, len(clean) - 1, n).round().astype(np.int64))]
     return clean
 
 
-def clean_windows(val_tokens, n, T, r):
-    """Starts of the first n evaluation windows (stride T + r, as eval_retro.py lays them) whose documents, over the
-    window and the continuation its last chunk's neighbour would hold, include no held-out entry."""
+def touches_held(val_tokens, s0, length):
+    """Whether tokens s0 .. s0 + length (the end inclusive, as the head windows were checked) touch a held-out entry."""
     offs = np.asarray(val_tokens["doc_offsets"])
-    held = val_tokens["held"]
+    d0 = np.searchsorted(offs, s0, side="right") - 1
+    d1 = np.searchsorted(offs, s0 + length, side="right") - 1
+    return bool(val_tokens["held"][d0:d1 + 1].any())
+
+
+def clean_windows(val_tokens, n, T, r):
+    """Starts of the first n windows of the split's head at stride T + r (inside the tail split's evaluation part)
+    whose documents, over the window and the continuation its last chunk's neighbour would hold, include no held-out
+    entry."""
     starts = []
     for s0 in np.arange(len(val_tokens["tokens"]) // (T + r)) * (T + r):
-        d0 = np.searchsorted(offs, s0, side="right") - 1
-        d1 = np.searchsorted(offs, s0 + T + r, side="right") - 1
-        if not held[d0:d1 + 1].any():
+        if not touches_held(val_tokens, s0, T + r):
             starts.append(int(s0))
         if len(starts) == n:
             break
@@ -129,14 +126,6 @@ def qa_validation(cfg_paths, overrides):
     return qcfg, val_lines
 
 
-def load_any(folder):
-    """A model folder: a checkpoint written by save_sharded (index.json) or an exported one (model.safetensors)."""
-    if os.path.exists(os.path.join(folder, "index.json")):
-        return load_model(folder)[0]
-    from model import from_folder
-    return from_folder(folder)
-
-
 def main(argv):
     cfg_paths = [a for a in argv if not a.startswith("--")]
     overrides = [a for a in argv if a.startswith("--") and not a.startswith("--check_")]
@@ -167,7 +156,7 @@ def main(argv):
     results = []
     for folder in models:
         t0 = time.time()
-        model = load_any(folder).eval()
+        model = load_decoder(folder).eval()
         res = {"model": folder, "windows": int(len(starts))}
         if qa is not None:
             import train_qa

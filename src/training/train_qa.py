@@ -36,9 +36,9 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (DICTIONARY_SOURCES, LossLog, adamw, autocast, configure, cosine_lr, hardware,  # noqa: E402
-                    held_out_definition, load_model, load_sharded, load_tokens, pick_device,
+                    held_out_definition, load_decoder, load_sharded, load_tokens, pick_device,
                     restore_training_state, save_model, save_sharded, seed_all, training_state, write_json)
-from model import Retro, drop_neighbours  # noqa: E402
+from model import drop_neighbours  # noqa: E402
 
 DEFAULTS = dict(
     out_dir="runs/tiny", device="auto", dtype="bfloat16", seed=1337, chunk_size=64, neighbour_len=128, nb_k=2,
@@ -230,10 +230,6 @@ def encode_all(lines, cfg, pad_id, eos_id):
 # model
 
 
-def load_start(path):
-    if os.path.exists(os.path.join(path, "index.json")):
-        return load_model(path)[0]
-    return Retro.from_folder(path)
 
 
 def param_groups(model, cfg):
@@ -298,7 +294,7 @@ def train(cfg):
     elif cfg["qa_target"] != "answer":
         raise SystemExit(f"qa_target must be 'answer' or 'passage', got {cfg['qa_target']!r}")
     train_lines, val_lines = split_lines(lines, cfg["qa_val_lines"])
-    model = load_start(cfg["qa_init_from"])
+    model = load_decoder(cfg["qa_init_from"])
     c = model.config
     c.question_layout, c.question_neighbours = cfg["qa_layout"], cfg["qa_neighbours"]  # the service lays out as trained
     c.validate()

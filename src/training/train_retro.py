@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (BpeTokenizer, LossLog, adamw, autocast, configure, cosine_lr, hardware,  # noqa: E402
                     held_out_documents,
-                    load_model, load_sharded, load_tokens, maybe_compile, pick_device, save_model, save_sharded, seed_all,
+                    load_decoder, load_sharded, load_tokens, maybe_compile, pick_device, save_model, save_sharded, seed_all,
                     training_state, restore_training_state, write_json)
 from model import (Retro, RetroConfig, drop_neighbours, init_cca_copy, init_cca_induction,  # noqa: E402
                    init_encoder_previous_token)
@@ -114,8 +114,7 @@ def cca_layers(cfg):
 
 def init_from(cfg, folder):
     """The decoder of an exported folder with lm_cca_positions, CCA re-initialised when lm_reinit_cca."""
-    # an exported folder, or a stage's model_ckpt (fp32 shards, e.g. runs/fit/qa/model_ckpt)
-    src = load_model(folder)[0] if os.path.exists(os.path.join(folder, "index.json")) else Retro.from_folder(folder)
+    src = load_decoder(folder)  # an exported folder, or a stage's model_ckpt (e.g. runs/fit/qa/model_ckpt)
     c = RetroConfig(**{**src.config.to_dict(), "cca_positions": cfg["lm_cca_positions"],
                        "cca_sink": bool(cfg["lm_cca_sink"]) or src.config.cca_sink})
     model = Retro(c)
@@ -428,13 +427,13 @@ def split_by_spans(doc_offsets, held, n_tokens, m, T, r, every=3, margin_before=
     held_cum = np.concatenate([[0], np.cumsum(np.asarray(held, bool))])
     touches_eval = ev_cum[last + 1] - ev_cum[first] > 0
     all_eval = ev_cum[last + 1] - ev_cum[first] == last - first + 1
-    same_span = spans[first] == spans[last]
     U, R = T // m, -(-r // m)
     eval_starts = []
     c = 0
     while c + U + R <= C:
         block = slice(c, c + U + R)
-        if all_eval[block].all() and spans[first[c]] == spans[last[c + U + R - 1]] and same_span[block].all():
+        # only evaluation documents, all of one span (spans are runs of consecutive documents)
+        if all_eval[block].all() and spans[first[c]] == spans[last[c + U + R - 1]]:
             eval_starts.append(c)
             c += U
         else:
