@@ -40,9 +40,11 @@ from pairs import embed  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
 
 DEFAULTS = dict(out_dir="runs/tiny", device="auto", chunk_size=64, neighbour_len=128, nb_k=2, nb_batch=256,
-                nb_block=4096, nb_splits="train,validation", nb_encoder_folder="")
+                nb_block=4096, nb_splits="train,validation", nb_encoder_folder="", nb_workers=1)
 # nb_encoder_folder: an exported bi-encoder folder (config.json + model.safetensors, e.g. models/encoder) to
 # retrieve with instead of the run's own <out_dir>/encoder/ckpt.
+# nb_workers: processes that embed the database, each a contiguous share of its chunks with one torch thread (on CPU,
+# where torch here runs one thread: 2 on 2 cores halves the stage); 1 = in this process.
 
 
 def chunk_sequences(tokens, m):
@@ -122,21 +124,53 @@ def load_neighbours(path):
     return t["neighbours"].numpy().astype(np.int64), t["scores"].numpy(), meta
 
 
+def load_encoder(cfg, device):
+    """(bi-encoder, its folder): nb_encoder_folder, else the run's own <out_dir>/encoder/ckpt."""
+    if cfg["nb_encoder_folder"]:
+        return from_folder(cfg["nb_encoder_folder"]).to(device).eval(), cfg["nb_encoder_folder"]
+    enc_dir = os.path.join(cfg["out_dir"], "encoder")
+    return load_model(os.path.join(enc_dir, "ckpt"))[0].to(device).eval(), enc_dir
+
+
+def _embed_share(job):
+    """A worker's share: chunks lo..hi-1 of the database, embedded with one thread, saved to `path` (.npy)."""
+    cfg, lo, hi, path = job
+    torch.set_num_threads(1)
+    encoder, _ = load_encoder(cfg, "cpu")
+    db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
+    m = cfg["chunk_size"]
+    seqs = chunk_sequences(db["tokens"][lo * m:hi * m], m)
+    np.save(path, embed(encoder, seqs, encoder.config.pad_token_id, m + 2, "cpu", batch=cfg["nb_batch"]))
+    return path
+
+
+def embed_database(cfg, encoder, db, device):
+    """(C, H) embeddings of the database's chunks, in nb_workers processes on CPU (contiguous shares, the same
+    embedding of every chunk as one process gives: each chunk is embedded on its own, all of length m)."""
+    m, workers = cfg["chunk_size"], int(cfg["nb_workers"])
+    chunks = chunk_sequences(db["tokens"], m)
+    if workers <= 1 or str(device) != "cpu" or len(chunks) < 2 * workers:
+        return embed(encoder, chunks, encoder.config.pad_token_id, m + 2, device, batch=cfg["nb_batch"])
+    import multiprocessing
+    import tempfile
+    bounds = np.linspace(0, len(chunks), workers + 1).astype(int)
+    with tempfile.TemporaryDirectory(dir=os.path.join(cfg["out_dir"], "neighbours")) as tmp:
+        jobs = [(dict(cfg), int(bounds[i]), int(bounds[i + 1]), os.path.join(tmp, f"share{i}.npy")) for i in range(workers)]
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            paths = pool.map(_embed_share, jobs)
+        return np.concatenate([np.load(p) for p in paths])
+
+
 def compute(cfg):
     device = pick_device(cfg["device"])
     m, r, k = cfg["chunk_size"], cfg["neighbour_len"], cfg["nb_k"]
     out_dir = os.path.join(cfg["out_dir"], "neighbours")
     os.makedirs(out_dir, exist_ok=True)
-    if cfg["nb_encoder_folder"]:
-        enc_dir = cfg["nb_encoder_folder"]
-        encoder = from_folder(enc_dir).to(device).eval()
-    else:
-        enc_dir = os.path.join(cfg["out_dir"], "encoder")
-        encoder = load_model(os.path.join(enc_dir, "ckpt"))[0].to(device).eval()
+    encoder, enc_dir = load_encoder(cfg, device)
     sep = encoder.config.pad_token_id  # the <|endoftext|> id (S of the S A S template)
     db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
     t0 = time.time()
-    db_emb = embed(encoder, chunk_sequences(db["tokens"], m), sep, m + 2, device, batch=cfg["nb_batch"])
+    db_emb = embed_database(cfg, encoder, db, device)
     print(f"neighbours: embedded {len(db_emb):,} database chunks in {time.time() - t0:.0f} s", flush=True)
     db_doc, _ = chunk_docs(db["doc_offsets"], len(db["tokens"]), m)
     report = {}
