@@ -33,9 +33,16 @@ public abstract record GenerationEvent;
 /// <summary>Neighbours were retrieved for a completed chunk (of the prompt or of the generated text).</summary>
 /// <param name="ChunkIndex">0-based index of the chunk in the token sequence.</param>
 /// <param name="Query">The chunk's text, used as the retrieval query.</param>
-/// <param name="Neighbours">The neighbours given to the decoder for this chunk, best first (empty in closed-book mode).</param>
+/// <param name="Neighbours">The neighbours retrieved for this chunk, best first (empty in closed-book mode).</param>
 /// <param name="Timings">What retrieving them cost.</param>
-public sealed record ChunkRetrievedEvent(int ChunkIndex, string Query, IReadOnlyList<Neighbour> Neighbours, RetrievalTimings Timings) : GenerationEvent;
+public sealed record ChunkRetrievedEvent(int ChunkIndex, string Query, IReadOnlyList<Neighbour> Neighbours, RetrievalTimings Timings) : GenerationEvent
+{
+    /// <summary>
+    /// Per neighbour, whether the decoder reads it (the neighbour gate, <see cref="Options.RetrievalOptions.MinNeighbourMatch"/>,
+    /// and the model's question layout choose); null = all of them.
+    /// </summary>
+    public IReadOnlyList<bool>? Read { get; init; }
+}
 
 /// <summary>A new token.</summary>
 /// <param name="TokenId">The token's id in the decoder's vocabulary.</param>

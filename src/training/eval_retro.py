@@ -10,6 +10,16 @@ Reads <out_dir>/tokenizer.json, tokens/ and neighbours/ as train_retro.py does; 
 "validation-tail" or "validation-spans" only its evaluation windows are read (the head of the split, or windows spread
 over every third span of documents). Prints the figures and writes them
 as JSON to eval_out.
+
+The neighbour gate (train_retro.neighbour_match; lm_neighbour_min_match reads only neighbours that repeat that share
+of their chunk) is chosen on fitting text, never on the evaluation part:
+
+    /usr/bin/python3 src/training/eval_retro.py config/retrofit_cpu.py --eval_model=models/retro \
+        --eval_part=fitting --eval_gates=0,0.125,0.25,0.5 --eval_out=runs/fit/eval/gates-fitting.json
+
+eval_part "fitting": non-overlapping windows of the fitting part (validation-spans: fitting documents only, no
+held-out entry), spread evenly. eval_gates: one row per gate (closed-book computed once): BPB with retrieval, the
+share of neighbours gated, and the breakdown above 1/2 and at or below 1/8 overlap (of the retrieved neighbours).
 """
 
 import json
@@ -19,10 +29,82 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import train_retro  # noqa: E402
-from common import BpeTokenizer, configure, hardware, load_decoder, load_tokens, pick_device, write_json  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
-DEFAULTS = dict(eval_model="", eval_out="")  # and every key of train_retro.py
+import train_retro  # noqa: E402
+from common import (BpeTokenizer, autocast, configure, hardware, load_decoder, load_tokens, pick_device,  # noqa: E402
+                    write_json)
+
+DEFAULTS = dict(eval_model="", eval_out="", eval_part="evaluation", eval_gates=None)  # and every key of train_retro.py
+
+
+def fitting_windows(fit, T):
+    """Non-overlapping windows among the fitting part's allowed starts (greedy, in order), as evaluation starts."""
+    allowed = getattr(fit, "starts_allowed", None)
+    if allowed is None:
+        raise SystemExit("eval_part=fitting needs lm_fit_split 'validation-spans' or 'validation-tail'")
+    U, picked, nxt = T // fit.m, [], -1
+    for c in np.asarray(allowed):
+        if c >= nxt:
+            picked.append(int(c))
+            nxt = c + U
+    d = fit.part(0, len(fit.tokens) // fit.m)
+    d.eval_starts = np.asarray(picked, np.int64)
+    return d
+
+
+@torch.no_grad()
+def gate_sweep(model, data, token_bytes, T, windows, device, dtype, gates, batch=8):
+    """Per gate: BPB with retrieval through the gate vs closed-book (computed once), on the same windows; the
+    breakdown rows measure the retrieved neighbours' overlap (read or not)."""
+    model.eval()
+    m, U = data.m, T // data.m
+    starts = train_retro.window_starts(data, T, windows, 0)
+    raw = data.ungated()
+    per = {"closed": [], "bytes": [], "overlap": []}  # target chunks 1..U-1 (the breakdown's)
+    tot = {"closed": 0.0, "bytes": 0, **{g: 0.0 for g in gates}}  # every position (the overall BPB, as evaluate())
+    ret = {g: [] for g in gates}
+    kept = {g: [0, 0] for g in gates}
+    for s in range(0, len(starts), batch):
+        x, y, nb = raw.batch(starts[s:s + batch], T, device)
+        with autocast(device, dtype):
+            ce_c = F.cross_entropy(model(x).float().transpose(1, 2), y.long(), reduction="none").cpu().numpy()
+        yb = token_bytes[y.cpu().numpy()]
+        tot["closed"] += ce_c.sum()
+        tot["bytes"] += int(yb.sum())
+        nb_np, y_np = nb.cpu().numpy(), y.cpu().numpy()
+        for b in range(len(x)):
+            for u in range(1, U):
+                sl = slice(u * m - 1, u * m + m - 1)
+                per["closed"].append(ce_c[b, sl].sum())
+                per["bytes"].append(yb[b, sl].sum())
+                per["overlap"].append(train_retro.chunk_overlap(y_np[b, sl], nb_np[b, u - 1]))
+        for g in gates:
+            data.min_match = g
+            _, _, nb_g = data.batch(starts[s:s + batch], T, device)
+            kept[g][0] += int((nb_g[..., 0] >= 0).sum())
+            kept[g][1] += int((nb[..., 0] >= 0).sum())
+            with autocast(device, dtype):
+                ce_r = F.cross_entropy(model(x, nb_g).float().transpose(1, 2), y.long(), reduction="none").cpu().numpy()
+            tot[g] += ce_r.sum()
+            ret[g].extend(ce_r[b, u * m - 1:u * m + m - 1].sum() for b in range(len(x)) for u in range(1, U))
+    data.min_match = raw.min_match
+    closed, nbytes, ov = (np.asarray(per[k]) for k in ("closed", "bytes", "overlap"))
+    rows = []
+    for g in gates:
+        r = np.asarray(ret[g])
+        row = {"gate": g, "neighbours_gated": 1 - kept[g][0] / max(1, kept[g][1]),
+               "bpb_closed_book": train_retro.bpb(tot["closed"], tot["bytes"]),
+               "bpb_retrieval": train_retro.bpb(tot[g], tot["bytes"])}
+        row["relative_reduction"] = 1 - row["bpb_retrieval"] / row["bpb_closed_book"]
+        for name, sel in (("above_half", ov > 0.5 + 1e-9), ("at_most_eighth", ov <= 0.125 + 1e-9)):
+            c, rr = train_retro.bpb(closed[sel].sum(), nbytes[sel].sum()), train_retro.bpb(r[sel].sum(), nbytes[sel].sum())
+            row[name] = {"chunks": int(sel.sum()), "bpb_closed_book": c, "bpb_retrieval": rr,
+                         "relative_reduction": 1 - rr / c if sel.any() and c > 0 else None}
+        rows.append(row)
+    return {"windows": int(len(starts)), "chunks": int(len(closed)), "gates": rows}
 
 
 def run(cfg):
@@ -31,15 +113,32 @@ def run(cfg):
     device = pick_device(cfg["device"])
     tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
     db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
-    _, val = train_retro.fit_and_eval_data(cfg, db)
-    model = load_decoder(cfg["eval_model"]).to(device)
+    fit, val = train_retro.fit_and_eval_data(cfg, db)
+    if cfg["eval_part"] not in ("evaluation", "fitting"):
+        raise SystemExit(f"eval_part must be 'evaluation' or 'fitting', got {cfg['eval_part']!r}")
     T = cfg["lm_seq_len"]
+    if cfg["eval_part"] == "fitting":
+        val = fitting_windows(fit, T)
+    model = load_decoder(cfg["eval_model"]).to(device)
     t0 = time.time()
+    if cfg["eval_gates"] is not None:
+        g = cfg["eval_gates"]
+        gates = [float(x) for x in (g if isinstance(g, (list, tuple)) else [g])]
+        ev = gate_sweep(model, val, tok.token_byte_lengths(), T, cfg["lm_final_eval_windows"], device, cfg["dtype"],
+                        gates)
+        ev.update({"model": cfg["eval_model"], "lm_fit_split": cfg["lm_fit_split"], "eval_part": cfg["eval_part"],
+                   "seq_len": T, "wall_seconds": round(time.time() - t0, 1), "hardware": hardware()})
+        for row in ev["gates"]:
+            print(json.dumps(row))
+        if cfg["eval_out"]:
+            os.makedirs(os.path.dirname(os.path.abspath(cfg["eval_out"])), exist_ok=True)
+            write_json(cfg["eval_out"], ev)
+        return ev
     ev = train_retro.evaluate(model, val, tok.token_byte_lengths(), T, cfg["lm_final_eval_windows"], device,
                               cfg["dtype"])
     if cfg["lm_oracle_windows"]:
         ev.update(train_retro.oracle(model, val, T, cfg["lm_oracle_windows"], device, cfg["dtype"]))
-    ev.update({"model": cfg["eval_model"], "lm_fit_split": cfg["lm_fit_split"], "seq_len": T,
+    ev.update({"model": cfg["eval_model"], "lm_fit_split": cfg["lm_fit_split"], "eval_part": cfg["eval_part"], "seq_len": T,
                "wall_seconds": round(time.time() - t0, 1), "hardware": hardware()})
     print(json.dumps({k: v for k, v in ev.items() if not k.startswith("leakage")}, indent=1))
     for row in ev["leakage"] + ev["leakage_above"]:

@@ -54,6 +54,7 @@ DEFAULTS = dict(
     lm_induction_layers=None, lm_induction_gain=1.0, lm_induction_sharpness=4.0, lm_induction_fit_windows=16,
     lm_previous_token_scale=1.0, lm_shift_oracle_frac=0.0, lm_shift_max=48,
     lm_reading_layers=None, lm_cca_sink=False, lm_sink_init=0.0, lm_sink_lr_ratio=100.0, lm_stage="retro",
+    lm_neighbour_min_match=0.0,  # the neighbour gate: read a neighbour only if neighbour_match >= this (0: all)
 )
 # lm_stage: the run's folder under out_dir (<out_dir>/<lm_stage>/: ckpt, model_ckpt, metrics.json); "retro" for the
 #   RETRO-fitting, another name for a later pass over a model of an earlier stage (e.g. "reread", after QA).
@@ -256,8 +257,9 @@ class Data:
         d.tokens, d.nb_idx = self.tokens[c_from * self.m:c_to * self.m], self.nb_idx[c_from:c_to]
         return d
 
-    def __init__(self, tokens, nb_idx, db, m, r):
+    def __init__(self, tokens, nb_idx, db, m, r, min_match=0.0):
         self.tokens, self.nb_idx, self.m, self.r = tokens, nb_idx, m, r
+        self.min_match = float(min_match)  # the neighbour gate (neighbour_match), 0: every neighbour is read
         self.db_tokens = db["tokens"]
         offs = db["doc_offsets"]
         C = len(self.db_tokens) // m
@@ -269,12 +271,24 @@ class Data:
         """Global chunk indices (U,) -> (U, k, r) int64 neighbour tokens, -1 padded."""
         idx = self.nb_idx[chunks]  # (U, k)
         out = np.full(idx.shape + (self.r,), -1, np.int64)
+        m = self.m
         for u, row in enumerate(idx):
             for j, c in enumerate(row):
                 if c >= 0:
                     n = self.nb_len[c]
-                    out[u, j, :n] = self.db_tokens[c * self.m:c * self.m + n]
+                    nb = self.db_tokens[c * m:c * m + n]
+                    q = int(chunks[u])
+                    if self.min_match > 0 and neighbour_match(self.tokens[q * m:(q + 1) * m], nb[:m]) < self.min_match:
+                        continue
+                    out[u, j, :n] = nb
         return out
+
+    def ungated(self):
+        """This data with every retrieved neighbour, the gate off (what the leakage breakdown measures against)."""
+        d = Data.__new__(Data)
+        d.__dict__.update(self.__dict__)
+        d.min_match = 0.0
+        return d
 
     def window(self, c0, T):
         s = c0 * self.m
@@ -356,7 +370,7 @@ def load_split(cfg, split, db):
     idx, _, meta = load_neighbours(os.path.join(d, "neighbours", f"{split}.safetensors"))
     if int(meta["chunk_size"]) != m or len(idx) != len(data["tokens"]) // m:
         raise ValueError(f"neighbours/{split}: chunk grid does not match the token file")
-    return Data(data["tokens"], idx, db, m, r)
+    return Data(data["tokens"], idx, db, m, r, cfg.get("lm_neighbour_min_match", 0.0))
 
 
 def fit_and_eval_data(cfg, db):
@@ -489,6 +503,15 @@ def longest_common_span(a, b):
     return best
 
 
+def neighbour_match(chunk, neighbour_chunk):
+    """The neighbour gate's score: the longest common token span of the query chunk (the chunk the neighbour was
+    retrieved for, already known when the next chunk is predicted) and the neighbour's own chunk (its first m tokens,
+    not the continuation), over m. A neighbour that repeats the text just read is likely to continue it; one that
+    only shares the topic is not, and reading it costs bits (docs/training.md, "A gate on the neighbours").
+    Retro.Engine's NeighbourGate computes the same."""
+    return longest_common_span(chunk, neighbour_chunk) / len(chunk)
+
+
 def chunk_overlap(chunk, neighbours):
     """Overlap ratio of a target chunk (m,) with the neighbours (k, r) (-1 padded) that condition it:
     max over neighbours of the longest common token span / m."""
@@ -590,7 +613,8 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
     m = data.m
     U = T // m
     starts = window_starts(data, T, windows, 0)
-    tot = {"closed": 0.0, "ret": 0.0, "bytes": 0, "closed_copyable": 0.0}
+    raw = data.ungated()  # the breakdown's overlaps and the copy bound are of the retrieved neighbours, read or not
+    tot = {"closed": 0.0, "ret": 0.0, "bytes": 0, "closed_copyable": 0.0, "gated": 0, "neighbours": 0}
     per_chunk = {"closed": [], "ret": [], "bytes": [], "overlap": []}
     for s in range(0, len(starts), batch):
         x, y, nb = data.batch(starts[s:s + batch], T, device)
@@ -603,7 +627,9 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
         tot["closed"] += ce_c.sum()
         tot["ret"] += ce_r.sum()
         tot["bytes"] += int(yb.sum())
-        nb_np = nb.cpu().numpy()
+        nb_np = np.stack([raw.neighbours(np.arange(int(c), int(c) + U)) for c in starts[s:s + batch]])
+        tot["neighbours"] += int((nb_np[..., 0] >= 0).sum())
+        tot["gated"] += int((nb_np[..., 0] >= 0).sum() - (nb.cpu().numpy()[..., 0] >= 0).sum())
         y_np = y.cpu().numpy()
         x_np = x.cpu().numpy()
         for b in range(len(x)):
@@ -621,6 +647,8 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
             # targets whose bigram occurs in their neighbours (if every one of them cost 0 nats)
             "copy_bound": float(tot["closed_copyable"] / tot["closed"]) if tot["closed"] > 0 else float("nan"),
             "eval_windows": int(len(starts)), "eval_tokens": int(len(starts) * T), "eval_bytes": int(tot["bytes"]),
+            "neighbour_min_match": data.min_match,
+            "neighbours_gated": tot["gated"] / tot["neighbours"] if tot["neighbours"] else 0.0,
             "leakage": breakdown(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"], per_chunk["overlap"]),
             "leakage_above": breakdown_above(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"],
                                              per_chunk["overlap"])}

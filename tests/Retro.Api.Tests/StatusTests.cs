@@ -31,6 +31,8 @@ public sealed class StatusTests : IClassFixture<RetroApiFactory>
         { "/v1/answer", """{"question": "hi", "repetitionPenalty": 0.5}""", "repetitionPenalty" },
         { "/v1/answer", """{"question": "hi", "noRepeatNgramSize": -1}""", "noRepeatNgramSize" },
         { "/v1/generate", """{"prompt": "x", "noRepeatNgramSize": 65}""", "noRepeatNgramSize" },
+        { "/v1/answer", """{"question": "hi", "minNeighbourMatch": -0.1}""", "minNeighbourMatch" },
+        { "/v1/generate", """{"prompt": "x", "minNeighbourMatch": 1.5}""", "minNeighbourMatch" },
         { "/v1/generate", """{"prompt": ""}""", "prompt" },
         { "/v1/generate", """{"prompt": "x", "topK": -1}""", "topK" },
         { "/v1/generate", """{"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}""", "stop" },

@@ -25,14 +25,14 @@ public sealed class LmTaskTests : IDisposable
     public void Dispose() => _models.Dispose();
 
     /// <summary>Returns one neighbour per query, made from the query's own tokens reversed, and records the queries.</summary>
-    private sealed class EchoRetriever(Retro.Core.ITokenizer tokenizer) : IRetriever
+    private sealed class EchoRetriever(Retro.Core.ITokenizer tokenizer, bool reverse = true) : IRetriever
     {
         public List<string> Queries { get; } = [];
 
         public ValueTask<RetrievalResult> RetrieveAsync(string query, RetrievalOptions options, CancellationToken cancellationToken = default)
         {
             Queries.Add(query);
-            int[] tokens = [.. tokenizer.Encode(query).Reverse()];
+            int[] tokens = reverse ? [.. tokenizer.Encode(query).Reverse()] : tokenizer.Encode(query);
             var chunk = new Chunk(ChunkId.From("echo", Queries.Count), "echo", "", 0, query, tokens, "", [], new Dictionary<string, string>());
             return ValueTask.FromResult(new RetrievalResult([new Neighbour(chunk, 1)], new RetrievalTimings()));
         }
@@ -87,5 +87,28 @@ public sealed class LmTaskTests : IDisposable
             Math.Abs(closed.Metrics["bpb"] - part.Metrics["bpb"]).ShouldBeGreaterThan(1e-3); // the neighbours mattered
         }
         retriever.Queries.Count.ShouldBe(withNeighbours ? (ids.Length - 1) / m : 0);
+    }
+
+    [Fact]
+    public async Task The_neighbour_gate_reads_only_neighbours_that_repeat_their_chunk_and_buckets_by_all_retrieved()
+    {
+        var tokenizer = _models.Tokenizer;
+        int m = _models.Decoder.Config.ChunkSize;
+        var text = new StringBuilder();
+        for (int i = 0; tokenizer.Encode(text.ToString()).Length < 3 * m + 10; i++) text.Append($"Line {i}: the river flows past mill number {i * 7}. ");
+        var doc = new EvalDocument("d", text.ToString());
+        var options = new RetrievalOptions { K = 1, Candidates = 1, Rerank = false };
+        async Task<PartResult> Run(bool reverse, double gate) => await new LmTask(_models, new EchoRetriever(tokenizer, reverse))
+            .RunAsync([doc], gate > 0 ? options with { MinNeighbourMatch = gate } : options, false, 0, new Progress<string>(), CancellationToken.None);
+        var closed = await new LmTask(_models, new EchoRetriever(tokenizer)).RunAsync([doc], null, false, 0, new Progress<string>(), CancellationToken.None);
+
+        // the chunk reversed shares short runs only: the gate drops it, and the decoder reads nothing (closed-book)
+        var reversed = await Run(reverse: true, gate: 0);
+        var reversedGated = await Run(reverse: true, gate: 0.5);
+        Math.Abs(reversed.Metrics["bpb"] - closed.Metrics["bpb"]).ShouldBeGreaterThan(1e-3);
+        reversedGated.Metrics["bpb"].ShouldBe(closed.Metrics["bpb"], 1e-9);
+        reversedGated.Overlap!.Select(b => (b.Label, b.Tokens)).ShouldBe(reversed.Overlap!.Select(b => (b.Label, b.Tokens)));
+        // the chunk itself matches wholly: read with the gate as without
+        (await Run(reverse: false, gate: 1)).Metrics["bpb"].ShouldBe((await Run(reverse: false, gate: 0)).Metrics["bpb"], 1e-9);
     }
 }

@@ -20,7 +20,7 @@ internal sealed class GenerationCollector(GenerationPlan plan, ModelIds models)
         switch (e)
         {
             case ChunkRetrievedEvent r:
-                var chunk = new ChunkNeighbours(r.ChunkIndex, r.Query, Neighbours(r.Neighbours));
+                var chunk = new ChunkNeighbours(r.ChunkIndex, r.Query, Neighbours(r.Neighbours, r.Read));
                 _chunks.Add(chunk);
                 _embed += r.Timings.EmbedMs;
                 _search += r.Timings.SearchMs;
@@ -71,14 +71,14 @@ internal sealed class GenerationCollector(GenerationPlan plan, ModelIds models)
     private Timings Timings() => new(_embed, _search, _fetch, _rerank, Done.Stats.EncodeNeighboursMs, Done.Stats.PrefillMs,
         Done.Stats.DecodeMs, Stopwatch.GetElapsedTime(_start).TotalMilliseconds);
 
-    public static IReadOnlyList<NeighbourInfo> Neighbours(IReadOnlyList<Neighbour> neighbours)
+    public static IReadOnlyList<NeighbourInfo> Neighbours(IReadOnlyList<Neighbour> neighbours, IReadOnlyList<bool>? read = null)
     {
         var list = new NeighbourInfo[neighbours.Count];
         for (int i = 0; i < list.Length; i++)
         {
             var n = neighbours[i];
             list[i] = new NeighbourInfo(n.Chunk.Id.ToString(), n.Chunk.Url, n.Chunk.Text, n.Chunk.ContinuationText, n.Score, n.RerankScore,
-                RequestValidation.SourceName(n.Source));
+                RequestValidation.SourceName(n.Source), read is null || read[i]);
         }
         return list;
     }

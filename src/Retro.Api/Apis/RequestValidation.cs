@@ -62,6 +62,9 @@ internal static class RequestValidation
             else errors["mode"] = [$"Unknown mode '{Shorten(request.Mode)}'; use \"{Retrieval}\" or \"{ClosedBook}\"."];
         }
         var retrievalOptions = RetrievalFrom(errors, request.K, request.Candidates, request.Rerank, request.RetrievalMode, retrieval);
+        double gate = request.MinNeighbourMatch ?? retrieval.MinNeighbourMatch;
+        if (!(gate >= 0 && gate <= 1)) errors["minNeighbourMatch"] = ["minNeighbourMatch must be between 0 (off) and 1."];
+        else retrievalOptions = retrievalOptions with { MinNeighbourMatch = gate };
 
         int tokens = request.MaxTokens ?? Math.Min(generation.MaxTokens, service.MaxTokensLimit);
         if (tokens < 1 || tokens > service.MaxTokensLimit) errors["maxTokens"] = [$"maxTokens must be between 1 and {service.MaxTokensLimit}."];

@@ -26,6 +26,15 @@ public sealed record RetrievalOptions
     [Range(0.0, 1.0)]
     public float RerankWeight { get; init; } = 1f;
 
+    /// <summary>
+    /// The neighbour gate, in [0, 1]: the neighbours of a chunk of the text (the prompt's chunks and the generated
+    /// ones) condition the next chunk only when the longest token run they share with the chunk they were retrieved for
+    /// covers at least this share of it (<see cref="NeighbourGate"/>). 0 = every neighbour is read. A question's own
+    /// neighbours (the passage it is answered from) are always read.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double MinNeighbourMatch { get; init; }
+
     /// <summary>HNSW beam width for the search (null = the collection's default).</summary>
     [Range(1, 4096)]
     public int? Ef { get; init; }

@@ -132,9 +132,10 @@ public sealed class RetroGenerator : IGenerator
                     ? await _retrievals[u].ConfigureAwait(false)
                     : await RetrieveAsync(_retriever, u, _prompt.Queries[u], _request.Retrieval, _cancellationToken).ConfigureAwait(false);
                 _waitMs += Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds;
-                yield return Retrieved(u, _prompt.Queries[u], retrieved);
+                var read = Reading(end - 1, retrieved);
+                yield return Retrieved(u, _prompt.Queries[u], retrieved, read);
 
-                Feed(end - 1, retrieved);
+                Feed(end - 1, read);
                 pos = end;
             }
             _prefillMs = Stopwatch.GetElapsedTime(prefillStart).TotalMilliseconds - _waitMs;
@@ -174,8 +175,9 @@ public sealed class RetroGenerator : IGenerator
                 double waited = Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds;
                 _waitMs += waited;
                 _decodeMs -= waited;
-                yield return Retrieved(chunk, query, retrieved);
-                Feed(position, retrieved);
+                var read = Reading(position, retrieved);
+                yield return Retrieved(chunk, query, retrieved, read);
+                Feed(position, read);
             }
             _decodeMs += Stopwatch.GetElapsedTime(decodeStart).TotalMilliseconds;
         }
@@ -198,22 +200,37 @@ public sealed class RetroGenerator : IGenerator
             });
         }
 
-        private ChunkRetrievedEvent Retrieved(int chunk, string query, RetrievalResult result)
+        private ChunkRetrievedEvent Retrieved(int chunk, string query, RetrievalResult result, IReadOnlyList<Neighbour> read)
         {
             _retrieveMs += result.Timings.TotalMs; // measured once, by the retriever
             _retrievalCount++;
-            return new ChunkRetrievedEvent(chunk, query, result.Neighbours, result.Timings);
+            var flags = new bool[result.Neighbours.Count];
+            for (int i = 0; i < flags.Length; i++) flags[i] = read.Contains(result.Neighbours[i]);
+            return new ChunkRetrievedEvent(chunk, query, result.Neighbours, result.Timings) { Read = flags };
         }
 
-        /// <summary>Feeds the token at <paramref name="position"/>, which completes a chunk, with that chunk's neighbours.</summary>
-        private void Feed(int position, RetrievalResult retrieved)
+        private bool IsQuestionChunk(int position) => _request.IsQuestion && position == PromptLength - 1;
+
+        /// <summary>
+        /// The neighbours the decoder reads for the chunk that the token at <paramref name="position"/> completes: a
+        /// question's per the model's question layout, any other chunk's through the neighbour gate.
+        /// </summary>
+        private IReadOnlyList<Neighbour> Reading(int position, RetrievalResult retrieved)
+        {
+            int m = _decoder.ChunkSize;
+            return IsQuestionChunk(position)
+                ? _generator.QuestionNeighbours(retrieved.Neighbours)
+                : Gated(retrieved.Neighbours, _sequence.AsSpan(position + 1 - m, m), _request.Retrieval.MinNeighbourMatch);
+        }
+
+        /// <summary>Feeds the token at <paramref name="position"/>, which completes a chunk, with the neighbours read for that chunk.</summary>
+        private void Feed(int position, IReadOnlyList<Neighbour> read)
         {
             long encodeStart = Stopwatch.GetTimestamp();
             int m = _decoder.ChunkSize;
-            bool questionChunk = _request.IsQuestion && position == PromptLength - 1;
-            var neighbours = questionChunk
-                ? _generator.QuestionNeighbourTokens(retrieved.Neighbours, _sequence.AsSpan(position + 1 - m, m))
-                : _generator.NeighbourTokens(retrieved.Neighbours);
+            var neighbours = IsQuestionChunk(position)
+                ? _generator.QuestionNeighbourTokens(read, _sequence.AsSpan(position + 1 - m, m))
+                : _generator.NeighbourTokens(read);
             _session.Feed(_sequence.AsSpan(position, 1), neighbours, _logits);
             _encodeMs += Stopwatch.GetElapsedTime(encodeStart).TotalMilliseconds;
         }
@@ -290,10 +307,15 @@ public sealed class RetroGenerator : IGenerator
     /// <see cref="IRetroDecoder.QuestionNeighbours"/>: with <see cref="QuestionLayout.Answer"/> each is the question chunk's
     /// m tokens followed by the neighbour's chunk and continuation, cut to r (train_qa.py's question_neighbour).
     /// </summary>
-    private IReadOnlyList<int[]> QuestionNeighbourTokens(IReadOnlyList<Neighbour> neighbours, ReadOnlySpan<int> questionChunk)
+    private IReadOnlyList<Neighbour> QuestionNeighbours(IReadOnlyList<Neighbour> neighbours)
     {
         int keep = _decoder.QuestionNeighbours;
-        var chosen = keep > 0 && neighbours.Count > keep ? neighbours.Take(keep).ToArray() : neighbours;
+        return keep > 0 && neighbours.Count > keep ? neighbours.Take(keep).ToArray() : neighbours;
+    }
+
+    /// <summary>The tokens of a question chunk's <paramref name="chosen"/> neighbours (<see cref="QuestionNeighbours"/>).</summary>
+    private IReadOnlyList<int[]> QuestionNeighbourTokens(IReadOnlyList<Neighbour> chosen, ReadOnlySpan<int> questionChunk)
+    {
         if (_decoder.QuestionLayout != QuestionLayout.Answer) return NeighbourTokens(chosen);
         int r = _decoder.NeighbourLength;
         var tokens = new int[chosen.Count][];
@@ -307,6 +329,16 @@ public sealed class RetroGenerator : IGenerator
             tokens[j] = t;
         }
         return tokens;
+    }
+
+    /// <summary>The neighbours the decoder reads for <paramref name="chunk"/> (<see cref="NeighbourGate"/>).</summary>
+    internal static IReadOnlyList<Neighbour> Gated(IReadOnlyList<Neighbour> neighbours, ReadOnlySpan<int> chunk, double minMatch)
+    {
+        if (minMatch <= 0 || neighbours.Count == 0) return neighbours;
+        var read = new List<Neighbour>(neighbours.Count);
+        foreach (var nb in neighbours)
+            if (NeighbourGate.Reads(chunk, nb.Chunk, minMatch)) read.Add(nb);
+        return read;
     }
 
     private IReadOnlyList<int[]> NeighbourTokens(IReadOnlyList<Neighbour> neighbours)

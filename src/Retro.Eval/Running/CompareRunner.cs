@@ -48,7 +48,9 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
         // Dense parts keep the key they had before sparse search existed, so earlier runs' caches stay valid.
         object[] keyParts = [template.Task, template.Dataset, template.Mode, template.K, template.Candidates, template.ExcludeOwnDocument!,
             partConfig, _models.Ids, datasetHash, config.Seed];
-        string key = template.Search is null ? PartCache.KeyOf(keyParts) : PartCache.KeyOf([.. keyParts, template.Search]);
+        if (template.Search is not null) keyParts = [.. keyParts, template.Search];
+        if (template.MinNeighbourMatch is { } gate) keyParts = [.. keyParts, "gate", gate]; // ungated parts keep their keys
+        string key = PartCache.KeyOf(keyParts);
         if (useCache && _cache.TryGet(key) is { } hit)
         {
             log.WriteLine($"[{template.Label}] reused");
@@ -58,7 +60,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
         var progress = new LineProgress(log, template.Label);
         long start = Stopwatch.GetTimestamp();
         var result = await run(progress);
-        result = result with { Key = key, Dataset = template.Dataset, Mode = template.Mode, K = template.K, Candidates = template.Candidates, ExcludeOwnDocument = template.ExcludeOwnDocument, Search = template.Search };
+        result = result with { Key = key, Dataset = template.Dataset, Mode = template.Mode, K = template.K, Candidates = template.Candidates, ExcludeOwnDocument = template.ExcludeOwnDocument, Search = template.Search, MinNeighbourMatch = template.MinNeighbourMatch };
         progress.Done($"done in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s");
         _cache.Put(result);
         _computed++;
@@ -81,12 +83,15 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             var retriever = Retriever(store, _models, mode);
             var task = new LmTask(_models, retriever);
             var excludes = mode == Mode.ClosedBook ? [(bool?)null] : lm.ExcludeOwnDocument.Distinct().Select(e => (bool?)e).ToList();
+            var gates = mode == Mode.ClosedBook ? [0.0] : lm.MinNeighbourMatch.Distinct().ToList();
             foreach (var exclude in excludes)
-            {
-                var template = new PartResult { Task = "lm", Dataset = "lm", Mode = mode, K = k, Candidates = c, ExcludeOwnDocument = exclude };
-                _parts.Add(await PartAsync(template, new { lm.Context }, hash,
-                    p => task.RunAsync(docs, Options(mode, k, c), exclude ?? false, lm.Context, p, ct)));
-            }
+                foreach (double gate in gates)
+                {
+                    var template = new PartResult { Task = "lm", Dataset = "lm", Mode = mode, K = k, Candidates = c, ExcludeOwnDocument = exclude, MinNeighbourMatch = gate > 0 ? gate : null };
+                    var options = Options(mode, k, c) is { } o ? o with { MinNeighbourMatch = gate } : null;
+                    _parts.Add(await PartAsync(template, new { lm.Context }, hash,
+                        p => task.RunAsync(docs, options, exclude ?? false, lm.Context, p, ct)));
+                }
         }
     }
 

@@ -248,6 +248,11 @@ internal sealed record LmTaskConfig
     public int Context { get; init; }
     /// <summary>Whether the scored document's own chunks are excluded from its retrieval; both values may be listed.</summary>
     public List<bool> ExcludeOwnDocument { get; init; } = [true, false];
+    /// <summary>
+    /// The neighbour gates scored (<see cref="Core.Options.RetrievalOptions.MinNeighbourMatch"/>), one part each: 0 = every
+    /// neighbour is read. The overlap buckets always measure the retrieved neighbours, read or not.
+    /// </summary>
+    public List<double> MinNeighbourMatch { get; init; } = [0];
 }
 
 /// <summary>A question-answering set.</summary>

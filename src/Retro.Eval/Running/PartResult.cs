@@ -20,6 +20,8 @@ internal sealed record PartResult
     public string? Search { get; init; }
     /// <summary>LM only: whether the scored document was excluded from its own retrieval.</summary>
     public bool? ExcludeOwnDocument { get; init; }
+    /// <summary>LM only: the neighbour gate (<see cref="Core.Options.RetrievalOptions.MinNeighbourMatch"/>); null = off.</summary>
+    public double? MinNeighbourMatch { get; init; }
     /// <summary>Metric name to value (bpb, em, f1, recall@k, mrr@10, ndcg@10, ...).</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
     /// <summary>Counts (documents, tokens, bytes, questions, ...).</summary>
@@ -33,7 +35,11 @@ internal sealed record PartResult
 
     /// <summary>A readable name of the cell, e.g. <c>qa/squad/rerank k=2 c=16</c>.</summary>
     public string Label => $"{Task}/{Dataset}/{Mode}" + (Search is { } s ? $"/{s}" : "") + (K > 0 ? $" k={K}" : "") + (Candidates > 0 ? $" c={Candidates}" : "")
-        + (ExcludeOwnDocument is { } e && Mode != Running.Mode.ClosedBook ? (e ? " excl" : " incl") : "");
+        + (ExcludeOwnDocument is { } e && Mode != Running.Mode.ClosedBook ? (e ? " excl" : " incl") : "") + GateLabel(MinNeighbourMatch);
+
+    /// <summary>" gate≥0.25" for a gated part, else "".</summary>
+    public static string GateLabel(double? minMatch) => minMatch is { } g and > 0
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $" gate≥{g:0.###}") : "";
 }
 
 /// <summary>Tokens predicted while attending to neighbours whose overlap with the predicted chunk falls in a range.</summary>

@@ -51,10 +51,11 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
                 int[] tokens = ids[w..(w + len)];
                 // neighbours of every complete chunk whose boundary token predicts something
                 int chunks = (len - 1) / m;
-                var neighbours = new int[chunks][][];
+                var neighbours = new int[chunks][][]; // those the decoder reads (the neighbour gate's)
+                var retrieved = new int[chunks][][]; // all, which the overlap buckets are measured against
                 for (int u = 0; u < chunks; u++)
                 {
-                    neighbours[u] = [];
+                    neighbours[u] = retrieved[u] = [];
                     if (options is null) continue;
                     var (start, end) = (encoded[w + u * m].Offsets.Start.GetOffset(doc.Text.Length), encoded[w + u * m + m - 1].Offsets.End.GetOffset(doc.Text.Length));
                     var o = excludeOwn ? options with { Filter = new SearchOptions { ExcludeDocument = doc.Id } } : options;
@@ -63,7 +64,10 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
                     timings["search"] += result.Timings.SearchMs;
                     timings["fetch"] += result.Timings.FetchMs;
                     timings["rerank"] += result.Timings.RerankMs;
-                    neighbours[u] = [.. result.Neighbours.Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
+                    retrieved[u] = [.. result.Neighbours.Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
+                    neighbours[u] = options.MinNeighbourMatch <= 0 ? retrieved[u]
+                        : [.. result.Neighbours.Where(nb => NeighbourGate.Reads(tokens.AsSpan(u * m, m), nb.Chunk, options.MinNeighbourMatch))
+                              .Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
                 }
 
                 var overlaps = new double[(len + m - 1) / m];
@@ -83,10 +87,10 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
                         total.Add(bits, tb);
                         int c = t / m; // predicted chunk; attends to chunk c-1's neighbours
                         int bucket = buckets.Length - 1;
-                        if (c >= 1 && c - 1 < neighbours.Length && neighbours[c - 1].Length > 0)
+                        if (c >= 1 && c - 1 < retrieved.Length && retrieved[c - 1].Length > 0)
                         {
                             if (double.IsNaN(overlaps[c]))
-                                overlaps[c] = ChunkOverlap.Fraction(tokens.AsSpan(c * m, Math.Min(len, c * m + m) - c * m), neighbours[c - 1]);
+                                overlaps[c] = ChunkOverlap.Fraction(tokens.AsSpan(c * m, Math.Min(len, c * m + m) - c * m), retrieved[c - 1]);
                             bucket = ChunkOverlap.Bucket(overlaps[c]);
                         }
                         buckets[bucket].Tokens++;

@@ -236,6 +236,21 @@ def test_retrofit_and_eval_on_validation_spans(run, tmp_path):
                                    [TINY, f"--out_dir={other}", *FAST, *args, f"--eval_out={tmp_path / 'e.json'}",
                                     f"--eval_model={os.path.join(other, 'retro', 'model_ckpt')}"]))
     assert abs(out["bpb_retrieval"] - metrics["bpb_retrieval"]) < 1e-6 and out["lm_fit_split"] == "validation-spans"
+    # the gate sweep: gate 0 is the plain evaluation; a gate of 1 reads only whole repeats; fitting windows are
+    # whole fitting windows, never overlapping each other
+    sweep = eval_retro.run(configure({**train_retro.DEFAULTS, **eval_retro.DEFAULTS},
+                                     [TINY, f"--out_dir={other}", *FAST, *args, "--eval_gates=0,1",
+                                      f"--eval_model={os.path.join(other, 'retro', 'model_ckpt')}"]))
+    g0, g1 = sweep["gates"]
+    assert abs(g0["bpb_retrieval"] - metrics["bpb_retrieval"]) < 1e-6 and g0["neighbours_gated"] == 0
+    assert abs(g0["bpb_closed_book"] - metrics["bpb_closed_book"]) < 1e-6 and g1["neighbours_gated"] > 0.5
+    fw = eval_retro.fitting_windows(fit, cfg["lm_seq_len"])
+    U = cfg["lm_seq_len"] // cfg["chunk_size"]
+    assert set(fw.eval_starts) <= set(fit.starts_allowed) and (np.diff(fw.eval_starts) >= U).all()
+    on_fit = eval_retro.run(configure({**train_retro.DEFAULTS, **eval_retro.DEFAULTS},
+                                      [TINY, f"--out_dir={other}", *FAST, *args, "--eval_gates=0", "--eval_part=fitting",
+                                       f"--eval_model={os.path.join(other, 'retro', 'model_ckpt')}"]))
+    assert on_fit["eval_part"] == "fitting" and on_fit["windows"] == min(3, len(fw.eval_starts))
 
 
 @pytest.mark.parametrize("sink", [False, True])
@@ -690,6 +705,51 @@ def test_evaluate_counts_bytes_and_slices_target_chunks():
     low = ev["leakage"][0]  # alpha 0.125: only chunks whose conditioning chunk has no neighbour (odd global index)
     expected_low = sum(1 for s in starts for u in range(1, T // m) if (s + u - 1) % 2 == 1)
     assert low["chunks"] == expected_low
+
+
+def test_neighbours_embedded_by_workers_equal_one_process(run):
+    """nb_workers splits the database's embedding over processes: the same embeddings, so the same neighbours."""
+    cfg = cfg_for(nbmod.DEFAULTS, run["dir"])
+    encoder, _ = nbmod.load_encoder(cfg, "cpu")
+    db = load_tokens(os.path.join(run["dir"], "tokens", "train.safetensors"))
+    one = nbmod.embed_database({**cfg, "nb_workers": 1}, encoder, db, "cpu")
+    two = nbmod.embed_database({**cfg, "nb_workers": 2}, encoder, db, "cpu")
+    assert one.shape == two.shape and len(one) >= 4
+    np.testing.assert_allclose(two, one, rtol=0, atol=1e-5)
+    assert all(not n.startswith("tmp") for n in os.listdir(os.path.join(run["dir"], "neighbours")))
+
+
+def test_neighbour_match_and_the_gate():
+    """neighbour_match compares the query chunk with the neighbour's own chunk only; Data drops the neighbours under
+    min_match, and evaluate() reads only those kept but measures its breakdown against all retrieved."""
+    assert train_retro.neighbour_match(np.array([1, 2, 3, 4]), np.array([9, 2, 3, 7])) == 0.5
+    assert train_retro.neighbour_match(np.array([1, 2, 3, 4]), np.array([5, 6, 7, 8])) == 0.0
+    m, r, V, T = 4, 8, 32, 12
+    rng = np.random.default_rng(1)
+    tokens = rng.integers(1, V, 6 * T + 1)
+    C = len(tokens) // m
+    db_tokens = np.concatenate([tokens, rng.integers(1, V, 8 * m)])  # the split itself + unrelated chunks
+    db = {"tokens": db_tokens, "doc_offsets": np.array([0, len(db_tokens)])}
+    nb_idx = np.full((C, 2), -1)
+    nb_idx[:, 0] = np.arange(C)  # neighbour 0 of chunk c: chunk c itself and its continuation (match 1)
+    nb_idx[:, 1] = len(tokens) // m + 1 + np.arange(C) % 6  # neighbour 1: an unrelated database chunk
+    open_ = train_retro.Data(tokens, nb_idx, db, m, r)
+    gated = train_retro.Data(tokens, nb_idx, db, m, r, min_match=0.5)
+    got, full = gated.neighbours(np.arange(C)), open_.neighbours(np.arange(C))
+    assert (got[:, 0] == full[:, 0]).all() and (full[:, 1] >= 0).any()
+    keep1 = np.array([train_retro.neighbour_match(tokens[c * m:(c + 1) * m], full[c, 1, :m]) >= 0.5 for c in range(C)])
+    assert (got[~keep1, 1] == -1).all() and (got[keep1, 1] == full[keep1, 1]).all() and not keep1.all()
+    assert (gated.ungated().neighbours(np.arange(C)) == full).all() and gated.min_match == 0.5
+    assert (gated.part(2, C).neighbours(np.arange(3)) == got[2:5]).all()  # the gate survives part()
+    # evaluate(): the same overlaps (breakdown rows' chunk counts) with and without the gate, and the share gated
+    data_ev = {}
+    for name, d in (("open", open_), ("gated", gated)):
+        d.index_of = lambda row: next(s for s in range(0, len(tokens) - T, m) if (tokens[s:s + T] == row.numpy()).all())
+        data_ev[name] = train_retro.evaluate(_Oracle(V, d), d, np.ones(V, int), T, windows=4, device="cpu",
+                                             dtype="float32")
+    assert [row["chunks"] for row in data_ev["open"]["leakage"]] == [row["chunks"] for row in data_ev["gated"]["leakage"]]
+    assert data_ev["open"]["neighbours_gated"] == 0.0 and 0.0 < data_ev["gated"]["neighbours_gated"] <= 0.5
+    assert data_ev["gated"]["neighbour_min_match"] == 0.5
 
 
 def test_materialize_and_search():

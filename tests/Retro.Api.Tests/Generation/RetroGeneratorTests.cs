@@ -52,6 +52,45 @@ public sealed class RetroGeneratorTests
         withNeighbours[2].Neighbours[0].Length.ShouldBe(12);
     }
 
+    [Theory]
+    [InlineData(0.0, 2)]
+    [InlineData(0.875, 2)]
+    [InlineData(0.9, 1)] // neighbour 1 repeats 7 of the chunk's 8 tokens, neighbour 0 all of them
+    public async Task The_neighbour_gate_keeps_the_neighbours_that_repeat_their_chunk(double minMatch, int read)
+    {
+        var decoder = new ScriptedDecoder(chunkSize: 8);
+        var retriever = new RecordingRetriever { NeighbourTokens = 12 }; // neighbour j of "ijklmnop": "ijkl…" shifted by j
+        var events = await Collect(new RetroGenerator(decoder), new GenerationRequest("ijklmnopq", Greedy, new RetrievalOptions { K = 2, MinNeighbourMatch = minMatch }), retriever);
+        var fed = decoder.Feeds.Single(f => f.Neighbours.Length > 0 || f.Position + f.Tokens.Length == 8);
+        fed.Neighbours.Length.ShouldBe(read);
+        fed.Neighbours[0][..8].ShouldBe("ijklmnop".Select(c => (int)c).ToArray());
+        var retrieved = events.OfType<ChunkRetrievedEvent>().Single();
+        retrieved.Neighbours.Count.ShouldBe(2); // the event lists every neighbour retrieved, and says which were read
+        retrieved.Read.ShouldBe(read == 2 ? [true, true] : [true, false]);
+    }
+
+    [Fact]
+    public async Task The_neighbour_gate_never_drops_a_questions_own_neighbours()
+    {
+        var decoder = new ScriptedDecoder(chunkSize: 8, neighbourLength: 16) { QuestionLayout = Retro.Engine.Retro.QuestionLayout.Answer, QuestionNeighbours = 1 };
+        var retriever = new RecordingRetriever { NeighbourTokens = 12 };
+        var events = await Collect(new RetroGenerator(decoder), new GenerationRequest("What is a b?", Greedy, new RetrievalOptions { K = 2, MinNeighbourMatch = 1 }, IsQuestion: true), retriever);
+        events.OfType<ChunkRetrievedEvent>().Select(e => e.Read).ShouldBe([[false, false], [true, false]]);
+        var fed = decoder.Feeds.Where(f => (f.Position + f.Tokens.Length) % 8 == 0).OrderBy(f => f.Position).ToList();
+        fed.Count.ShouldBe(2);
+        fed[0].Neighbours.ShouldBeEmpty(); // the padded first chunk shares nothing with its neighbours
+        fed[1].Neighbours.Length.ShouldBe(1); // the question chunk: its best neighbour, gate or not
+    }
+
+    [Theory]
+    [InlineData(new[] { 1, 2, 3, 4 }, new[] { 9, 2, 3, 7 }, 0.5)]
+    [InlineData(new[] { 1, 2, 3, 4 }, new[] { 5, 6, 7, 8 }, 0.0)]
+    [InlineData(new[] { 1, 2, 3, 4 }, new[] { 3, 4, 1, 2, 3, 4 }, 1.0)]
+    [InlineData(new[] { 5, 5, 5 }, new[] { 5, 5 }, 2.0 / 3)]
+    [InlineData(new int[0], new[] { 1 }, 0.0)]
+    public void NeighbourGate_match_is_the_longest_shared_run_over_the_chunk(int[] chunk, int[] neighbour, double expected)
+        => NeighbourGate.Match(chunk, neighbour).ShouldBe(expected, 1e-12);
+
     [Fact]
     public async Task Neighbours_are_truncated_to_r_tokens()
     {

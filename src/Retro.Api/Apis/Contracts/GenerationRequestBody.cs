@@ -43,6 +43,12 @@ public abstract record GenerationRequestBody
     /// <summary><c>dense</c>, <c>sparse</c> (BM25) or <c>hybrid</c> (both, fused); unset = <c>Retro:Retrieval:Mode</c>.</summary>
     public string? RetrievalMode { get; init; }
 
+    /// <summary>
+    /// The neighbour gate (0..1; 0 = off): a chunk's neighbours are read only when they repeat at least this share of it
+    /// as one run of tokens; a question's own neighbours are always read. Unset = <c>Retro:Retrieval:MinNeighbourMatch</c>.
+    /// </summary>
+    public double? MinNeighbourMatch { get; init; }
+
     /// <summary>CTRL repetition penalty (1..10; 1 = off).</summary>
     public float? RepetitionPenalty { get; init; }
 

@@ -8,4 +8,6 @@ namespace Retro.Api.Apis.Contracts;
 /// <param name="Score">Bi-encoder similarity (dense), BM25 score (sparse) or fused score (hybrid).</param>
 /// <param name="RerankScore">Cross-encoder score, when reranked.</param>
 /// <param name="Source">Which search found the chunk: <c>dense</c>, <c>sparse</c> or <c>both</c>.</param>
-public sealed record NeighbourInfo(string ChunkId, string Url, string Text, string Continuation, float Score, float? RerankScore, string Source = "dense");
+/// <param name="Read">Whether the decoder read it: false when the neighbour gate (<c>minNeighbourMatch</c>) or the
+/// model's question layout (one passage per question) left it out. Always true from <c>/v1/retrieve</c>.</param>
+public sealed record NeighbourInfo(string ChunkId, string Url, string Text, string Continuation, float Score, float? RerankScore, string Source = "dense", bool Read = true);
