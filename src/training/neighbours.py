@@ -43,8 +43,8 @@ DEFAULTS = dict(out_dir="runs/tiny", device="auto", chunk_size=64, neighbour_len
                 nb_block=4096, nb_splits="train,validation", nb_encoder_folder="", nb_workers=1)
 # nb_encoder_folder: an exported bi-encoder folder (config.json + model.safetensors, e.g. models/encoder) to
 # retrieve with instead of the run's own <out_dir>/encoder/ckpt.
-# nb_workers: processes that embed the database, each a contiguous share of its chunks with one torch thread (on CPU,
-# where torch here runs one thread: 2 on 2 cores halves the stage); 1 = in this process.
+# nb_workers: processes that embed the database on CPU, each a contiguous share of its chunks with one thread (torch's
+# and OpenBLAS's: Debian's libopenblas0-pthread otherwise starts a helper thread per process); 1 = in this process.
 
 
 def chunk_sequences(tokens, m):
@@ -154,11 +154,22 @@ def embed_database(cfg, encoder, db, device):
     import multiprocessing
     import tempfile
     bounds = np.linspace(0, len(chunks), workers + 1).astype(int)
-    with tempfile.TemporaryDirectory(dir=os.path.join(cfg["out_dir"], "neighbours")) as tmp:
-        jobs = [(dict(cfg), int(bounds[i]), int(bounds[i + 1]), os.path.join(tmp, f"share{i}.npy")) for i in range(workers)]
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            paths = pool.map(_embed_share, jobs)
-        return np.concatenate([np.load(p) for p in paths])
+    single = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # read by the workers as they start
+    saved = {k: os.environ.get(k) for k in single}
+    os.environ.update(single)
+    try:
+        with tempfile.TemporaryDirectory(dir=os.path.join(cfg["out_dir"], "neighbours")) as tmp:
+            jobs = [(dict(cfg), int(bounds[i]), int(bounds[i + 1]), os.path.join(tmp, f"share{i}.npy"))
+                    for i in range(workers)]
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                paths = pool.map(_embed_share, jobs)
+            return np.concatenate([np.load(p) for p in paths])
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def compute(cfg):

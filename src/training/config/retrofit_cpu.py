@@ -25,7 +25,7 @@ nb_k = 2
 nb_batch = 128
 nb_block = 2048
 nb_encoder_folder = "runs/fit/h200/encoder"
-nb_workers = 2          # the database's 438k chunks embedded by 2 processes, one per core (~40 min instead of ~80)
+nb_workers = 2          # the database's 438k chunks embedded by 2 processes, one thread each (neighbours.py)
 nb_splits = "validation"  # fitting and evaluation windows are validation text (lm_fit_split); the train split's
                           # own neighbours (438k more queries) are not needed
 
