@@ -19,7 +19,8 @@ of their chunk) is chosen on fitting text, never on the evaluation part:
 
 eval_part "fitting": non-overlapping windows of the fitting part (validation-spans: fitting documents only, no
 held-out entry), spread evenly. eval_gates: one row per gate (closed-book computed once): BPB with retrieval, the
-share of neighbours gated, and the breakdown above 1/2 and at or below 1/8 overlap (of the retrieved neighbours).
+share of neighbours gated, and the leakage breakdown as evaluate() gives it (overlaps of the retrieved neighbours,
+read or not).
 """
 
 import json
@@ -91,20 +92,16 @@ def gate_sweep(model, data, token_bytes, T, windows, device, dtype, gates, batch
             tot[g] += ce_r.sum()
             ret[g].extend(ce_r[b, u * m - 1:u * m + m - 1].sum() for b in range(len(x)) for u in range(1, U))
     data.min_match = raw.min_match
-    closed, nbytes, ov = (np.asarray(per[k]) for k in ("closed", "bytes", "overlap"))
     rows = []
     for g in gates:
-        r = np.asarray(ret[g])
         row = {"gate": g, "neighbours_gated": 1 - kept[g][0] / max(1, kept[g][1]),
                "bpb_closed_book": train_retro.bpb(tot["closed"], tot["bytes"]),
                "bpb_retrieval": train_retro.bpb(tot[g], tot["bytes"])}
         row["relative_reduction"] = 1 - row["bpb_retrieval"] / row["bpb_closed_book"]
-        for name, sel in (("above_half", ov > 0.5 + 1e-9), ("at_most_eighth", ov <= 0.125 + 1e-9)):
-            c, rr = train_retro.bpb(closed[sel].sum(), nbytes[sel].sum()), train_retro.bpb(r[sel].sum(), nbytes[sel].sum())
-            row[name] = {"chunks": int(sel.sum()), "bpb_closed_book": c, "bpb_retrieval": rr,
-                         "relative_reduction": 1 - rr / c if sel.any() and c > 0 else None}
+        row["leakage"] = train_retro.breakdown(per["closed"], ret[g], per["bytes"], per["overlap"])
+        row["leakage_above"] = train_retro.breakdown_above(per["closed"], ret[g], per["bytes"], per["overlap"])
         rows.append(row)
-    return {"windows": int(len(starts)), "chunks": int(len(closed)), "gates": rows}
+    return {"windows": int(len(starts)), "chunks": len(per["closed"]), "gates": rows}
 
 
 def run(cfg):

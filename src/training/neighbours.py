@@ -145,8 +145,8 @@ def _embed_share(job):
 
 
 def embed_database(cfg, encoder, db, device):
-    """(C, H) embeddings of the database's chunks, in nb_workers processes on CPU (contiguous shares, the same
-    embedding of every chunk as one process gives: each chunk is embedded on its own, all of length m)."""
+    """(C, H) embeddings of the database's chunks, in nb_workers processes on CPU (contiguous shares; each chunk is
+    embedded on its own, all of length m, so as one process embeds it up to float rounding)."""
     m, workers = cfg["chunk_size"], int(cfg["nb_workers"])
     chunks = chunk_sequences(db["tokens"], m)
     if workers <= 1 or str(device) != "cpu" or len(chunks) < 2 * workers:

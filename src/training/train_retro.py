@@ -277,9 +277,10 @@ class Data:
                 if c >= 0:
                     n = self.nb_len[c]
                     nb = self.db_tokens[c * m:c * m + n]
-                    q = int(chunks[u])
-                    if self.min_match > 0 and neighbour_match(self.tokens[q * m:(q + 1) * m], nb[:m]) < self.min_match:
-                        continue
+                    if self.min_match > 0:
+                        q = int(chunks[u])
+                        if neighbour_match(self.tokens[q * m:(q + 1) * m], nb[:m]) < self.min_match:
+                            continue
                     out[u, j, :n] = nb
         return out
 
@@ -627,9 +628,12 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
         tot["closed"] += ce_c.sum()
         tot["ret"] += ce_r.sum()
         tot["bytes"] += int(yb.sum())
-        nb_np = np.stack([raw.neighbours(np.arange(int(c), int(c) + U)) for c in starts[s:s + batch]])
+        nb_np = nb.cpu().numpy()
+        read = int((nb_np[..., 0] >= 0).sum())
+        if data.min_match > 0:  # gated: the breakdown still measures every retrieved neighbour
+            nb_np = np.stack([raw.neighbours(np.arange(int(c), int(c) + U)) for c in starts[s:s + batch]])
         tot["neighbours"] += int((nb_np[..., 0] >= 0).sum())
-        tot["gated"] += int((nb_np[..., 0] >= 0).sum() - (nb.cpu().numpy()[..., 0] >= 0).sum())
+        tot["gated"] += int((nb_np[..., 0] >= 0).sum()) - read
         y_np = y.cpu().numpy()
         x_np = x.cpu().numpy()
         for b in range(len(x)):

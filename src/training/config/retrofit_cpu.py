@@ -9,7 +9,7 @@
 #   python3 src/training/prepare_corpus.py --out data/corpus                     # all sources, ~1 min
 #   python3 src/training/pretokenize.py --corpus data/corpus --tokenizer models/retro/tokenizer.json \
 #       --out runs/fit/tokens --splits train,validation
-#   python3 src/training/neighbours.py src/training/config/retrofit_cpu.py       # H200 bi-encoder, under 1 h on 2 cores
+#   python3 src/training/neighbours.py src/training/config/retrofit_cpu.py       # H200 bi-encoder, ~80-90 min on 2 cores
 #   python3 src/training/train_retro.py src/training/config/retrofit_cpu.py      # copy + induction init, 300 steps, evaluation: ~13 min
 #   dotnet run -c Release --project src/Retro.Eval -- qa-data --config eval/qa-train.json --out runs/fit/qa/train.jsonl
 #   python3 src/training/train_qa.py src/training/config/retrofit_cpu.py         # ~15 min

@@ -244,6 +244,9 @@ def test_retrofit_and_eval_on_validation_spans(run, tmp_path):
     g0, g1 = sweep["gates"]
     assert abs(g0["bpb_retrieval"] - metrics["bpb_retrieval"]) < 1e-6 and g0["neighbours_gated"] == 0
     assert abs(g0["bpb_closed_book"] - metrics["bpb_closed_book"]) < 1e-6 and g1["neighbours_gated"] > 0.5
+    for got, want in zip(g0["leakage"] + g0["leakage_above"], metrics["leakage"] + metrics["leakage_above"]):
+        assert got["chunks"] == want["chunks"]
+        assert got["bpb_retrieval"] == want["bpb_retrieval"] or abs(got["bpb_retrieval"] - want["bpb_retrieval"]) < 1e-6
     fw = eval_retro.fitting_windows(fit, cfg["lm_seq_len"])
     U = cfg["lm_seq_len"] // cfg["chunk_size"]
     assert set(fw.eval_starts) <= set(fit.starts_allowed) and (np.diff(fw.eval_starts) >= U).all()
