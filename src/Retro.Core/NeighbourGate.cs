@@ -48,4 +48,15 @@ public static class NeighbourGate
         ArgumentNullException.ThrowIfNull(neighbour);
         return minMatch <= 0 || Match(chunk, neighbour.Tokens) >= minMatch;
     }
+
+    /// <summary>The neighbours of <paramref name="chunk"/> that the decoder reads, best first (the same list when the gate is off).</summary>
+    public static IReadOnlyList<Neighbour> Read(IReadOnlyList<Neighbour> neighbours, ReadOnlySpan<int> chunk, double minMatch)
+    {
+        ArgumentNullException.ThrowIfNull(neighbours);
+        if (minMatch <= 0 || neighbours.Count == 0) return neighbours;
+        var read = new List<Neighbour>(neighbours.Count);
+        foreach (var nb in neighbours)
+            if (Reads(chunk, nb.Chunk, minMatch)) read.Add(nb);
+        return read;
+    }
 }

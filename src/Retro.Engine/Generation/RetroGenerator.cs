@@ -220,7 +220,7 @@ public sealed class RetroGenerator : IGenerator
             int m = _decoder.ChunkSize;
             return IsQuestionChunk(position)
                 ? _generator.QuestionNeighbours(retrieved.Neighbours)
-                : Gated(retrieved.Neighbours, _sequence.AsSpan(position + 1 - m, m), _request.Retrieval.MinNeighbourMatch);
+                : NeighbourGate.Read(retrieved.Neighbours, _sequence.AsSpan(position + 1 - m, m), _request.Retrieval.MinNeighbourMatch);
         }
 
         /// <summary>Feeds the token at <paramref name="position"/>, which completes a chunk, with the neighbours read for that chunk.</summary>
@@ -329,16 +329,6 @@ public sealed class RetroGenerator : IGenerator
             tokens[j] = t;
         }
         return tokens;
-    }
-
-    /// <summary>The neighbours the decoder reads for <paramref name="chunk"/> (<see cref="NeighbourGate"/>).</summary>
-    internal static IReadOnlyList<Neighbour> Gated(IReadOnlyList<Neighbour> neighbours, ReadOnlySpan<int> chunk, double minMatch)
-    {
-        if (minMatch <= 0 || neighbours.Count == 0) return neighbours;
-        var read = new List<Neighbour>(neighbours.Count);
-        foreach (var nb in neighbours)
-            if (NeighbourGate.Reads(chunk, nb.Chunk, minMatch)) read.Add(nb);
-        return read;
     }
 
     private IReadOnlyList<int[]> NeighbourTokens(IReadOnlyList<Neighbour> neighbours)

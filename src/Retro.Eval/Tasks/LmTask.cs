@@ -65,9 +65,8 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
                     timings["fetch"] += result.Timings.FetchMs;
                     timings["rerank"] += result.Timings.RerankMs;
                     retrieved[u] = [.. result.Neighbours.Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
-                    neighbours[u] = options.MinNeighbourMatch <= 0 ? retrieved[u]
-                        : [.. result.Neighbours.Where(nb => NeighbourGate.Reads(tokens.AsSpan(u * m, m), nb.Chunk, options.MinNeighbourMatch))
-                              .Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
+                    var read = NeighbourGate.Read(result.Neighbours, tokens.AsSpan(u * m, m), options.MinNeighbourMatch);
+                    neighbours[u] = ReferenceEquals(read, result.Neighbours) ? retrieved[u] : [.. read.Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
                 }
 
                 var overlaps = new double[(len + m - 1) / m];
