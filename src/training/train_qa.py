@@ -48,7 +48,10 @@ DEFAULTS = dict(
     qa_eval_every=200, qa_log_every=10, qa_ckpt_every=200, qa_resume=False, qa_max_steps_this_run=None,
     qa_neighbours=1, qa_layout="answer", qa_lm_split="train", lm_fit_split="train", lm_seq_len=512,
     lm_final_eval_windows=1024, qa_target="answer", qa_lm_shift_oracle_frac=0.0, lm_shift_max=48,
+    lm_neighbour_min_match=0.0,
 )
+# lm_neighbour_min_match: the neighbour gate on the LM rows (train_retro.neighbour_match; 0 = every neighbour read).
+#   A question's own passage is never gated, in training as in the service.
 # qa_lm_shift_oracle_frac: in the LM rows, the probability per chunk that neighbour 0 is the window's own stream at a
 #   random offset (train_retro's lm_shift_oracle_frac): real neighbours seldom overlap, so without such rows the body
 #   learns only to discount what CCA reads, including the content-addressed reading of the induction layers.
@@ -273,6 +276,17 @@ def answer_loss(model, data, device, dtype, batch=32):
 # -----------------------------------------------------------------------------
 # training
 
+def lm_rows_data(cfg):
+    """The LM rows' data (train_retro.Data): the train split or the RETRO-fitting windows, read through the neighbour
+    gate (lm_neighbour_min_match) as the RETRO stage and the service read them."""
+    import train_retro
+    db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
+    if cfg["qa_lm_split"] == "train":
+        return train_retro.load_split(cfg, "train", db)
+    if cfg["qa_lm_split"] == "fit":
+        return train_retro.fit_and_eval_data({**train_retro.DEFAULTS, **cfg}, db)[0]
+    raise SystemExit(f"qa_lm_split must be 'train' or 'fit', got {cfg['qa_lm_split']!r}")
+
 
 def train(cfg):
     seed_all(cfg["seed"])
@@ -308,17 +322,8 @@ def train(cfg):
         by_dataset[ln["dataset"]] = by_dataset.get(ln["dataset"], 0) + 1
     hit_rate = float(np.mean([bool(ln.get("hit")) for ln in train_lines])) if train_lines else float("nan")
 
-    lm = None
     n_lm = int(round(cfg["qa_batch"] * cfg["qa_lm_mix"]))
-    if n_lm > 0:
-        import train_retro
-        db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
-        if cfg["qa_lm_split"] == "train":
-            lm = train_retro.load_split(cfg, "train", db)
-        elif cfg["qa_lm_split"] == "fit":
-            lm = train_retro.fit_and_eval_data({**train_retro.DEFAULTS, **cfg}, db)[0]
-        else:
-            raise SystemExit(f"qa_lm_split must be 'train' or 'fit', got {cfg['qa_lm_split']!r}")
+    lm = lm_rows_data(cfg) if n_lm > 0 else None
     n_qa = cfg["qa_batch"] - n_lm
 
     groups = param_groups(model, cfg)

@@ -81,7 +81,7 @@ DEFAULTS = dict(
 # lm_overlap_pool: draw this many candidate windows per batch row and train on the one whose chunks share the most
 #   tokens with the neighbours that condition them (1 = uniform sampling). Only some chunks' neighbours carry their
 #   continuation (~19 % overlap >= 75 %); on 2 CPU cores the steps are few, so they are spent where retrieval can help.
-# lm_oracle_frac: per chunk with neighbours, the probability that neighbour 0 is replaced by the chunk itself and its
+# lm_oracle_frac: per chunk retrieval gave neighbours (read by the gate or not), the probability that neighbour 0 is replaced by the chunk itself and its
 #   continuation (the "oracle" neighbour, aligned as RETRO stores them): a clean copying signal while CCA learns to
 #   read; the other neighbours stay retrieved. 0 in every evaluation.
 # lm_oracle_windows: validation windows of the oracle test (neighbour 0 of chunk u = chunk u and its continuation,
@@ -94,7 +94,7 @@ DEFAULTS = dict(
 # lm_train "reading": only q_proj/k_proj of the induction layers train (where to read, not what: v and o stay the
 #   copy), so the steps teach the layer which matches to trust rather than to copy less. "reading-values": also their
 #   v_proj/o_proj (what a read writes), for a pass after the QA stage, whose body learned to trust what CCA writes.
-# lm_shift_oracle_frac: per chunk with neighbours, the probability that neighbour 0 is replaced by the window's own
+# lm_shift_oracle_frac: per chunk retrieval gave neighbours (read by the gate or not), the probability that neighbour 0 is replaced by the window's own
 #   stream from a random offset within +-lm_shift_max tokens of the chunk: the chunk's continuation at another
 #   offset, as the overlapping real neighbours hold it (0 in every evaluation).
 ALPHAS = (0.125, 0.25, 0.5, 0.75, 1.0)
@@ -326,8 +326,10 @@ class Data:
         return np.array([row[int(np.argmax([self.overlap_score(int(c), T) for c in row]))] for row in draws])
 
     def _replace_neighbour_0(self, starts, nb, frac, rng, first):
-        """Neighbour 0 of each chunk that has neighbours becomes, with probability frac, r tokens of this split's
-        stream from first(window start token, u) (-1 padded where the split ends)."""
+        """Neighbour 0 of each chunk that retrieval gave neighbours becomes, with probability frac, r tokens of this
+        split's stream from first(window start token, u) (-1 padded where the split ends). Whether the gate kept
+        any of them does not matter: an oracle neighbour repeats the chunk, so the gate would always read it, and
+        the oracle share stays frac with the gate on or off."""
         if frac <= 0:
             return nb
         nb = nb.clone()
@@ -335,7 +337,7 @@ class Data:
         for b, c0 in enumerate(starts):
             s = int(c0) * self.m
             for u in range(U):
-                if (nb[b, u] >= 0).any() and rng.random() < frac:
+                if (self.nb_idx[int(c0) + u] >= 0).any() and rng.random() < frac:
                     at = first(s, u)
                     seg = self.tokens[at:at + r]
                     nb[b, u, 0] = -1

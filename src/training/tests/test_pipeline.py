@@ -17,7 +17,7 @@ import train_encoder
 import train_reranker
 import train_qa
 import train_retro
-from common import (BpeTokenizer, configure, load_model, load_sharded, load_tokens, save_sharded)
+from common import (BpeTokenizer, configure, load_model, load_sharded, load_tokens, save_sharded, write_json)
 from model import Bert, BertConfig, RetroConfig, from_folder
 from pretokenize import make_tiny_corpus, pretokenize
 from safetensors_io import load_file
@@ -451,6 +451,36 @@ def test_qa_training_refuses_held_out_entries_and_trains(run, tmp_path):
     assert finite(metrics["val_answer_loss_retrieval"]) and finite(metrics["val_answer_loss_closed_book"])
     trained, _ = load_model(os.path.join(run["dir"], "qa", "model_ckpt"))
     assert trained.config.cca_positions == from_folder(source).config.cca_positions
+
+
+def test_qa_lm_rows_read_through_the_gate_the_config_sets(run):
+    """--lm_neighbour_min_match reaches the QA stage's LM rows (a key train_qa did not know was dropped silently as
+    another stage's), for both LM splits."""
+    for split in ("train", "fit"):
+        cfg = configure(train_qa.DEFAULTS, [TINY, f"--out_dir={run['dir']}", f"--qa_lm_split={split}",
+                                            "--lm_fit_split=validation-spans", "--lm_neighbour_min_match=0.125"])
+        lm = train_qa.lm_rows_data(cfg)
+        assert lm.min_match == 0.125
+        assert train_qa.lm_rows_data({**cfg, "lm_neighbour_min_match": 0.0}).min_match == 0.0
+
+
+def test_the_decoder_card_says_the_gate_it_was_measured_with(run, tmp_path):
+    """A gated evaluation (eval/retro.json with neighbour_min_match) puts the gate and the share read on the card."""
+    dst = tmp_path / "run"
+    os.makedirs(dst / "qa")
+    shutil.copytree(os.path.join(run["dir"], "retro", "model_ckpt"), dst / "qa" / "model_ckpt")
+    shutil.copyfile(os.path.join(run["dir"], "tokenizer.json"), dst / "tokenizer.json")
+    ev = {"bpb_closed_book": 1.2, "bpb_retrieval": 1.1, "bpb_relative_reduction": 0.083, "eval_tokens": 512,
+          "oracle_loss_with_next_chunk": 1.0, "oracle_loss_closed_book": 3.0, "oracle_ratio": 1 / 3,
+          "neighbour_min_match": 0.125, "neighbours_gated": 0.75, "lm_fit_split": "validation-spans",
+          "leakage_above": [{"above": 0.5, "chunks": 3, "bpb_closed_book": 0.8, "bpb_retrieval": 0.4}]}
+    write_json(str(dst / "eval" / "retro.json"), ev)
+    export.export(str(dst), str(tmp_path / "models"), "fp32", retro_stage="qa", only=["retro"])
+    text = (tmp_path / "models" / "retro" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "neighbours read through the gate (neighbour_match ≥ 0.125" in text and "25.0 % of those retrieved" in text
+    write_json(str(dst / "eval" / "retro.json"), {**ev, "neighbour_min_match": 0.0, "neighbours_gated": 0.0})
+    export.export(str(dst), str(tmp_path / "models2"), "fp32", retro_stage="qa", only=["retro"])
+    assert "through the gate" not in (tmp_path / "models2" / "retro" / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 
 def test_reranker_groups_from_the_product_first_stage(tmp_path):
@@ -934,3 +964,32 @@ def test_split_overlap_reports_every_part(run, capsys):
     m = val.m
     assert ov[0] == 0 and ov[3] == train_retro.chunk_overlap(val.tokens[3 * m:4 * m], val.neighbours(np.array([2]))[0])
     assert split_overlap.target_chunks(np.array([0, 2]), 3).tolist() == [1, 2, 3, 4]
+
+
+def test_oracle_neighbours_go_to_every_chunk_retrieval_served_whatever_the_gate_read():
+    """With the gate on, a chunk whose retrieved neighbours were all gated out still gets its oracle neighbour (the
+    gate would read it: it repeats the chunk), so the oracle share is lm_oracle_frac with the gate on or off; a chunk
+    retrieval gave nothing stays without."""
+    m, r = 4, 8
+    rng = np.random.default_rng(2)
+    tokens = rng.integers(1, 50, 64 + 1)
+    db_tokens = rng.integers(100, 150, 40)  # shares no token with the split: the gate drops every neighbour
+    db = {"tokens": db_tokens, "doc_offsets": np.array([0, len(db_tokens)])}
+    nb_idx = np.tile(np.array([[1, 2]]), (len(tokens) // m, 1))
+    nb_idx[5] = -1  # retrieval found nothing for chunk 5
+    gated = train_retro.Data(tokens, nb_idx, db, m, r, min_match=0.5)
+    starts = [0, 2]
+    _, _, nb = gated.batch(starts, 16, "cpu")
+    assert (nb == -1).all()  # everything gated out
+    for out in (gated.with_oracle(starts, nb, 16, 1.0, np.random.default_rng(0)),
+                gated.with_shifted_oracle(starts, nb, 1.0, 2, np.random.default_rng(0))):
+        for b, c0 in enumerate(starts):
+            for u in range(4):
+                has = c0 + u != 5
+                assert bool((out[b, u, 0] >= 0).any()) == has
+                assert (out[b, u, 1] == -1).all()
+    ungated = gated.ungated()
+    _, _, nb_open = ungated.batch(starts, 16, "cpu")
+    a = gated.with_oracle(starts, nb, 16, 1.0, np.random.default_rng(0))
+    b = ungated.with_oracle(starts, nb_open, 16, 1.0, np.random.default_rng(0))
+    assert torch.equal(a[:, :, 0], b[:, :, 0])  # the same oracle neighbours, gate or not
