@@ -405,7 +405,8 @@ def train(cfg):
                "gold_among_neighbours": hit_rate, "steps": done, "batch": cfg["qa_batch"], "lm_rows": n_lm,
                "wall_seconds": round(wall, 1), "hardware": hardware(), "trained_parameters": n_trained,
                "init_from": cfg["qa_init_from"],
-               "config": {k: v for k, v in cfg.items() if k.startswith("qa_") or k in ("seed", "dtype")}}
+               "config": {k: v for k, v in cfg.items()
+                          if k.startswith("qa_") or k in ("seed", "dtype", "lm_neighbour_min_match")}}
     write_json(os.path.join(out, "metrics.json"), metrics)
     print(f"qa: validation answer loss closed-book {ev['closed']:.4f}, retrieval {ev['retrieval']:.4f}; {wall:.0f} s")
     return metrics

@@ -448,6 +448,7 @@ def test_qa_training_refuses_held_out_entries_and_trains(run, tmp_path):
                                                              "--qa_batch=4", "--qa_val_lines=2", "--qa_eval_every=0",
                                                              "--qa_lm_seq_len=128"]))
     assert metrics["train_questions"] == 10 and metrics["validation_questions"] == 2 and metrics["lm_rows"] == 1
+    assert metrics["config"]["lm_neighbour_min_match"] == 0.0  # the LM rows' gate is on the card
     assert finite(metrics["val_answer_loss_retrieval"]) and finite(metrics["val_answer_loss_closed_book"])
     trained, _ = load_model(os.path.join(run["dir"], "qa", "model_ckpt"))
     assert trained.config.cca_positions == from_folder(source).config.cca_positions
