@@ -160,8 +160,9 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
         os.path.join(run, "retro", "metrics.json")) else {}
     stage_keys = ("lm_init_from", "lm_cca_positions", "lm_cca_init", "lm_copy_layers", "lm_copy_gain",
                   "lm_induction_layers", "lm_induction_gain", "lm_induction_sharpness", "lm_previous_token_scale",
-                  "lm_train", "lm_reading_layers", "lm_cca_sink", "lm_sink_init", "lm_sink_lr_ratio", "lm_steps", "lm_lr",
-                  "lm_batch", "lm_fit_split", "lm_oracle_frac", "lm_shift_oracle_frac", "lm_neighbour_min_match")
+                  "lm_train", "lm_reading_layers", "lm_cca_sink", "lm_sink_init", "lm_sink_lr_ratio", "lm_steps",
+                  "lm_lr", "lm_batch", "lm_fit_split", "lm_oracle_frac", "lm_shift_oracle_frac",
+                  "lm_neighbour_min_match")
     retro_cfg = retro_metrics.get("config", {})
     if retro_cfg:
         lm_lines = ["## How CCA started (the RETRO stage before the QA stage: train_retro.py)", "",

@@ -81,9 +81,9 @@ DEFAULTS = dict(
 # lm_overlap_pool: draw this many candidate windows per batch row and train on the one whose chunks share the most
 #   tokens with the neighbours that condition them (1 = uniform sampling). Only some chunks' neighbours carry their
 #   continuation (~19 % overlap >= 75 %); on 2 CPU cores the steps are few, so they are spent where retrieval can help.
-# lm_oracle_frac: per chunk retrieval gave neighbours (read by the gate or not), the probability that neighbour 0 is replaced by the chunk itself and its
-#   continuation (the "oracle" neighbour, aligned as RETRO stores them): a clean copying signal while CCA learns to
-#   read; the other neighbours stay retrieved. 0 in every evaluation.
+# lm_oracle_frac: per chunk that retrieval gave neighbours (read by the gate or not), the probability that neighbour
+#   0 is replaced by the chunk itself and its continuation (the "oracle" neighbour, aligned as RETRO stores them): a
+#   clean copying signal while CCA learns to read; the other neighbours stay retrieved. 0 in every evaluation.
 # lm_oracle_windows: validation windows of the oracle test (neighbour 0 of chunk u = chunk u and its continuation,
 #   i.e. the true next chunk where RETRO stores it); 0 skips it.
 # lm_induction_layers: CCA layers that start as content-addressed readers (model.init_cca_induction, after the copy
@@ -94,9 +94,10 @@ DEFAULTS = dict(
 # lm_train "reading": only q_proj/k_proj of the induction layers train (where to read, not what: v and o stay the
 #   copy), so the steps teach the layer which matches to trust rather than to copy less. "reading-values": also their
 #   v_proj/o_proj (what a read writes), for a pass after the QA stage, whose body learned to trust what CCA writes.
-# lm_shift_oracle_frac: per chunk retrieval gave neighbours (read by the gate or not), the probability that neighbour 0 is replaced by the window's own
-#   stream from a random offset within +-lm_shift_max tokens of the chunk: the chunk's continuation at another
-#   offset, as the overlapping real neighbours hold it (0 in every evaluation).
+# lm_shift_oracle_frac: per chunk that retrieval gave neighbours (read by the gate or not), the probability that
+#   neighbour 0 is replaced by the window's own stream from a random offset within +-lm_shift_max tokens of the
+#   chunk: the chunk's continuation at another offset, as the overlapping real neighbours hold it (0 in every
+#   evaluation).
 ALPHAS = (0.125, 0.25, 0.5, 0.75, 1.0)
 
 
