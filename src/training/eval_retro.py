@@ -17,6 +17,9 @@ of their chunk) is chosen on fitting text, never on the evaluation part:
     /usr/bin/python3 src/training/eval_retro.py config/retrofit_cpu.py --eval_model=models/retro \
         --eval_part=fitting --eval_gates=0,0.125,0.25,0.5 --eval_out=runs/fit/eval/gates-fitting.json
 
+and so is its tail test (train_retro.neighbour_has_tail, lm_neighbour_tail: the neighbour must hold the chunk's last
+tokens), as match:tail pairs: --eval_gates=0.125,0.125:2,0.125:4,0.125:8.
+
 eval_part "fitting": non-overlapping windows of the fitting part (validation-spans: fitting documents only, no
 held-out entry), spread evenly. eval_gates: one row per gate (closed-book computed once): BPB with retrieval, the
 share of neighbours gated, and the leakage breakdown as evaluate() gives it (overlaps of the retrieved neighbours,
@@ -41,6 +44,23 @@ from common import (BpeTokenizer, autocast, configure, hardware, load_decoder, l
 DEFAULTS = dict(eval_model="", eval_out="", eval_part="evaluation", eval_gates=None)  # and every key of train_retro.py
 
 
+def parse_gates(spec):
+    """--eval_gates -> [(min_match, tail)]: a number (the match share, no tail test), or "match:tail" (e.g.
+    0,0.125,0.125:4 is three rows: no gate, the match alone, the match and a 4-token tail)."""
+    items = spec if isinstance(spec, (list, tuple)) else str(spec).split(",") if isinstance(spec, str) else [spec]
+    out = []
+    for item in items:
+        match, _, tail = str(item).strip().partition(":")
+        try:
+            g = (float(match), int(tail) if tail else 0)
+        except ValueError:
+            raise SystemExit(f"--eval_gates: expected numbers or match:tail pairs, got {item!r}") from None
+        if not 0 <= g[0] <= 1 or g[1] < 0:
+            raise SystemExit(f"--eval_gates: a match share is in [0, 1] and a tail >= 0, got {item!r}")
+        out.append(g)
+    return out
+
+
 def fitting_windows(fit, T):
     """Non-overlapping windows among the fitting part's allowed starts (greedy, in order), as evaluation starts."""
     allowed = getattr(fit, "starts_allowed", None)
@@ -63,9 +83,9 @@ def gate_sweep(model, data, token_bytes, T, windows, device, dtype, gates, batch
     model.eval()
     m, U = data.m, T // data.m
     starts = train_retro.window_starts(data, T, windows, 0)
-    raw = data.ungated()
+    raw, raw_gate = data.ungated(), (data.min_match, data.tail)
     per = {"closed": [], "bytes": [], "overlap": []}  # target chunks 1..U-1 (the breakdown's)
-    tot = {"closed": 0.0, "bytes": 0, **{g: 0.0 for g in gates}}  # every position (the overall BPB, as evaluate())
+    tot = {"closed": 0.0, "bytes": 0, **{g: 0.0 for g in gates}}  # gates: (min_match, tail) pairs  # every position (the overall BPB, as evaluate())
     ret = {g: [] for g in gates}
     kept = {g: [0, 0] for g in gates}
     for s in range(0, len(starts), batch):
@@ -83,7 +103,7 @@ def gate_sweep(model, data, token_bytes, T, windows, device, dtype, gates, batch
                 per["bytes"].append(yb[b, sl].sum())
                 per["overlap"].append(train_retro.chunk_overlap(y_np[b, sl], nb_np[b, u - 1]))
         for g in gates:
-            data.min_match = g
+            data.min_match, data.tail = g
             _, _, nb_g = data.batch(starts[s:s + batch], T, device)
             kept[g][0] += int((nb_g[..., 0] >= 0).sum())
             kept[g][1] += int((nb[..., 0] >= 0).sum())
@@ -91,10 +111,10 @@ def gate_sweep(model, data, token_bytes, T, windows, device, dtype, gates, batch
                 ce_r = F.cross_entropy(model(x, nb_g).float().transpose(1, 2), y.long(), reduction="none").cpu().numpy()
             tot[g] += ce_r.sum()
             ret[g].extend(ce_r[b, u * m - 1:u * m + m - 1].sum() for b in range(len(x)) for u in range(1, U))
-    data.min_match = raw.min_match
+    data.min_match, data.tail = raw_gate
     rows = []
     for g in gates:
-        row = {"gate": g, "neighbours_gated": 1 - kept[g][0] / max(1, kept[g][1]),
+        row = {"gate": g[0], "tail": g[1], "neighbours_gated": 1 - kept[g][0] / max(1, kept[g][1]),
                "bpb_closed_book": train_retro.bpb(tot["closed"], tot["bytes"]),
                "bpb_retrieval": train_retro.bpb(tot[g], tot["bytes"])}
         row["relative_reduction"] = 1 - row["bpb_retrieval"] / row["bpb_closed_book"]
@@ -119,8 +139,7 @@ def run(cfg):
     model = load_decoder(cfg["eval_model"]).to(device)
     t0 = time.time()
     if cfg["eval_gates"] is not None:
-        g = cfg["eval_gates"]
-        gates = [float(x) for x in (g if isinstance(g, (list, tuple)) else [g])]
+        gates = parse_gates(cfg["eval_gates"])
         ev = gate_sweep(model, val, tok.token_byte_lengths(), T, cfg["lm_final_eval_windows"], device, cfg["dtype"],
                         gates)
         ev.update({"model": cfg["eval_model"], "lm_fit_split": cfg["lm_fit_split"], "eval_part": cfg["eval_part"],

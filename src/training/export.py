@@ -147,9 +147,12 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                 f"closed-book {lm_eval['oracle_loss_closed_book']:.4f} nats/token "
                 f"({100 * lm_eval['oracle_ratio']:.1f} %)"] + ([
                 f"- neighbours read through the gate (neighbour_match ≥ {lm_eval['neighbour_min_match']:g}, the "
-                f"service's Retro:Retrieval:MinNeighbourMatch): {100 * (1 - lm_eval.get('neighbours_gated', 0)):.1f} % "
+                f"service's Retro:Retrieval:MinNeighbourMatch"
+                + (f"; the neighbour holds the chunk's last {lm_eval['neighbour_tail']} tokens, NeighbourTail"
+                   if lm_eval.get("neighbour_tail") else "")
+                + f"): {100 * (1 - lm_eval.get('neighbours_gated', 0)):.1f} % "
                 f"of those retrieved; the overlap rows below measure every retrieved neighbour"]
-                if lm_eval.get("neighbour_min_match") else []) + ([
+                if lm_eval.get("neighbour_min_match") or lm_eval.get("neighbour_tail") else []) + ([
                 f"- the most copying from these neighbours could gain (closed-book share of the loss on targets "
                 f"whose bigram is in their neighbours): {100 * lm_eval['copy_bound']:.1f} %"]
                 if lm_eval.get("copy_bound") is not None else []) + [
@@ -162,7 +165,7 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                   "lm_induction_layers", "lm_induction_gain", "lm_induction_sharpness", "lm_previous_token_scale",
                   "lm_train", "lm_reading_layers", "lm_cca_sink", "lm_sink_init", "lm_sink_lr_ratio", "lm_steps",
                   "lm_lr", "lm_batch", "lm_fit_split", "lm_oracle_frac", "lm_shift_oracle_frac",
-                  "lm_neighbour_min_match")
+                  "lm_neighbour_min_match", "lm_neighbour_tail")
     retro_cfg = retro_metrics.get("config", {})
     if retro_cfg:
         lm_lines = ["## How CCA started (the RETRO stage before the QA stage: train_retro.py)", "",

@@ -48,9 +48,10 @@ DEFAULTS = dict(
     qa_eval_every=200, qa_log_every=10, qa_ckpt_every=200, qa_resume=False, qa_max_steps_this_run=None,
     qa_neighbours=1, qa_layout="answer", qa_lm_split="train", lm_fit_split="train", lm_seq_len=512,
     lm_final_eval_windows=1024, qa_target="answer", qa_lm_shift_oracle_frac=0.0, lm_shift_max=48,
-    lm_neighbour_min_match=0.0,
+    lm_neighbour_min_match=0.0, lm_neighbour_tail=0,
 )
-# lm_neighbour_min_match: the neighbour gate on the LM rows (train_retro.neighbour_match; 0 = every neighbour read).
+# lm_neighbour_min_match, lm_neighbour_tail: the neighbour gate on the LM rows (train_retro.neighbour_read; 0 = every
+#   neighbour read).
 #   A question's own passage is never gated, in training as in the service.
 # qa_lm_shift_oracle_frac: in the LM rows, the probability per chunk that neighbour 0 is the window's own stream at a
 #   random offset (train_retro's lm_shift_oracle_frac): real neighbours seldom overlap, so without such rows the body
@@ -278,7 +279,7 @@ def answer_loss(model, data, device, dtype, batch=32):
 
 def lm_rows_data(cfg):
     """The LM rows' data (train_retro.Data): the train split or the RETRO-fitting windows, read through the neighbour
-    gate (lm_neighbour_min_match) as the RETRO stage and the service read them."""
+    gate (lm_neighbour_min_match, lm_neighbour_tail) as the RETRO stage and the service read them."""
     import train_retro
     db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
     if cfg["qa_lm_split"] == "train":
@@ -406,7 +407,7 @@ def train(cfg):
                "wall_seconds": round(wall, 1), "hardware": hardware(), "trained_parameters": n_trained,
                "init_from": cfg["qa_init_from"],
                "config": {k: v for k, v in cfg.items()
-                          if k.startswith("qa_") or k in ("seed", "dtype", "lm_neighbour_min_match")}}
+                          if k.startswith("qa_") or k in ("seed", "dtype", "lm_neighbour_min_match", "lm_neighbour_tail")}}
     write_json(os.path.join(out, "metrics.json"), metrics)
     print(f"qa: validation answer loss closed-book {ev['closed']:.4f}, retrieval {ev['retrieval']:.4f}; {wall:.0f} s")
     return metrics

@@ -55,6 +55,7 @@ DEFAULTS = dict(
     lm_previous_token_scale=1.0, lm_shift_oracle_frac=0.0, lm_shift_max=48,
     lm_reading_layers=None, lm_cca_sink=False, lm_sink_init=0.0, lm_sink_lr_ratio=100.0, lm_stage="retro",
     lm_neighbour_min_match=0.0,  # the neighbour gate: read a neighbour only if neighbour_match >= this (0: all)
+    lm_neighbour_tail=0,  # ... and only if it holds chunk u's last lm_neighbour_tail tokens (neighbour_has_tail; 0: off)
 )
 # lm_stage: the run's folder under out_dir (<out_dir>/<lm_stage>/: ckpt, model_ckpt, metrics.json); "retro" for the
 #   RETRO-fitting, another name for a later pass over a model of an earlier stage (e.g. "reread", after QA).
@@ -258,9 +259,10 @@ class Data:
         d.tokens, d.nb_idx = self.tokens[c_from * self.m:c_to * self.m], self.nb_idx[c_from:c_to]
         return d
 
-    def __init__(self, tokens, nb_idx, db, m, r, min_match=0.0):
+    def __init__(self, tokens, nb_idx, db, m, r, min_match=0.0, tail=0):
         self.tokens, self.nb_idx, self.m, self.r = tokens, nb_idx, m, r
         self.min_match = float(min_match)  # the neighbour gate (neighbour_match), 0: every neighbour is read
+        self.tail = int(tail)  # ... and its tail test (neighbour_has_tail), 0: off
         self.db_tokens = db["tokens"]
         offs = db["doc_offsets"]
         C = len(self.db_tokens) // m
@@ -278,18 +280,22 @@ class Data:
                 if c >= 0:
                     n = self.nb_len[c]
                     nb = self.db_tokens[c * m:c * m + n]
-                    if self.min_match > 0:
+                    if self.gated:
                         q = int(chunks[u])
-                        if neighbour_match(self.tokens[q * m:(q + 1) * m], nb[:m]) < self.min_match:
+                        if not neighbour_read(self.tokens[q * m:(q + 1) * m], nb, self.min_match, self.tail):
                             continue
                     out[u, j, :n] = nb
         return out
+
+    @property
+    def gated(self):
+        return self.min_match > 0 or self.tail > 0
 
     def ungated(self):
         """This data with every retrieved neighbour, the gate off (what the leakage breakdown measures against)."""
         d = Data.__new__(Data)
         d.__dict__.update(self.__dict__)
-        d.min_match = 0.0
+        d.min_match, d.tail = 0.0, 0
         return d
 
     def window(self, c0, T):
@@ -374,7 +380,7 @@ def load_split(cfg, split, db):
     idx, _, meta = load_neighbours(os.path.join(d, "neighbours", f"{split}.safetensors"))
     if int(meta["chunk_size"]) != m or len(idx) != len(data["tokens"]) // m:
         raise ValueError(f"neighbours/{split}: chunk grid does not match the token file")
-    return Data(data["tokens"], idx, db, m, r, cfg.get("lm_neighbour_min_match", 0.0))
+    return Data(data["tokens"], idx, db, m, r, cfg.get("lm_neighbour_min_match", 0.0), cfg.get("lm_neighbour_tail", 0))
 
 
 def fit_and_eval_data(cfg, db):
@@ -516,6 +522,34 @@ def neighbour_match(chunk, neighbour_chunk):
     return longest_common_span(chunk, neighbour_chunk) / len(chunk)
 
 
+def neighbour_has_tail(chunk, neighbour, tail):
+    """The gate's tail test: whether the neighbour (chunk + continuation, -1 padded) holds the last `tail` tokens of
+    the query chunk in a row, with at least one token after them. A neighbour that continues the text must contain
+    where the text has got to; one that repeats only the chunk's beginning (a shared heading, a boilerplate line)
+    passes neighbour_match and then goes elsewhere (docs/training.md, "A tail on the gate"). Retro.Core's
+    NeighbourGate computes the same."""
+    if tail <= 0:
+        return True
+    n = np.asarray(neighbour)
+    n = n[n >= 0]
+    t = np.asarray(chunk)[-tail:]
+    L = len(t)
+    if len(n) < L + 1:
+        return False
+    win = np.lib.stride_tricks.sliding_window_view(n[:-1], L)  # windows that have a token after them
+    return bool((win == t).all(axis=1).any())
+
+
+def neighbour_read(chunk, neighbour, min_match, tail):
+    """The neighbour gate: read the neighbour (chunk + continuation, -1 padded) retrieved for `chunk` only if
+    neighbour_match(chunk, its own chunk) >= min_match and it holds the chunk's last `tail` tokens."""
+    n = np.asarray(neighbour)
+    m = len(chunk)
+    if min_match > 0 and neighbour_match(chunk, n[:m][n[:m] >= 0]) < min_match:
+        return False
+    return neighbour_has_tail(chunk, n, tail)
+
+
 def chunk_overlap(chunk, neighbours):
     """Overlap ratio of a target chunk (m,) with the neighbours (k, r) (-1 padded) that condition it:
     max over neighbours of the longest common token span / m."""
@@ -633,7 +667,7 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
         tot["bytes"] += int(yb.sum())
         nb_np = nb.cpu().numpy()
         read = int((nb_np[..., 0] >= 0).sum())
-        if data.min_match > 0:  # gated: the breakdown still measures every retrieved neighbour
+        if data.gated:  # gated: the breakdown still measures every retrieved neighbour
             nb_np = np.stack([raw.neighbours(np.arange(int(c), int(c) + U)) for c in starts[s:s + batch]])
         tot["neighbours"] += int((nb_np[..., 0] >= 0).sum())
         tot["gated"] += int((nb_np[..., 0] >= 0).sum()) - read
@@ -654,7 +688,7 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
             # targets whose bigram occurs in their neighbours (if every one of them cost 0 nats)
             "copy_bound": float(tot["closed_copyable"] / tot["closed"]) if tot["closed"] > 0 else float("nan"),
             "eval_windows": int(len(starts)), "eval_tokens": int(len(starts) * T), "eval_bytes": int(tot["bytes"]),
-            "neighbour_min_match": data.min_match,
+            "neighbour_min_match": data.min_match, "neighbour_tail": data.tail,
             "neighbours_gated": tot["gated"] / tot["neighbours"] if tot["neighbours"] else 0.0,
             "leakage": breakdown(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"], per_chunk["overlap"]),
             "leakage_above": breakdown_above(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"],

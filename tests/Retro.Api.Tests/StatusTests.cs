@@ -33,6 +33,8 @@ public sealed class StatusTests : IClassFixture<RetroApiFactory>
         { "/v1/generate", """{"prompt": "x", "noRepeatNgramSize": 65}""", "noRepeatNgramSize" },
         { "/v1/answer", """{"question": "hi", "minNeighbourMatch": -0.1}""", "minNeighbourMatch" },
         { "/v1/generate", """{"prompt": "x", "minNeighbourMatch": 1.5}""", "minNeighbourMatch" },
+        { "/v1/generate", """{"prompt": "x", "neighbourTail": 65}""", "neighbourTail" },
+        { "/v1/answer", """{"question": "hi", "neighbourTail": -1}""", "neighbourTail" },
         { "/v1/generate", """{"prompt": ""}""", "prompt" },
         { "/v1/generate", """{"prompt": "x", "topK": -1}""", "topK" },
         { "/v1/generate", """{"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}""", "stop" },

@@ -98,8 +98,8 @@ public sealed class LmTaskTests : IDisposable
         for (int i = 0; tokenizer.Encode(text.ToString()).Length < 3 * m + 10; i++) text.Append($"Line {i}: the river flows past mill number {i * 7}. ");
         var doc = new EvalDocument("d", text.ToString());
         var options = new RetrievalOptions { K = 1, Candidates = 1, Rerank = false };
-        async Task<PartResult> Run(bool reverse, double gate) => await new LmTask(_models, new EchoRetriever(tokenizer, reverse))
-            .RunAsync([doc], gate > 0 ? options with { MinNeighbourMatch = gate } : options, false, 0, new Progress<string>(), CancellationToken.None);
+        async Task<PartResult> Run(bool reverse, double gate, int tail = 0) => await new LmTask(_models, new EchoRetriever(tokenizer, reverse))
+            .RunAsync([doc], gate > 0 || tail > 0 ? options with { MinNeighbourMatch = gate, NeighbourTail = tail } : options, false, 0, new Progress<string>(), CancellationToken.None);
         var closed = await new LmTask(_models, new EchoRetriever(tokenizer)).RunAsync([doc], null, false, 0, new Progress<string>(), CancellationToken.None);
 
         // the chunk reversed shares short runs only: the gate drops it, and the decoder reads nothing (closed-book)
@@ -109,6 +109,23 @@ public sealed class LmTaskTests : IDisposable
         reversedGated.Metrics["bpb"].ShouldBe(closed.Metrics["bpb"], 1e-9);
         reversedGated.Overlap!.Select(b => (b.Label, b.Tokens)).ShouldBe(reversed.Overlap!.Select(b => (b.Label, b.Tokens)));
         // the chunk itself matches wholly: read with the gate as without
-        (await Run(reverse: false, gate: 1)).Metrics["bpb"].ShouldBe((await Run(reverse: false, gate: 0)).Metrics["bpb"], 1e-9);
+        var echoed = await Run(reverse: false, gate: 0);
+        (await Run(reverse: false, gate: 1)).Metrics["bpb"].ShouldBe(echoed.Metrics["bpb"], 1e-9);
+        Math.Abs(echoed.Metrics["bpb"] - closed.Metrics["bpb"]).ShouldBeGreaterThan(1e-3);
+        // ... but the echo ends where the chunk ends, with nothing after it to continue the text: a tail test of the whole
+        // chunk drops it (a shorter tail may recur inside this repetitive text, followed by a token)
+        var tailed = await Run(reverse: false, gate: 1, tail: m);
+        tailed.Metrics["bpb"].ShouldBe(closed.Metrics["bpb"], 1e-9);
+        tailed.Overlap!.Select(b => (b.Label, b.Tokens)).ShouldBe(echoed.Overlap!.Select(b => (b.Label, b.Tokens)));
+    }
+
+    [Fact]
+    public void A_parts_label_names_its_gate_and_its_tail_test()
+    {
+        PartResult.GateLabel(0.125).ShouldBe(" gate≥0.125");
+        PartResult.GateLabel(0.125, 4).ShouldBe(" gate≥0.125 tail 4");
+        PartResult.GateLabel(null, 4).ShouldBe(" tail 4");
+        PartResult.GateLabel(0, 0).ShouldBe("");
+        new PartResult { Task = "lm", Dataset = "lm", Mode = Mode.Retrieval, K = 2, MinNeighbourMatch = 0.125, NeighbourTail = 4 }.Label.ShouldEndWith("gate≥0.125 tail 4");
     }
 }

@@ -65,6 +65,9 @@ internal static class RequestValidation
         double gate = request.MinNeighbourMatch ?? retrieval.MinNeighbourMatch;
         if (!(gate >= 0 && gate <= 1)) errors["minNeighbourMatch"] = ["minNeighbourMatch must be between 0 (off) and 1."];
         else retrievalOptions = retrievalOptions with { MinNeighbourMatch = gate };
+        int tail = request.NeighbourTail ?? retrieval.NeighbourTail;
+        if (tail is < 0 or > 64) errors["neighbourTail"] = ["neighbourTail must be between 0 (off) and 64 tokens."];
+        else retrievalOptions = retrievalOptions with { NeighbourTail = tail };
 
         int tokens = request.MaxTokens ?? Math.Min(generation.MaxTokens, service.MaxTokensLimit);
         if (tokens < 1 || tokens > service.MaxTokensLimit) errors["maxTokens"] = [$"maxTokens must be between 1 and {service.MaxTokensLimit}."];

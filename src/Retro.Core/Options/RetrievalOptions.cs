@@ -35,6 +35,14 @@ public sealed record RetrievalOptions
     [Range(0.0, 1.0)]
     public double MinNeighbourMatch { get; init; }
 
+    /// <summary>
+    /// The neighbour gate's tail test, in tokens (0 = off): a neighbour of a chunk of the text is read only when it holds
+    /// the chunk's last this many tokens in a row, where the next chunk would start if it continues the text
+    /// (<see cref="NeighbourGate.HasTail"/>). A question's own neighbours are always read.
+    /// </summary>
+    [Range(0, 64)]
+    public int NeighbourTail { get; init; }
+
     /// <summary>HNSW beam width for the search (null = the collection's default).</summary>
     [Range(1, 4096)]
     public int? Ef { get; init; }

@@ -220,7 +220,7 @@ public sealed class RetroGenerator : IGenerator
             int m = _decoder.ChunkSize;
             return IsQuestionChunk(position)
                 ? _generator.QuestionNeighbours(retrieved.Neighbours)
-                : NeighbourGate.Read(retrieved.Neighbours, _sequence.AsSpan(position + 1 - m, m), _request.Retrieval.MinNeighbourMatch);
+                : NeighbourGate.Read(retrieved.Neighbours, _sequence.AsSpan(position + 1 - m, m), _request.Retrieval.MinNeighbourMatch, _request.Retrieval.NeighbourTail);
         }
 
         /// <summary>Feeds the token at <paramref name="position"/>, which completes a chunk, with the neighbours read for that chunk.</summary>

@@ -50,6 +50,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             partConfig, _models.Ids, datasetHash, config.Seed];
         if (template.Search is not null) keyParts = [.. keyParts, template.Search];
         if (template.MinNeighbourMatch is { } gate) keyParts = [.. keyParts, "gate", gate]; // ungated parts keep their keys
+        if (template.NeighbourTail is { } tail) keyParts = [.. keyParts, "tail", tail];
         string key = PartCache.KeyOf(keyParts);
         if (useCache && _cache.TryGet(key) is { } hit)
         {
@@ -60,7 +61,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
         var progress = new LineProgress(log, template.Label);
         long start = Stopwatch.GetTimestamp();
         var result = await run(progress);
-        result = result with { Key = key, Dataset = template.Dataset, Mode = template.Mode, K = template.K, Candidates = template.Candidates, ExcludeOwnDocument = template.ExcludeOwnDocument, Search = template.Search, MinNeighbourMatch = template.MinNeighbourMatch };
+        result = result with { Key = key, Dataset = template.Dataset, Mode = template.Mode, K = template.K, Candidates = template.Candidates, ExcludeOwnDocument = template.ExcludeOwnDocument, Search = template.Search, MinNeighbourMatch = template.MinNeighbourMatch, NeighbourTail = template.NeighbourTail };
         progress.Done($"done in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s");
         _cache.Put(result);
         _computed++;
@@ -84,11 +85,13 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             var task = new LmTask(_models, retriever);
             var excludes = mode == Mode.ClosedBook ? [(bool?)null] : lm.ExcludeOwnDocument.Distinct().Select(e => (bool?)e).ToList();
             var gates = mode == Mode.ClosedBook ? [0.0] : lm.MinNeighbourMatch.Distinct().ToList();
+            var tails = mode == Mode.ClosedBook ? [0] : lm.NeighbourTail.Distinct().ToList();
             foreach (var exclude in excludes)
                 foreach (double gate in gates)
+                foreach (int tail in tails)
                 {
-                    var template = new PartResult { Task = "lm", Dataset = "lm", Mode = mode, K = k, Candidates = c, ExcludeOwnDocument = exclude, MinNeighbourMatch = gate > 0 ? gate : null };
-                    var options = Options(mode, k, c) is { } o ? o with { MinNeighbourMatch = gate } : null;
+                    var template = new PartResult { Task = "lm", Dataset = "lm", Mode = mode, K = k, Candidates = c, ExcludeOwnDocument = exclude, MinNeighbourMatch = gate > 0 ? gate : null, NeighbourTail = tail > 0 ? tail : null };
+                    var options = Options(mode, k, c) is { } o ? o with { MinNeighbourMatch = gate, NeighbourTail = tail } : null;
                     _parts.Add(await PartAsync(template, new { lm.Context }, hash,
                         p => task.RunAsync(docs, options, exclude ?? false, lm.Context, p, ct)));
                 }

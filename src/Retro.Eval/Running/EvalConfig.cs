@@ -253,6 +253,11 @@ internal sealed record LmTaskConfig
     /// neighbour is read. The overlap buckets always measure the retrieved neighbours, read or not.
     /// </summary>
     public List<double> MinNeighbourMatch { get; init; } = [0];
+    /// <summary>
+    /// The gate's tail tests scored (<see cref="Core.Options.RetrievalOptions.NeighbourTail"/>, tokens), each with every
+    /// gate of <see cref="MinNeighbourMatch"/>: 0 = no tail test.
+    /// </summary>
+    public List<int> NeighbourTail { get; init; } = [0];
 }
 
 /// <summary>A question-answering set.</summary>

@@ -22,6 +22,8 @@ internal sealed record PartResult
     public bool? ExcludeOwnDocument { get; init; }
     /// <summary>LM only: the neighbour gate (<see cref="Core.Options.RetrievalOptions.MinNeighbourMatch"/>); null = off.</summary>
     public double? MinNeighbourMatch { get; init; }
+    /// <summary>LM only: the gate's tail test in tokens (<see cref="Core.Options.RetrievalOptions.NeighbourTail"/>); null = off.</summary>
+    public int? NeighbourTail { get; init; }
     /// <summary>Metric name to value (bpb, em, f1, recall@k, mrr@10, ndcg@10, ...).</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
     /// <summary>Counts (documents, tokens, bytes, questions, ...).</summary>
@@ -35,11 +37,12 @@ internal sealed record PartResult
 
     /// <summary>A readable name of the cell, e.g. <c>qa/squad/rerank k=2 c=16</c>.</summary>
     public string Label => $"{Task}/{Dataset}/{Mode}" + (Search is { } s ? $"/{s}" : "") + (K > 0 ? $" k={K}" : "") + (Candidates > 0 ? $" c={Candidates}" : "")
-        + (ExcludeOwnDocument is { } e && Mode != Running.Mode.ClosedBook ? (e ? " excl" : " incl") : "") + GateLabel(MinNeighbourMatch);
+        + (ExcludeOwnDocument is { } e && Mode != Running.Mode.ClosedBook ? (e ? " excl" : " incl") : "") + GateLabel(MinNeighbourMatch, NeighbourTail);
 
-    /// <summary>" gate≥0.25" for a gated part, else "".</summary>
-    public static string GateLabel(double? minMatch) => minMatch is { } g and > 0
-        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $" gate≥{g:0.###}") : "";
+    /// <summary>" gate≥0.25" for a gated part, " gate≥0.125 tail 4" with a tail test, " tail 4" for the tail alone, else "".</summary>
+    public static string GateLabel(double? minMatch, int? tail = null)
+        => (minMatch is { } g and > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $" gate≥{g:0.###}") : "")
+           + (tail is { } t and > 0 ? $" tail {t}" : "");
 }
 
 /// <summary>Tokens predicted while attending to neighbours whose overlap with the predicted chunk falls in a range.</summary>

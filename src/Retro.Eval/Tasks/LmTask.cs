@@ -65,7 +65,7 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
                     timings["fetch"] += result.Timings.FetchMs;
                     timings["rerank"] += result.Timings.RerankMs;
                     retrieved[u] = [.. result.Neighbours.Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
-                    var read = NeighbourGate.Read(result.Neighbours, tokens.AsSpan(u * m, m), options.MinNeighbourMatch);
+                    var read = NeighbourGate.Read(result.Neighbours, tokens.AsSpan(u * m, m), options.MinNeighbourMatch, options.NeighbourTail);
                     neighbours[u] = ReferenceEquals(read, result.Neighbours) ? retrieved[u] : [.. read.Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
                 }
 

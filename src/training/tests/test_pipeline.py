@@ -786,6 +786,33 @@ def test_neighbour_match_and_the_gate():
     assert data_ev["gated"]["neighbour_min_match"] == 0.5
 
 
+def test_the_gates_tail_test():
+    """neighbour_has_tail: the neighbour (chunk + continuation, -1 padded) holds the chunk's last `tail` tokens in a row
+    with a token after them; Data reads through both tests, and ungated() drops both. The C# twin is tested on the same
+    cases (RetroGeneratorTests.NeighbourGate_tail_asks_for_the_chunks_end_with_a_token_after_it)."""
+    import eval_retro
+    has = train_retro.neighbour_has_tail
+    assert has([1, 2, 3, 4], [9, 3, 4, 5, -1], 2) and not has([1, 2, 3, 4], [9, 3, 4, -1, -1], 2)
+    assert not has([1, 2, 3, 4], [4, 3, 9], 2) and has([1, 2, 3, 4], [7, 8], 0) and has([3, 4], [3, 4, 5], 5)
+    assert not has([1, 2, 3, 4], [2, 3, 4, 1, 2, 3, 4], 4) and has([1, 2, 3, 4], [2, 3, 4, 1, 2, 3, 4, 0], 4)
+    assert train_retro.neighbour_read([1, 2, 3, 4], [9, 9, 3, 4, 5], 0.5, 2)  # the match's run "3 4" and the tail
+    assert not train_retro.neighbour_read([1, 2, 3, 4], [9, 9, 3, 4, 5], 0.75, 0)
+    assert not train_retro.neighbour_read([1, 2, 3, 4], [2, 3, 9, 9, 9], 0.5, 2)  # matches the start, not the end
+    m, r = 4, 8
+    tokens = np.arange(1, 4 * m + 1)
+    db_tokens = np.concatenate([tokens, [1, 2, 3, 90, 91, 92, 93, 94]])  # chunk 4: "1 2 3" then goes elsewhere
+    db = {"tokens": db_tokens, "doc_offsets": np.array([0, len(db_tokens)])}
+    nb_idx = np.array([[0, 4]] + [[-1, -1]] * 3)  # chunk 0's neighbours: itself (+ continuation) and chunk 4
+    both = train_retro.Data(tokens, nb_idx, db, m, r, min_match=0.5, tail=2).neighbours(np.array([0]))
+    match_only = train_retro.Data(tokens, nb_idx, db, m, r, min_match=0.5).neighbours(np.array([0]))
+    assert (match_only[0, :, 0] >= 0).all() and both[0, 0, 0] == 1 and (both[0, 1] == -1).all()
+    gated = train_retro.Data(tokens, nb_idx, db, m, r, tail=2)
+    assert gated.gated and not gated.ungated().gated and (gated.ungated().neighbours(np.array([0])) == match_only).all()
+    assert eval_retro.parse_gates("0,0.125:4") == [(0.0, 0), (0.125, 4)] and eval_retro.parse_gates((0, 0.5)) == [(0.0, 0), (0.5, 0)]
+    with pytest.raises(SystemExit):
+        eval_retro.parse_gates("0.125:x")
+
+
 def test_materialize_and_search():
     toks = np.arange(100, 112)
     offs = np.array([0, 5, 12])

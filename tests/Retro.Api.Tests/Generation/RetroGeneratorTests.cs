@@ -53,14 +53,17 @@ public sealed class RetroGeneratorTests
     }
 
     [Theory]
-    [InlineData(0.0, 2)]
-    [InlineData(0.875, 2)]
-    [InlineData(0.9, 1)] // neighbour 1 repeats 7 of the chunk's 8 tokens, neighbour 0 all of them
-    public async Task The_neighbour_gate_keeps_the_neighbours_that_repeat_their_chunk(double minMatch, int read)
+    [InlineData(0.0, 0, 2)]
+    [InlineData(0.875, 0, 2)]
+    [InlineData(0.9, 0, 1)] // neighbour 1 repeats 7 of the chunk's 8 tokens, neighbour 0 all of them
+    [InlineData(0.0, 7, 2)] // both hold "jklmnop" with a token after it
+    [InlineData(0.0, 8, 1)] // only neighbour 0 holds the whole chunk, where the next one starts
+    [InlineData(0.875, 8, 1)]
+    public async Task The_neighbour_gate_keeps_the_neighbours_that_repeat_their_chunk(double minMatch, int tail, int read)
     {
         var decoder = new ScriptedDecoder(chunkSize: 8);
         var retriever = new RecordingRetriever { NeighbourTokens = 12 }; // neighbour j of "ijklmnop": "ijkl…" shifted by j
-        var events = await Collect(new RetroGenerator(decoder), new GenerationRequest("ijklmnopq", Greedy, new RetrievalOptions { K = 2, MinNeighbourMatch = minMatch }), retriever);
+        var events = await Collect(new RetroGenerator(decoder), new GenerationRequest("ijklmnopq", Greedy, new RetrievalOptions { K = 2, MinNeighbourMatch = minMatch, NeighbourTail = tail }), retriever);
         var fed = decoder.Feeds.Single(f => f.Neighbours.Length > 0 || f.Position + f.Tokens.Length == 8);
         fed.Neighbours.Length.ShouldBe(read);
         fed.Neighbours[0][..8].ShouldBe("ijklmnop".Select(c => (int)c).ToArray());
@@ -90,6 +93,21 @@ public sealed class RetroGeneratorTests
     [InlineData(new int[0], new[] { 1 }, 0.0)]
     public void NeighbourGate_match_is_the_longest_shared_run_over_the_chunk(int[] chunk, int[] neighbour, double expected)
         => NeighbourGate.Match(chunk, neighbour).ShouldBe(expected, 1e-12);
+
+    [Theory]
+    [InlineData(new[] { 1, 2, 3, 4 }, new[] { 9, 3 }, new[] { 4, 5 }, 2, true)] // across the chunk and its continuation
+    [InlineData(new[] { 1, 2, 3, 4 }, new[] { 9, 3 }, new[] { 4 }, 2, false)] // nothing after it: it does not continue
+    [InlineData(new[] { 1, 2, 3, 4 }, new[] { 4, 3, 9 }, new int[0], 2, false)] // the tokens, not in order
+    [InlineData(new[] { 1, 2, 3, 4 }, new[] { 7, 8 }, new int[0], 0, true)] // the test off
+    [InlineData(new[] { 3, 4 }, new[] { 3, 4, 5 }, new int[0], 5, true)] // a short chunk is tested whole
+    [InlineData(new[] { 1, 2, 3, 4 }, new[] { 2, 3, 4, 1, 2, 3, 4 }, new int[0], 4, false)]
+    [InlineData(new[] { 1, 2, 3, 4 }, new[] { 2, 3, 4, 1, 2, 3, 4, 0 }, new int[0], 4, true)]
+    public void NeighbourGate_tail_asks_for_the_chunks_end_with_a_token_after_it(int[] chunk, int[] tokens, int[] continuation, int tail, bool expected)
+    {
+        var neighbour = new Chunk(ChunkId.From("d", 0), "d", "", 0, "t", tokens, "", continuation, new Dictionary<string, string>());
+        NeighbourGate.HasTail(chunk, neighbour, tail).ShouldBe(expected);
+        NeighbourGate.Reads(chunk, neighbour, 0, tail).ShouldBe(expected);
+    }
 
     [Fact]
     public async Task Neighbours_are_truncated_to_r_tokens()

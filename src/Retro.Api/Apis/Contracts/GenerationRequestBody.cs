@@ -49,6 +49,12 @@ public abstract record GenerationRequestBody
     /// </summary>
     public double? MinNeighbourMatch { get; init; }
 
+    /// <summary>
+    /// The neighbour gate's tail test (0..64 tokens; 0 = off): a chunk's neighbours are read only when they hold the
+    /// chunk's last this many tokens in a row. Unset = <c>Retro:Retrieval:NeighbourTail</c>.
+    /// </summary>
+    public int? NeighbourTail { get; init; }
+
     /// <summary>CTRL repetition penalty (1..10; 1 = off).</summary>
     public float? RepetitionPenalty { get; init; }
 
