@@ -55,7 +55,8 @@ fi
 if has reranker && [ ! -f $run/reranker/metrics.json ]; then step reranker; "$py" src/training/train_reranker.py $cfg; fi
 if has export; then
   step export
-  [ -f $run/eval/retro.json ] || "$py" src/training/eval_retro.py $cfg --eval_model=$run/qa/model_ckpt --eval_out=$run/eval/retro.json
+  [ -f $run/eval/retro.json ] || "$py" src/training/eval_retro.py $cfg --eval_model=$run/qa/model_ckpt --lm_neighbour_tail=4 \
+    --eval_out=$run/eval/retro.json
   "$py" src/training/export.py --run $run --out "$models" --retro_stage qa --command "src/training/retrofit_cpu.sh" \
     --encoder_folder $run/h200/encoder --encoder_note "# Shipped bi-encoder: the H200 run's (../shared/runs/h200-2026-12-04), unchanged but for BF16 weights
 

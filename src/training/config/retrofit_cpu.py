@@ -28,9 +28,10 @@ nb_encoder_folder = "runs/fit/h200/encoder"
 nb_workers = 2          # the database's 438k chunks embedded by 2 processes, one thread each (neighbours.py)
 nb_splits = "validation"  # fitting and evaluation windows are validation text (lm_fit_split); the train split's
                           # own neighbours (438k more queries) are not needed
-# lm_neighbour_min_match is not set: both stages read every neighbour, and the service gates them
-# (Retro:Retrieval:MinNeighbourMatch). Training through the gate (--lm_neighbour_min_match=0.125) read better and
-# cost more overall: docs/training.md, "Training with the gate".
+lm_neighbour_min_match = 0.125  # both stages read only the neighbours the service's gate passes (MinNeighbourMatch):
+                                # CCA learns to copy without learning to ignore (docs/training.md, "Training with the
+                                # gate"); the evaluation adds the gate's tail test, --lm_neighbour_tail=4 (the service's
+                                # NeighbourTail; "A tail on the gate"), which training did not use
 
 # RETRO-fitting: the architecture comes from the H200 folder (8 x 384, CCA at 3/5/7, 2-layer encoder)
 lm_init_from = "runs/fit/h200/retro"
