@@ -813,6 +813,23 @@ def test_the_gates_tail_test():
         eval_retro.parse_gates("0.125:x")
 
 
+def test_gate_check_counts_what_each_gate_reads_by_overlap():
+    """gate_check.separation: a neighbour that continues chunk u (overlap 1 with chunk u+1) and one that repeats chunk
+    u's beginning and then goes elsewhere (overlap 0): the match reads both, the tail test only the first."""
+    import gate_check
+    chunk, nxt = np.arange(1, 9), np.arange(9, 17)
+    cont = np.concatenate([chunk, nxt])  # chunk u and its continuation
+    away = np.concatenate([chunk[:4], np.arange(50, 62)])  # "1 2 3 4" then elsewhere
+    nbs = np.stack([cont, away])[None]  # (1 chunk, k = 2, r = 16)
+    out = gate_check.separation(chunk[None], nxt[None], nbs, [(0.125, 0), (0.125, 2)])
+    assert (out["neighbours"], out["above_half"], out["at_most_eighth"]) == (2, 1, 1)
+    match, tail = out["gates"]
+    assert (match["read_above_half"], match["read_at_most_eighth"], match["read"]) == (1.0, 1.0, 1.0)
+    assert (tail["read_above_half"], tail["read_at_most_eighth"], tail["read"]) == (1.0, 0.0, 0.5)
+    empty = gate_check.separation(chunk[None], nxt[None], np.full((1, 2, 16), -1), [(0.125, 0)])
+    assert empty["neighbours"] == 0 and np.isnan(empty["gates"][0]["read"])
+
+
 def test_materialize_and_search():
     toks = np.arange(100, 112)
     offs = np.array([0, 5, 12])
