@@ -47,7 +47,7 @@ DEFAULTS = dict(eval_model="", eval_out="", eval_part="evaluation", eval_gates=N
 def parse_gates(spec):
     """--eval_gates -> [(min_match, tail)]: a number (the match share, no tail test), or "match:tail" (e.g.
     0,0.125,0.125:4 is three rows: no gate, the match alone, the match and a 4-token tail)."""
-    items = spec if isinstance(spec, (list, tuple)) else str(spec).split(",") if isinstance(spec, str) else [spec]
+    items = spec if isinstance(spec, (list, tuple)) else str(spec).split(",")
     out = []
     for item in items:
         match, _, tail = str(item).strip().partition(":")
@@ -85,7 +85,8 @@ def gate_sweep(model, data, token_bytes, T, windows, device, dtype, gates, batch
     starts = train_retro.window_starts(data, T, windows, 0)
     raw, raw_gate = data.ungated(), (data.min_match, data.tail)
     per = {"closed": [], "bytes": [], "overlap": []}  # target chunks 1..U-1 (the breakdown's)
-    tot = {"closed": 0.0, "bytes": 0, **{g: 0.0 for g in gates}}  # gates: (min_match, tail) pairs  # every position (the overall BPB, as evaluate())
+    # gates: (min_match, tail) pairs; tot: every position (the overall BPB, as evaluate())
+    tot = {"closed": 0.0, "bytes": 0, **{g: 0.0 for g in gates}}
     ret = {g: [] for g in gates}
     kept = {g: [0, 0] for g in gates}
     for s in range(0, len(starts), batch):

@@ -146,10 +146,11 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                 f"- oracle test: loss with the true next chunk {lm_eval['oracle_loss_with_next_chunk']:.4f} vs "
                 f"closed-book {lm_eval['oracle_loss_closed_book']:.4f} nats/token "
                 f"({100 * lm_eval['oracle_ratio']:.1f} %)"] + ([
-                f"- neighbours read through the gate (neighbour_match ≥ {lm_eval['neighbour_min_match']:g}, the "
-                f"service's Retro:Retrieval:MinNeighbourMatch"
-                + (f"; the neighbour holds the chunk's last {lm_eval['neighbour_tail']} tokens, NeighbourTail"
-                   if lm_eval.get("neighbour_tail") else "")
+                "- neighbours read through the gate ("
+                + "; ".join(([f"neighbour_match ≥ {lm_eval['neighbour_min_match']:g}, the service's "
+                              "Retro:Retrieval:MinNeighbourMatch"] if lm_eval.get("neighbour_min_match") else [])
+                            + ([f"the neighbour holds the chunk's last {lm_eval['neighbour_tail']} tokens, NeighbourTail"]
+                               if lm_eval.get("neighbour_tail") else []))
                 + f"): {100 * (1 - lm_eval.get('neighbours_gated', 0)):.1f} % "
                 f"of those retrieved; the overlap rows below measure every retrieved neighbour"]
                 if lm_eval.get("neighbour_min_match") or lm_eval.get("neighbour_tail") else []) + ([

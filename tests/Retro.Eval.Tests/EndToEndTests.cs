@@ -147,6 +147,20 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Fact]
+    public void The_lm_gates_must_be_in_range()
+    {
+        var config = WriteInputs();
+        config.Lm.ShouldNotBeNull();
+        Should.NotThrow(() => (config with { Lm = config.Lm with { MinNeighbourMatch = [0, 0.125], NeighbourTail = [0, 4] } }).Validate());
+        Should.Throw<InvalidDataException>(() => (config with { Lm = config.Lm with { MinNeighbourMatch = [1.5] } }).Validate())
+            .Message.ShouldContain("lm.minNeighbourMatch");
+        Should.Throw<InvalidDataException>(() => (config with { Lm = config.Lm with { NeighbourTail = [-1] } }).Validate())
+            .Message.ShouldContain("lm.neighbourTail");
+        Should.Throw<InvalidDataException>(() => (config with { Lm = config.Lm with { NeighbourTail = [] } }).Validate())
+            .Message.ShouldContain("lm.neighbourTail");
+    }
+
+    [Fact]
     public async Task Definition_sets_score_retrieval_and_answers_and_qa_data_exports_training_lines()
     {
         // a tiny dictionary: entries of both splits (held out: SHA-1 of the url ends in 0)

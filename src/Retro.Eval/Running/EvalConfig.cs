@@ -121,6 +121,13 @@ internal sealed record EvalConfig
         if (K.Count == 0 || K.Any(k => k is < 1 or > 64)) throw new InvalidDataException("k values must be in 1..64");
         if (Candidates.Any(c => c is < 1 or > 1000)) throw new InvalidDataException("candidates must be in 1..1000");
         if (Lm is null && Qa.Count == 0 && Retrieval.Count == 0) throw new InvalidDataException("nothing to evaluate: set lm, qa or retrieval");
+        if (Lm is not null)
+        {
+            if (Lm.MinNeighbourMatch.Count == 0 || Lm.MinNeighbourMatch.Any(g => !(g >= 0 && g <= 1)))
+                throw new InvalidDataException("lm.minNeighbourMatch values must be in [0, 1] (0 = no gate)");
+            if (Lm.NeighbourTail.Count == 0 || Lm.NeighbourTail.Any(t => t is < 0 or > 64))
+                throw new InvalidDataException("lm.neighbourTail values must be in 0..64 tokens (0 = no tail test)");
+        }
         foreach (var q in Qa)
         {
             if (q.Format is not ("squad" or "jsonl" or "definitions")) throw new InvalidDataException($"qa '{q.Name}': format must be squad, jsonl or definitions");
