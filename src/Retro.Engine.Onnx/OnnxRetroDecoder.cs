@@ -119,6 +119,9 @@ public sealed class OnnxRetroDecoder : IRetroDecoder, IDisposable
     /// <inheritdoc />
     public int QuestionNeighbours => Config.QuestionNeighbours;
 
+    /// <inheritdoc />
+    public global::Retro.Engine.Retro.NeighbourCopy? NeighbourCopy => Config.NeighbourCopy;
+
     /// <summary>Single-token steps and the batched calls that ran them (both 0 without batching).</summary>
     public (long Steps, long Batches) BatchCounts => _batcher?.Counts ?? (0, 0);
 

@@ -160,6 +160,11 @@ def run(cfg):
     print(json.dumps({k: v for k, v in ev.items() if not k.startswith("leakage")}, indent=1))
     for row in ev["leakage"] + ev["leakage_above"]:
         print(row)
+    if "copy" in ev:
+        print(f"with the neighbour copy: BPB with retrieval {ev['copy']['bpb_retrieval']:.4f} "
+              f"({ev['copy']['bpb_relative_reduction']:+.2%} against closed-book)")
+        for row in ev["copy"]["leakage"] + ev["copy"]["leakage_above"]:
+            print(row)
     if cfg["eval_out"]:
         os.makedirs(os.path.dirname(os.path.abspath(cfg["eval_out"])), exist_ok=True)
         write_json(cfg["eval_out"], ev)

@@ -128,6 +128,19 @@ def export_folder(src, out, name, dtype, note):
     return model
 
 
+def copy_lines(copy):
+    """The decoder card's lines on the neighbour copy (evaluate()'s "copy" block), none without one."""
+    if not copy:
+        return []
+    return [f"- with the neighbour copy mixed in (config `neighbour_copy`, fitted by fit_copy.py on fitting windows; "
+            f"the service's Retro:Retrieval:NeighbourCopy): BPB with retrieval {copy['bpb_retrieval']:.4f} (relative "
+            f"reduction {copy['bpb_relative_reduction']:.3f})"] + [
+            f"  - chunks overlapping their neighbours by at most {r['alpha']}: BPB {r['bpb_closed_book']:.4f} → "
+            f"{r['bpb_retrieval']:.4f}" for r in copy.get("leakage", [])[:1] if r["chunks"]] + [
+            f"  - chunks overlapping their neighbours by more than {r['above']}: BPB {r['bpb_closed_book']:.4f} → "
+            f"{r['bpb_retrieval']:.4f}" for r in copy.get("leakage_above", []) if r["chunks"]]
+
+
 def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro", encoder_folder=None,
            encoder_note="", only=None):
     command = command or f"src/training/run_pipeline.sh --out {run}"
@@ -159,7 +172,7 @@ def export(run, out, dtype="bf16", command=None, max_mb=150, retro_stage="retro"
                 if lm_eval.get("copy_bound") is not None else []) + [
                 f"- chunks overlapping their neighbours by more than {r['above']}: {r['chunks']}, BPB "
                 f"{r['bpb_closed_book']:.4f} → {r['bpb_retrieval']:.4f}" for r in lm_eval.get("leakage_above", [])
-                if r["chunks"]] if lm_eval.get("bpb_closed_book") is not None else []
+                if r["chunks"]] + copy_lines(lm_eval.get("copy")) if lm_eval.get("bpb_closed_book") is not None else []
     retro_metrics = read_json(os.path.join(run, "retro", "metrics.json")) if os.path.exists(
         os.path.join(run, "retro", "metrics.json")) else {}
     stage_keys = ("lm_init_from", "lm_cca_positions", "lm_cca_init", "lm_copy_layers", "lm_copy_gain",

@@ -4,7 +4,7 @@ Writes the parity fixtures of docs/model-format.md ("Fixtures"):
     /usr/bin/python3 src/training/fixtures.py [--out tests/fixtures]
 
 bert-tiny/, cross-tiny/, retro-tiny/, retro-tiny-bf16/: config.json, model.safetensors, tokenizer.json,
-golden.safetensors. Deterministic: weights and inputs come from numpy's seeded PCG64 generator (stable across
+golden.safetensors. neighbour-copy.json: cases of the neighbour copy (neighbour_copy_cases). Deterministic: weights and inputs come from numpy's seeded PCG64 generator (stable across
 numpy/torch versions); golden outputs are computed in float64 from the fp32 weights, then stored as F32.
 """
 
@@ -252,6 +252,53 @@ def write_retro(out):
         shutil.copyfile(os.path.join(folder, name), os.path.join(folder16, name))
 
 
+def neighbour_copy_cases(seed=7, n=24):
+    """Cases of the neighbour copy (model.neighbour_copy_*), for Retro.Engine's NeighbourCopy: seeded sequences over a
+    small vocabulary (so matches occur by chance as well as where planted), each chunk's candidates partly copied
+    from the text that follows it, random read flags, a table; per position the proposal, match, read flag, lambda,
+    and the mixture's bits of the true next token for a given decoder probability."""
+    from model import neighbour_copy_lambda, neighbour_copy_nll, neighbour_copy_proposals, neighbour_copy_table
+    rng = np.random.default_rng(seed)
+    table = neighbour_copy_table([0.0, 0.1, 0.2, 0.3, 0.5, 0.6, 0.8, 0.9], [0.0, 0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7],
+                                 max_match=12, edges=(1, 2, 3, 4, 6, 8, 10, 12))
+    cases = []
+    for i in range(n):
+        m = int(rng.integers(4, 9))
+        T = m * int(rng.integers(2, 5)) + int(rng.integers(0, m))
+        vocab = int(rng.integers(3, 12))
+        tokens = rng.integers(0, vocab, T + 1)
+        U = T // m
+        neighbours, read = [], []
+        for u in range(U):
+            cands, flags = [], []
+            for _ in range(int(rng.integers(0, 4))):
+                r = int(rng.integers(1, 4 * m))
+                nb = rng.integers(0, vocab, r)
+                if rng.random() < 0.8:  # plant a stretch of the text around the next chunk
+                    a = int(rng.integers(max(0, u * m - m), min(T, (u + 1) * m + m // 2)))
+                    b = min(T + 1, a + int(rng.integers(1, 3 * m)))
+                    at = int(rng.integers(0, r))
+                    seg = tokens[a:b][:r - at]
+                    nb[at:at + len(seg)] = seg
+                cands.append([int(x) for x in nb])
+                flags.append(bool(rng.random() < 0.5))
+            neighbours.append(cands)
+            read.append(flags)
+        prop, L, fr = neighbour_copy_proposals(tokens[:T], neighbours, read, m, table["max_match"])
+        lam = neighbour_copy_lambda(table, L, fr)
+        p = rng.uniform(0.001, 0.999, T)
+        nll = neighbour_copy_nll(-np.log(p), tokens[1:T + 1], prop, lam)
+        cases.append({"chunk_size": m, "tokens": [int(x) for x in tokens], "neighbours": neighbours, "read": read,
+                      "proposal": prop.tolist(), "match": L.tolist(), "from_read": fr.tolist(),
+                      "lambda": [float(x) for x in lam], "p": [float(x) for x in p],
+                      "mixed_bits": [float(x / np.log(2)) for x in nll]})
+    return {"table": table, "cases": cases}
+
+
+def write_neighbour_copy(out):
+    write_json(os.path.join(out, "neighbour-copy.json"), neighbour_copy_cases())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: tests/fixtures)")
@@ -259,6 +306,7 @@ def main(argv=None):
     torch.set_num_threads(1)  # reproducible reductions, and polite on a shared machine
     write_bert(args.out)
     write_retro(args.out)
+    write_neighbour_copy(args.out)
     total = 0  # this script's folders only (trained-smoke is smoke_fixture.py's, with its own budget)
     for n in ("bert-tiny", "cross-tiny", "retro-tiny", "retro-tiny-bf16"):  # the files it writes (not onnx/ exports)
         folder = os.path.join(args.out, n)

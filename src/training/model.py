@@ -17,6 +17,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -356,6 +357,10 @@ class RetroConfig:
     # value 0 in every chunked cross-attention, so a head reads a neighbour only where a key outscores its sink and
     # adds ~0 where none does (a gated read; closed-book and an irrelevant neighbour then agree).
     cca_sink: bool = False
+    # The neighbour copy (neighbour_copy_* below; None = off): a pointer into the retrieved neighbours mixed into the
+    # next-token distribution, {"max_match": M, "match_edges": [..], "lambda_read": [..], "lambda_unread": [..]},
+    # fitted by fit_copy.py on fitting text. The decoder's own weights do not change.
+    neighbour_copy: dict = None
     layer_norm_eps: float = 1e-5
     tie_embeddings: bool = True
     bos_token_id: int = 0
@@ -380,6 +385,8 @@ class RetroConfig:
             raise ValueError(f"question_layout must be one of {QUESTION_LAYOUTS}, got {self.question_layout!r}")
         if self.question_neighbours < 0:
             raise ValueError("question_neighbours must be >= 0")
+        if self.neighbour_copy is not None:
+            neighbour_copy_validate(self.neighbour_copy)
 
     @property
     def cca_rope(self):
@@ -393,6 +400,8 @@ class RetroConfig:
             del d["question_layout"], d["question_neighbours"]
         if not d["cca_sink"]:
             del d["cca_sink"]
+        if d["neighbour_copy"] is None:
+            del d["neighbour_copy"]
         return d
 
 
@@ -411,6 +420,111 @@ def load_config(folder):
     if d.get("model_type") == "bert":
         return _from_dict(BertConfig, d)
     raise ValueError(f"{folder}: unknown model_type {d.get('model_type')!r}")
+
+
+# -----------------------------------------------------------------------------
+# neighbour copy: a pointer into the neighbours, mixed into the decoder's next-token distribution
+#
+# At a position t whose next token lies in chunk c >= 1, the candidates are the neighbours retrieved for chunk c-1
+# (each its chunk + continuation, cut to r), read by the decoder or not. Match L: the longest run of tokens ending at
+# t (at most max_match) that also occurs in a row in a candidate with a token after it; the proposal is that token.
+# Largest L wins; on a tie the better-ranked neighbour, then the earlier place in it. The decoder's distribution p
+# becomes (1 - lam) p + lam [token = proposal], lam from a table by L's bucket (match_edges: bucket i holds
+# edges[i] <= L < edges[i+1], the last one up to max_match) and by whether the decoder read the neighbour.
+# Retro.Engine.Retro.NeighbourCopy is the same rule; fit_copy.py fits the table.
+
+NEIGHBOUR_COPY_EDGES = (1, 2, 3, 4, 6, 8, 12, 16)
+
+
+def neighbour_copy_table(lambda_read, lambda_unread, max_match=32, edges=NEIGHBOUR_COPY_EDGES):
+    nc = {"max_match": int(max_match), "match_edges": [int(e) for e in edges],
+          "lambda_read": [round(float(x), 4) for x in lambda_read],
+          "lambda_unread": [round(float(x), 4) for x in lambda_unread]}
+    neighbour_copy_validate(nc)
+    return nc
+
+
+def neighbour_copy_validate(nc):
+    if not isinstance(nc, dict):
+        raise ValueError("neighbour_copy must be an object")
+    missing = {"max_match", "match_edges", "lambda_read", "lambda_unread"} - set(nc)
+    if missing:
+        raise ValueError(f"neighbour_copy lacks {sorted(missing)}")
+    edges, mm = list(nc["match_edges"]), nc["max_match"]
+    if not isinstance(mm, int) or mm < 1:
+        raise ValueError("neighbour_copy.max_match must be an integer >= 1")
+    if not edges or edges[0] < 1 or edges != sorted(set(edges)) or edges[-1] > mm:
+        raise ValueError("neighbour_copy.match_edges must be ascending integers in [1, max_match]")
+    for key in ("lambda_read", "lambda_unread"):
+        lam = list(nc[key])
+        if len(lam) != len(edges) or any(not (0.0 <= float(x) < 1.0) for x in lam):
+            raise ValueError(f"neighbour_copy.{key} must hold one value in [0, 1) per match edge")
+
+
+def neighbour_copy_match(context, neighbour, max_match):
+    """(L, proposal) for one candidate: the longest run ending at the end of `context` (1-D ints, at most max_match)
+    that occurs in a row in `neighbour` (1-D ints, -1 padding ignored) with a token after it, and that token, at its
+    earliest place; (0, -1) when no token of context's end occurs with a token after it."""
+    nb = np.asarray(neighbour, np.int64)
+    nb = nb[nb >= 0]
+    ctx = np.asarray(context, np.int64)
+    R = len(nb)
+    if R < 2 or len(ctx) == 0:
+        return 0, -1
+    n = min(max_match, len(ctx))
+    ends = np.arange(R - 1)  # a match ending at j is followed by nb[j + 1]
+    run = np.zeros(R - 1, np.int64)
+    alive = np.ones(R - 1, bool)
+    for i in range(n):  # does nb[j - i] == ctx[-1 - i]?
+        j = ends - i
+        ok = alive & (j >= 0)
+        ok[ok] = nb[j[ok]] == ctx[-1 - i]
+        run += ok
+        alive = ok
+        if not alive.any():
+            break
+    best = int(run.max())
+    if best == 0:
+        return 0, -1
+    return best, int(nb[int(np.argmax(run)) + 1])
+
+
+def neighbour_copy_proposals(tokens, neighbours, read, m, max_match, positions=None):
+    """Per position t of `tokens` (1-D ints): proposal (T,) int64 (-1 none), match L (T,) int64 and from_read (T,)
+    bool for the token after t. neighbours[u]: chunk u's retrieved neighbours (1-D ints, best first; -1 padding
+    ignored) and read[u] the decoder's read flag of each. `positions`: only these (default: every t)."""
+    tokens = np.asarray(tokens, np.int64)
+    T = len(tokens)
+    proposal = np.full(T, -1, np.int64)
+    match = np.zeros(T, np.int64)
+    from_read = np.zeros(T, bool)
+    for t in (range(T) if positions is None else positions):
+        u = (t + 1) // m - 1  # chunk whose neighbours serve the token after t
+        if u < 0 or u >= len(neighbours):
+            continue
+        ctx = tokens[max(0, t + 1 - max_match):t + 1]
+        for j, nb in enumerate(neighbours[u]):
+            L, p = neighbour_copy_match(ctx, nb, max_match)
+            if L > match[t]:
+                match[t], proposal[t], from_read[t] = L, p, bool(read[u][j])
+    return proposal, match, from_read
+
+
+def neighbour_copy_lambda(nc, match, from_read):
+    """The mixture weight per position: the table's lambda for L's bucket and the read flag, 0 where L = 0."""
+    match = np.asarray(match)
+    edges = np.asarray(nc["match_edges"])
+    b = np.searchsorted(edges, match, side="right") - 1
+    lam = np.where(np.asarray(from_read), np.asarray(nc["lambda_read"], np.float64)[np.maximum(b, 0)],
+                   np.asarray(nc["lambda_unread"], np.float64)[np.maximum(b, 0)])
+    return np.where(b >= 0, lam, 0.0)
+
+
+def neighbour_copy_nll(nll, target, proposal, lam):
+    """Per-token negative log-likelihood (nats) of the mixture, from the decoder's own (same shapes)."""
+    p = np.exp(-np.asarray(nll, np.float64))
+    lam = np.asarray(lam, np.float64)
+    return -np.log((1.0 - lam) * p + lam * (np.asarray(target) == np.asarray(proposal)))
 
 
 class Projections(nn.Module):

@@ -35,7 +35,8 @@ from common import (BpeTokenizer, LossLog, adamw, autocast, configure, cosine_lr
                     held_out_documents,
                     load_decoder, load_sharded, load_tokens, maybe_compile, pick_device, save_model, save_sharded, seed_all,
                     training_state, restore_training_state, write_json)
-from model import (Retro, RetroConfig, drop_neighbours, init_cca_copy, init_cca_induction,  # noqa: E402
+from model import (Retro, RetroConfig, drop_neighbours, neighbour_copy_lambda, neighbour_copy_nll,
+                   neighbour_copy_proposals, init_cca_copy, init_cca_induction,  # noqa: E402
                    init_encoder_previous_token)
 from neighbours import load_neighbours  # noqa: E402
 
@@ -643,9 +644,14 @@ def oracle(model, data, T, windows, device, dtype, batch=8):
 
 
 @torch.no_grad()
-def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
+def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8, copy="model"):
     """BPB closed-book vs retrieval over up to `windows` non-overlapping validation windows, with the overlap
-    breakdown over target chunks 1..U-1 of each window (chunk 0 has no neighbours to be conditioned on)."""
+    breakdown over target chunks 1..U-1 of each window (chunk 0 has no neighbours to be conditioned on).
+    copy: the neighbour copy table ("model": the decoder's config.neighbour_copy; None: none); with one, "copy" holds
+    the same figures with the copy mixed into the retrieval distribution (neighbour_copy_proposals over every
+    retrieved neighbour, read or not)."""
+    if copy == "model":
+        copy = getattr(model.config, "neighbour_copy", None)
     was = model.training
     model.eval()
     m = data.m
@@ -653,7 +659,8 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
     starts = window_starts(data, T, windows, 0)
     raw = data.ungated()  # the breakdown's overlaps and the copy bound are of the retrieved neighbours, read or not
     tot = {"closed": 0.0, "ret": 0.0, "bytes": 0, "closed_copyable": 0.0, "gated": 0, "neighbours": 0}
-    per_chunk = {"closed": [], "ret": [], "bytes": [], "overlap": []}
+    per_chunk = {"closed": [], "ret": [], "bytes": [], "overlap": [], "copy": []}
+    tot["copy"] = 0.0
     for s in range(0, len(starts), batch):
         x, y, nb = data.batch(starts[s:s + batch], T, device)
         with autocast(device, dtype):
@@ -666,9 +673,18 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
         tot["ret"] += ce_r.sum()
         tot["bytes"] += int(yb.sum())
         nb_np = nb.cpu().numpy()
-        read = int((nb_np[..., 0] >= 0).sum())
+        read_flags = nb_np[..., 0] >= 0  # (B, U, k)
+        read = int(read_flags.sum())
         if data.gated:  # gated: the breakdown still measures every retrieved neighbour
             nb_np = np.stack([raw.neighbours(np.arange(int(c), int(c) + U)) for c in starts[s:s + batch]])
+        ce_x = ce_r
+        if copy is not None:
+            ce_x = np.empty_like(ce_r)
+            for b in range(len(x)):
+                prop, L, from_read = neighbour_copy_proposals(x[b].cpu().numpy(), nb_np[b], read_flags[b], m,
+                                                              copy["max_match"], positions=range(m - 1, T))
+                ce_x[b] = neighbour_copy_nll(ce_r[b], y[b].cpu().numpy(), prop, neighbour_copy_lambda(copy, L, from_read))
+            tot["copy"] += ce_x.sum()
         tot["neighbours"] += int((nb_np[..., 0] >= 0).sum())
         tot["gated"] += int((nb_np[..., 0] >= 0).sum()) - read
         y_np = y.cpu().numpy()
@@ -679,10 +695,18 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
                 tot["closed_copyable"] += ce_c[b, sl][copyable(x_np[b, sl], y_np[b, sl], nb_np[b, u - 1])].sum()
                 per_chunk["closed"].append(ce_c[b, sl].sum())
                 per_chunk["ret"].append(ce_r[b, sl].sum())
+                per_chunk["copy"].append(ce_x[b, sl].sum())
                 per_chunk["bytes"].append(yb[b, sl].sum())
                 per_chunk["overlap"].append(chunk_overlap(y_np[b, sl], nb_np[b, u - 1]))
     model.train(was)
     c, r = bpb(tot["closed"], tot["bytes"]), bpb(tot["ret"], tot["bytes"])
+    extra = {}
+    if copy is not None:
+        x_ = bpb(tot["copy"], tot["bytes"])
+        extra["copy"] = {"table": copy, "bpb_retrieval": x_, "bpb_relative_reduction": 1 - x_ / c if c > 0 else float("nan"),
+                         "leakage": breakdown(per_chunk["closed"], per_chunk["copy"], per_chunk["bytes"], per_chunk["overlap"]),
+                         "leakage_above": breakdown_above(per_chunk["closed"], per_chunk["copy"], per_chunk["bytes"],
+                                                          per_chunk["overlap"])}
     return {"bpb_closed_book": c, "bpb_retrieval": r, "bpb_relative_reduction": 1 - r / c if c > 0 else float("nan"),
             # the most that copying from these neighbours could lower the loss: the closed-book share of the
             # targets whose bigram occurs in their neighbours (if every one of them cost 0 nats)
@@ -692,7 +716,7 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8):
             "neighbours_gated": tot["gated"] / tot["neighbours"] if tot["neighbours"] else 0.0,
             "leakage": breakdown(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"], per_chunk["overlap"]),
             "leakage_above": breakdown_above(per_chunk["closed"], per_chunk["ret"], per_chunk["bytes"],
-                                             per_chunk["overlap"])}
+                                             per_chunk["overlap"]), **extra}
 
 
 # -----------------------------------------------------------------------------

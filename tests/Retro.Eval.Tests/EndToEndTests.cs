@@ -158,6 +158,8 @@ public sealed class EndToEndTests : IDisposable
             .Message.ShouldContain("lm.neighbourTail");
         Should.Throw<InvalidDataException>(() => (config with { Lm = config.Lm with { NeighbourTail = [] } }).Validate())
             .Message.ShouldContain("lm.neighbourTail");
+        Should.NotThrow(() => (config with { NeighbourCopy = [false, true] }).Validate());
+        Should.Throw<InvalidDataException>(() => (config with { NeighbourCopy = [] }).Validate()).Message.ShouldContain("neighbourCopy");
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Retro.Core.Options;
 using Retro.Eval.Data;
 using Retro.Eval.Metrics;
 using Retro.Eval.Running;
+using Retro.Engine.Retro;
 using Retro.Eval.Tasks;
 
 namespace Retro.Eval.Tests;
@@ -120,12 +121,82 @@ public sealed class LmTaskTests : IDisposable
     }
 
     [Fact]
+    public async Task The_neighbour_copy_mixes_into_each_tokens_probability_by_the_reference_rule()
+    {
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Retro.sln"))) root = Path.GetDirectoryName(root)!;
+        string fixtures = Path.Combine(root, "tests", "fixtures");
+        string dir = Path.Combine(Path.GetTempPath(), "retro-copy-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            foreach (var file in Directory.GetFiles(Path.Combine(fixtures, "retro-tiny"))) File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
+            config["neighbour_copy"] = System.Text.Json.Nodes.JsonNode.Parse(
+                "{\"max_match\": 16, \"match_edges\": [1, 2, 4, 8], \"lambda_read\": [0.05, 0.2, 0.5, 0.8], \"lambda_unread\": [0.01, 0.1, 0.3, 0.6]}");
+            File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+            using var models = new EvalModelSet(new EvalModels { Encoder = Path.Combine(fixtures, "bert-tiny"), Decoder = dir }, threads: 1, maxNeighbours: 2);
+            var copy = models.Decoder.Config.NeighbourCopy!;
+            var tokenizer = models.Tokenizer;
+            int m = models.Decoder.Config.ChunkSize;
+            var text = new StringBuilder();
+            for (int i = 0; tokenizer.Encode(text.ToString()).Length < 3 * m + 10; i++) text.Append($"Line {i % 3}: the river flows past mill number {i % 3 * 7}. ");
+            string doc = text.ToString();
+            int[] ids = tokenizer.Encode(doc);
+            var options = new RetrievalOptions { K = 1, Candidates = 1, Rerank = false };
+            var mixed = await new LmTask(models, new EchoRetriever(tokenizer, reverse: false)).RunAsync([new EvalDocument("d", doc)], options, false, 0, new Progress<string>(), CancellationToken.None);
+            var plain = await new LmTask(models, new EchoRetriever(tokenizer, reverse: false)).RunAsync([new EvalDocument("d", doc)], options with { NeighbourCopy = false }, false, 0, new Progress<string>(), CancellationToken.None);
+
+            // reference: the decoder step by step, each token's bits mixed with the proposal from the chunk before's neighbour
+            var offsets = tokenizer.EncodeWithOffsets(doc);
+            using var session = models.Decoder.CreateSession(maxNeighbours: 1);
+            var echo = new EchoRetriever(tokenizer, reverse: false);
+            var neighbours = new List<int[]>();
+            double bits = 0, plainBits = 0;
+            int proposals = 0;
+            for (int p = 0; p + 1 < ids.Length; p++)
+            {
+                IReadOnlyList<int[]>? nb = null;
+                if ((p + 1) % m == 0)
+                {
+                    int u = (p + 1) / m - 1;
+                    string query = doc[offsets[u * m].Offsets.Start.GetOffset(doc.Length)..offsets[u * m + m - 1].Offsets.End.GetOffset(doc.Length)];
+                    neighbours.Add((await echo.RetrieveAsync(query, options)).Neighbours[0].Chunk.Tokens);
+                    nb = [neighbours[^1]];
+                }
+                var logits = session.Step(ids[p], nb);
+                double b = BitsPerByte.NegLog2Prob(logits, ids[p + 1]);
+                plainBits += b;
+                int c = (p + 1) / m;
+                if (c >= 1 && c - 1 < (ids.Length - 1) / m)
+                {
+                    var proposal = copy.Propose(ids.AsSpan(0, p + 1), [neighbours[c - 1]], [true]);
+                    if (proposal.Any) proposals++;
+                    b = NeighbourCopy.MixedBits(b, ids[p + 1], proposal);
+                }
+                bits += b;
+            }
+            proposals.ShouldBeGreaterThan(m); // the repeated lines run on in the chunk before
+            long bytes = mixed.Counts["bytes"];
+            plain.Metrics["bpb"].ShouldBe(plainBits / bytes, 1e-4 * plainBits / bytes);
+            mixed.Metrics["bpb"].ShouldBe(bits / bytes, 1e-4 * bits / bytes);
+            mixed.Metrics["bpb"].ShouldBeLessThan(plain.Metrics["bpb"] - 1e-3); // random weights: copying the repeats helps
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_parts_label_names_its_gate_and_its_tail_test()
     {
         PartResult.GateLabel(0.125).ShouldBe(" gate≥0.125");
         PartResult.GateLabel(0.125, 4).ShouldBe(" gate≥0.125 tail 4");
         PartResult.GateLabel(null, 4).ShouldBe(" tail 4");
         PartResult.GateLabel(0, 0).ShouldBe("");
+        PartResult.GateLabel(0.125, 4, true).ShouldBe(" gate≥0.125 tail 4 copy");
+        PartResult.GateLabel(null, null, null).ShouldBe("");
         new PartResult { Task = "lm", Dataset = "lm", Mode = Mode.Retrieval, K = 2, MinNeighbourMatch = 0.125, NeighbourTail = 4 }.Label.ShouldEndWith("gate≥0.125 tail 4");
     }
 }

@@ -68,6 +68,7 @@ internal static class RequestValidation
         int tail = request.NeighbourTail ?? retrieval.NeighbourTail;
         if (tail is < 0 or > 64) errors["neighbourTail"] = ["neighbourTail must be between 0 (off) and 64 tokens."];
         else retrievalOptions = retrievalOptions with { NeighbourTail = tail };
+        retrievalOptions = retrievalOptions with { NeighbourCopy = request.NeighbourCopy ?? retrieval.NeighbourCopy };
 
         int tokens = request.MaxTokens ?? Math.Min(generation.MaxTokens, service.MaxTokensLimit);
         if (tokens < 1 || tokens > service.MaxTokensLimit) errors["maxTokens"] = [$"maxTokens must be between 1 and {service.MaxTokensLimit}."];

@@ -43,6 +43,14 @@ public sealed record RetrievalOptions
     [Range(0, 64)]
     public int NeighbourTail { get; init; }
 
+    /// <summary>
+    /// Mix the decoder's neighbour copy (its fitted <c>neighbour_copy</c>, when it has one) into the next-token
+    /// distribution: where the text just written runs on in a retrieved neighbour, the token that follows there gains
+    /// weight by how long the run is (docs/training.md, "The neighbour copy"). Every retrieved neighbour of the chunk
+    /// before is a candidate, read or not. false = the decoder's distribution alone.
+    /// </summary>
+    public bool NeighbourCopy { get; init; } = true;
+
     /// <summary>HNSW beam width for the search (null = the collection's default).</summary>
     [Range(1, 4096)]
     public int? Ef { get; init; }

@@ -38,6 +38,9 @@ public interface IRetroDecoder
     /// <summary>How many of the retrieved neighbours a question chunk gets, best first; 0 = all (its <c>question_neighbours</c>).</summary>
     int QuestionNeighbours => 0;
 
+    /// <summary>The neighbour copy fitted for this model (its <c>neighbour_copy</c>), or null for none.</summary>
+    Retro.NeighbourCopy? NeighbourCopy => null;
+
     /// <summary>Starts an empty sequence. Dispose the session to release its caches.</summary>
     IRetroDecoderSession CreateSession();
 }

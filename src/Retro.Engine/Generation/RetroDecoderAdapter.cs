@@ -107,6 +107,9 @@ public sealed class RetroDecoderAdapter : IRetroDecoder, IDisposable
     public int QuestionNeighbours => _decoder.Config.QuestionNeighbours;
 
     /// <inheritdoc />
+    public global::Retro.Engine.Retro.NeighbourCopy? NeighbourCopy => _decoder.Config.NeighbourCopy;
+
+    /// <inheritdoc />
     public IRetroDecoderSession CreateSession() => new Session(_decoder.CreateSession(MaxNeighbours), MaxNeighbours, _batcher);
 
     /// <summary>Releases the decoder's mapped weights when owned.</summary>

@@ -77,6 +77,8 @@ public sealed class RetroGenerator : IGenerator
         private readonly int[] _sequence;
         private readonly float[] _logits;
         private readonly IncrementalText _text;
+        private readonly NeighbourCopy? _copy;
+        private readonly (int[][] Tokens, bool[] Read)?[] _copyCandidates; // per chunk: its retrieved neighbours, read or not
         private double _retrieveMs, _waitMs, _encodeMs, _prefillMs, _decodeMs;
         private int _retrievalCount, _generated;
         private string _finish = "length";
@@ -105,6 +107,8 @@ public sealed class RetroGenerator : IGenerator
             }
             _logits = new float[_decoder.VocabularySize];
             _text = new IncrementalText(_decoder.Tokenizer, request.Generation.Stop);
+            _copy = request.Retrieval.NeighbourCopy ? _decoder.NeighbourCopy : null;
+            _copyCandidates = new (int[][], bool[])?[_sequence.Length / _decoder.ChunkSize + 1];
         }
 
         private int PromptLength => _prompt.Tokens.Length;
@@ -152,6 +156,7 @@ public sealed class RetroGenerator : IGenerator
             for (int i = 0; i < maxNew; i++)
             {
                 _cancellationToken.ThrowIfCancellationRequested();
+                MixCopy(n + i);
                 int next = sampler.Sample(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
                 if (next == _decoder.EosTokenId) { _finish = "eos"; break; }
                 int position = n + i;
@@ -209,6 +214,18 @@ public sealed class RetroGenerator : IGenerator
             return new ChunkRetrievedEvent(chunk, query, result.Neighbours, result.Timings) { Read = flags };
         }
 
+        /// <summary>
+        /// Mixes the neighbour copy's proposal for the token at <paramref name="next"/> into the logits, from the
+        /// neighbours retrieved for the chunk before that token's (<see cref="NeighbourCopy"/>); nothing when the copy is
+        /// off, the decoder has none, or that chunk retrieved nothing.
+        /// </summary>
+        private void MixCopy(int next)
+        {
+            int c = next / _decoder.ChunkSize;
+            if (_copy is null || c < 1 || _copyCandidates[c - 1] is not { } candidates) return;
+            NeighbourCopy.Mix(_logits, _copy.Propose(_sequence.AsSpan(0, next), candidates.Tokens, candidates.Read));
+        }
+
         private bool IsQuestionChunk(int position) => _request.IsQuestion && position == PromptLength - 1;
 
         /// <summary>
@@ -218,9 +235,16 @@ public sealed class RetroGenerator : IGenerator
         private IReadOnlyList<Neighbour> Reading(int position, RetrievalResult retrieved)
         {
             int m = _decoder.ChunkSize;
-            return IsQuestionChunk(position)
+            var read = IsQuestionChunk(position)
                 ? _generator.QuestionNeighbours(retrieved.Neighbours)
                 : NeighbourGate.Read(retrieved.Neighbours, _sequence.AsSpan(position + 1 - m, m), _request.Retrieval.MinNeighbourMatch, _request.Retrieval.NeighbourTail);
+            if (_copy is not null && retrieved.Neighbours.Count > 0)
+            {
+                var flags = new bool[retrieved.Neighbours.Count];
+                for (int i = 0; i < flags.Length; i++) flags[i] = read.Contains(retrieved.Neighbours[i]);
+                _copyCandidates[position / m] = ([.. _generator.NeighbourTokens(retrieved.Neighbours)], flags);
+            }
+            return read;
         }
 
         /// <summary>Feeds the token at <paramref name="position"/>, which completes a chunk, with the neighbours read for that chunk.</summary>

@@ -72,6 +72,12 @@ public sealed record RetroConfig
     /// </summary>
     public bool CcaSink { get; init; }
 
+    /// <summary>
+    /// The neighbour copy fitted for this decoder (<c>neighbour_copy</c>; null = none): a pointer into the retrieved
+    /// neighbours mixed into the next-token distribution (<see cref="Retro.NeighbourCopy"/>).
+    /// </summary>
+    public NeighbourCopy? NeighbourCopy { get; init; }
+
     /// <summary>True when the cross-attentions carry RoPE positions.</summary>
     public bool CcaRope => CcaPositions == CcaPositions.Rope;
 
@@ -207,6 +213,7 @@ public sealed record RetroConfig
             QuestionLayout = ParseQuestionLayout(root),
             QuestionNeighbours = Int(root, "question_neighbours", 0),
             CcaSink = Bool(root, "cca_sink", false),
+            NeighbourCopy = NeighbourCopy.FromJson(root),
             LayerNormEps = Float(root, "layer_norm_eps", 1e-5f),
             TieEmbeddings = Bool(root, "tie_embeddings", true),
             BosTokenId = Int(root, "bos_token_id", -1),

@@ -130,10 +130,10 @@ internal static class ReportWriter
         var list = new List<Series>();
         foreach (var p in parts.Where(p => p.Mode == Mode.ClosedBook))
             list.Add(new Series("closed-book", [.. ks.Select(k => ((double)k, value(p)))]));
-        foreach (var g in parts.Where(p => p.Mode != Mode.ClosedBook).GroupBy(p => (p.Mode, p.Candidates, p.ExcludeOwnDocument, p.MinNeighbourMatch, p.NeighbourTail)))
+        foreach (var g in parts.Where(p => p.Mode != Mode.ClosedBook).GroupBy(p => (p.Mode, p.Candidates, p.ExcludeOwnDocument, p.MinNeighbourMatch, p.NeighbourTail, p.NeighbourCopy)))
         {
             string name = g.Key.Mode + (g.Key.Candidates > 0 ? $" c={g.Key.Candidates}" : "") + (g.Key.ExcludeOwnDocument is { } e ? (e ? " excl" : " incl") : "")
-                + PartResult.GateLabel(g.Key.MinNeighbourMatch, g.Key.NeighbourTail);
+                + PartResult.GateLabel(g.Key.MinNeighbourMatch, g.Key.NeighbourTail, g.Key.NeighbourCopy);
             list.Add(new Series(name, [.. g.OrderBy(p => p.K).Select(p => ((double)p.K, value(p)))]));
         }
         return list;
@@ -146,7 +146,7 @@ internal static class ReportWriter
     }
 
     private static string Cell(PartResult p) => p.Mode + (p.K > 0 ? $" k={p.K}" : "") + (p.Candidates > 0 ? $" c={p.Candidates}" : "")
-        + (p.ExcludeOwnDocument is { } e && p.Mode != Mode.ClosedBook ? (e ? " excl" : " incl") : "") + PartResult.GateLabel(p.MinNeighbourMatch, p.NeighbourTail);
+        + (p.ExcludeOwnDocument is { } e && p.Mode != Mode.ClosedBook ? (e ? " excl" : " incl") : "") + PartResult.GateLabel(p.MinNeighbourMatch, p.NeighbourTail, p.NeighbourCopy);
     private static string RetrievalCell(PartResult p)
     {
         string search = p.Search switch

@@ -51,6 +51,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
         if (template.Search is not null) keyParts = [.. keyParts, template.Search];
         if (template.MinNeighbourMatch is { } gate) keyParts = [.. keyParts, "gate", gate]; // ungated parts keep their keys
         if (template.NeighbourTail is { } tail) keyParts = [.. keyParts, "tail", tail];
+        if (template.NeighbourCopy == true) keyParts = [.. keyParts, "copy", _models.Decoder.Config.NeighbourCopy!];
         string key = PartCache.KeyOf(keyParts);
         if (useCache && _cache.TryGet(key) is { } hit)
         {
@@ -61,7 +62,7 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
         var progress = new LineProgress(log, template.Label);
         long start = Stopwatch.GetTimestamp();
         var result = await run(progress);
-        result = result with { Key = key, Dataset = template.Dataset, Mode = template.Mode, K = template.K, Candidates = template.Candidates, ExcludeOwnDocument = template.ExcludeOwnDocument, Search = template.Search, MinNeighbourMatch = template.MinNeighbourMatch, NeighbourTail = template.NeighbourTail };
+        result = result with { Key = key, Dataset = template.Dataset, Mode = template.Mode, K = template.K, Candidates = template.Candidates, ExcludeOwnDocument = template.ExcludeOwnDocument, Search = template.Search, MinNeighbourMatch = template.MinNeighbourMatch, NeighbourTail = template.NeighbourTail, NeighbourCopy = template.NeighbourCopy };
         progress.Done($"done in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s");
         _cache.Put(result);
         _computed++;
@@ -89,9 +90,10 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             foreach (var exclude in excludes)
                 foreach (double gate in gates)
                 foreach (int tail in tails)
+                foreach (bool copy in Copies(mode))
                 {
-                    var template = new PartResult { Task = "lm", Dataset = "lm", Mode = mode, K = k, Candidates = c, ExcludeOwnDocument = exclude, MinNeighbourMatch = gate > 0 ? gate : null, NeighbourTail = tail > 0 ? tail : null };
-                    var options = Options(mode, k, c) is { } o ? o with { MinNeighbourMatch = gate, NeighbourTail = tail } : null;
+                    var template = new PartResult { Task = "lm", Dataset = "lm", Mode = mode, K = k, Candidates = c, ExcludeOwnDocument = exclude, MinNeighbourMatch = gate > 0 ? gate : null, NeighbourTail = tail > 0 ? tail : null, NeighbourCopy = copy ? true : null };
+                    var options = Options(mode, k, c) is { } o ? o with { MinNeighbourMatch = gate, NeighbourTail = tail, NeighbourCopy = copy } : null;
                     _parts.Add(await PartAsync(template, new { lm.Context }, hash,
                         p => task.RunAsync(docs, options, exclude ?? false, lm.Context, p, ct)));
                 }
@@ -125,9 +127,10 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
             var task = new QaTask(_models, Retriever(store, _models, mode));
             // closed-book once; every retrieval mode with each candidate search of the run
             foreach (string search in mode == Mode.ClosedBook ? [SearchSide.Dense] : config.Search)
+            foreach (bool copy in Copies(mode))
             {
-                var template = new PartResult { Task = "qa", Dataset = qa.Name, Mode = mode, K = k, Candidates = c, Search = search == SearchSide.Dense ? null : search };
-                var options = SearchSide.Options(search, Options(mode, k, c) ?? new RetrievalOptions { Rerank = false })!;
+                var template = new PartResult { Task = "qa", Dataset = qa.Name, Mode = mode, K = k, Candidates = c, Search = search == SearchSide.Dense ? null : search, NeighbourCopy = copy ? true : null };
+                var options = SearchSide.Options(search, Options(mode, k, c) ?? new RetrievalOptions { Rerank = false })! with { NeighbourCopy = copy };
                 _parts.Add(await PartAsync(template, new { qa.MaxTokens, qa.Scope, qa.CutsAtNewline }, hash,
                     p => task.RunAsync(questions, options, qa.MaxTokens, config.Seed, p, ct, qa.CutsAtNewline)));
             }
@@ -210,6 +213,14 @@ internal sealed class CompareRunner(EvalConfig config, TextWriter log, bool useC
                 foreach (int c in config.Candidates.Where(c => c >= k).Distinct())
                     yield return (rerank, k, c);
     }
+
+    /// <summary>
+    /// The neighbour copy settings a part runs with: false alone in closed-book or for a decoder without a fitted table
+    /// (the copy would change nothing), else the run's <see cref="EvalConfig.NeighbourCopy"/>.
+    /// </summary>
+    private IEnumerable<bool> Copies(string mode) => mode == Mode.ClosedBook || _models.Decoder.Config.NeighbourCopy is null
+        ? [false]
+        : config.NeighbourCopy.Distinct();
 
     private static RetrievalOptions? Options(string mode, int k, int c) => mode switch
     {

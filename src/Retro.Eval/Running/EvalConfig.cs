@@ -52,6 +52,11 @@ internal sealed record EvalConfig
 
     /// <summary>Candidates from the vector search before reranking, swept in <c>rerank</c> mode (pairs with c &lt; k are skipped).</summary>
     public List<int> Candidates { get; init; } = [16, 32];
+    /// <summary>
+    /// Whether the decoder's neighbour copy is mixed in (<see cref="Core.Options.RetrievalOptions.NeighbourCopy"/>) in the
+    /// LM and QA parts with retrieval; both values may be listed. A decoder without a fitted table scores without it.
+    /// </summary>
+    public List<bool> NeighbourCopy { get; init; } = [true];
 
     /// <summary>Language modelling on held-out documents (null = skipped).</summary>
     public LmTaskConfig? Lm { get; init; }
@@ -120,6 +125,7 @@ internal sealed record EvalConfig
             throw new InvalidDataException("mode 'rerank' needs models.reranker");
         if (K.Count == 0 || K.Any(k => k is < 1 or > 64)) throw new InvalidDataException("k values must be in 1..64");
         if (Candidates.Any(c => c is < 1 or > 1000)) throw new InvalidDataException("candidates must be in 1..1000");
+        if (NeighbourCopy.Count == 0) throw new InvalidDataException("neighbourCopy needs true, false or both");
         if (Lm is null && Qa.Count == 0 && Retrieval.Count == 0) throw new InvalidDataException("nothing to evaluate: set lm, qa or retrieval");
         if (Lm is not null)
         {

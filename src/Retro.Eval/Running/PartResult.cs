@@ -24,6 +24,11 @@ internal sealed record PartResult
     public double? MinNeighbourMatch { get; init; }
     /// <summary>LM only: the gate's tail test in tokens (<see cref="Core.Options.RetrievalOptions.NeighbourTail"/>); null = off.</summary>
     public int? NeighbourTail { get; init; }
+    /// <summary>
+    /// True when the decoder's neighbour copy was mixed in (<see cref="Core.Options.RetrievalOptions.NeighbourCopy"/>, a
+    /// decoder with a fitted table, a mode with retrieval); null = not.
+    /// </summary>
+    public bool? NeighbourCopy { get; init; }
     /// <summary>Metric name to value (bpb, em, f1, recall@k, mrr@10, ndcg@10, ...).</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
     /// <summary>Counts (documents, tokens, bytes, questions, ...).</summary>
@@ -37,12 +42,15 @@ internal sealed record PartResult
 
     /// <summary>A readable name of the cell, e.g. <c>qa/squad/rerank k=2 c=16</c>.</summary>
     public string Label => $"{Task}/{Dataset}/{Mode}" + (Search is { } s ? $"/{s}" : "") + (K > 0 ? $" k={K}" : "") + (Candidates > 0 ? $" c={Candidates}" : "")
-        + (ExcludeOwnDocument is { } e && Mode != Running.Mode.ClosedBook ? (e ? " excl" : " incl") : "") + GateLabel(MinNeighbourMatch, NeighbourTail);
+        + (ExcludeOwnDocument is { } e && Mode != Running.Mode.ClosedBook ? (e ? " excl" : " incl") : "") + GateLabel(MinNeighbourMatch, NeighbourTail, NeighbourCopy);
 
-    /// <summary>" gate≥0.25" for a gated part, " gate≥0.125 tail 4" with a tail test, " tail 4" for the tail alone, else "".</summary>
-    public static string GateLabel(double? minMatch, int? tail = null)
+    /// <summary>
+    /// " gate≥0.25" for a gated part, " gate≥0.125 tail 4" with a tail test, " tail 4" for the tail alone, each followed by
+    /// " copy" when the neighbour copy was mixed in; else "".
+    /// </summary>
+    public static string GateLabel(double? minMatch, int? tail = null, bool? copy = null)
         => (minMatch is { } g and > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $" gate≥{g:0.###}") : "")
-           + (tail is { } t and > 0 ? $" tail {t}" : "");
+           + (tail is { } t and > 0 ? $" tail {t}" : "") + (copy == true ? " copy" : "");
 }
 
 /// <summary>Tokens predicted while attending to neighbours whose overlap with the predicted chunk falls in a range.</summary>

@@ -17,7 +17,9 @@ namespace Retro.Eval.Tasks;
 /// when configured), so token t of chunk c attends to the neighbours of chunk c−1. The first token of each window is
 /// context only. Bytes are the UTF-8 bytes of the text each predicted token adds (from the tokenizer's offsets; a
 /// character split across byte-level tokens is counted once). Leakage: predicted chunk c's overlap
-/// (<see cref="ChunkOverlap"/>) with the neighbours of chunk c−1 (chunk plus continuation) buckets its tokens.
+/// (<see cref="ChunkOverlap"/>) with the neighbours of chunk c−1 (chunk plus continuation) buckets its tokens. With
+/// <see cref="RetrievalOptions.NeighbourCopy"/> and a decoder that has one, token t's probability is the neighbour copy's
+/// mixture (<see cref="NeighbourCopy"/>) over chunk c−1's retrieved neighbours, read or not.
 /// </summary>
 internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
 {
@@ -30,6 +32,7 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
         int window = context > 0 ? Math.Min(context, decoder.Config.MaxSeqLen) : decoder.Config.MaxSeqLen;
         window = Math.Max(m, window / m * m);
         int k = options?.K ?? 0;
+        var copy = options is { NeighbourCopy: true } ? decoder.Config.NeighbourCopy : null;
         using var state = decoder.CreateState(Math.Max(1, k), window, logitRows: m);
         var logits = new float[m * v];
         var total = new BitsPerByte();
@@ -53,9 +56,11 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
                 int chunks = (len - 1) / m;
                 var neighbours = new int[chunks][][]; // those the decoder reads (the neighbour gate's)
                 var retrieved = new int[chunks][][]; // all, which the overlap buckets are measured against
+                var readFlags = new bool[chunks][]; // whether the decoder reads each of those (the neighbour copy's λ depends on it)
                 for (int u = 0; u < chunks; u++)
                 {
                     neighbours[u] = retrieved[u] = [];
+                    readFlags[u] = [];
                     if (options is null) continue;
                     var (start, end) = (encoded[w + u * m].Offsets.Start.GetOffset(doc.Text.Length), encoded[w + u * m + m - 1].Offsets.End.GetOffset(doc.Text.Length));
                     var o = excludeOwn ? options with { Filter = new SearchOptions { ExcludeDocument = doc.Id } } : options;
@@ -67,6 +72,7 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
                     retrieved[u] = [.. result.Neighbours.Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
                     var read = NeighbourGate.Read(result.Neighbours, tokens.AsSpan(u * m, m), options.MinNeighbourMatch, options.NeighbourTail);
                     neighbours[u] = ReferenceEquals(read, result.Neighbours) ? retrieved[u] : [.. read.Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
+                    readFlags[u] = [.. result.Neighbours.Select(read.Contains)];
                 }
 
                 var overlaps = new double[(len + m - 1) / m];
@@ -82,9 +88,11 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
                         int t = b + i + 1; // predicted token (window index)
                         if (t >= len) break;
                         double bits = BitsPerByte.NegLog2Prob(logits.AsSpan(i * v, v), tokens[t]);
+                        int c = t / m; // predicted chunk; attends to chunk c-1's neighbours
+                        if (copy is not null && c >= 1 && c - 1 < retrieved.Length && retrieved[c - 1].Length > 0)
+                            bits = NeighbourCopy.MixedBits(bits, tokens[t], copy.Propose(tokens.AsSpan(0, t), retrieved[c - 1], readFlags[c - 1]));
                         int tb = bytes[w + t];
                         total.Add(bits, tb);
-                        int c = t / m; // predicted chunk; attends to chunk c-1's neighbours
                         int bucket = buckets.Length - 1;
                         if (c >= 1 && c - 1 < retrieved.Length && retrieved[c - 1].Length > 0)
                         {

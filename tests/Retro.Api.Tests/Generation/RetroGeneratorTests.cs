@@ -73,6 +73,31 @@ public sealed class RetroGeneratorTests
     }
 
     [Fact]
+    public async Task The_neighbour_copy_continues_the_text_where_a_neighbour_runs_on_and_is_off_on_request()
+    {
+        var copy = new Retro.Engine.Retro.NeighbourCopy
+        {
+            MaxMatch = 32, MatchEdges = [1, 4], LambdaRead = [0.5, 0.99], LambdaUnread = [0.2, 0.9],
+        };
+        var decoder = new ScriptedDecoder(chunkSize: 8) { NeighbourCopy = copy };
+        // neighbour 0 of "ijklmnop" is "ijklmnopqrst", neighbour 1 "jklmnopqrstu": the prompt runs on in both
+        var request = new GenerationRequest("ijklmnopq", Greedy, new RetrievalOptions { K = 2, MinNeighbourMatch = 0.9 });
+        var events = await Collect(new RetroGenerator(decoder), request, new RecordingRetriever { NeighbourTokens = 12 });
+        events.OfType<ChunkRetrievedEvent>().Single().Read.ShouldBe([true, false]);
+        // r, s, t from neighbour 0 (read); after t it has nothing more, and unread neighbour 1 proposes u
+        events.OfType<GenerationCompletedEvent>().Single().Text.ShouldBe("rstu");
+
+        var off = await Collect(new RetroGenerator(new ScriptedDecoder(chunkSize: 8) { NeighbourCopy = copy }),
+            request with { Retrieval = request.Retrieval with { NeighbourCopy = false } }, new RecordingRetriever { NeighbourTokens = 12 });
+        var plain = await Collect(new RetroGenerator(new ScriptedDecoder(chunkSize: 8)), request, new RecordingRetriever { NeighbourTokens = 12 });
+        string text = off.OfType<GenerationCompletedEvent>().Single().Text;
+        text.ShouldNotBe("rstu");
+        text.ShouldBe(plain.OfType<GenerationCompletedEvent>().Single().Text); // off = a decoder without a copy
+        var closed = await Collect(new RetroGenerator(new ScriptedDecoder(chunkSize: 8) { NeighbourCopy = copy }), request, NullRetriever.Instance);
+        closed.OfType<GenerationCompletedEvent>().Single().Text.ShouldNotBe("rstu"); // nothing retrieved, nothing to copy
+    }
+
+    [Fact]
     public async Task The_neighbour_gate_never_drops_a_questions_own_neighbours()
     {
         var decoder = new ScriptedDecoder(chunkSize: 8, neighbourLength: 16) { QuestionLayout = Retro.Engine.Retro.QuestionLayout.Answer, QuestionNeighbours = 1 };

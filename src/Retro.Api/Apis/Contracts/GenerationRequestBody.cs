@@ -55,6 +55,12 @@ public abstract record GenerationRequestBody
     /// </summary>
     public int? NeighbourTail { get; init; }
 
+    /// <summary>
+    /// Mix the decoder's neighbour copy into the next-token distribution (when the decoder has one): where the text runs
+    /// on in a retrieved neighbour, the token that follows there gains weight. Unset = <c>Retro:Retrieval:NeighbourCopy</c>.
+    /// </summary>
+    public bool? NeighbourCopy { get; init; }
+
     /// <summary>CTRL repetition penalty (1..10; 1 = off).</summary>
     public float? RepetitionPenalty { get; init; }
 
