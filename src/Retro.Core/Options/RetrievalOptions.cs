@@ -47,7 +47,8 @@ public sealed record RetrievalOptions
     /// Mix the decoder's neighbour copy (its fitted <c>neighbour_copy</c>, when it has one) into the next-token
     /// distribution: where the text just written runs on in a retrieved neighbour, the token that follows there gains
     /// weight by how long the run is (docs/training.md, "The neighbour copy"). Every retrieved neighbour of the chunk
-    /// before is a candidate, read or not. false = the decoder's distribution alone.
+    /// before is a candidate, read or not. A question's own passages are not copied from (the decoder answers from them).
+    /// false = the decoder's distribution alone.
     /// </summary>
     public bool NeighbourCopy { get; init; } = true;
 

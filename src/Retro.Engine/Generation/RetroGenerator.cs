@@ -238,7 +238,9 @@ public sealed class RetroGenerator : IGenerator
             var read = IsQuestionChunk(position)
                 ? _generator.QuestionNeighbours(retrieved.Neighbours)
                 : NeighbourGate.Read(retrieved.Neighbours, _sequence.AsSpan(position + 1 - m, m), _request.Retrieval.MinNeighbourMatch, _request.Retrieval.NeighbourTail);
-            if (_copy is not null && retrieved.Neighbours.Count > 0)
+            // a question's passages are not copied from: the decoder answers from them in its question layout, and a
+            // pointer fitted on running text pulls the answer to the passage's wording (docs/training.md, "The neighbour copy")
+            if (_copy is not null && retrieved.Neighbours.Count > 0 && !IsQuestionChunk(position))
             {
                 var flags = new bool[retrieved.Neighbours.Count];
                 for (int i = 0; i < flags.Length; i++) flags[i] = read.Contains(retrieved.Neighbours[i]);

@@ -95,6 +95,15 @@ public sealed class RetroGeneratorTests
         text.ShouldBe(plain.OfType<GenerationCompletedEvent>().Single().Text); // off = a decoder without a copy
         var closed = await Collect(new RetroGenerator(new ScriptedDecoder(chunkSize: 8) { NeighbourCopy = copy }), request, NullRetriever.Instance);
         closed.OfType<GenerationCompletedEvent>().Single().Text.ShouldNotBe("rstu"); // nothing retrieved, nothing to copy
+
+        // a question's own passages are not copied from: "ijklmnop" asked as a question runs on in its neighbour
+        // "ijklmnopqrst" as the prompt above does, and the answer is the decoder's alone
+        var question = new GenerationRequest("ijklmnop", Greedy, new RetrievalOptions { K = 2 }, IsQuestion: true);
+        var asked = await Collect(new RetroGenerator(new ScriptedDecoder(chunkSize: 8) { NeighbourCopy = copy }), question, new RecordingRetriever { NeighbourTokens = 12 });
+        var askedPlain = await Collect(new RetroGenerator(new ScriptedDecoder(chunkSize: 8)), question, new RecordingRetriever { NeighbourTokens = 12 });
+        string answer = asked.OfType<GenerationCompletedEvent>().Single().Text;
+        answer.ShouldNotStartWith("q");
+        answer.ShouldBe(askedPlain.OfType<GenerationCompletedEvent>().Single().Text);
     }
 
     [Fact]
