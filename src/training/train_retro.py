@@ -651,7 +651,7 @@ def evaluate(model, data, token_bytes, T, windows, device, dtype, batch=8, copy=
     the same figures with the copy mixed into the retrieval distribution (neighbour_copy_proposals over every
     retrieved neighbour, read or not)."""
     if copy == "model":
-        copy = getattr(model.config, "neighbour_copy", None)
+        copy = getattr(getattr(model, "config", None), "neighbour_copy", None)
     was = model.training
     model.eval()
     m = data.m
