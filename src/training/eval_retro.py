@@ -125,13 +125,19 @@ def gate_sweep(model, data, token_bytes, T, windows, device, dtype, gates, batch
     return {"windows": int(len(starts)), "chunks": len(per["closed"]), "gates": rows}
 
 
-def run(cfg):
-    if not cfg["eval_model"]:
-        raise SystemExit("--eval_model is required (an exported RETRO folder or a model_ckpt folder)")
+def open_run(cfg, model_key):
+    """(device, tokenizer, fitting data, evaluation data) of cfg's run, for the decoder folder cfg[model_key]
+    (required)."""
+    if not cfg[model_key]:
+        raise SystemExit(f"--{model_key} is required (an exported RETRO folder or a model_ckpt folder)")
     device = pick_device(cfg["device"])
     tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
     db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
-    fit, val = train_retro.fit_and_eval_data(cfg, db)
+    return (device, tok) + tuple(train_retro.fit_and_eval_data(cfg, db))
+
+
+def run(cfg):
+    device, tok, fit, val = open_run(cfg, "eval_model")
     if cfg["eval_part"] not in ("evaluation", "fitting"):
         raise SystemExit(f"eval_part must be 'evaluation' or 'fitting', got {cfg['eval_part']!r}")
     T = cfg["lm_seq_len"]

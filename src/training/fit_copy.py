@@ -25,8 +25,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import train_retro  # noqa: E402
-from common import BpeTokenizer, autocast, configure, hardware, load_decoder, load_tokens, pick_device, write_json  # noqa: E402
-from eval_retro import fitting_windows  # noqa: E402
+from common import autocast, configure, hardware, load_decoder, write_json  # noqa: E402
+from eval_retro import fitting_windows, open_run  # noqa: E402
 from model import (NEIGHBOUR_COPY_EDGES, neighbour_copy_lambda, neighbour_copy_nll, neighbour_copy_proposals,  # noqa: E402
                    neighbour_copy_table)
 
@@ -87,12 +87,7 @@ def collect(model, data, token_bytes, T, windows, device, dtype, max_match, batc
 
 
 def run(cfg):
-    if not cfg["fc_model"]:
-        raise SystemExit("--fc_model is required (an exported RETRO folder or a model_ckpt folder)")
-    device = pick_device(cfg["device"])
-    tok = BpeTokenizer.load(os.path.join(cfg["out_dir"], "tokenizer.json"))
-    db = load_tokens(os.path.join(cfg["out_dir"], "tokens", "train.safetensors"))
-    fit, _ = train_retro.fit_and_eval_data(cfg, db)
+    device, tok, fit, _ = open_run(cfg, "fc_model")
     T = cfg["lm_seq_len"]
     data = fitting_windows(fit, T)
     model = load_decoder(cfg["fc_model"]).to(device)
