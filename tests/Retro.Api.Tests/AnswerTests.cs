@@ -12,6 +12,28 @@ public sealed class AnswerTests : IClassFixture<RetroApiFactory>
     public AnswerTests(RetroApiFactory factory) => _factory = factory;
 
     [Fact]
+    public async Task Generate_mixes_the_decoders_neighbour_copy_by_default_and_not_with_neighbourCopy_false()
+    {
+        using var factory = new RetroApiFactory();
+        factory.Decoder.NeighbourCopy = new Retro.Engine.Retro.NeighbourCopy
+        {
+            MaxMatch = 32, MatchEdges = [1, 4], LambdaRead = [0, 0.99], LambdaUnread = [0, 0.99], // runs of 4 or more
+        };
+        var client = factory.CreateClient();
+        // chunk 0, "Python i", retrieves the store's doc3, whose first r = 16 bytes run on: "prog"
+        const string prompt = "Python is a ";
+        async Task<string> Generate(object body) =>
+            (await (await client.PostAsJsonAsync("/v1/generate", body)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("text").GetString()!;
+
+        string copied = await Generate(new { prompt, maxTokens = 8, k = 2, minNeighbourMatch = 0, neighbourTail = 0 });
+        string plain = await Generate(new { prompt, maxTokens = 8, k = 2, minNeighbourMatch = 0, neighbourTail = 0, neighbourCopy = false });
+        copied.ShouldStartWith("prog");
+        plain.ShouldNotStartWith("prog"); // the scripted decoder writes letters that depend on its last token only
+        factory.Decoder.NeighbourCopy = null;
+        (await Generate(new { prompt, maxTokens = 8, k = 2, minNeighbourMatch = 0, neighbourTail = 0 })).ShouldBe(plain); // off = no table
+    }
+
+    [Fact]
     public async Task Answer_returns_text_neighbours_per_chunk_usage_timings_and_models()
     {
         var client = _factory.CreateClient();

@@ -28,7 +28,7 @@ internal sealed class ScriptedDecoder : IRetroDecoder
     public int PadTokenId => ByteTokenizer.Pad;
     public Retro.Engine.Retro.QuestionLayout QuestionLayout { get; init; }
     public int QuestionNeighbours { get; init; }
-    public Retro.Engine.Retro.NeighbourCopy? NeighbourCopy { get; init; }
+    public Retro.Engine.Retro.NeighbourCopy? NeighbourCopy { get; set; }
 
     /// <summary>When set, every feed starting at or after <see cref="GateFromLength"/> waits for a permit.</summary>
     public SemaphoreSlim? Gate { get; set; }
