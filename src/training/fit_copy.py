@@ -5,8 +5,8 @@ the decoder's config.json (config.neighbour_copy). The decoder's weights do not 
     /usr/bin/python3 src/training/fit_copy.py src/training/config/retrofit_cpu.py --fc_model=runs/fitg/qa/model_ckpt \\
         [--fc_windows=256 --fc_out=runs/fitg/eval/copy-fit.json --lm_neighbour_min_match=0.125 --lm_neighbour_tail=4]
 
-On the fitting windows (eval_retro.fitting_windows: validation-spans, fitting documents only, no held-out entry) the
-decoder reads its neighbours through the gate the config sets, as it will in service. At every position of chunks
+On the fitting windows (eval_retro.fitting_windows: validation-spans, fitting documents only, no held-out entry; for a
+decoder trained on the train split, windows of that split, no held-out entry: fitting_data) the decoder reads its neighbours through the gate the config sets, as it will in service. At every position of chunks
 1.. the copy looks for the longest run ending there that a retrieved neighbour of the chunk before holds with a token
 after it (neighbour_copy_proposals). Each (match bucket, read or not) gets the lambda in [0, 0.99] that minimises the
 mixture's loss over its positions: (1 - lam) p + lam [target = proposal], p the decoder's own probability of the
@@ -25,7 +25,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import train_retro  # noqa: E402
-from common import autocast, configure, hardware, load_decoder, write_json  # noqa: E402
+from common import autocast, configure, hardware, held_out_documents, load_decoder, load_tokens, write_json  # noqa: E402
 from eval_retro import fitting_windows, open_run  # noqa: E402
 from model import (NEIGHBOUR_COPY_EDGES, neighbour_copy_lambda, neighbour_copy_nll, neighbour_copy_proposals,  # noqa: E402
                    neighbour_copy_table)
@@ -86,10 +86,28 @@ def collect(model, data, token_bytes, T, windows, device, dtype, max_match, batc
     return {k: np.concatenate(v) for k, v in out.items()}, len(starts)
 
 
+def fitting_data(cfg, fit, T):
+    """The windows the table is fitted on: the fitting part's (validation-spans, validation-tail), or, for a decoder
+    trained on the train split (lm_fit_split "train", the GPU configurations), non-overlapping windows of that split
+    that touch no held-out dictionary entry. Never the evaluation part."""
+    if getattr(fit, "starts_allowed", None) is None:
+        m, U = fit.m, T // fit.m
+        path = os.path.join(cfg["out_dir"], "tokens", "train.safetensors")
+        offs = np.asarray(load_tokens(path)["doc_offsets"])
+        held = held_out_documents(path)
+        C = len(fit.tokens) // m
+        doc_of = np.searchsorted(offs, np.arange(C * m), side="right") - 1
+        bad = np.concatenate([[0], np.cumsum(held[np.minimum(doc_of, len(held) - 1)].reshape(C, m).any(axis=1))])
+        starts = np.arange(0, fit.max_start(T) + 1)
+        fit = fit.part(0, C)
+        fit.starts_allowed = starts[bad[np.minimum(starts + U + 1, C)] - bad[starts] == 0]
+    return fitting_windows(fit, T)
+
+
 def run(cfg):
     device, tok, fit, _ = open_run(cfg, "fc_model")
     T = cfg["lm_seq_len"]
-    data = fitting_windows(fit, T)
+    data = fitting_data(cfg, fit, T)
     model = load_decoder(cfg["fc_model"]).to(device)
     t0 = time.time()
     d, n_windows = collect(model, data, tok.token_byte_lengths(), T, cfg["fc_windows"], device, cfg["dtype"],

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # On the GPU machine, from the repository root: the pipeline, time-boxed. Inputs in .gpu/ (gpu/prepare.sh); outputs in
-# $OUT (the device tool's folder). Env: BUDGET (s, whole script), STAGES (default encoder,neighbours,retro,qa,export,pack),
-# RESERVE (s kept after RETRO for QA, export and packing).
+# $OUT (the device tool's folder). Env: BUDGET (s, whole script), STAGES (default encoder,neighbours,retro,qa,copy,export,pack),
+# RESERVE (s kept after RETRO for QA, the copy table, export and packing).
 set -u
 T0=$(date +%s)
 BUDGET=${BUDGET:-560}
-STAGES=${STAGES:-encoder,neighbours,retro,qa,export,pack}
+STAGES=${STAGES:-encoder,neighbours,retro,qa,copy,export,pack}
 OUTD=${OUT:-/tmp/out}; mkdir -p "$OUTD"
 exec > >(tee -a "$OUTD/log.txt") 2>&1
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
@@ -31,7 +31,7 @@ if has retro; then
       --lm_eval_every=0 --lm_log_every=10 > /tmp/cal.txt 2>&1; rc=$?
   cat /tmp/cal.txt; [ $rc = 0 ] || exit 5
   SPS=$(sed -nE 's/^retro step ([0-9]+):.*\(([0-9]+) s\)$/\1 \2/p' /tmp/cal.txt | awk '$1==10{a=$2} $1==70{b=$2} END{ if (b>a) printf "%.4f", (b-a)/60; else print "0.15" }')
-  RESERVE=${RESERVE:-150}
+  RESERVE=${RESERVE:-210}
   N=$(awk -v l=$(left) -v r=$RESERVE -v s=$SPS 'BEGIN{n=int((l-r)/s); if(n<100)n=100; print 80+n}')
   echo "retro: ${SPS} s/step, training to step $N"
   stage retro
@@ -39,7 +39,13 @@ if has retro; then
 fi
 if has qa && [ -f $R/qa/train.jsonl ]; then
   stage qa
-  run $(( $(left) - 50 )) $PY src/training/train_qa.py "$CFG" --out_dir=$R
+  run $(( $(left) - 110 )) $PY src/training/train_qa.py "$CFG" --out_dir=$R
+fi
+if has copy; then
+  # the neighbour copy's table, fitted on windows of the train split (no held-out entry) into the decoder's config
+  stage copy
+  STAGE=retro; [ -f $R/qa/model_ckpt/index.json ] && STAGE=qa
+  run 90 $PY src/training/fit_copy.py "$CFG" --out_dir=$R --fc_model=$R/$STAGE/model_ckpt --fc_out=$R/eval/copy-fit.json
 fi
 if has export; then
   stage export

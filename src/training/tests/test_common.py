@@ -9,6 +9,7 @@ import common
 import neighbours
 import tokenizers_ref
 import eval_retro
+import fit_copy
 import train_encoder
 import train_qa
 import train_reranker
@@ -27,7 +28,7 @@ def test_common_imports_no_stage_script():
 
 def test_the_registry_holds_every_stage_key():
     stages = {"train_encoder": train_encoder, "neighbours": neighbours, "train_reranker": train_reranker,
-              "train_retro": train_retro, "train_qa": train_qa, "eval_retro": eval_retro}
+              "train_retro": train_retro, "train_qa": train_qa, "eval_retro": eval_retro, "fit_copy": fit_copy}
     assert set(common.STAGES) == set(stages)
     for name, module in stages.items():
         assert common.stage_keys(name) == set(module.DEFAULTS), name

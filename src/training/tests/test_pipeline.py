@@ -1038,3 +1038,23 @@ def test_oracle_neighbours_go_to_every_chunk_retrieval_served_whatever_the_gate_
     a = gated.with_oracle(starts, nb, 16, 1.0, np.random.default_rng(0))
     b = ungated.with_oracle(starts, nb_open, 16, 1.0, np.random.default_rng(0))
     assert torch.equal(a[:, :, 0], b[:, :, 0])  # the same oracle neighbours, gate or not
+
+
+def test_fit_copy_on_a_train_split_decoder_and_its_copy_in_the_evaluation(run, tmp_path):
+    """fit_copy.py on a decoder trained on the train split (the GPU configurations): it fits on windows of that split,
+    writes the table into the checkpoint, and eval_retro then reports the copy beside the decoder alone."""
+    import eval_retro
+    import fit_copy
+    from common import load_decoder
+    model = str(tmp_path / "ckpt")
+    shutil.copytree(os.path.join(run["dir"], "retro", "model_ckpt"), model)
+    cfg = cfg_for({**train_retro.DEFAULTS, **fit_copy.DEFAULTS}, run["dir"], f"--fc_model={model}", "--fc_windows=2",
+                  f"--fc_out={tmp_path / 'copy.json'}")
+    assert cfg["lm_fit_split"] == "train"
+    out = fit_copy.run(cfg)
+    assert 1 <= out["windows"] <= 2 and out["positions"] > 0 and os.path.exists(tmp_path / "copy.json")
+    assert load_decoder(model).config.neighbour_copy == out["table"]
+    ev = eval_retro.run(configure({**train_retro.DEFAULTS, **eval_retro.DEFAULTS},
+                                  [TINY, f"--out_dir={run['dir']}", *FAST, f"--eval_model={model}",
+                                   "--lm_final_eval_windows=2", "--lm_oracle_windows=0"]))
+    assert ev["copy"]["table"] == out["table"] and finite(ev["copy"]["bpb_retrieval"])
