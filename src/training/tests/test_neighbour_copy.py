@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import fit_copy
+from conftest import one_document_data
 import fixtures
 import train_retro
 from common import save_model
@@ -117,11 +118,9 @@ def test_evaluate_reports_the_copy_beside_the_decoder_alone():
     m, r, V, T = 4, 8, 16, 12
     rng = np.random.default_rng(0)
     tokens = rng.integers(1, V, 6 * T + 1)
-    db = {"tokens": tokens, "doc_offsets": np.array([0, len(tokens)])}
     C = len(tokens) // m
-    nb_idx = np.full((C, 2), -1)
-    nb_idx[:-1, 0] = np.arange(C - 1)  # chunk c's neighbour: chunk c itself and its continuation (the next chunk)
-    data = train_retro.Data(tokens, nb_idx, db, m, r)
+    # chunk c's neighbour: chunk c itself and its continuation (the next chunk); the last chunk none
+    data = one_document_data(tokens, np.where(np.arange(C) < C - 1, np.arange(C), -1), m, r)
     ones = np.ones(V, int)
     ev = train_retro.evaluate(_Uniform(V, TABLE), data, ones, T, windows=4, device="cpu", dtype="float32")
     assert ev["bpb_retrieval"] == pytest.approx(ev["bpb_closed_book"])

@@ -17,6 +17,7 @@ import train_encoder
 import train_reranker
 import train_qa
 import train_retro
+from conftest import one_document_data
 from common import (BpeTokenizer, configure, load_model, load_sharded, load_tokens, save_sharded, write_json)
 from model import Bert, BertConfig, RetroConfig, from_folder
 from pretokenize import make_tiny_corpus, pretokenize
@@ -719,12 +720,9 @@ def test_evaluate_counts_bytes_and_slices_target_chunks():
     m, r, V, T = 4, 6, 16, 12
     rng = np.random.default_rng(0)
     tokens = rng.integers(1, V, 4 * T + 1)
-    db = {"tokens": tokens, "doc_offsets": np.array([0, len(tokens)])}
     C = len(tokens) // m
-    nb_idx = np.full((C, 2), -1)
-    nb_idx[:, 0] = (np.arange(C) + 1) % C  # neighbour of chunk c = chunk c+1 (+ continuation): the target chunk
-    nb_idx[1::2, 0] = -1  # ... only for even chunks
-    data = train_retro.Data(tokens, nb_idx, db, m, r)
+    # neighbour of chunk c = chunk c+1 (+ continuation), the target chunk, only for even chunks
+    data = one_document_data(tokens, np.where(np.arange(C) % 2 == 0, (np.arange(C) + 1) % C, -1), m, r)
     data.index_of = lambda row: next(s for s in range(0, len(tokens) - T, m) if (tokens[s:s + T] == row.numpy()).all())
     token_bytes = np.arange(V) % 3 + 1
     ev = train_retro.evaluate(_Oracle(V, data), data, token_bytes, T, windows=10, device="cpu", dtype="float32")
