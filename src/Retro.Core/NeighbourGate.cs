@@ -73,6 +73,16 @@ public static class NeighbourGate
         return (minMatch <= 0 || Match(chunk, neighbour.Tokens) >= minMatch) && HasTail(chunk, neighbour, tail);
     }
 
+    /// <summary>Whether each of <paramref name="retrieved"/> is among <paramref name="read"/> (what <see cref="Read"/> kept of them).</summary>
+    public static bool[] Flags(IReadOnlyList<Neighbour> retrieved, IReadOnlyList<Neighbour> read)
+    {
+        ArgumentNullException.ThrowIfNull(retrieved);
+        ArgumentNullException.ThrowIfNull(read);
+        var flags = new bool[retrieved.Count];
+        for (int i = 0; i < flags.Length; i++) flags[i] = ReferenceEquals(read, retrieved) || read.Contains(retrieved[i]);
+        return flags;
+    }
+
     /// <summary>The neighbours of <paramref name="chunk"/> that the decoder reads, best first (the same list when the gate is off).</summary>
     public static IReadOnlyList<Neighbour> Read(IReadOnlyList<Neighbour> neighbours, ReadOnlySpan<int> chunk, double minMatch, int tail = 0)
     {

@@ -91,16 +91,11 @@ def fitting_data(cfg, fit, T):
     trained on the train split (lm_fit_split "train", the GPU configurations), non-overlapping windows of that split
     that touch no held-out dictionary entry. Never the evaluation part."""
     if getattr(fit, "starts_allowed", None) is None:
-        m, U = fit.m, T // fit.m
         path = os.path.join(cfg["out_dir"], "tokens", "train.safetensors")
-        offs = np.asarray(load_tokens(path)["doc_offsets"])
-        held = held_out_documents(path)
-        C = len(fit.tokens) // m
-        doc_of = np.searchsorted(offs, np.arange(C * m), side="right") - 1
-        bad = np.concatenate([[0], np.cumsum(held[np.minimum(doc_of, len(held) - 1)].reshape(C, m).any(axis=1))])
-        starts = np.arange(0, fit.max_start(T) + 1)
-        fit = fit.part(0, C)
-        fit.starts_allowed = starts[bad[np.minimum(starts + U + 1, C)] - bad[starts] == 0]
+        allowed = train_retro.starts_clear_of_held_out(fit, np.asarray(load_tokens(path)["doc_offsets"]),
+                                                        held_out_documents(path), 0, T)
+        fit = fit.part(0, len(fit.tokens) // fit.m)
+        fit.starts_allowed = allowed
     return fitting_windows(fit, T)
 
 

@@ -404,17 +404,24 @@ def fit_and_eval_data(cfg, db):
     c_fit = -(-int(after[0]) // m)  # fitting: from the first chunk that starts inside that document
     C = len(val.tokens) // m
     fit = val.part(c_fit, C)
-    # windows (tokens c*m .. c*m + T, the last one a target) that touch no held-out dictionary entry
     held = held_out_documents(os.path.join(cfg["out_dir"], "tokens", "validation.safetensors"))
-    doc_of = np.searchsorted(offs, np.arange(c_fit * m, C * m), side="right") - 1
-    bad_chunk = held[np.minimum(doc_of, len(held) - 1)].reshape(-1, m).any(axis=1)
-    U = T // m
-    bad = np.concatenate([[0], np.cumsum(bad_chunk)])
-    starts = np.arange(0, fit.max_start(T) + 1)
-    fit.starts_allowed = starts[bad[np.minimum(starts + U + 1, len(bad_chunk))] - bad[starts] == 0]
+    fit.starts_allowed = starts_clear_of_held_out(fit, offs, held, c_fit, T)
     if len(fit.starts_allowed) < 16:
         raise SystemExit("validation-tail: too few validation windows after the evaluation part")
     return fit, val.part(0, c_eval)
+
+
+def starts_clear_of_held_out(data, doc_offsets, held, c_from, T):
+    """The window starts of `data` (chunk indices, from chunk c_from of its token file) whose window (tokens
+    c*m .. c*m + T, the last one a target, and the chunk after) touches no held-out document (`held`: bool per
+    document of the token file, whose documents start at doc_offsets)."""
+    m = data.m
+    C = c_from + len(data.tokens) // m
+    doc_of = np.searchsorted(doc_offsets, np.arange(c_from * m, C * m), side="right") - 1
+    bad_chunk = held[np.minimum(doc_of, len(held) - 1)].reshape(-1, m).any(axis=1)
+    bad = np.concatenate([[0], np.cumsum(bad_chunk)])
+    starts = np.arange(0, data.max_start(T) + 1)
+    return starts[bad[np.minimum(starts + T // m + 1, len(bad_chunk))] - bad[starts] == 0]
 
 
 def document_spans(doc_offsets, min_tokens):

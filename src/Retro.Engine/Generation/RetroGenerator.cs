@@ -136,8 +136,8 @@ public sealed class RetroGenerator : IGenerator
                     ? await _retrievals[u].ConfigureAwait(false)
                     : await RetrieveAsync(_retriever, u, _prompt.Queries[u], _request.Retrieval, _cancellationToken).ConfigureAwait(false);
                 _waitMs += Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds;
-                var read = Reading(end - 1, retrieved);
-                yield return Retrieved(u, _prompt.Queries[u], retrieved, read);
+                var (read, flags) = Reading(end - 1, retrieved);
+                yield return Retrieved(u, _prompt.Queries[u], retrieved, flags);
 
                 Feed(end - 1, read);
                 pos = end;
@@ -180,8 +180,8 @@ public sealed class RetroGenerator : IGenerator
                 double waited = Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds;
                 _waitMs += waited;
                 _decodeMs -= waited;
-                var read = Reading(position, retrieved);
-                yield return Retrieved(chunk, query, retrieved, read);
+                var (read, flags) = Reading(position, retrieved);
+                yield return Retrieved(chunk, query, retrieved, flags);
                 Feed(position, read);
             }
             _decodeMs += Stopwatch.GetElapsedTime(decodeStart).TotalMilliseconds;
@@ -205,12 +205,10 @@ public sealed class RetroGenerator : IGenerator
             });
         }
 
-        private ChunkRetrievedEvent Retrieved(int chunk, string query, RetrievalResult result, IReadOnlyList<Neighbour> read)
+        private ChunkRetrievedEvent Retrieved(int chunk, string query, RetrievalResult result, bool[] flags)
         {
             _retrieveMs += result.Timings.TotalMs; // measured once, by the retriever
             _retrievalCount++;
-            var flags = new bool[result.Neighbours.Count];
-            for (int i = 0; i < flags.Length; i++) flags[i] = read.Contains(result.Neighbours[i]);
             return new ChunkRetrievedEvent(chunk, query, result.Neighbours, result.Timings) { Read = flags };
         }
 
@@ -229,24 +227,22 @@ public sealed class RetroGenerator : IGenerator
         private bool IsQuestionChunk(int position) => _request.IsQuestion && position == PromptLength - 1;
 
         /// <summary>
-        /// The neighbours the decoder reads for the chunk that the token at <paramref name="position"/> completes: a
-        /// question's per the model's question layout, any other chunk's through the neighbour gate.
+        /// The neighbours the decoder reads for the chunk that the token at <paramref name="position"/> completes (a
+        /// question's per the model's question layout, any other chunk's through the neighbour gate) and the read flag of
+        /// each retrieved one; records the chunk's candidates for the neighbour copy.
         /// </summary>
-        private IReadOnlyList<Neighbour> Reading(int position, RetrievalResult retrieved)
+        private (IReadOnlyList<Neighbour> Read, bool[] Flags) Reading(int position, RetrievalResult retrieved)
         {
             int m = _decoder.ChunkSize;
             var read = IsQuestionChunk(position)
                 ? _generator.QuestionNeighbours(retrieved.Neighbours)
                 : NeighbourGate.Read(retrieved.Neighbours, _sequence.AsSpan(position + 1 - m, m), _request.Retrieval.MinNeighbourMatch, _request.Retrieval.NeighbourTail);
+            var flags = NeighbourGate.Flags(retrieved.Neighbours, read);
             // a question's passages are not copied from: the decoder answers from them in its question layout, and a
             // pointer fitted on running text pulls the answer to the passage's wording (docs/training.md, "The neighbour copy")
             if (_copy is not null && retrieved.Neighbours.Count > 0 && !IsQuestionChunk(position))
-            {
-                var flags = new bool[retrieved.Neighbours.Count];
-                for (int i = 0; i < flags.Length; i++) flags[i] = read.Contains(retrieved.Neighbours[i]);
                 _copyCandidates[position / m] = ([.. _generator.NeighbourTokens(retrieved.Neighbours)], flags);
-            }
-            return read;
+            return (read, flags);
         }
 
         /// <summary>Feeds the token at <paramref name="position"/>, which completes a chunk, with the neighbours read for that chunk.</summary>

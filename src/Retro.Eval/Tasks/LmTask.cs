@@ -72,7 +72,7 @@ internal sealed class LmTask(EvalModelSet models, IRetriever retriever)
                     retrieved[u] = [.. result.Neighbours.Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
                     var read = NeighbourGate.Read(result.Neighbours, tokens.AsSpan(u * m, m), options.MinNeighbourMatch, options.NeighbourTail);
                     neighbours[u] = ReferenceEquals(read, result.Neighbours) ? retrieved[u] : [.. read.Select(nb => Truncate(nb.Chunk.NeighbourTokens(), r))];
-                    readFlags[u] = [.. result.Neighbours.Select(read.Contains)];
+                    readFlags[u] = NeighbourGate.Flags(result.Neighbours, read);
                 }
 
                 var overlaps = new double[(len + m - 1) / m];
