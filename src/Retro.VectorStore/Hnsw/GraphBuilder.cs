@@ -16,6 +16,12 @@ internal sealed unsafe class GraphBuilder
     private readonly VectorStorage _vectors;
     private readonly bool _euclid;
 
+    /// <summary>
+    /// Called after <c>node</c> is published on <c>level</c> (its list written and back-links added): from then on a
+    /// concurrent search or insert may reach it there. A test seam: tests observe the graph as such a reader would.
+    /// </summary>
+    internal Action<uint, int>? Linked { get; set; }
+
     public GraphBuilder(HnswGraph graph, VectorStorage vectors, bool euclid)
     {
         _graph = graph;
@@ -89,28 +95,41 @@ internal sealed unsafe class GraphBuilder
         {
             GraphSearch.Greedy(_graph, g, ref query, context, l, ref current, ref currentDistance);
         }
-        for (int l = Math.Min(level, top); l >= 0; l--)
+        // Choose the neighbours on every level top-down, then link bottom-up: a node becomes reachable on a level (by
+        // back-links there, or by descending through it from above) only once its lists below are written, so a
+        // concurrent search or insert that enters a lower level at it finds its neighbours there, not an empty list.
+        // (Linking each level as it was searched published a node's upper lists while those below were still empty;
+        // the inserts of other build threads that descended through it meanwhile got it as their only neighbour.)
+        // Linking does not change what the searches of this insert read, so one thread builds the same graph.
+        int highest = Math.Min(level, top);
+        for (int l = highest; l >= 0; l--)
         {
             GraphSearch.SearchLayer(_graph, g, ref query, context, current, currentDistance, _graph.EfConstruction, l, null, excludeDeleted: false, CancellationToken.None);
             var found = context.Selection;
             context.DrainResultsSorted(found);
             found.RemoveAll(c => c.Node == node);
-            if (found.Count == 0) continue;
+            var chosen = context.ChosenOn(l);
+            if (found.Count == 0) { chosen.Clear(); continue; }
             current = found[0].Node;
             currentDistance = found[0].Distance;
-            SelectNeighbours(view, found, _graph.M, context.Chosen, context.Discarded);
-            Connect(g, view, node, l, context);
+            SelectNeighbours(view, found, _graph.M, chosen, context.Discarded);
+        }
+        for (int l = 0; l <= highest; l++)
+        {
+            var chosen = context.ChosenOn(l);
+            if (chosen.Count == 0) continue;
+            Connect(g, view, node, l, chosen, context);
+            Linked?.Invoke(node, l);
         }
         if (level > top) _graph.Entry.Promote(node, level);
     }
 
     // ---------------------------------------------------------------- linking
 
-    private void Connect(GraphArrays g, VectorView view, uint node, int level, SearchContext context)
+    private void Connect(GraphArrays g, VectorView view, uint node, int level, List<Candidate> chosen, SearchContext context)
     {
         int max = _graph.MaxLinks(level);
         Span<uint> buffer = stackalloc uint[max + 1];
-        var chosen = context.Chosen;
         var merged = context.Scratch;
 
         lock (_graph.LockOf(node))
@@ -160,7 +179,7 @@ internal sealed unsafe class GraphBuilder
         else
         {
             candidates.Sort(static (a, b) => a.Distance.CompareTo(b.Distance));
-            var kept = context.Selection; // free here: the caller copied what it needs into Chosen
+            var kept = context.Selection; // free here: the caller copied what it needs into ChosenOn(level)
             var discarded = context.Discarded;
             SelectNeighbours(view, candidates, max, kept, discarded);
             n = kept.Count;

@@ -27,8 +27,19 @@ internal sealed class SearchContext
     /// <summary>Second scratch list for neighbour selection.</summary>
     public List<Candidate> Scratch { get; } = new(64);
 
-    /// <summary>Neighbours chosen by the heuristic.</summary>
-    public List<Candidate> Chosen { get; } = new(64);
+    private List<Candidate>[] _chosen = [];
+
+    /// <summary>Neighbours the heuristic chose on <paramref name="level"/> for the node being inserted.</summary>
+    public List<Candidate> ChosenOn(int level)
+    {
+        if (level >= _chosen.Length)
+        {
+            int old = _chosen.Length;
+            Array.Resize(ref _chosen, level + 1);
+            for (int l = old; l <= level; l++) _chosen[l] = new List<Candidate>(64);
+        }
+        return _chosen[level];
+    }
 
     /// <summary>Candidates the heuristic discarded.</summary>
     public List<Candidate> Discarded { get; } = new(64);
