@@ -101,12 +101,11 @@ public sealed class Retriever : IRetriever
 
             if (rerank && neighbours.Count > 0)
             {
-                var texts = new string[neighbours.Count];
-                for (int i = 0; i < texts.Length; i++) texts[i] = neighbours[i].Chunk.RetrievalText(); // title + text, as embedded
-                var scores = new float[texts.Length];
-                _reranker!.Score(query, texts, scores);
-                for (int i = 0; i < texts.Length; i++) neighbours[i] = neighbours[i] with { RerankScore = scores[i] };
-                neighbours = RerankOrder(neighbours, scores, options.RerankWeight, options.RrfK);
+                var scores = new float[neighbours.Count];
+                _reranker!.Score(query, neighbours, scores); // first-stage order; the cross-encoder reads title + text, as embedded
+                for (int i = 0; i < scores.Length; i++) neighbours[i] = neighbours[i] with { RerankScore = scores[i] };
+                // a reranker that weighs the first stage's order (the learned ranker) decides alone
+                neighbours = RerankOrder(neighbours, scores, _reranker.WeighsFirstStage ? 1f : options.RerankWeight, options.RrfK);
             }
             long t4 = Stopwatch.GetTimestamp();
 

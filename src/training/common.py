@@ -68,7 +68,7 @@ def configure(defaults, argv):
 # The key registry: the stage scripts whose DEFAULTS make up every key a command line may carry (run_pipeline.sh
 # passes the same overrides to every stage). Their keys are read from their source (the `DEFAULTS = dict(...)`
 # assignment), never by importing them: they import this module.
-STAGES = ("train_encoder", "neighbours", "train_reranker", "train_retro", "train_qa", "eval_retro", "fit_copy")
+STAGES = ("train_encoder", "neighbours", "train_reranker", "train_retro", "train_qa", "eval_retro", "fit_copy", "fit_ranker")
 
 
 def stage_keys(stage):

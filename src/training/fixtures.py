@@ -4,7 +4,8 @@ Writes the parity fixtures of docs/model-format.md ("Fixtures"):
     /usr/bin/python3 src/training/fixtures.py [--out tests/fixtures]
 
 bert-tiny/, cross-tiny/, retro-tiny/, retro-tiny-bf16/: config.json, model.safetensors, tokenizer.json,
-golden.safetensors. neighbour-copy.json: cases of the neighbour copy (neighbour_copy_cases). Deterministic: weights and inputs come from numpy's seeded PCG64 generator (stable across
+golden.safetensors. neighbour-copy.json: cases of the neighbour copy (neighbour_copy_cases). ranker-features.json:
+cases of the learned ranker's features and scores (ranker_cases, fit_ranker.py). Deterministic: weights and inputs come from numpy's seeded PCG64 generator (stable across
 numpy/torch versions); golden outputs are computed in float64 from the fp32 weights, then stored as F32.
 """
 
@@ -299,6 +300,52 @@ def write_neighbour_copy(out):
     write_json(os.path.join(out, "neighbour-copy.json"), neighbour_copy_cases())
 
 
+RANKER_WORDS = ("compiler compilers compiling compiled parser parsing yacc grammar token tokens the a of is what which "
+                "language languages program programs source code machine 1913 64 bit café straße naïve").split()
+
+
+def ranker_cases(seed=11, n=16):
+    """Cases of the learned ranker (fit_ranker.features / scores), for Retro.Core's LexicalRanker: hand-made ones for
+    the edges (titles, repeated documents, stems, stop-word-only questions, non-ASCII letters, digits, punctuation, text
+    shorter than the window, empty text) and seeded ones over a small vocabulary. Window 5, so the window slides."""
+    from fit_ranker import features, scores, spec
+    s = spec(window=5, rank_k=10, weights=[2.0, 1.5, -0.75, 1.25, 3.0, 0.5, 2.5])
+    cases = [
+        ("What is a compiler?", [("d1", "compiler", "A program that translates source code into machine code."),
+                                 ("d2", "yacc", "Yet another compiler-compiler: a parser generator."),
+                                 ("d1", "compiler", "Compilers parse, then generate code."),
+                                 ("d3", "", "The grammar of a language.")]),
+        ("Who wrote the 1913 Webster's?", [("w", "Webster", "Webster's Revised Unabridged Dictionary (1913)."),
+                                            ("x", "", "..."), ("y", "", "")]),
+        ("what is the of", [("a", "the", "what is the of"), ("b", "", "nothing here")]),
+        ("Naïve café: STRASSE or Straße?", [("u", "Café", "naïve CAFÉ straße—strasse, 64-bit"), ("v", "", "cafe naive")]),
+        ("parsing tokens in compiling programs", [("p", "", "tokens tokens parsing, parser; compiled programs"),
+                                                  ("q", "parser", "a b c d e f g h parsing x y z tokens w programs")]),
+        ("", [("e", "t", "text")]),
+        ("Define pessimising compiler.", [("f", "pessimising compiler", "a compiler"), ("g", "compiler", "x"),
+                                          ("h", "the compiler of it", "y"), ("i", "of the", "z")]),
+    ]
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        q = " ".join(rng.choice(RANKER_WORDS, int(rng.integers(1, 8))))
+        cands = []
+        for _ in range(int(rng.integers(1, 9))):
+            title = " ".join(rng.choice(RANKER_WORDS, int(rng.integers(0, 3))))
+            text = " ".join(rng.choice(RANKER_WORDS, int(rng.integers(0, 20))))
+            cands.append((f"doc{int(rng.integers(0, 4))}", title, text))
+        cases.append((q, cands))
+    out = []
+    for q, cands in cases:
+        out.append({"query": q, "candidates": [{"doc": d, "title": t, "text": x} for d, t, x in cands],
+                    "features": [[float(v) for v in row] for row in features(q, cands, s)],
+                    "scores": [float(v) for v in scores(q, cands, s)]})
+    return {"spec": s, "cases": out}
+
+
+def write_ranker(out):
+    write_json(os.path.join(out, "ranker-features.json"), ranker_cases())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: tests/fixtures)")
@@ -307,6 +354,7 @@ def main(argv=None):
     write_bert(args.out)
     write_retro(args.out)
     write_neighbour_copy(args.out)
+    write_ranker(args.out)
     total = 0  # this script's folders only (trained-smoke is smoke_fixture.py's, with its own budget)
     for n in ("bert-tiny", "cross-tiny", "retro-tiny", "retro-tiny-bf16"):  # the files it writes (not onnx/ exports)
         folder = os.path.join(args.out, n)

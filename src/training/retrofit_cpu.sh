@@ -2,15 +2,16 @@
 # The one command that reproduces the shipped models on 2 CPU cores from the H200 run of ../shared/runs/h200-2026-12-04:
 # corpus and token files, neighbours with the H200 bi-encoder, RETRO-fitting (rope CCA + neighbour encoder on the
 # frozen H200 decoder), the QA lines through the product's own retriever (Retro.Eval qa-data), QA training, the
-# cross-encoder, the neighbour copy's table (fit_copy.py, on fitting text), export to models/. About 4-5 hours on 2 cores; every stage resumes or skips what exists.
+# cross-encoder, the learned ranker (fit_ranker.py, on the QA lines' candidates), the neighbour copy's table (fit_copy.py,
+# on fitting text), export to models/. About 4-5 hours on 2 cores; every stage resumes or skips what exists.
 #
-#   src/training/retrofit_cpu.sh [--stages corpus,tokens,neighbours,retro,qa-data,qa,reranker,copy,export] [--models DIR]
+#   src/training/retrofit_cpu.sh [--stages corpus,tokens,neighbours,retro,qa-data,qa,reranker,ranker,copy,export] [--models DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cd "$repo"
 py=${PYTHON:-/usr/bin/python3}
-stages="corpus,tokens,neighbours,retro,qa-data,qa,reranker,copy,export"
+stages="corpus,tokens,neighbours,retro,qa-data,qa,reranker,ranker,copy,export"
 models=models
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -53,6 +54,7 @@ if has qa && [ ! -f $run/qa/metrics.json ]; then
   step qa; "$py" src/training/train_qa.py $cfg $( [ -f $run/qa/ckpt/index.json ] && echo --qa_resume=True )
 fi
 if has reranker && [ ! -f $run/reranker/metrics.json ]; then step reranker; "$py" src/training/train_reranker.py $cfg; fi
+if has ranker && [ ! -f $run/ranker/ranker.json ]; then step ranker; "$py" src/training/fit_ranker.py $cfg; fi
 if has copy && [ ! -f $run/eval/copy-fit.json ]; then
   # the neighbour copy's table, fitted on fitting windows through the service's gate, written into the QA stage's config
   step copy; "$py" src/training/fit_copy.py $cfg --fc_model=$run/qa/model_ckpt --lm_neighbour_tail=4 --fc_out=$run/eval/copy-fit.json
@@ -65,5 +67,6 @@ if has export; then
     --encoder_folder $run/h200/encoder --encoder_note "# Shipped bi-encoder: the H200 run's (../shared/runs/h200-2026-12-04), unchanged but for BF16 weights
 
 Copied by \`src/training/retrofit_cpu.sh\` (export stage). Its training card follows."
+  mkdir -p "$models/ranker"; cp $run/ranker/ranker.json $run/ranker/MODEL_CARD.md "$models/ranker/"
 fi
 echo "== done"

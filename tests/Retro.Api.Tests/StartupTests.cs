@@ -23,6 +23,30 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public void A_ranker_folder_is_a_valid_reranker_and_a_folder_with_neither_is_refused()
+    {
+        // the shipped default: models/ranker holds ranker.json and no weights
+        using (var ranked = Service(("Retro:Models:Reranker", Path.Combine(Repo.Root, "models", "ranker")),
+                   ("Retro:VectorStore:Path", Path.Combine(Path.GetTempPath(), $"retro-ranker-{Guid.NewGuid():N}"))))
+        {
+            using var client = ranked.CreateClient();
+            ranked.Services.GetRequiredService<Retro.Core.IReranker>().ShouldBeOfType<Retro.Core.Ranking.LexicalRanker>();
+        }
+        string empty = Directory.CreateTempSubdirectory("retro-no-model-").FullName;
+        try
+        {
+            using var factory = Service(("Retro:Models:Reranker", empty));
+            var error = Should.Throw<OptionsValidationException>(() => factory.CreateClient());
+            error.Message.ShouldContain("Retro:Models:Reranker");
+            error.Message.ShouldContain("config.json");
+        }
+        finally
+        {
+            Directory.Delete(empty, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_repository_appsettings_json_is_the_service_configuration()
     {
         // Regression: the shipped file was added with a path the content root's file provider could not see, and

@@ -215,6 +215,7 @@ public sealed class EndToEndTests : IDisposable
             pool.GetArrayLength().ShouldBe(e.GetProperty("neighbours").GetArrayLength() == 2 ? 3 : 1); // as many as BM25 finds, at most 3
             pool[0].GetProperty("doc").GetString().ShouldBe(gold);
             tokenizer.Decode(pool[0].GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32()).ToArray()).ShouldStartWith(gold["foldoc:".Length..] + "\n");
+            pool[0].GetProperty("title").GetString().ShouldBe(gold["foldoc:".Length..]); // the learned ranker's fit reads the title
         }
     }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Retro.Api.Infrastructure;
 using Retro.Core;
 using Retro.Core.Options;
+using Retro.Core.Ranking;
 
 namespace Retro.Api.Hosting;
 
@@ -14,12 +15,12 @@ internal sealed class ModelFoldersValidator(RepositoryPaths paths) : IValidateOp
     {
         var failures = new List<string>();
         Check(failures, nameof(ModelOptions.Encoder), options.Encoder);
-        if (!string.IsNullOrWhiteSpace(options.Reranker)) Check(failures, nameof(ModelOptions.Reranker), options.Reranker);
+        if (!string.IsNullOrWhiteSpace(options.Reranker)) Check(failures, nameof(ModelOptions.Reranker), options.Reranker, rankerAllowed: true);
         Check(failures, nameof(ModelOptions.Decoder), options.Decoder);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
-    private void Check(List<string> failures, string key, string folder)
+    private void Check(List<string> failures, string key, string folder, bool rankerAllowed = false)
     {
         string setting = $"{ModelOptions.Section}:{key}";
         string env = setting.Replace(":", "__", StringComparison.Ordinal);
@@ -34,6 +35,7 @@ internal sealed class ModelFoldersValidator(RepositoryPaths paths) : IValidateOp
             failures.Add($"{setting}: model folder '{folder}' not found (looked in {full}). Ship the model there or point {env} at a folder with config.json and model.safetensors.");
             return;
         }
+        if (rankerAllowed && LexicalRanker.IsRankerFolder(full)) return; // the learned ranker: ranker.json alone, parsed at load
         foreach (var file in RequiredFiles)
         {
             if (!File.Exists(Path.Combine(full, file)))

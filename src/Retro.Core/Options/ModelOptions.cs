@@ -11,8 +11,11 @@ public sealed record ModelOptions
     [Required]
     public string Encoder { get; init; } = "models/encoder";
 
-    /// <summary>Cross-encoder folder; empty disables reranking.</summary>
-    public string? Reranker { get; init; } = "models/reranker";
+    /// <summary>
+    /// Reranker folder: a learned ranker (<c>ranker.json</c>, <see cref="Ranking.LexicalRanker"/>; the default) or a
+    /// cross-encoder (config.json + model.safetensors + tokenizer.json); empty disables reranking.
+    /// </summary>
+    public string? Reranker { get; init; } = "models/ranker";
 
     /// <summary>RETRO decoder folder.</summary>
     [Required]

@@ -15,13 +15,15 @@ public sealed record RetrievalOptions
     [Range(1, 1000)]
     public int Candidates { get; init; } = 16;
 
-    /// <summary>Rerank candidates with the cross-encoder.</summary>
+    /// <summary>Rerank the candidates with the reranker of <c>Retro:Models:Reranker</c> (the learned ranker or a cross-encoder).</summary>
     public bool Rerank { get; init; } = true;
 
     /// <summary>
     /// How much the cross-encoder decides the reranked order, w in [0, 1]: candidates are ordered by
     /// (1 − w) / (k + first-stage rank) + w / (k + cross-encoder rank), k = <see cref="RrfK"/>, ranks 1-based.
     /// 1 = the cross-encoder's order alone; 0 = the first stage's order (the cross-encoder only adds its scores).
+    /// A reranker that already weighs the first stage's order (the learned ranker, <see cref="IReranker.WeighsFirstStage"/>)
+    /// ignores it: its order is used alone.
     /// </summary>
     [Range(0.0, 1.0)]
     public float RerankWeight { get; init; } = 1f;

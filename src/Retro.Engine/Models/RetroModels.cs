@@ -1,5 +1,6 @@
 using Retro.Core;
 using Retro.Core.Options;
+using Retro.Core.Ranking;
 using Retro.Engine.Generation;
 
 namespace Retro.Engine.Models;
@@ -20,7 +21,10 @@ public sealed class RetroModels : IDisposable
     /// <summary>The bi-encoder.</summary>
     public ITextEncoder Encoder { get; private set; } = null!;
 
-    /// <summary>The cross-encoder, or null when <see cref="ModelOptions.Reranker"/> is empty.</summary>
+    /// <summary>
+    /// The reranker of <see cref="ModelOptions.Reranker"/>: the learned ranker when the folder holds <c>ranker.json</c>
+    /// (<see cref="LexicalRanker"/>), else the cross-encoder; null when the option is empty.
+    /// </summary>
     public IReranker? Reranker { get; private set; }
 
     /// <summary>The RETRO decoder and its tokenizer.</summary>
@@ -39,7 +43,13 @@ public sealed class RetroModels : IDisposable
         try
         {
             models.Encoder = models.Own(engine.LoadEncoder(folders.Encoder));
-            if (!string.IsNullOrWhiteSpace(folders.Reranker)) models.Reranker = models.Own(engine.LoadReranker(folders.Reranker));
+            if (!string.IsNullOrWhiteSpace(folders.Reranker))
+            {
+                // a ranker folder (ranker.json) holds the learned ranker, which needs no engine; else a cross-encoder
+                models.Reranker = LexicalRanker.IsRankerFolder(folders.Reranker)
+                    ? LexicalRanker.Load(folders.Reranker)
+                    : models.Own(engine.LoadReranker(folders.Reranker));
+            }
             models.Decoder = models.Own(engine.LoadDecoder(folders.Decoder, maxNeighbours, decoderBatch));
             return models;
         }

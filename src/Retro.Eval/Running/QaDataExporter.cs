@@ -15,7 +15,7 @@ namespace Retro.Eval.Running;
 /// as the service sees them), <c>neighbours</c> (each neighbour's chunk + continuation ids, at most r), <c>neighbour_docs</c>
 /// and <c>hit</c> (whether a neighbour comes from the gold passage). Unanswerable questions are skipped. With
 /// <c>candidates</c> &gt; 0 each line also holds the first stage's top candidates (the same search without reranking):
-/// <c>candidates</c> = [{<c>doc</c>, <c>tokens</c> (the decoder tokenizer's ids of title + text, what the cross-encoder
+/// <c>candidates</c> = [{<c>doc</c>, <c>title</c>, <c>tokens</c> (the decoder tokenizer's ids of title + text, what the cross-encoder
 /// reads)}], the cross-encoder's training groups (the gold passage's chunks are positives, the others hard negatives).
 /// </summary>
 internal sealed class QaDataExporter(EvalConfig config, TextWriter log, int candidates = 0)
@@ -82,7 +82,7 @@ internal sealed class QaDataExporter(EvalConfig config, TextWriter log, int cand
                 if (candidates > 0)
                 {
                     var first = setOptions.Rerank || setOptions.K < candidates ? (await retriever.RetrieveAsync(q.Question, firstStage, ct)).Neighbours : neighbours;
-                    pool = [.. first.Take(candidates).Select(n => new { doc = n.Chunk.DocumentId, tokens = models.Tokenizer.Encode(n.Chunk.RetrievalText()) })];
+                    pool = [.. first.Take(candidates).Select(n => new { doc = n.Chunk.DocumentId, title = n.Chunk.Title, tokens = models.Tokenizer.Encode(n.Chunk.RetrievalText()) })];
                 }
                 var line = new
                 {

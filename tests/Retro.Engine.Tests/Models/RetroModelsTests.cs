@@ -56,6 +56,17 @@ public sealed class RetroModelsTests
     }
 
     [Fact]
+    public void A_ranker_folder_loads_as_the_learned_ranker_without_the_engine()
+    {
+        var engine = new CountingEngine(new ManagedEngine(new CpuBackend(1)));
+        using var models = RetroModels.Load(Fixtures(reranker: null) with { Reranker = Path.Combine(RepoPaths.Root, "models", "ranker") }, engine);
+        var ranker = models.Reranker.ShouldBeOfType<global::Retro.Core.Ranking.LexicalRanker>();
+        ranker.ModelId.ShouldStartWith("ranker@");
+        ranker.WeighsFirstStage.ShouldBeTrue();
+        engine.Loaded.ShouldBe(2); // the encoder and the decoder only
+    }
+
+    [Fact]
     public void A_bad_folder_fails_the_load_and_releases_the_engine()
     {
         var engine = new CountingEngine(new ManagedEngine(new CpuBackend(1)));
