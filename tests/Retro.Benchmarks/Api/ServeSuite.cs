@@ -95,7 +95,11 @@ public sealed class ServeSuite : ISuite
             Console.WriteLine($"serve: engine = {(onnx ? "ONNX Runtime (Retro:Engine:Backend = Onnx, CPU EP)" : "managed (Retro:Engine:Backend = Managed)")}");
             string corpus = Path.Combine(work, "corpus.jsonl");
             int written = WriteCorpus(Path.Combine(root, "samples", "corpus", "sample.jsonl.gz"), corpus, docs, avoidFixtureGap: !shipped);
-            Console.WriteLine($"serve: models = {(shipped ? "shipped (models/encoder, models/reranker, models/retro)" : "FIXTURES (tests/fixtures bert-tiny, cross-tiny, retro-tiny; models/ has no shipped models yet)")}");
+            // the service's default reranker, the learned ranker, where it is shipped (no ONNX export: it has no weights);
+            // --set Retro:Models:Reranker=models/reranker serves the cross-encoder instead
+            string ranker = Path.Combine(root, "models", "ranker");
+            string reranker = shipped && Core.Ranking.LexicalRanker.IsRankerFolder(ranker) ? ranker : Model("reranker", "cross-tiny");
+            Console.WriteLine($"serve: models = {(shipped ? $"shipped (models/encoder, {Path.GetRelativePath(root, reranker)}, models/retro)" : "FIXTURES (tests/fixtures bert-tiny, cross-tiny, retro-tiny; models/ has no shipped models yet)")}");
             Console.WriteLine($"serve: corpus = first {written} documents of samples/corpus/sample.jsonl.gz{(shipped ? "" : " without 'question'/'answer' (bert-tiny's vocabulary gap)")}, embedded store, ingested at start");
 
             var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = "Production" });
@@ -103,7 +107,7 @@ public sealed class ServeSuite : ISuite
             {
                 ["urls"] = "http://127.0.0.1:0",
                 ["Retro:Models:Encoder"] = Model("encoder", "bert-tiny"),
-                ["Retro:Models:Reranker"] = Model("reranker", "cross-tiny"),
+                ["Retro:Models:Reranker"] = reranker,
                 ["Retro:Models:Decoder"] = Model("retro", "retro-tiny"),
                 ["Retro:VectorStore:Path"] = Path.Combine(work, "store"),
                 ["Retro:Service:SampleCorpus"] = corpus,

@@ -23,7 +23,7 @@ public sealed class RerankSuite : ISuite
 
     public string Name => "rerank";
 
-    public string Description => "cross-encoder: one answer's 16 (question, chunk) pairs, ours (2 and 1 threads) vs ONNX Runtime, calls/s";
+    public string Description => "reranking one answer's 16 (question, chunk) pairs: the cross-encoder, ours (2 and 1 threads) vs ONNX Runtime, and the learned ranker; calls/s";
 
     public int Run(string[] args)
     {
@@ -54,6 +54,7 @@ public sealed class RerankSuite : ISuite
         using (var one = new CpuBackend(1))
         using (var single = BertReranker.Load(folder, one))
             Time("ours, 1 thread", single, questions, candidates, warmup, gflop);
+        TimeRanker(Path.Combine(root, "models", "ranker"), questions, candidates, warmup, oursRate);
         if (args.Contains("--no-peer"))
         {
             Console.WriteLine($"rerank: ours={oursRate:F2} peer=n/a ratio=n/a");
@@ -83,6 +84,38 @@ public sealed class RerankSuite : ISuite
         {
             try { Directory.Delete(work, recursive: true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>
+    /// The learned ranker (the service's default reranker, <see cref="Core.Ranking.LexicalRanker"/>) on the same
+    /// questions and candidates (title and text apart, as the retriever gives them): median ms per call, and its
+    /// calls per second against the cross-encoder's.
+    /// </summary>
+    private static void TimeRanker(string folder, string[] questions, string[][] candidates, int warmup, double crossEncoderRate)
+    {
+        if (!Core.Ranking.LexicalRanker.IsRankerFolder(folder))
+        {
+            Console.WriteLine($"ranker: no {folder}/ranker.json; skipped");
+            return;
+        }
+        var ranker = Core.Ranking.LexicalRanker.Load(folder);
+        var lists = candidates.Select(c => c.Select((t, j) =>
+        {
+            int nl = t.IndexOf('\n'); // Chunk.RetrievalText: title, newline, text
+            return new Core.Ranking.RankerCandidate("doc" + j, nl < 0 ? "" : t[..nl], nl < 0 ? t : t[(nl + 1)..]);
+        }).ToArray()).ToArray();
+        var buffer = new float[candidates[0].Length];
+        var ms = new double[questions.Length - warmup];
+        for (int i = 0; i < questions.Length; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            ranker.Score(questions[i], lists[i], buffer);
+            if (i >= warmup) ms[i - warmup] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        double rate = 1000 / Median(ms);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"learned ranker ({ranker.ModelId}), 1 thread: median {Median(ms):F3} ms per call (n={ms.Length}); " +
+            $"rerank-ranker: ranker={rate:F0} cross-encoder={crossEncoderRate:F2} ratio={rate / crossEncoderRate:F0} (calls per second)"));
     }
 
     private sealed record Shape(int Layers, int Hidden, int Ffn);
