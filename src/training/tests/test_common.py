@@ -10,6 +10,7 @@ import neighbours
 import tokenizers_ref
 import eval_retro
 import fit_copy
+import fit_ranker
 import train_encoder
 import train_qa
 import train_reranker
@@ -28,7 +29,8 @@ def test_common_imports_no_stage_script():
 
 def test_the_registry_holds_every_stage_key():
     stages = {"train_encoder": train_encoder, "neighbours": neighbours, "train_reranker": train_reranker,
-              "train_retro": train_retro, "train_qa": train_qa, "eval_retro": eval_retro, "fit_copy": fit_copy}
+              "train_retro": train_retro, "train_qa": train_qa, "eval_retro": eval_retro, "fit_copy": fit_copy,
+              "fit_ranker": fit_ranker}
     assert set(common.STAGES) == set(stages)
     for name, module in stages.items():
         assert common.stage_keys(name) == set(module.DEFAULTS), name
