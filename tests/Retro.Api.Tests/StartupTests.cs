@@ -39,6 +39,7 @@ public sealed class StartupTests
             var error = Should.Throw<OptionsValidationException>(() => factory.CreateClient());
             error.Message.ShouldContain("Retro:Models:Reranker");
             error.Message.ShouldContain("config.json");
+            error.Message.ShouldContain("ranker.json");
         }
         finally
         {

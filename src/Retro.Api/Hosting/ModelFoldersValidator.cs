@@ -39,7 +39,7 @@ internal sealed class ModelFoldersValidator(RepositoryPaths paths) : IValidateOp
         foreach (var file in RequiredFiles)
         {
             if (!File.Exists(Path.Combine(full, file)))
-                failures.Add($"{setting}: model folder {full} has no {file}.");
+                failures.Add($"{setting}: model folder {full} has no {file}{(rankerAllowed ? $" (nor {RankerSpec.FileName}, a learned ranker)" : "")}.");
         }
     }
 }
