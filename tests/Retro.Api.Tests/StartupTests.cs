@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Retro.Api.Tests;
 
@@ -10,13 +11,12 @@ public sealed class StartupTests
     [Fact]
     public void A_missing_model_folder_stops_the_start_with_a_message_naming_the_setting()
     {
-        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        var error = FailedStart(b =>
         {
             b.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
             b.UseSetting("Retro:Models:Reranker", Repo.Fixture("cross-tiny"));
             b.UseSetting("Retro:Models:Decoder", "/nonexistent/retro");
         });
-        var error = Should.Throw<OptionsValidationException>(() => factory.CreateClient());
         error.Message.ShouldContain("Retro:Models:Decoder");
         error.Message.ShouldContain("/nonexistent/retro");
         error.Message.ShouldContain("Retro__Models__Decoder");
@@ -35,8 +35,7 @@ public sealed class StartupTests
         string empty = Directory.CreateTempSubdirectory("retro-no-model-").FullName;
         try
         {
-            using var factory = Service(("Retro:Models:Reranker", empty));
-            var error = Should.Throw<OptionsValidationException>(() => factory.CreateClient());
+            var error = FailedStart(Settings(("Retro:Models:Reranker", empty)));
             error.Message.ShouldContain("Retro:Models:Reranker");
             error.Message.ShouldContain("config.json");
             error.Message.ShouldContain("ranker.json");
@@ -86,27 +85,81 @@ public sealed class StartupTests
     [Fact]
     public void Invalid_limits_stop_the_start_with_a_message()
     {
-        using var factory = Service(("Retro:Service:MaxConcurrentRequests", "0"));
-        var error = Should.Throw<OptionsValidationException>(() => factory.CreateClient());
+        var error = FailedStart(Settings(("Retro:Service:MaxConcurrentRequests", "0")));
         error.Message.ShouldContain("MaxConcurrentRequests");
     }
 
     /// <summary>The service on the fixture models (no reranker, no sample ingestion) with <paramref name="settings"/> on top.</summary>
     private static WebApplicationFactory<Program> Service(params (string Key, string Value)[] settings) =>
-        new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(Settings(settings));
+
+    private static Action<IWebHostBuilder> Settings(params (string Key, string Value)[] settings) => b =>
+    {
+        b.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
+        b.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
+        b.UseSetting("Retro:Models:Reranker", "");
+        b.UseSetting("Retro:Service:IngestSampleWhenEmpty", "false");
+        foreach (var (key, value) in settings) b.UseSetting(key, value);
+    };
+
+    /// <summary>
+    /// Starts the service configured by <paramref name="configure"/>, which must stop at validation, and returns why.
+    /// WebApplicationFactory races the entry point when the host fails to start: <c>app.Run</c> disposes the host, and
+    /// the factory may read its services after that and throw <see cref="ObjectDisposedException"/> instead (the stack of
+    /// dotnet/aspnetcore#33494; seen here twice under heavy load). The host logs the failure first ("Hosting failed to
+    /// start", with the exception), so in that case the reason is read from its log.
+    /// </summary>
+    private static OptionsValidationException FailedStart(Action<IWebHostBuilder> configure)
+    {
+        var log = new StartFailureLog();
+        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
-            b.UseSetting("Retro:Models:Encoder", Repo.Fixture("bert-tiny"));
-            b.UseSetting("Retro:Models:Decoder", Repo.Fixture("retro-tiny"));
-            b.UseSetting("Retro:Models:Reranker", "");
-            b.UseSetting("Retro:Service:IngestSampleWhenEmpty", "false");
-            foreach (var (key, value) in settings) b.UseSetting(key, value);
+            configure(b);
+            b.ConfigureLogging(l => l.AddProvider(log));
         });
+        try
+        {
+            factory.CreateClient().Dispose();
+        }
+        catch (OptionsValidationException e)
+        {
+            log.Failure.ShouldBeOfType<OptionsValidationException>(); // what the fallback below reads is there
+            return e;
+        }
+        catch (ObjectDisposedException) when (log.Failure is OptionsValidationException logged)
+        {
+            return logged;
+        }
+        throw new ShouldAssertException("the service started; it should have stopped at validation");
+    }
+
+    /// <summary>Keeps the exception the host logs when it fails to start.</summary>
+    private sealed class StartFailureLog : ILoggerProvider
+    {
+        public Exception? Failure { get; private set; }
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public void Dispose() { }
+
+        private sealed class Logger(StartFailureLog log, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (logLevel >= LogLevel.Error && exception is not null && category.StartsWith("Microsoft.Extensions.Hosting", StringComparison.Ordinal))
+                    log.Failure ??= exception;
+            }
+        }
+    }
 
     [Fact]
     public void An_invalid_qdrant_section_stops_the_start_like_the_other_sections()
     {
-        using var factory = Service(("Retro:VectorStore:Qdrant:GrpcPort", "70000"));
-        Should.Throw<OptionsValidationException>(() => factory.CreateClient()).Message.ShouldContain("GrpcPort");
+        FailedStart(Settings(("Retro:VectorStore:Qdrant:GrpcPort", "70000"))).Message.ShouldContain("GrpcPort");
     }
 
     [Fact]
