@@ -8,7 +8,8 @@ Fits the learned ranker (docs/model-format.md, "The learned ranker"): a linear m
 
 Input: the qa-data lines of the *training* questions with the product's own first-stage candidates (Retro.Eval
 qa-data --candidates 16: definition questions about training entries and SQuAD questions of the training articles).
-Lines whose candidates hold no relevant document teach nothing and are skipped. A stable share (fr_tune_frac, by a
+Lines whose candidates hold no relevant document teach nothing and are skipped; a line about a held-out entry or
+SQuAD article stops the stage (train_qa.check_held_out). A stable share (fr_tune_frac, by a
 hash of dataset and question id, train_reranker.is_tuning) is never fitted on: the metrics are measured on it. The
 fit: the softmax over a line's candidates of w . features, cross-entropy against the relevant candidates, every
 dataset weighing the same, L2 fr_l2, L-BFGS. Writes <fr_out>/ranker.json (the features, their parameters and the
@@ -45,6 +46,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 from common import configure, write_json  # noqa: E402
+from pairs import ndcg_at, recall_at  # noqa: E402
+from train_qa import check_held_out  # noqa: E402
+from train_reranker import doc_rank, is_tuning, read_lines, relevant_of  # noqa: E402
 
 DEFAULTS = dict(out_dir="runs/tiny", fr_lines="", fr_tokenizer="", fr_out="", fr_tune_frac=0.1, fr_l2=1e-4,
                 fr_titled="definitions-train", fr_window=12, fr_rank_k=10, fr_iters=200)
@@ -124,14 +128,15 @@ def features(question, candidates, s):
     tw = [set(stem(w, s) for w in words(title)) for _, title, _ in candidates]
     tc = [set(stem(w, s) for w in words(title) if w not in stop) for _, title, _ in candidates]
     n = len(candidates)
-    df = {t: sum(1 for ws in cw if t in set(ws)) for t in terms}
+    sets = [set(ws) for ws in cw]
+    df = {t: sum(1 for have in sets if t in have) for t in terms}
     idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in terms}
     total = sum(idf.values())
     docs = [d for d, _, _ in candidates]
     k, W = s["rank_k"], s["window"]
     out = np.zeros((n, len(FEATURES)))
     for i, ws in enumerate(cw):
-        have = set(ws)
+        have = sets[i]
         f = out[i]
         f[0] = (k + 1) / (k + 1 + i)
         f[5] = (docs.count(docs[i]) - 1) / n
@@ -175,25 +180,18 @@ def line_candidates(ln, tok, titled):
     return out
 
 
-def first_relevant(order, docs, relevant, depth=10):
+def rank_in_top(order, docs, relevant, depth=10):
     """0-based rank of the first relevant document among the distinct documents of the first `depth` candidates of
-    `order` (what Retro.Eval's retrieval task scores), or None."""
-    seen = []
-    for i in order[:depth]:
-        if docs[i] not in seen:
-            seen.append(docs[i])
-    for r, d in enumerate(seen):
-        if d in relevant:
-            return r
-    return None
+    `order` (what Retro.Eval's retrieval task scores: `depth` chunks), `depth` when none is relevant (no gain)."""
+    r = doc_rank([docs[i] for i in order[:depth]], relevant)
+    return depth if r is None else r
 
 
 def summarise(ranks):
-    """nDCG@10 (one relevant document), recall@1 and MRR@10 of first-relevant ranks (None = not found)."""
-    nd = [1 / math.log2(r + 2) if r is not None else 0.0 for r in ranks]
-    return {"lines": len(ranks), "ndcg@10": float(np.mean(nd)) if nd else float("nan"),
-            "recall@1": float(np.mean([r == 0 for r in ranks])) if ranks else float("nan"),
-            "mrr@10": float(np.mean([1 / (r + 1) if r is not None else 0.0 for r in ranks])) if ranks else float("nan")}
+    """nDCG@10 (one relevant document), recall@1 and MRR@10 of rank_in_top's ranks."""
+    r = np.asarray(ranks)
+    return {"lines": len(ranks), "ndcg@10": ndcg_at(r, 10), "recall@1": recall_at(r, 1),
+            "mrr@10": float(np.mean(np.where(r < 10, 1.0 / (r + 1.0), 0.0))) if len(r) else float("nan")}
 
 
 def fit_weights(groups, l2, iters, seed=0):
@@ -230,7 +228,6 @@ def fit_weights(groups, l2, iters, seed=0):
 
 def run(cfg):
     from tokenizers_ref import ByteLevelBPE
-    from train_reranker import is_tuning, read_lines, relevant_of
     lines_path = cfg["fr_lines"] or os.path.join(cfg["out_dir"], "qa", "train.jsonl")
     tok_path = cfg["fr_tokenizer"] or os.path.join(cfg["out_dir"], "tokenizer.json")
     out = cfg["fr_out"] or os.path.join(cfg["out_dir"], "ranker")
@@ -240,7 +237,9 @@ def run(cfg):
     s = spec(cfg["fr_window"], cfg["fr_rank_k"])
     fit, tune = [], []
     skipped = 0
-    for ln in read_lines(lines_path):
+    lines = read_lines(lines_path)
+    check_held_out(lines)  # evaluation material is never fitted or measured on here
+    for ln in lines:
         cands = line_candidates(ln, tok, titled)
         relevant = relevant_of(ln)
         y = np.array([d in relevant for d, _, _ in cands], np.float64)
@@ -258,12 +257,12 @@ def run(cfg):
     table = {}
     for ds in sorted({it[0] for it in tune}):
         items = [it for it in tune if it[0] == ds]
-        first = [first_relevant(list(range(len(d))), d, rel) for _, _, _, d, rel in items]
+        first = [rank_in_top(list(range(len(d))), d, rel) for _, _, _, d, rel in items]
         ranked = []
         for _, X, _, d, rel in items:
             sc = X @ w
             order = sorted(range(len(d)), key=lambda i: (-sc[i], i))
-            ranked.append(first_relevant(order, d, rel))
+            ranked.append(rank_in_top(order, d, rel))
         table[ds] = {"first stage": summarise(first), "ranker": summarise(ranked)}
     for ds, rows in table.items():
         for name, m in rows.items():

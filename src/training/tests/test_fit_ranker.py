@@ -93,6 +93,10 @@ def test_the_stage_fits_on_training_lines_and_measures_on_kept_out_ones(tmp_path
     spec = json.loads((tmp_path / "ranker" / "ranker.json").read_text(encoding="utf-8"))
     fit_ranker.check_spec(spec)
     assert "| `title` |" in (tmp_path / "ranker" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    held = dict(lines[0], gold="foldoc:uniprocessor", relevant_docs=["foldoc:uniprocessor"])  # SHA-1 of the url ends in 0
+    path.write_text("".join(json.dumps(ln) + "\n" for ln in lines + [held]), encoding="utf-8")
+    with pytest.raises(SystemExit, match="held-out definition"):
+        fit_ranker.run(cfg)
     assert m["ranker_sha256"] == hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
 
